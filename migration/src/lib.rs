@@ -1,0 +1,14 @@
+//! Database migrations. Each file is named `mYYYYMMDD_HHMMSS_what.rs` and is never edited
+//! once merged; migrations use their own identifiers, never the live entities.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial::Migration)]
+    }
+}

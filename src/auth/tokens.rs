@@ -1,0 +1,167 @@
+//! Access tokens (HS256 JWTs with the contract's claim names) and opaque refresh tokens.
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+/// The `typ` claim of an access token; anything else is not an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "access";
+
+/// RFC 8693 actor claim: who really acts behind `sub`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActorClaim {
+    pub sub: String,
+}
+
+/// The claims of an access token. Names are the contract's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessClaims {
+    pub sub: String,
+    pub team_id: Option<String>,
+    pub is_two_factor_enable: bool,
+    pub is_two_factor_authenticated: bool,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub typ: String,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonated_by: Option<String>,
+    /// Seconds since the epoch: the record's `started_at` at the precision a JWT carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonator_team_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActorClaim>,
+}
+
+/// The impersonation part of a token, present on all four claims or on none.
+#[derive(Debug, Clone)]
+pub struct ImpersonationClaims {
+    pub impersonated_by: String,
+    pub impersonated_at: i64,
+    pub code: String,
+    pub impersonator_team_id: Option<String>,
+}
+
+impl AccessClaims {
+    /// The impersonation claims, or an error if only some of them are present.
+    pub fn impersonation(&self) -> AppResult<Option<ImpersonationClaims>> {
+        match (&self.impersonated_by, self.impersonated_at, &self.impersonation_code, &self.act) {
+            (None, None, None, None) if self.impersonator_team_id.is_none() => Ok(None),
+            (Some(by), Some(at), Some(code), Some(act)) if act.sub == *by => {
+                Ok(Some(ImpersonationClaims {
+                    impersonated_by: by.clone(),
+                    impersonated_at: at,
+                    code: code.clone(),
+                    impersonator_team_id: self.impersonator_team_id.clone(),
+                }))
+            }
+            _ => Err(AppError::Unauthenticated("invalid token")),
+        }
+    }
+}
+
+/// What goes into a new access token.
+pub struct AccessGrant<'a> {
+    pub user_id: &'a str,
+    pub team_id: Option<&'a str>,
+    pub two_factor_enabled: bool,
+    pub two_factor_authenticated: bool,
+    pub impersonation: Option<ImpersonationClaims>,
+}
+
+/// Signs an access token. Returns the token and its expiry.
+pub fn issue_access(
+    config: &Config,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+    grant: AccessGrant<'_>,
+) -> AppResult<(String, DateTime<Utc>)> {
+    let exp = now + ttl;
+    let imp = grant.impersonation;
+    let claims = AccessClaims {
+        sub: grant.user_id.to_string(),
+        team_id: grant.team_id.map(str::to_string),
+        is_two_factor_enable: grant.two_factor_enabled,
+        is_two_factor_authenticated: grant.two_factor_authenticated,
+        iat: now.timestamp(),
+        exp: exp.timestamp(),
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        typ: ACCESS_TOKEN_TYPE.to_string(),
+        jti: uuid::Uuid::new_v4().to_string(),
+        act: imp.as_ref().map(|i| ActorClaim { sub: i.impersonated_by.clone() }),
+        impersonated_by: imp.as_ref().map(|i| i.impersonated_by.clone()),
+        impersonated_at: imp.as_ref().map(|i| i.impersonated_at),
+        impersonation_code: imp.as_ref().map(|i| i.code.clone()),
+        impersonator_team_id: imp.and_then(|i| i.impersonator_team_id),
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&config.jwt_secret),
+    )
+    .map_err(AppError::internal)?;
+    Ok((token, exp))
+}
+
+/// Verifies an access token: HS256 only, our key, issuer, audience and type, typed claims,
+/// no key-locating headers, and `exp` against the injected clock (with the configured leeway).
+pub fn verify_access(config: &Config, now: DateTime<Utc>, token: &str) -> AppResult<AccessClaims> {
+    let bad = || AppError::Unauthenticated("invalid or expired token");
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[&config.issuer]);
+    validation.set_audience(&[&config.audience]);
+    validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+    // `exp` is required and typed by `AccessClaims`; it is compared below with the app's
+    // clock rather than the library's, so expiry is testable without sleeping.
+    validation.validate_exp = false;
+    let data = jsonwebtoken::decode::<AccessClaims>(
+        token,
+        &DecodingKey::from_secret(&config.jwt_secret),
+        &validation,
+    )
+    .map_err(|_| bad())?;
+    if data.header.kid.is_some() || data.header.jku.is_some() || data.header.jwk.is_some() {
+        return Err(bad());
+    }
+    let claims = data.claims;
+    if claims.typ != ACCESS_TOKEN_TYPE {
+        return Err(bad());
+    }
+    let leeway = config.jwt_leeway_seconds as i64;
+    if claims.exp + leeway <= now.timestamp() || claims.iat - leeway > now.timestamp() {
+        return Err(bad());
+    }
+    Ok(claims)
+}
+
+/// A new opaque refresh token (256 random bits) and the hash that is stored.
+pub fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A 24-character impersonation code from the OS-seeded CSPRNG.
+pub fn new_impersonation_code() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}

@@ -1,0 +1,30 @@
+//! Database connection: pool settings for SQLite and PostgreSQL.
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::config::Config;
+
+/// Opens the pool. SQLite runs in WAL mode with a busy timeout and foreign keys on, so
+/// several pooled connections can read while one writes.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opts = ConnectOptions::new(config.database_url.clone());
+    opts.max_connections(config.db_max_connections)
+        .min_connections(1)
+        .acquire_timeout(config.db_acquire_timeout)
+        .connect_timeout(config.db_acquire_timeout)
+        // Statement logging would write bound values (hashes, codes) to the logs.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    Database::connect(opts).await
+}
+
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}

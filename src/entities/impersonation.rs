@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// One impersonation session. `code` is a secret carried only inside the impersonation token.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "impersonations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub impersonator_id: String,
+    pub impersonated_user_id: String,
+    pub impersonator_team_id: Option<String>,
+    pub started_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub ended_at: Option<DateTimeUtc>,
+    pub reason: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,11 @@
+//! SeaORM entities, one per table. GraphQL types live in `graphql::types`, not here.
+pub mod audit_log;
+pub mod business;
+pub mod business_comment;
+pub mod impersonation;
+pub mod lead;
+pub mod lead_comment;
+pub mod refresh_token;
+pub mod team;
+pub mod team_member;
+pub mod user;

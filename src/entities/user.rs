@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// An account. `password_hash` and `totp_secret` never leave the service layer.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub email: String,
+    pub name: String,
+    /// USER, ADMIN or SUPER_ADMIN (see `auth::Role`).
+    pub role: String,
+    pub password_hash: String,
+    pub impersonation_allowed: bool,
+    /// Base32 TOTP secret; present from enrollment, enabled only after `turnOnTwoFactor`.
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    /// The last TOTP time step accepted, so a code is never accepted twice.
+    pub totp_last_step: Option<i64>,
+    pub current_team_id: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

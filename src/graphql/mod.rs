@@ -1,0 +1,26 @@
+//! The GraphQL schema: root objects merged from one object per domain.
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+
+use crate::error::AppError;
+use crate::AppState;
+
+pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// The schema without data; `print-schema` uses it, needing no database.
+pub fn schema_builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+}
+
+/// The SDL that `schema.graphql` must equal.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
+    ctx.data_opt::<AppState>().ok_or_else(|| AppError::internal("app state missing"))
+}

@@ -1,0 +1,139 @@
+//! Queries, one object per domain, merged into the root.
+use async_graphql::connection::Connection;
+use async_graphql::{Context, InputObject, MergedObject, Object, Result, ID};
+
+use super::state;
+use super::types::*;
+use crate::auth::context::caller;
+use crate::auth::guards::{Admin, SignedIn, TwoFactorPassed};
+use crate::services::{audit, impersonation, teams, work};
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The caller. Works with a token still waiting for 2FA.
+    #[graphql(guard = "SignedIn")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<CurrentUser> {
+        Ok(CurrentUser(caller(ctx)?.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct TeamQuery;
+
+#[Object]
+impl TeamQuery {
+    /// The admins' Teams List, oldest first, optionally filtered by name (at most 100 a page).
+    #[graphql(guard = "TwoFactorPassed.and(Admin)")]
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<Connection<String, Team>> {
+        let args = page_args(first, after)?;
+        let page = teams::list_all(&state(ctx)?.db, search.as_deref(), &args).await?;
+        Ok(connection(page, |t| &t.id, Team))
+    }
+}
+
+#[derive(Default)]
+pub struct WorkQuery;
+
+#[Object]
+impl WorkQuery {
+    /// Businesses of the caller's current team.
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn businesses(&self, ctx: &Context<'_>) -> Result<Vec<Business>> {
+        Ok(work::businesses(&state(ctx)?.db, caller(ctx)?).await?.into_iter().map(Business).collect())
+    }
+
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn business(&self, ctx: &Context<'_>, id: ID) -> Result<Business> {
+        Ok(Business(work::business(&state(ctx)?.db, caller(ctx)?, &id).await?))
+    }
+
+    /// Leads of the caller's current team.
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn leads(&self, ctx: &Context<'_>) -> Result<Vec<Lead>> {
+        Ok(work::leads(&state(ctx)?.db, caller(ctx)?).await?.into_iter().map(Lead).collect())
+    }
+
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Lead> {
+        Ok(Lead(work::lead(&state(ctx)?.db, caller(ctx)?, &id).await?))
+    }
+}
+
+/// Filters of `auditLogs`; all given ones must match.
+#[derive(InputObject, Default)]
+pub struct AuditLogFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<ID>,
+    pub on_behalf_of_id: Option<ID>,
+    pub team_id: Option<ID>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<ID>,
+    pub is_impersonated: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit trail, newest first (at most 100 a page). Admins see all rows; others see
+    /// their current team's.
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditLogFilter>,
+    ) -> Result<Connection<String, AuditLog>> {
+        let c = caller(ctx)?;
+        let db = &state(ctx)?.db;
+        let args = page_args(first, after)?;
+        let f = filter.unwrap_or_default();
+        let filter = audit::Filter {
+            action: f.action,
+            actor_id: f.actor_id.map(|i| i.0),
+            on_behalf_of_id: f.on_behalf_of_id.map(|i| i.0),
+            team_id: f.team_id.map(|i| i.0),
+            entity_type: f.entity_type,
+            entity_id: f.entity_id.map(|i| i.0),
+            is_impersonated: f.is_impersonated,
+        };
+        let scope = if c.role.is_admin() { None } else { Some(teams::current_team(db, c).await?) };
+        let page = audit::list(db, scope.as_deref(), &filter, &args).await?;
+        Ok(connection(page, |r| &r.id, AuditLog))
+    }
+}
+
+#[derive(Default)]
+pub struct ImpersonationQuery;
+
+#[Object]
+impl ImpersonationQuery {
+    /// Impersonation sessions, newest first (at most 100 a page). Admins only.
+    #[graphql(guard = "TwoFactorPassed.and(Admin)")]
+    async fn impersonations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default = false)] active_only: bool,
+    ) -> Result<Connection<String, Impersonation>> {
+        let s = state(ctx)?;
+        let args = page_args(first, after)?;
+        let page = impersonation::list(&s.db, s.clock.now(), active_only, &args).await?;
+        Ok(connection(page, |r| &r.id, Impersonation))
+    }
+}
+
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, TeamQuery, WorkQuery, AuditQuery, ImpersonationQuery);

@@ -1,0 +1,90 @@
+//! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/health`, `/ready`.
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
+
+use crate::auth::context::{self, Caller, RequestMeta};
+use crate::error::AppError;
+use crate::graphql::loaders::{TeamLoader, UserLoader};
+use crate::graphql::AppSchema;
+use crate::AppState;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: AppSchema,
+}
+
+/// Reads `Authorization: Bearer <token>`. A missing header is an anonymous request; any
+/// other shape is an error.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let bad = || AppError::Unauthenticated("malformed Authorization header");
+    let value = value.to_str().map_err(|_| bad())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(bad());
+    }
+    Ok(Some(token.trim()))
+}
+
+/// A GraphQL response carrying one error, for failures before execution.
+fn error_response(e: AppError) -> Response {
+    let err = async_graphql::ErrorExtensions::extend(&e).into_server_error(Default::default());
+    GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response()
+}
+
+/// `POST /graphql`. Authenticates once, then runs the request with the `AuthContext`, the
+/// request facts and fresh per-request DataLoaders attached.
+pub async fn graphql(
+    State(s): State<HttpState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    req: GraphQLBatchRequest,
+) -> Response {
+    let caller = match bearer(&headers) {
+        Err(e) => return error_response(e),
+        Ok(None) => None,
+        Ok(Some(token)) => match context::authenticate(&s.app, token).await {
+            Ok(c) => Some(c),
+            Err(e) => return error_response(e),
+        },
+    };
+    let meta = RequestMeta { ip: connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()) };
+    let req = req
+        .into_inner()
+        .data(Caller(caller))
+        .data(meta)
+        .data(Arc::new(DataLoader::new(UserLoader(s.app.db.clone()), tokio::spawn)))
+        .data(Arc::new(DataLoader::new(TeamLoader(s.app.db.clone()), tokio::spawn)));
+    GraphQLResponse::from(s.schema.execute_batch(req).await).into_response()
+}
+
+/// `GET /graphql`: the GraphiQL playground, with a headers editor for `Authorization`.
+pub async fn graphiql() -> impl IntoResponse {
+    Html(GraphiQLSource::build().endpoint("/graphql").title("CRM API").finish())
+}
+
+/// Liveness: the process serves.
+pub async fn health() -> impl IntoResponse {
+    (StatusCode::OK, "ok")
+}
+
+/// Readiness: the database answers.
+pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
+    match s.app.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! A GraphQL API for a team-based CRM whose centrepiece is secure admin impersonation.
+//! `app(state)` is the whole HTTP server; `build_schema(state)` the GraphQL schema.
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod seed;
+pub mod services;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::graphql::AppSchema;
+
+/// What every request shares. The connection is already a cheap handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+}
+
+/// The GraphQL schema with its data and limits.
+pub fn build_schema(state: AppState) -> AppSchema {
+    let config = state.config.clone();
+    graphql::schema_builder()
+        .data(state)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .finish()
+}
+
+/// The HTTP application.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    let http_state = http::HttpState { schema: build_schema(state.clone()), app: state };
+    Router::new()
+        .route("/graphql", get(http::graphiql).post(http::graphql))
+        .route("/health", get(http::health))
+        .route("/ready", get(http::ready))
+        .with_state(http_state)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TraceLayer::new_for_http())
+}

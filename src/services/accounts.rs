@@ -1,0 +1,523 @@
+//! Accounts: registration, login, refresh-token rotation, profile, password, 2FA, roles.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
+
+use super::audit::{self, action, Entry};
+use super::{db_time, new_id, teams, validation};
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::tokens::{self, AccessGrant};
+use crate::auth::{password, totp, Role};
+use crate::entities::{refresh_token, user};
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+/// Tokens handed to a client, and who they are for.
+pub struct Session {
+    pub access_token: String,
+    /// `None` for impersonation tokens and pre-2FA tokens: neither can be refreshed.
+    pub refresh_token: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub context: AuthContext,
+}
+
+/// Issues a normal (non-impersonation) session on `conn`. With `refresh` it also stores a
+/// refresh token, in `family` when rotating.
+pub async fn issue_session(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    user: user::Model,
+    team_id: Option<String>,
+    two_factor_authenticated: bool,
+    refresh: Option<Option<String>>,
+) -> AppResult<Session> {
+    let now = state.clock.now();
+    let (access_token, expires_at) = tokens::issue_access(
+        &state.config,
+        now,
+        state.config.access_token_ttl,
+        AccessGrant {
+            user_id: &user.id,
+            team_id: team_id.as_deref(),
+            two_factor_enabled: user.totp_enabled,
+            two_factor_authenticated,
+            impersonation: None,
+        },
+    )?;
+    let refresh_token = match refresh {
+        None => None,
+        Some(family) => {
+            let (token, hash) = tokens::new_refresh_token();
+            refresh_token::ActiveModel {
+                id: Set(new_id()),
+                token_hash: Set(hash),
+                family_id: Set(family.unwrap_or_else(new_id)),
+                user_id: Set(user.id.clone()),
+                team_id: Set(team_id.clone()),
+                expires_at: Set(db_time(now + state.config.refresh_token_ttl)),
+                used_at: Set(None),
+                revoked_at: Set(None),
+                created_at: Set(db_time(now)),
+            }
+            .insert(conn)
+            .await?;
+            Some(token)
+        }
+    };
+    Ok(Session {
+        access_token,
+        refresh_token,
+        expires_at,
+        context: AuthContext {
+            role: Role::parse(&user.role),
+            team_id,
+            two_factor_authenticated,
+            user,
+            impersonation: None,
+        },
+    })
+}
+
+pub async fn find_user(conn: &impl ConnectionTrait, id: &str) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id.to_string()).one(conn).await?.ok_or(AppError::NotFound("user"))
+}
+
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(conn).await?)
+}
+
+/// Creates a user and the team it owns, on `conn` (a transaction). Returns the user with its
+/// current team set.
+pub async fn create_user_with_team(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    email: &str,
+    password_hash: String,
+    name: &str,
+    role: Role,
+    audit_action: &'static str,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    if find_by_email(conn, email).await?.is_some() {
+        return Err(AppError::bad_input("email", "this email is already registered"));
+    }
+    let now = db_time(state.clock.now());
+    let user = user::ActiveModel {
+        id: Set(new_id()),
+        email: Set(email.to_string()),
+        name: Set(name.to_string()),
+        role: Set(role.as_str().to_string()),
+        password_hash: Set(password_hash),
+        impersonation_allowed: Set(true),
+        totp_secret: Set(None),
+        totp_enabled: Set(false),
+        totp_last_step: Set(None),
+        current_team_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    let by = audit::self_acting(&user.id);
+    audit::record(
+        conn,
+        Entry::new(audit_action, by.clone(), now).entity("User", &user.id).ip(meta.ip.as_deref()),
+    )
+    .await?;
+    let team = teams::create_team(state, conn, &user, &format!("{name}'s team"), by, meta).await?;
+    let mut active = user.into_active_model();
+    active.current_team_id = Set(Some(team.id.clone()));
+    Ok(active.update(conn).await?)
+}
+
+pub struct RegisterInput {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+pub async fn register(state: &AppState, input: RegisterInput, meta: &RequestMeta) -> AppResult<Session> {
+    let email = validation::email(&input.email)?;
+    let name = validation::text("name", &input.name, validation::MAX_NAME)?;
+    validation::password("password", &input.password)?;
+    let hash = password::hash(input.password).await?;
+    let txn = super::write_txn(&state.db).await?;
+    let user =
+        create_user_with_team(state, &txn, &email, hash, &name, Role::User, action::USER_REGISTERED, meta)
+            .await?;
+    let team = user.current_team_id.clone();
+    let session = issue_session(state, &txn, user, team, false, Some(None)).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Checks credentials. Unknown emails and wrong passwords get the same answer after the same
+/// work. A user with 2FA on gets a token good only for `authenticateTwoFactor` and `me`.
+pub async fn login(state: &AppState, email: &str, password: &str, meta: &RequestMeta) -> AppResult<Session> {
+    let denied = AppError::Unauthenticated("invalid email or password");
+    let email = email.trim().to_lowercase();
+    if password.chars().count() > validation::MAX_PASSWORD || email.len() > validation::MAX_EMAIL {
+        return Err(denied);
+    }
+    let user = find_by_email(&state.db, &email).await?;
+    let ok = password::verify(password.to_string(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => return Err(denied),
+    };
+    let txn = super::write_txn(&state.db).await?;
+    let team = teams::valid_current_team(&txn, &user).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::LOGIN, audit::self_acting(&user.id), state.clock.now())
+            .team(team.as_deref())
+            .ip(meta.ip.as_deref())
+            .details(serde_json::json!({ "twoFactorPending": user.totp_enabled })),
+    )
+    .await?;
+    let refresh = if user.totp_enabled { None } else { Some(None) };
+    let session = issue_session(state, &txn, user, team, false, refresh).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Rotates a refresh token. A token already used is refused, and its whole family is revoked
+/// (someone replayed it: both holders must sign in again).
+pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppResult<Session> {
+    let denied = || AppError::Unauthenticated("invalid refresh token");
+    if token.len() > 200 {
+        return Err(denied());
+    }
+    let now = state.clock.now();
+    let hash = tokens::hash_refresh_token(token);
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(&state.db)
+        .await?
+        .ok_or_else(denied)?;
+    if row.used_at.is_some() || row.revoked_at.is_some() {
+        revoke_family(&state.db, &row.family_id, now).await?;
+        return Err(denied());
+    }
+    if row.expires_at <= now {
+        return Err(denied());
+    }
+    let txn = super::write_txn(&state.db).await?;
+    // Conditional update: of two racing refreshes with one token, one wins.
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(db_time(now)))
+        .filter(refresh_token::Column::Id.eq(row.id.clone()))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(denied());
+    }
+    let user = find_user(&txn, &row.user_id).await.map_err(|_| denied())?;
+    let team = match &row.team_id {
+        Some(t) if teams::is_member(&txn, t, &user.id).await? => Some(t.clone()),
+        _ => teams::valid_current_team(&txn, &user).await?,
+    };
+    audit::record(
+        &txn,
+        Entry::new(action::TOKEN_REFRESHED, audit::self_acting(&user.id), now)
+            .team(team.as_deref())
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    // Refresh tokens are only issued to sessions past 2FA.
+    let two_factor = user.totp_enabled;
+    let session = issue_session(state, &txn, user, team, two_factor, Some(Some(row.family_id))).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+async fn revoke_family(conn: &impl ConnectionTrait, family: &str, now: DateTime<Utc>) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(db_time(now)))
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every refresh token of a user: after a change to their security settings.
+pub async fn revoke_all_refresh_tokens(conn: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(db_time(now)))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct ProfileInput {
+    pub name: Option<String>,
+    pub impersonation_allowed: Option<bool>,
+}
+
+/// Updates the effective user's profile. (Changing `impersonationAllowed` while impersonating
+/// is refused by the resolver's guard before this runs.)
+pub async fn update_profile(
+    state: &AppState,
+    caller: &AuthContext,
+    input: ProfileInput,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    let name = input.name.as_deref().map(|n| validation::text("name", n, validation::MAX_NAME)).transpose()?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
+    let mut changed = serde_json::Map::new();
+    if let Some(name) = name {
+        changed.insert("name".into(), name.clone().into());
+        active.name = Set(name);
+    }
+    if let Some(allowed) = input.impersonation_allowed {
+        changed.insert("impersonationAllowed".into(), allowed.into());
+        active.impersonation_allowed = Set(allowed);
+    }
+    active.updated_at = Set(db_time(now));
+    let user = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::PROFILE_UPDATED, caller.attribution(), now)
+            .team(caller.team_id.as_deref())
+            .entity("User", &user.id)
+            .details(changed.into())
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+pub async fn change_password(
+    state: &AppState,
+    caller: &AuthContext,
+    current: &str,
+    new: &str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    validation::password("newPassword", new)?;
+    if current.chars().count() > validation::MAX_PASSWORD
+        || !password::verify(current.to_string(), Some(caller.user.password_hash.clone())).await?
+    {
+        return Err(AppError::bad_input("currentPassword", "the current password is wrong"));
+    }
+    let hash = password::hash(new.to_string()).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
+    active.password_hash = Set(hash);
+    active.updated_at = Set(db_time(now));
+    active.update(&txn).await?;
+    revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::PASSWORD_CHANGED, caller.attribution(), now)
+            .team(caller.team_id.as_deref())
+            .entity("User", &caller.user.id)
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub struct Enrollment {
+    pub otpauth_url: String,
+    pub qr_code_data_url: String,
+}
+
+/// Starts 2FA enrollment: a new secret, shown once, enabled only by `turnOnTwoFactor`.
+pub async fn generate_two_factor_secret(
+    state: &AppState,
+    caller: &AuthContext,
+    meta: &RequestMeta,
+) -> AppResult<Enrollment> {
+    if caller.user.totp_enabled {
+        return Err(AppError::bad_input("twoFactor", "two-factor authentication is already on"));
+    }
+    let secret = totp::new_secret();
+    let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
+    active.totp_secret = Set(Some(secret));
+    active.totp_last_step = Set(None);
+    active.updated_at = Set(db_time(now));
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::TWO_FACTOR_SECRET_GENERATED, caller.attribution(), now)
+            .entity("User", &caller.user.id)
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Enrollment { otpauth_url, qr_code_data_url })
+}
+
+/// Checks a TOTP code for `user` and consumes its time step, so the same code (or an older
+/// one) is never accepted twice. The conditional update makes racing requests safe.
+async fn consume_totp_code(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+    code: &str,
+) -> AppResult<()> {
+    let wrong = || AppError::bad_input("code", "the code is not valid");
+    let code = validation::totp_code(code)?;
+    let secret = user.totp_secret.as_deref().ok_or_else(|| {
+        AppError::bad_input("code", "generate a two-factor secret first")
+    })?;
+    let step = totp::matching_step(secret, &code, state.clock.now().timestamp())?.ok_or_else(wrong)?;
+    let claimed = user::Entity::update_many()
+        .col_expr(user::Column::TotpLastStep, Expr::value(step))
+        .filter(user::Column::Id.eq(user.id.clone()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(user::Column::TotpLastStep.is_null())
+                .add(user::Column::TotpLastStep.lt(step)),
+        )
+        .exec(conn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(wrong());
+    }
+    Ok(())
+}
+
+pub async fn turn_on_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
+    if caller.user.totp_enabled {
+        return Err(AppError::bad_input("twoFactor", "two-factor authentication is already on"));
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    consume_totp_code(state, &txn, &caller.user, code).await?;
+    let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
+    active.totp_enabled = Set(true);
+    active.updated_at = Set(db_time(now));
+    let user = active.update(&txn).await?;
+    revoke_all_refresh_tokens(&txn, &user.id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::TWO_FACTOR_ENABLED, caller.attribution(), now)
+            .entity("User", &user.id)
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    let session = issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn authenticate_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
+    if !caller.user.totp_enabled {
+        return Err(AppError::bad_input("code", "two-factor authentication is off"));
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    consume_totp_code(state, &txn, &caller.user, code).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::TWO_FACTOR_AUTHENTICATED, caller.attribution(), now)
+            .team(caller.team_id.as_deref())
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    let user = find_user(&txn, &caller.user.id).await?;
+    let session = issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn turn_off_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    if !caller.user.totp_enabled {
+        return Err(AppError::bad_input("code", "two-factor authentication is off"));
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    consume_totp_code(state, &txn, &caller.user, code).await?;
+    let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
+    active.totp_enabled = Set(false);
+    active.totp_secret = Set(None);
+    active.updated_at = Set(db_time(now));
+    active.update(&txn).await?;
+    revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::TWO_FACTOR_DISABLED, caller.attribution(), now)
+            .entity("User", &caller.user.id)
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Super admins set roles; nobody changes their own.
+pub async fn set_user_role(
+    state: &AppState,
+    caller: &AuthContext,
+    user_id: &str,
+    role: Role,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    if user_id == caller.user.id {
+        return Err(AppError::Forbidden("nobody changes their own role"));
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let target = find_user(&txn, user_id).await?;
+    let previous = target.role.clone();
+    let mut active = target.into_active_model();
+    active.role = Set(role.as_str().to_string());
+    active.updated_at = Set(db_time(now));
+    let user = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::ROLE_CHANGED, caller.attribution(), now)
+            .entity("User", &user.id)
+            .details(serde_json::json!({ "from": previous, "to": role.as_str() }))
+            .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// `create-user`: an operator-made account (and its team). Returns its id.
+pub async fn create_user_cli(state: &AppState, email: &str, password: &str, name: &str, role: Role) -> AppResult<String> {
+    let email = validation::email(email)?;
+    let name = validation::text("name", name, validation::MAX_NAME)?;
+    validation::password("password", password)?;
+    let hash = password::hash(password.to_string()).await?;
+    let txn = super::write_txn(&state.db).await?;
+    let user =
+        create_user_with_team(state, &txn, &email, hash, &name, role, action::USER_CREATED, &RequestMeta::default())
+            .await?;
+    txn.commit().await?;
+    Ok(user.id)
+}

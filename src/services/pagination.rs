@@ -1,0 +1,61 @@
+//! Relay-style keyset pagination over UUIDv7 ids (which sort by creation time).
+use base64::Engine;
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// The documented maximum page size of every connection.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+#[derive(Debug, Clone)]
+pub struct PageArgs {
+    pub first: u64,
+    /// The id after which the page starts.
+    pub after: Option<String>,
+}
+
+impl PageArgs {
+    pub fn parse(first: Option<i32>, after: Option<String>) -> AppResult<Self> {
+        let first = match first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) if n >= 0 && (n as u64) <= MAX_PAGE_SIZE => n as u64,
+            Some(_) => {
+                return Err(AppError::bad_input(
+                    "first",
+                    format!("first must be between 0 and {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        let after = after.map(|c| decode_cursor(&c)).transpose()?;
+        Ok(PageArgs { first, after })
+    }
+}
+
+pub fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> AppResult<String> {
+    let bad = || AppError::bad_input("after", "invalid cursor");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let s = String::from_utf8(bytes).map_err(|_| bad())?;
+    let id = s.strip_prefix("id:").ok_or_else(bad)?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(id.to_string())
+}
+
+/// One page: the rows, and whether more follow.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `first + 1` fetched rows.
+    pub fn from_rows(mut rows: Vec<T>, args: &PageArgs) -> Self {
+        let has_next_page = rows.len() as u64 > args.first;
+        rows.truncate(args.first as usize);
+        Page { items: rows, has_next_page, has_previous_page: args.after.is_some() }
+    }
+}

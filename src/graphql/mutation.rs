@@ -12,6 +12,7 @@ use crate::services::work::CommentTarget;
 use crate::services::{impersonation, teams, work};
 
 #[derive(InputObject)]
+#[graphql(name = "RegisterInput")]
 pub struct RegisterUserInput {
     pub email: String,
     pub password: String,

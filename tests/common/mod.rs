@@ -1,0 +1,227 @@
+//! One helper that builds the app on a fresh, migrated database: a temp SQLite file by
+//! default, or a new PostgreSQL database of its own when `TEST_DATABASE_URL` is set.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use crm::clock::ManualClock;
+use crm::config::Config;
+use crm::AppState;
+use http_body_util::BodyExt;
+use migration::MigratorTrait;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A database URL for one test: a new PostgreSQL database, or a temp SQLite file.
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            admin.close().await.ok();
+            let (base, query) = match admin_url.split_once('?') {
+                Some((b, q)) => (b.to_string(), format!("?{q}")),
+                None => (admin_url.clone(), String::new()),
+            };
+            let base = base.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(base);
+            (format!("{base}/{name}{query}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").map(|u| !u.is_empty()).unwrap_or(false)
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let (url, dir) = fresh_database().await;
+        let mut config = Config::for_tests(&url);
+        tweak(&mut config);
+        let app = Self::on_database(config, ManualClock::new(chrono::Utc::now())).await;
+        TestApp { _dir: dir, ..app }
+    }
+
+    /// Another app ("server process") on the same database with its own pool.
+    pub async fn on_database(config: Config, clock: Arc<ManualClock>) -> TestApp {
+        let db = crm::db::connect(&config).await.expect("connect");
+        migration::Migrator::up(&db, None).await.expect("migrate");
+        let url = config.database_url.clone();
+        let state = AppState { db, config: Arc::new(config), clock: clock.clone() };
+        TestApp { router: crm::app(state.clone()), state, clock, database_url: url, _dir: None }
+    }
+
+    /// A second server on this app's database, sharing its clock.
+    pub async fn second_server(&self) -> TestApp {
+        Self::on_database((*self.state.config).clone(), self.clock.clone()).await
+    }
+
+    /// POSTs a GraphQL request; returns the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let (status, v) = self.post_json(token, body).await;
+        assert_eq!(status, StatusCode::OK, "unexpected status; body {v}");
+        v
+    }
+
+    pub async fn post_json(&self, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self.router.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let resp = self.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into())
+    }
+
+    /// Runs a query that must succeed; returns `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let v = self.gql(token, query, variables).await;
+        assert!(v.get("errors").is_none(), "unexpected errors: {v}");
+        v["data"].clone()
+    }
+
+    /// Runs a query that must fail; returns the first error's `extensions.code`.
+    pub async fn err_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let v = self.gql(token, query, variables).await;
+        error_code(&v)
+    }
+
+    pub async fn register(&self, email: &str, name: &str) -> Session {
+        let d = self
+            .ok(
+                None,
+                "mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken user { id currentTeam { id } } } }",
+                json!({ "i": { "email": email, "password": "correct-horse-1", "name": name } }),
+            )
+            .await;
+        Session::from_payload(&d["register"])
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.ok(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken expiresAt user { id isTwoFactorAuthenticated currentTeam { id } } } }",
+            json!({ "e": email, "p": password }),
+        )
+        .await["login"]
+            .clone()
+    }
+
+    /// Enrolls 2FA for a session; returns the session with the new tokens and the secret.
+    pub async fn enable_2fa(&self, s: &Session) -> (Session, String) {
+        let d = self.ok(Some(&s.token), "mutation { generateTwoFactorSecret { otpauthUrl qrCode } }", json!({})).await;
+        let url = d["generateTwoFactorSecret"]["otpauthUrl"].as_str().unwrap().to_string();
+        let secret = secret_from_url(&url);
+        let code = self.code(&secret);
+        let d = self
+            .ok(
+                Some(&s.token),
+                "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken refreshToken user { id currentTeam { id } } } }",
+                json!({ "c": code }),
+            )
+            .await;
+        (Session::from_payload(&d["turnOnTwoFactor"]), secret)
+    }
+
+    /// The TOTP code for the next time step (each step is accepted once).
+    pub fn code(&self, secret: &str) -> String {
+        self.clock.advance(chrono::Duration::seconds(30));
+        crm::auth::totp::code_at(secret, crm::clock::Clock::now(&*self.clock).timestamp()).unwrap()
+    }
+
+    /// Sets a role directly in the database (the way an operator's `create-user` would).
+    pub async fn set_role(&self, user_id: &str, role: &str) {
+        self.state
+            .db
+            .execute_unprepared(&format!("UPDATE users SET role = '{role}' WHERE id = '{user_id}'"))
+            .await
+            .unwrap();
+    }
+
+    /// A 2FA-authenticated admin (role ADMIN or SUPER_ADMIN) with its TOTP secret.
+    pub async fn admin(&self, email: &str, role: &str) -> (Session, String) {
+        let s = self.register(email, "Ada Admin").await;
+        self.set_role(&s.user_id, role).await;
+        self.enable_2fa(&s).await
+    }
+
+    pub async fn count(&self, table: &str, filter: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} {filter}");
+        let row = self
+            .state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(self.state.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+/// What a client keeps after signing in.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub refresh: Option<String>,
+    pub user_id: String,
+    pub team_id: Option<String>,
+}
+
+impl Session {
+    pub fn from_payload(p: &Value) -> Session {
+        Session {
+            token: p["accessToken"].as_str().expect("accessToken").to_string(),
+            refresh: p["refreshToken"].as_str().map(String::from),
+            user_id: p["user"]["id"].as_str().expect("user.id").to_string(),
+            team_id: p["user"]["currentTeam"]["id"].as_str().map(String::from),
+        }
+    }
+}
+
+pub fn error_code(v: &Value) -> String {
+    v["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {v}")).to_string()
+}
+
+pub fn secret_from_url(url: &str) -> String {
+    url.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_string()
+}
+
+/// The claims of a JWT, without verifying it (for asserting what a token carries).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

@@ -1,0 +1,68 @@
+//! The HTTP surface: routes, status codes, headers.
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_ready_and_graphiql() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/health").await.0, StatusCode::OK);
+    assert_eq!(app.get("/ready").await.0, StatusCode::OK);
+    let (status, html) = app.get("/graphql").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.to_lowercase().contains("graphiql"), "GraphiQL page");
+    assert_eq!(app.get("/nope").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn ready_answers_503_when_the_database_is_gone() {
+    let app = TestApp::new().await;
+    app.state.db.clone().close().await.unwrap();
+    assert_eq!(app.get("/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.get("/health").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_unauthenticated() {
+    let app = TestApp::new().await;
+    for header in ["Basic abc", "Bearer", "Bearer  ", "token"] {
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", header)
+            .body(axum::body::Body::from(json!({ "query": "{ me { id } }" }).to_string()))
+            .unwrap();
+        let resp = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(error_code(&v), "UNAUTHENTICATED", "{header}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let app = TestApp::new().await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let (status, _) = app.post_json(None, json!({ "query": format!("{{ me {{ id }} }} #{big}") })).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Without a Content-Length (streamed), reading stops at the limit and nothing runs.
+    let stream = futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+}
+
+#[tokio::test]
+async fn internal_errors_reveal_nothing() {
+    let app = TestApp::new().await;
+    let s = app.register("ann@example.com", "Ann").await;
+    app.state.db.clone().close().await.unwrap();
+    let v = app.gql(None, "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }", json!({})).await;
+    assert_eq!(error_code(&v), "INTERNAL");
+    assert_eq!(v["errors"][0]["message"], "internal error");
+    let _ = s;
+}

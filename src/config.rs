@@ -29,6 +29,20 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub issuer: String,
     pub audience: String,
+    pub throttle: ThrottleConfig,
+    /// Largest number of operations in one batched request.
+    pub max_batch: usize,
+    /// Concurrent password hashes (argon2 is memory- and CPU-heavy).
+    pub password_hash_concurrency: usize,
+}
+
+/// Failed-credential rate limiting.
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    /// Failures allowed before a lockout.
+    pub max_failures: u32,
+    /// Lockout length, and the window in which failures count.
+    pub lockout: chrono::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,6 +93,12 @@ impl Config {
             allowed_origins: vec![],
             issuer: "crm-impersonation".into(),
             audience: "crm-api".into(),
+            throttle: ThrottleConfig {
+                max_failures: 5,
+                lockout: chrono::Duration::minutes(15),
+            },
+            max_batch: 10,
+            password_hash_concurrency: 2,
         }
     }
 }

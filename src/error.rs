@@ -19,7 +19,10 @@ pub enum AppError {
     NotFound(&'static str),
     /// Invalid argument; `field` names the offending input.
     #[error("{message}")]
-    BadInput { field: &'static str, message: String },
+    BadInput {
+        field: &'static str,
+        message: String,
+    },
     #[error("too many failed attempts; retry in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: i64 },
     /// Anything else. The detail is logged, never sent.
@@ -29,7 +32,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::BadInput { field, message: message.into() }
+        AppError::BadInput {
+            field,
+            message: message.into(),
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -78,9 +84,9 @@ impl ErrorExtensions for AppError {
             match self {
                 AppError::ImpersonationDenied(reason) => e.set("reason", reason.as_str()),
                 AppError::BadInput { field, .. } => e.set("field", *field),
-                AppError::RateLimited { retry_after_seconds } => {
-                    e.set("retryAfterSeconds", *retry_after_seconds)
-                }
+                AppError::RateLimited {
+                    retry_after_seconds,
+                } => e.set("retryAfterSeconds", *retry_after_seconds),
                 _ => {}
             }
         })

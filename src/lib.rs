@@ -13,8 +13,8 @@ pub mod services;
 
 use std::sync::Arc;
 
-use axum::routing::get;
 use axum::Router;
+use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -29,6 +29,20 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub clock: SharedClock,
+    /// Bounds concurrent password hashing.
+    pub hashing: auth::password::HashingPool,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> Self {
+        let hashing = auth::password::hashing_pool(config.password_hash_concurrency);
+        AppState {
+            db,
+            config: Arc::new(config),
+            clock,
+            hashing,
+        }
+    }
 }
 
 /// The GraphQL schema with its data and limits.
@@ -44,7 +58,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// The HTTP application.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
-    let http_state = http::HttpState { schema: build_schema(state.clone()), app: state };
+    let http_state = http::HttpState {
+        schema: build_schema(state.clone()),
+        app: state,
+    };
     Router::new()
         .route("/graphql", get(http::graphiql).post(http::graphql))
         .route("/health", get(http::health))

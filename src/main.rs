@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use crm::AppState;
 use crm::auth::Role;
 use crm::clock::SystemClock;
 use crm::config::{Config, Environment, MIN_JWT_SECRET_BYTES, redact_url};
-use crm::AppState;
 use migration::MigratorTrait;
 use tracing_subscriber::EnvFilter;
 
@@ -23,22 +23,53 @@ struct Cli {
 #[derive(Args)]
 struct Opts {
     /// `sqlite://…` or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/crm.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/crm.db?mode=rwc",
+        global = true
+    )]
     database_url: String,
     /// Where to listen.
-    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     bind_addr: String,
     /// Lifetime of an impersonation token.
-    #[arg(long, env = "IMPERSONATION_TTL_MINUTES", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "IMPERSONATION_TTL_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
     impersonation_ttl_minutes: i64,
     /// Lifetime of an access token.
-    #[arg(long, env = "ACCESS_TOKEN_TTL_MINUTES", default_value_t = 15, global = true)]
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_TTL_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
     access_token_ttl_minutes: i64,
     /// Lifetime of a refresh token.
-    #[arg(long, env = "REFRESH_TOKEN_TTL_DAYS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_TTL_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
     refresh_token_ttl_days: i64,
     /// development: GraphiQL and introspection open, demo data on an empty database.
-    #[arg(long, env = "APP_ENV", value_enum, default_value = "development", global = true)]
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
     environment: Environment,
     /// Seed demo data into an empty database (development only).
     #[arg(long, env = "SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -47,13 +78,23 @@ struct Opts {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
     db_max_connections: u32,
     /// Longest wait for a pooled connection, in seconds.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "DB_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
     db_acquire_timeout_seconds: u64,
     /// Largest request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     body_limit_bytes: usize,
     /// Longest time a request may take, in seconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
     request_timeout_seconds: u64,
     /// Comma-separated origins allowed by CORS.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
@@ -107,19 +148,28 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 
 /// The directory of a SQLite database file, if the URL names one.
 fn sqlite_dir(url: &str) -> Option<PathBuf> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    Some(Path::new(path).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")))
+    Some(
+        Path::new(path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    )
 }
 
 /// `JWT_SECRET`, or with SQLite a secret generated once and kept beside the database file.
 fn jwt_secret(url: &str) -> Vec<u8> {
     if let Ok(s) = std::env::var("JWT_SECRET") {
         if s.len() < MIN_JWT_SECRET_BYTES {
-            fail(format!("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"));
+            fail(format!(
+                "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+            ));
         }
         return s.into_bytes();
     }
@@ -136,7 +186,10 @@ fn jwt_secret(url: &str) -> Vec<u8> {
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     let secret = hex::encode(bytes);
     if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| write_private(&file, &secret)) {
-        fail(format!("cannot keep a generated JWT secret in {}: {e}", file.display()));
+        fail(format!(
+            "cannot keep a generated JWT secret in {}: {e}",
+            file.display()
+        ));
     }
     tracing::warn!(path = %file.display(), "JWT_SECRET not set: generated one and kept it beside the database");
     secret.into_bytes()
@@ -152,7 +205,10 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 fn build_config(o: &Opts) -> Config {
-    if let Some(dir) = crm::db::is_sqlite(&o.database_url).then(|| sqlite_dir(&o.database_url)).flatten() {
+    if let Some(dir) = crm::db::is_sqlite(&o.database_url)
+        .then(|| sqlite_dir(&o.database_url))
+        .flatten()
+    {
         if let Err(e) = std::fs::create_dir_all(&dir) {
             fail(format!("cannot create {}: {e}", dir.display()));
         }
@@ -171,17 +227,25 @@ fn build_config(o: &Opts) -> Config {
     c.db_acquire_timeout = Duration::from_secs(o.db_acquire_timeout_seconds.max(1));
     c.body_limit_bytes = o.body_limit_bytes;
     c.request_timeout = Duration::from_secs(o.request_timeout_seconds.max(1));
-    c.allowed_origins =
-        o.allowed_origins.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    c.allowed_origins = o
+        .allowed_origins
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     c
 }
 
 async fn connect(config: Config) -> AppState {
     let db = match crm::db::connect(&config).await {
         Ok(db) => db,
-        Err(e) => fail(format!("cannot open the database {}: {e}", redact_url(&config.database_url))),
+        Err(e) => fail(format!(
+            "cannot open the database {}: {e}",
+            redact_url(&config.database_url)
+        )),
     };
-    AppState { db, config: Arc::new(config), clock: Arc::new(SystemClock) }
+    AppState::new(db, config, Arc::new(SystemClock))
 }
 
 async fn migrate(state: &AppState) {
@@ -193,7 +257,9 @@ async fn migrate(state: &AppState) {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
@@ -203,10 +269,23 @@ async fn main() {
             migrate(&state).await;
             println!("migrations applied");
         }
-        Command::CreateUser { email, password, name, role } => {
+        Command::CreateUser {
+            email,
+            password,
+            name,
+            role,
+        } => {
             let state = connect(build_config(&cli.opts)).await;
             migrate(&state).await;
-            match crm::services::accounts::create_user_cli(&state, &email, &password, &name, role.into()).await {
+            match crm::services::accounts::create_user_cli(
+                &state,
+                &email,
+                &password,
+                &name,
+                role.into(),
+            )
+            .await
+            {
                 Ok(id) => println!("{id}"),
                 Err(e) => fail(format!("{e}")),
             }
@@ -245,7 +324,10 @@ async fn serve(opts: Opts) {
         Ok(l) => l,
         Err(e) => fail(format!("cannot listen on {}: {e}", state.config.bind_addr)),
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!("CRM API listening on http://{addr}");
     if dev {
         println!("GraphiQL: http://{addr}/graphql");
@@ -267,7 +349,10 @@ async fn serve(opts: Opts) {
     }
     tracing::info!(config = ?state.config, "serving");
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
         fail(format!("server error: {e}"));
     }
 }
@@ -279,7 +364,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -23,7 +23,10 @@ async fn register_creates_a_user_who_owns_a_team() {
     assert_eq!(c["teamId"], s.team_id.clone().unwrap().as_str());
     assert_eq!(c["isTwoFactorEnable"], false);
     assert_eq!(c["isTwoFactorAuthenticated"], false);
-    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 15 * 60);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        15 * 60
+    );
 }
 
 #[tokio::test]
@@ -37,8 +40,18 @@ async fn register_refuses_bad_input_and_duplicates() {
         ("b@example.com", "correct-horse-1", "   ", "name"),
         ("ANN@example.com", "correct-horse-1", "Ann2", "email"),
     ] {
-        let v = app.gql(None, q, json!({ "i": { "email": email, "password": password, "name": name } })).await;
-        assert_eq!(error_code(&v), "BAD_USER_INPUT", "{email} {password} {name}");
+        let v = app
+            .gql(
+                None,
+                q,
+                json!({ "i": { "email": email, "password": password, "name": name } }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&v),
+            "BAD_USER_INPUT",
+            "{email} {password} {name}"
+        );
         assert_eq!(v["errors"][0]["extensions"]["field"], field);
     }
     assert_eq!(app.count("users", "").await, 1);
@@ -52,10 +65,25 @@ async fn login_with_right_and_wrong_credentials() {
     assert!(p["refreshToken"].is_string());
     assert_eq!(p["user"]["isTwoFactorAuthenticated"], false);
     let q = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
-    let wrong = app.gql(None, q, json!({ "e": "ann@example.com", "p": "wrong-password-1" })).await;
-    let unknown = app.gql(None, q, json!({ "e": "nobody@example.com", "p": "wrong-password-1" })).await;
+    let wrong = app
+        .gql(
+            None,
+            q,
+            json!({ "e": "ann@example.com", "p": "wrong-password-1" }),
+        )
+        .await;
+    let unknown = app
+        .gql(
+            None,
+            q,
+            json!({ "e": "nobody@example.com", "p": "wrong-password-1" }),
+        )
+        .await;
     assert_eq!(error_code(&wrong), "UNAUTHENTICATED");
-    assert_eq!(wrong["errors"][0]["message"], unknown["errors"][0]["message"], "no account enumeration");
+    assert_eq!(
+        wrong["errors"][0]["message"], unknown["errors"][0]["message"],
+        "no account enumeration"
+    );
     assert_eq!(error_code(&unknown), "UNAUTHENTICATED");
     assert_eq!(app.count("audit_logs", "WHERE action = 'LOGIN'").await, 1);
 }
@@ -66,13 +94,25 @@ async fn refresh_token_rotates_and_a_used_one_is_refused() {
     let s = app.register("ann@example.com", "Ann").await;
     let q = "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken refreshToken user { id } } }";
     let first = app.ok(None, q, json!({ "r": s.refresh })).await;
-    let new_refresh = first["refreshToken"]["refreshToken"].as_str().unwrap().to_string();
+    let new_refresh = first["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(Some(new_refresh.clone()), s.refresh);
     assert_eq!(first["refreshToken"]["user"]["id"], s.user_id.as_str());
     // The old one is refused, and its reuse revokes the family: the new one dies too.
-    assert_eq!(app.err_code(None, q, json!({ "r": s.refresh })).await, "UNAUTHENTICATED");
-    assert_eq!(app.err_code(None, q, json!({ "r": new_refresh })).await, "UNAUTHENTICATED");
-    assert_eq!(app.err_code(None, q, json!({ "r": "garbage" })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(None, q, json!({ "r": s.refresh })).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.err_code(None, q, json!({ "r": new_refresh })).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.err_code(None, q, json!({ "r": "garbage" })).await,
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test]
@@ -81,23 +121,44 @@ async fn refresh_token_expires() {
     let s = app.register("ann@example.com", "Ann").await;
     app.clock.advance(chrono::Duration::days(31));
     let q = "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }";
-    assert_eq!(app.err_code(None, q, json!({ "r": s.refresh })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(None, q, json!({ "r": s.refresh })).await,
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test]
 async fn missing_bad_and_expired_tokens() {
     let app = TestApp::new().await;
     let s = app.register("ann@example.com", "Ann").await;
-    assert_eq!(app.err_code(None, "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
-    assert_eq!(app.err_code(Some("not.a.jwt"), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(None, "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.err_code(Some("not.a.jwt"), "{ me { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
     // A bad token is an error even for operations anonymous callers may use.
     let q = "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }";
-    assert_eq!(app.err_code(Some("not.a.jwt"), q, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(Some("not.a.jwt"), q, json!({})).await,
+        "UNAUTHENTICATED"
+    );
     let mut tampered = s.token.clone();
     tampered.push('x');
-    assert_eq!(app.err_code(Some(&tampered), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(Some(&tampered), "{ me { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
     app.clock.advance(chrono::Duration::minutes(16));
-    assert_eq!(app.err_code(Some(&s.token), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(Some(&s.token), "{ me { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test]
@@ -114,12 +175,30 @@ async fn update_profile_and_change_password() {
     assert_eq!(d["updateProfile"]["name"], "Ann B");
     assert_eq!(d["updateProfile"]["impersonationAllowed"], false);
     let q = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
-    let v = app.gql(Some(&s.token), q, json!({ "c": "wrong-one-1", "n": "new-password-2" })).await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            q,
+            json!({ "c": "wrong-one-1", "n": "new-password-2" }),
+        )
+        .await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT");
     assert_eq!(v["errors"][0]["extensions"]["field"], "currentPassword");
-    let v = app.gql(Some(&s.token), q, json!({ "c": "correct-horse-1", "n": "short" })).await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            q,
+            json!({ "c": "correct-horse-1", "n": "short" }),
+        )
+        .await;
     assert_eq!(v["errors"][0]["extensions"]["field"], "newPassword");
-    let d = app.ok(Some(&s.token), q, json!({ "c": "correct-horse-1", "n": "new-password-2" })).await;
+    let d = app
+        .ok(
+            Some(&s.token),
+            q,
+            json!({ "c": "correct-horse-1", "n": "new-password-2" }),
+        )
+        .await;
     assert_eq!(d["changePassword"], true);
     app.login("ann@example.com", "new-password-2").await;
     let v = app
@@ -128,9 +207,20 @@ async fn update_profile_and_change_password() {
     assert_eq!(error_code(&v), "UNAUTHENTICATED");
     // Changing the password revokes refresh tokens issued before.
     let q = "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }";
-    assert_eq!(app.err_code(None, q, json!({ "r": s.refresh })).await, "UNAUTHENTICATED");
-    assert_eq!(app.count("audit_logs", "WHERE action = 'PASSWORD_CHANGED'").await, 1);
-    assert_eq!(app.count("audit_logs", "WHERE action = 'PROFILE_UPDATED'").await, 1);
+    assert_eq!(
+        app.err_code(None, q, json!({ "r": s.refresh })).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'PASSWORD_CHANGED'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'PROFILE_UPDATED'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -140,14 +230,53 @@ async fn set_user_role_is_for_super_admins_only() {
     let (adm, _) = app.admin("adm@example.com", "ADMIN").await;
     let user = app.register("ann@example.com", "Ann").await;
     let q = "mutation($u: ID!, $r: Role!) { setUserRole(userId: $u, role: $r) { id role } }";
-    assert_eq!(app.err_code(Some(&adm.token), q, json!({ "u": user.user_id, "r": "ADMIN" })).await, "FORBIDDEN");
-    assert_eq!(app.err_code(Some(&user.token), q, json!({ "u": user.user_id, "r": "ADMIN" })).await, "FORBIDDEN");
-    assert_eq!(app.err_code(Some(&sup.token), q, json!({ "u": sup.user_id, "r": "USER" })).await, "FORBIDDEN");
     assert_eq!(
-        app.err_code(Some(&sup.token), q, json!({ "u": "01a1feb8-7151-7059-a8ba-26c2068d7c64", "r": "ADMIN" })).await,
+        app.err_code(
+            Some(&adm.token),
+            q,
+            json!({ "u": user.user_id, "r": "ADMIN" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err_code(
+            Some(&user.token),
+            q,
+            json!({ "u": user.user_id, "r": "ADMIN" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err_code(
+            Some(&sup.token),
+            q,
+            json!({ "u": sup.user_id, "r": "USER" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err_code(
+            Some(&sup.token),
+            q,
+            json!({ "u": "01a1feb8-7151-7059-a8ba-26c2068d7c64", "r": "ADMIN" })
+        )
+        .await,
         "NOT_FOUND"
     );
-    let d = app.ok(Some(&sup.token), q, json!({ "u": user.user_id, "r": "ADMIN" })).await;
+    let d = app
+        .ok(
+            Some(&sup.token),
+            q,
+            json!({ "u": user.user_id, "r": "ADMIN" }),
+        )
+        .await;
     assert_eq!(d["setUserRole"]["role"], "ADMIN");
-    assert_eq!(app.count("audit_logs", "WHERE action = 'ROLE_CHANGED'").await, 1);
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'ROLE_CHANGED'")
+            .await,
+        1
+    );
 }

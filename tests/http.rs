@@ -31,10 +31,17 @@ async fn malformed_authorization_headers_are_unauthenticated() {
         let req = axum::http::Request::post("/graphql")
             .header("content-type", "application/json")
             .header("authorization", header)
-            .body(axum::body::Body::from(json!({ "query": "{ me { id } }" }).to_string()))
+            .body(axum::body::Body::from(
+                json!({ "query": "{ me { id } }" }).to_string(),
+            ))
             .unwrap();
-        let resp = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let resp = tower::ServiceExt::oneshot(app.router.clone(), req)
+            .await
+            .unwrap();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(error_code(&v), "UNAUTHENTICATED", "{header}");
     }
@@ -44,15 +51,23 @@ async fn malformed_authorization_headers_are_unauthenticated() {
 async fn bodies_over_the_limit_are_refused() {
     let app = TestApp::new().await;
     let big = "x".repeat(2 * 1024 * 1024);
-    let (status, _) = app.post_json(None, json!({ "query": format!("{{ me {{ id }} }} #{big}") })).await;
+    let (status, _) = app
+        .post_json(
+            None,
+            json!({ "query": format!("{{ me {{ id }} }} #{big}") }),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // Without a Content-Length (streamed), reading stops at the limit and nothing runs.
-    let stream = futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let stream =
+        futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
     let req = axum::http::Request::post("/graphql")
         .header("content-type", "application/json")
         .body(axum::body::Body::from_stream(stream))
         .unwrap();
-    let resp = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    let resp = tower::ServiceExt::oneshot(app.router.clone(), req)
+        .await
+        .unwrap();
     assert!(resp.status().is_client_error(), "{}", resp.status());
 }
 

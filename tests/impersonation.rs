@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const IMPERSONATE: &str = "mutation($u: ID!, $r: String) { impersonate(userId: $u, reason: $r) { accessToken refreshToken expiresAt user { id currentTeam { id } impersonatedBy { id name } impersonation { id reason impersonator { id } impersonatedUser { id } impersonatorTeam { id } startedAt expiresAt endedAt } } } }";
 const CANCEL: &str = "mutation { cancelImpersonation { accessToken refreshToken user { id isTwoFactorAuthenticated currentTeam { id } impersonatedBy { id } } } }";
@@ -19,40 +19,80 @@ async fn world() -> World {
     let app = TestApp::new().await;
     let (admin, _) = app.admin("ada@support.test", "ADMIN").await;
     let customer = app.register("carl@customer.test", "Carl Customer").await;
-    app.ok(Some(&customer.token), "mutation { createBusiness(name: \"Carl's Cafe\") { id } }", json!({})).await;
-    World { app, admin, customer }
+    app.ok(
+        Some(&customer.token),
+        "mutation { createBusiness(name: \"Carl's Cafe\") { id } }",
+        json!({}),
+    )
+    .await;
+    World {
+        app,
+        admin,
+        customer,
+    }
 }
 
 async fn impersonate(app: &TestApp, admin: &Session, target: &str) -> Value {
-    app.ok(Some(&admin.token), IMPERSONATE, json!({ "u": target, "r": "ticket #42" })).await["impersonate"].clone()
+    app.ok(
+        Some(&admin.token),
+        IMPERSONATE,
+        json!({ "u": target, "r": "ticket #42" }),
+    )
+    .await["impersonate"]
+        .clone()
 }
 
 fn denial(v: &Value) -> (String, String) {
-    (error_code(v), v["errors"][0]["extensions"]["reason"].as_str().unwrap_or("").to_string())
+    (
+        error_code(v),
+        v["errors"][0]["extensions"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    )
 }
 
 #[tokio::test]
 async fn impersonation_acts_as_the_target_with_the_design_claims() {
     let w = world().await;
     let p = impersonate(&w.app, &w.admin, &w.customer.user_id).await;
-    assert!(p["refreshToken"].is_null(), "impersonation tokens cannot be refreshed");
+    assert!(
+        p["refreshToken"].is_null(),
+        "impersonation tokens cannot be refreshed"
+    );
     assert_eq!(p["user"]["id"], w.customer.user_id.as_str());
-    assert_eq!(p["user"]["currentTeam"]["id"], w.customer.team_id.clone().unwrap().as_str());
+    assert_eq!(
+        p["user"]["currentTeam"]["id"],
+        w.customer.team_id.clone().unwrap().as_str()
+    );
     assert_eq!(p["user"]["impersonatedBy"]["id"], w.admin.user_id.as_str());
     let imp = &p["user"]["impersonation"];
     assert_eq!(imp["reason"], "ticket #42");
-    assert_eq!(imp["impersonatorTeam"]["id"], w.admin.team_id.clone().unwrap().as_str());
+    assert_eq!(
+        imp["impersonatorTeam"]["id"],
+        w.admin.team_id.clone().unwrap().as_str()
+    );
     assert!(imp["endedAt"].is_null());
 
     let token = p["accessToken"].as_str().unwrap();
     let c = claims(token);
     assert_eq!(c["sub"], w.customer.user_id.as_str());
     assert_eq!(c["impersonatedBy"], w.admin.user_id.as_str());
-    assert_eq!(c["act"]["sub"], w.admin.user_id.as_str(), "RFC 8693 actor claim");
-    assert_eq!(c["impersonatorTeamId"], w.admin.team_id.clone().unwrap().as_str());
+    assert_eq!(
+        c["act"]["sub"],
+        w.admin.user_id.as_str(),
+        "RFC 8693 actor claim"
+    );
+    assert_eq!(
+        c["impersonatorTeamId"],
+        w.admin.team_id.clone().unwrap().as_str()
+    );
     assert_eq!(c["isTwoFactorEnable"], false);
     assert_eq!(c["isTwoFactorAuthenticated"], false);
-    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 30 * 60);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        30 * 60
+    );
     let code = c["impersonationCode"].as_str().unwrap();
     assert_eq!(code.len(), 24);
     assert!(code.chars().all(|ch| ch.is_ascii_alphanumeric()));
@@ -60,7 +100,14 @@ async fn impersonation_acts_as_the_target_with_the_design_claims() {
     assert_eq!(c["impersonatedAt"].as_i64().unwrap(), started.timestamp());
 
     // Every resolver sees the same context: the admin sees what the customer sees.
-    let me = w.app.ok(Some(token), "{ me { id impersonatedBy { id } impersonation { id } } businesses { name } }", json!({})).await;
+    let me = w
+        .app
+        .ok(
+            Some(token),
+            "{ me { id impersonatedBy { id } impersonation { id } } businesses { name } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(me["me"]["id"], w.customer.user_id.as_str());
     assert_eq!(me["me"]["impersonatedBy"]["id"], w.admin.user_id.as_str());
     assert_eq!(me["businesses"][0]["name"], "Carl's Cafe");
@@ -77,7 +124,10 @@ async fn impersonation_acts_as_the_target_with_the_design_claims() {
     assert_eq!(node["entityType"], "Impersonation");
     // Each impersonation gets its own code.
     let p2 = impersonate(&w.app, &w.admin, &w.customer.user_id).await;
-    assert_ne!(claims(p2["accessToken"].as_str().unwrap())["impersonationCode"], c["impersonationCode"]);
+    assert_ne!(
+        claims(p2["accessToken"].as_str().unwrap())["impersonationCode"],
+        c["impersonationCode"]
+    );
 }
 
 #[tokio::test]
@@ -88,33 +138,107 @@ async fn every_rule_of_the_policy_is_enforced() {
     let (sup, _) = app.admin("sue@support.test", "SUPER_ADMIN").await;
     let customer = app.register("carl@customer.test", "Carl").await;
     let private = app.register("pat@customer.test", "Pat").await;
-    app.ok(Some(&private.token), "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }", json!({})).await;
+    app.ok(
+        Some(&private.token),
+        "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
+        json!({}),
+    )
+    .await;
     let q = IMPERSONATE;
     let deny = |v: Value| denial(&v);
 
-    assert_eq!(deny(app.gql(Some(&admin.token), q, json!({ "u": admin.user_id })).await), ("IMPERSONATION_DENIED".into(), "SELF".into()));
-    assert_eq!(deny(app.gql(Some(&admin.token), q, json!({ "u": sup.user_id })).await).1, "TARGET_IS_SUPER_ADMIN");
-    assert_eq!(deny(app.gql(Some(&admin.token), q, json!({ "u": other_admin.user_id })).await).1, "TARGET_IS_ADMIN");
-    assert_eq!(deny(app.gql(Some(&admin.token), q, json!({ "u": private.user_id })).await).1, "NOT_ALLOWED_BY_USER");
+    assert_eq!(
+        deny(
+            app.gql(Some(&admin.token), q, json!({ "u": admin.user_id }))
+                .await
+        ),
+        ("IMPERSONATION_DENIED".into(), "SELF".into())
+    );
+    assert_eq!(
+        deny(
+            app.gql(Some(&admin.token), q, json!({ "u": sup.user_id }))
+                .await
+        )
+        .1,
+        "TARGET_IS_SUPER_ADMIN"
+    );
+    assert_eq!(
+        deny(
+            app.gql(Some(&admin.token), q, json!({ "u": other_admin.user_id }))
+                .await
+        )
+        .1,
+        "TARGET_IS_ADMIN"
+    );
+    assert_eq!(
+        deny(
+            app.gql(Some(&admin.token), q, json!({ "u": private.user_id }))
+                .await
+        )
+        .1,
+        "NOT_ALLOWED_BY_USER"
+    );
     // A super admin may impersonate an admin.
-    app.ok(Some(&sup.token), q, json!({ "u": other_admin.user_id })).await;
+    app.ok(Some(&sup.token), q, json!({ "u": other_admin.user_id }))
+        .await;
     // Already impersonating.
     let p = impersonate(&app, &admin, &customer.user_id).await;
     let imp_token = p["accessToken"].as_str().unwrap();
-    assert_eq!(deny(app.gql(Some(imp_token), q, json!({ "u": private.user_id })).await).1, "ALREADY_IMPERSONATING");
+    assert_eq!(
+        deny(
+            app.gql(Some(imp_token), q, json!({ "u": private.user_id }))
+                .await
+        )
+        .1,
+        "ALREADY_IMPERSONATING"
+    );
     // An admin with 2FA off.
     let no2fa = app.register("nick@support.test", "Nick").await;
     app.set_role(&no2fa.user_id, "ADMIN").await;
-    assert_eq!(deny(app.gql(Some(&no2fa.token), q, json!({ "u": customer.user_id })).await).1, "TWO_FACTOR_DISABLED");
+    assert_eq!(
+        deny(
+            app.gql(Some(&no2fa.token), q, json!({ "u": customer.user_id }))
+                .await
+        )
+        .1,
+        "TWO_FACTOR_DISABLED"
+    );
     // Not an admin at all; not signed in; a pre-2FA token; unknown target.
-    assert_eq!(app.err_code(Some(&customer.token), q, json!({ "u": private.user_id })).await, "FORBIDDEN");
-    assert_eq!(app.err_code(None, q, json!({ "u": private.user_id })).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(Some(&customer.token), q, json!({ "u": private.user_id }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err_code(None, q, json!({ "u": private.user_id })).await,
+        "UNAUTHENTICATED"
+    );
     let pre = app.login("ada@support.test", "correct-horse-1").await;
-    assert_eq!(app.err_code(pre["accessToken"].as_str(), q, json!({ "u": customer.user_id })).await, "TWO_FACTOR_REQUIRED");
-    assert_eq!(app.err_code(Some(&admin.token), q, json!({ "u": "01a1feb8-7151-7059-a8ba-26c2068d7c64" })).await, "NOT_FOUND");
+    assert_eq!(
+        app.err_code(
+            pre["accessToken"].as_str(),
+            q,
+            json!({ "u": customer.user_id })
+        )
+        .await,
+        "TWO_FACTOR_REQUIRED"
+    );
+    assert_eq!(
+        app.err_code(
+            Some(&admin.token),
+            q,
+            json!({ "u": "01a1feb8-7151-7059-a8ba-26c2068d7c64" })
+        )
+        .await,
+        "NOT_FOUND"
+    );
     // Refusals wrote nothing: two sessions (sup->admin, admin->customer) exist.
     assert_eq!(app.count("impersonations", "").await, 2);
-    assert_eq!(app.count("audit_logs", "WHERE action = 'IMPERSONATION_STARTED'").await, 2);
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'IMPERSONATION_STARTED'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -124,18 +248,39 @@ async fn teams_list_shows_the_policy_for_each_owner() {
     let (sup, _) = app.admin("sue@support.test", "SUPER_ADMIN").await;
     let customer = app.register("carl@customer.test", "Carl").await;
     let private = app.register("pat@customer.test", "Pat").await;
-    app.ok(Some(&private.token), "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }", json!({})).await;
+    app.ok(
+        Some(&private.token),
+        "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
+        json!({}),
+    )
+    .await;
     let q = "{ teams(first: 50) { edges { node { name owner { id impersonationCheck { allowed reason } } } } } }";
     let d = app.ok(Some(&admin.token), q, json!({})).await;
     let check = |id: &str| {
-        d["teams"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["owner"]["id"] == id).unwrap()["node"]["owner"]
-            ["impersonationCheck"]
+        d["teams"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["node"]["owner"]["id"] == id)
+            .unwrap()["node"]["owner"]["impersonationCheck"]
             .clone()
     };
-    assert_eq!(check(&customer.user_id), json!({ "allowed": true, "reason": null }));
-    assert_eq!(check(&private.user_id), json!({ "allowed": false, "reason": "NOT_ALLOWED_BY_USER" }));
-    assert_eq!(check(&admin.user_id), json!({ "allowed": false, "reason": "SELF" }));
-    assert_eq!(check(&sup.user_id), json!({ "allowed": false, "reason": "TARGET_IS_SUPER_ADMIN" }));
+    assert_eq!(
+        check(&customer.user_id),
+        json!({ "allowed": true, "reason": null })
+    );
+    assert_eq!(
+        check(&private.user_id),
+        json!({ "allowed": false, "reason": "NOT_ALLOWED_BY_USER" })
+    );
+    assert_eq!(
+        check(&admin.user_id),
+        json!({ "allowed": false, "reason": "SELF" })
+    );
+    assert_eq!(
+        check(&sup.user_id),
+        json!({ "allowed": false, "reason": "TARGET_IS_SUPER_ADMIN" })
+    );
 }
 
 #[tokio::test]
@@ -159,10 +304,18 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
     let teams_before = w.app.count("teams", "").await;
     let audit_before = w.app.count("audit_logs", "").await;
     for (q, vars) in blocked {
-        assert_eq!(w.app.err_code(Some(t), &q, vars).await, "BLOCKED_WHILE_IMPERSONATING", "{q}");
+        assert_eq!(
+            w.app.err_code(Some(t), &q, vars).await,
+            "BLOCKED_WHILE_IMPERSONATING",
+            "{q}"
+        );
     }
     assert_eq!(w.app.count("teams", "").await, teams_before);
-    assert_eq!(w.app.count("audit_logs", "").await, audit_before, "refusals write nothing");
+    assert_eq!(
+        w.app.count("audit_logs", "").await,
+        audit_before,
+        "refusals write nothing"
+    );
     // The target's consent setting is unchanged; the name may still be edited.
     let d = w.app.ok(Some(t), "mutation { updateProfile(input: { name: \"Carl C.\" }) { name impersonationAllowed } }", json!({})).await;
     assert_eq!(d["updateProfile"]["impersonationAllowed"], true);
@@ -171,13 +324,20 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
 #[tokio::test]
 async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     let w = world().await;
-    let biz = w.app.ok(Some(&w.customer.token), "{ businesses { id } }", json!({})).await["businesses"][0]["id"]
+    let biz = w
+        .app
+        .ok(Some(&w.customer.token), "{ businesses { id } }", json!({}))
+        .await["businesses"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let lead = w
         .app
-        .ok(Some(&w.customer.token), "mutation($b: ID) { createLead(name: \"Lena\", businessId: $b) { id } }", json!({ "b": biz }))
+        .ok(
+            Some(&w.customer.token),
+            "mutation($b: ID) { createLead(name: \"Lena\", businessId: $b) { id } }",
+            json!({ "b": biz }),
+        )
         .await["createLead"]["id"]
         .as_str()
         .unwrap()
@@ -215,8 +375,18 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     assert!(own["onBehalfOf"].is_null());
 
     // The customer sees the support comment in their business.
-    let seen = w.app.ok(Some(&w.customer.token), "query($b: ID!) { business(id: $b) { comments { authorName text } } }", json!({ "b": biz })).await;
-    assert_eq!(seen["business"]["comments"][0]["authorName"], "Support team (Ada Admin)");
+    let seen = w
+        .app
+        .ok(
+            Some(&w.customer.token),
+            "query($b: ID!) { business(id: $b) { comments { authorName text } } }",
+            json!({ "b": biz }),
+        )
+        .await;
+    assert_eq!(
+        seen["business"]["comments"][0]["authorName"],
+        "Support team (Ada Admin)"
+    );
 
     // Audit rows written while impersonating: under the admin, on behalf of the customer.
     let logs = w
@@ -229,7 +399,10 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
         assert_eq!(e["node"]["actor"]["id"], w.admin.user_id.as_str());
         assert_eq!(e["node"]["actorName"], "Support team (Ada Admin)");
         assert_eq!(e["node"]["onBehalfOf"]["id"], w.customer.user_id.as_str());
-        assert_eq!(e["node"]["team"]["id"], w.customer.team_id.clone().unwrap().as_str());
+        assert_eq!(
+            e["node"]["team"]["id"],
+            w.customer.team_id.clone().unwrap().as_str()
+        );
     }
 }
 
@@ -237,7 +410,14 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
 async fn cancel_returns_the_admin_to_their_team_and_ends_the_session() {
     let w = world().await;
     // The admin works in a second team, and impersonates from there.
-    let second = w.app.ok(Some(&w.admin.token), "mutation { createTeam(name: \"Support EU\") { id } }", json!({})).await["createTeam"]["id"]
+    let second = w
+        .app
+        .ok(
+            Some(&w.admin.token),
+            "mutation { createTeam(name: \"Support EU\") { id } }",
+            json!({}),
+        )
+        .await["createTeam"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -252,7 +432,11 @@ async fn cancel_returns_the_admin_to_their_team_and_ends_the_session() {
     w.app.clock.advance(chrono::Duration::milliseconds(700));
     let back = w.app.ok(Some(&t), CANCEL, json!({})).await["cancelImpersonation"].clone();
     assert_eq!(back["user"]["id"], w.admin.user_id.as_str());
-    assert_eq!(back["user"]["currentTeam"]["id"], second.as_str(), "back in the team it impersonated from");
+    assert_eq!(
+        back["user"]["currentTeam"]["id"],
+        second.as_str(),
+        "back in the team it impersonated from"
+    );
     assert_eq!(back["user"]["isTwoFactorAuthenticated"], true);
     assert!(back["user"]["impersonatedBy"].is_null());
     assert!(back["refreshToken"].is_string());
@@ -261,14 +445,35 @@ async fn cancel_returns_the_admin_to_their_team_and_ends_the_session() {
     assert_eq!(c["teamId"], second.as_str());
 
     // The old token is refused everywhere now; the session shows as ended.
-    assert_eq!(w.app.err_code(Some(&t), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
-    assert_eq!(w.app.err_code(Some(&t), CANCEL, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        w.app.err_code(Some(&t), "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        w.app.err_code(Some(&t), CANCEL, json!({})).await,
+        "UNAUTHENTICATED"
+    );
     let admin_token = back["accessToken"].as_str().unwrap();
-    let h = w.app.ok(Some(admin_token), "{ impersonations { edges { node { endedAt impersonator { id } } } } }", json!({})).await;
+    let h = w
+        .app
+        .ok(
+            Some(admin_token),
+            "{ impersonations { edges { node { endedAt impersonator { id } } } } }",
+            json!({}),
+        )
+        .await;
     assert!(h["impersonations"]["edges"][0]["node"]["endedAt"].is_string());
-    assert_eq!(w.app.count("audit_logs", "WHERE action = 'IMPERSONATION_ENDED'").await, 1);
+    assert_eq!(
+        w.app
+            .count("audit_logs", "WHERE action = 'IMPERSONATION_ENDED'")
+            .await,
+        1
+    );
     // A normal token cannot cancel.
-    assert_eq!(w.app.err_code(Some(admin_token), CANCEL, json!({})).await, "FORBIDDEN");
+    assert_eq!(
+        w.app.err_code(Some(admin_token), CANCEL, json!({})).await,
+        "FORBIDDEN"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +484,10 @@ async fn the_impersonation_token_expires_after_its_ttl() {
     w.app.clock.advance(chrono::Duration::minutes(29));
     w.app.ok(Some(t), "{ me { id } }", json!({})).await;
     w.app.clock.advance(chrono::Duration::minutes(2));
-    assert_eq!(w.app.err_code(Some(t), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        w.app.err_code(Some(t), "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
     let h = w.app.ok(None, "mutation { login(email: \"ada@support.test\", password: \"correct-horse-1\") { accessToken } }", json!({})).await;
     assert!(h["login"]["accessToken"].is_string());
 }
@@ -291,7 +499,10 @@ async fn the_ttl_is_configurable() {
     let customer = app.register("carl@customer.test", "Carl").await;
     let p = impersonate(&app, &admin, &customer.user_id).await;
     let c = claims(p["accessToken"].as_str().unwrap());
-    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 5 * 60);
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        5 * 60
+    );
 }
 
 /// Each change that makes the policy refuse ends a live session at once.
@@ -304,30 +515,74 @@ async fn a_live_session_ends_when_the_policy_no_longer_allows_it() {
 
     // The target switches impersonation off.
     let c1 = app.register("c1@customer.test", "C1").await;
-    let t = impersonate(&app, &admin, &c1.user_id).await["accessToken"].as_str().unwrap().to_string();
-    app.ok(Some(&c1.token), "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }", json!({})).await;
-    assert_eq!(app.err_code(Some(&t), me, json!({})).await, "UNAUTHENTICATED");
+    let t = impersonate(&app, &admin, &c1.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&c1.token),
+        "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&t), me, json!({})).await,
+        "UNAUTHENTICATED"
+    );
 
     // The target becomes an admin.
     let c2 = app.register("c2@customer.test", "C2").await;
-    let t = impersonate(&app, &admin, &c2.user_id).await["accessToken"].as_str().unwrap().to_string();
-    app.ok(Some(&sup.token), "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }", json!({ "u": c2.user_id })).await;
-    assert_eq!(app.err_code(Some(&t), me, json!({})).await, "UNAUTHENTICATED");
+    let t = impersonate(&app, &admin, &c2.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&sup.token),
+        "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }",
+        json!({ "u": c2.user_id }),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&t), me, json!({})).await,
+        "UNAUTHENTICATED"
+    );
 
     // The impersonator turns 2FA off.
     let c3 = app.register("c3@customer.test", "C3").await;
-    let t = impersonate(&app, &admin, &c3.user_id).await["accessToken"].as_str().unwrap().to_string();
+    let t = impersonate(&app, &admin, &c3.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.ok(Some(&t), me, json!({})).await;
-    app.ok(Some(&admin.token), "mutation($c: String!) { turnOffTwoFactor(code: $c) }", json!({ "c": app.code(&admin_secret) })).await;
-    assert_eq!(app.err_code(Some(&t), me, json!({})).await, "UNAUTHENTICATED");
+    app.ok(
+        Some(&admin.token),
+        "mutation($c: String!) { turnOffTwoFactor(code: $c) }",
+        json!({ "c": app.code(&admin_secret) }),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&t), me, json!({})).await,
+        "UNAUTHENTICATED"
+    );
 
     // The impersonator loses the admin role.
     let c4 = app.register("c4@customer.test", "C4").await;
     let (admin2, _) = app.admin("alan@support.test", "ADMIN").await;
-    let t = impersonate(&app, &admin2, &c4.user_id).await["accessToken"].as_str().unwrap().to_string();
+    let t = impersonate(&app, &admin2, &c4.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.ok(Some(&t), me, json!({})).await;
-    app.ok(Some(&sup.token), "mutation($u: ID!) { setUserRole(userId: $u, role: USER) { id } }", json!({ "u": admin2.user_id })).await;
-    assert_eq!(app.err_code(Some(&t), me, json!({})).await, "UNAUTHENTICATED");
+    app.ok(
+        Some(&sup.token),
+        "mutation($u: ID!) { setUserRole(userId: $u, role: USER) { id } }",
+        json!({ "u": admin2.user_id }),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&t), me, json!({})).await,
+        "UNAUTHENTICATED"
+    );
     let _ = sup_secret;
 }
 
@@ -338,7 +593,13 @@ async fn a_forged_impersonation_claim_is_refused() {
     let real = claims(p["accessToken"].as_str().unwrap());
     // Re-signed with the server's key but naming another code or start time: no such record.
     let config = w.app.state.config.clone();
-    for (field, value) in [("impersonationCode", json!("AAAAAAAAAAAAAAAAAAAAAAAA")), ("impersonatedAt", json!(real["impersonatedAt"].as_i64().unwrap() - 5))] {
+    for (field, value) in [
+        ("impersonationCode", json!("AAAAAAAAAAAAAAAAAAAAAAAA")),
+        (
+            "impersonatedAt",
+            json!(real["impersonatedAt"].as_i64().unwrap() - 5),
+        ),
+    ] {
         let mut c = real.clone();
         c[field] = value;
         let forged = jsonwebtoken::encode(
@@ -347,7 +608,13 @@ async fn a_forged_impersonation_claim_is_refused() {
             &jsonwebtoken::EncodingKey::from_secret(&config.jwt_secret),
         )
         .unwrap();
-        assert_eq!(w.app.err_code(Some(&forged), "{ me { id } }", json!({})).await, "UNAUTHENTICATED", "{field}");
+        assert_eq!(
+            w.app
+                .err_code(Some(&forged), "{ me { id } }", json!({}))
+                .await,
+            "UNAUTHENTICATED",
+            "{field}"
+        );
     }
 }
 
@@ -359,12 +626,26 @@ async fn history_lists_sessions_for_admins() {
     impersonate(&w.app, &w.admin, &w.customer.user_id).await;
     w.app.ok(Some(&t), CANCEL, json!({})).await;
     let q = "query($a: Boolean) { impersonations(first: 10, activeOnly: $a) { edges { node { id endedAt reason impersonatedUser { id } } } } }";
-    let all = w.app.ok(Some(&w.admin.token), q, json!({ "a": false })).await;
+    let all = w
+        .app
+        .ok(Some(&w.admin.token), q, json!({ "a": false }))
+        .await;
     assert_eq!(all["impersonations"]["edges"].as_array().unwrap().len(), 2);
-    let active = w.app.ok(Some(&w.admin.token), q, json!({ "a": true })).await;
-    assert_eq!(active["impersonations"]["edges"].as_array().unwrap().len(), 1);
+    let active = w
+        .app
+        .ok(Some(&w.admin.token), q, json!({ "a": true }))
+        .await;
+    assert_eq!(
+        active["impersonations"]["edges"].as_array().unwrap().len(),
+        1
+    );
     assert!(active["impersonations"]["edges"][0]["node"]["endedAt"].is_null());
-    assert_eq!(w.app.err_code(Some(&w.customer.token), q, json!({ "a": false })).await, "FORBIDDEN");
+    assert_eq!(
+        w.app
+            .err_code(Some(&w.customer.token), q, json!({ "a": false }))
+            .await,
+        "FORBIDDEN"
+    );
 }
 
 /// Two server processes on one database: start on one, cancel on the other; the old token is
@@ -377,6 +658,12 @@ async fn revocation_holds_across_servers_sharing_the_database() {
     let t = p["accessToken"].as_str().unwrap().to_string();
     other.ok(Some(&t), "{ me { id } }", json!({})).await;
     other.ok(Some(&t), CANCEL, json!({})).await;
-    assert_eq!(w.app.err_code(Some(&t), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
-    assert_eq!(other.err_code(Some(&t), "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        w.app.err_code(Some(&t), "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        other.err_code(Some(&t), "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED"
+    );
 }

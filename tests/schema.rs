@@ -11,8 +11,15 @@ fn schema_graphql_equals_the_code() {
     if expected != actual {
         let diff = similar::TextDiff::from_lines(&expected, &actual);
         let mut out = String::new();
-        for change in diff.iter_all_changes().filter(|c| c.tag() != similar::ChangeTag::Equal) {
-            let sign = if change.tag() == similar::ChangeTag::Delete { "-" } else { "+" };
+        for change in diff
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+        {
+            let sign = if change.tag() == similar::ChangeTag::Delete {
+                "-"
+            } else {
+                "+"
+            };
             out.push_str(&format!("{sign}{change}"));
         }
         panic!(
@@ -26,15 +33,38 @@ fn schema_graphql_equals_the_code() {
 fn schema_keeps_the_contract_names() {
     let sdl = crm::graphql::sdl();
     for name in [
-        "enum ImpersonationDenial", "TWO_FACTOR_DISABLED", "SELF", "TARGET_IS_SUPER_ADMIN", "TARGET_IS_ADMIN",
-        "ALREADY_IMPERSONATING", "NOT_ALLOWED_BY_USER", "type CurrentUser", "impersonatedBy: User",
-        "impersonation: Impersonation", "type AuthPayload", "refreshToken: String\n", "type ImpersonationCheck",
-        "impersonationCheck: ImpersonationCheck!", "authorName: String!", "actorName: String!",
-        "impersonate(userId: ID!, reason: String): AuthPayload!", "cancelImpersonation: AuthPayload!",
-        "setUserRole(userId: ID!, role: Role!): User!", "switchTeam(teamId: ID!): AuthPayload!",
+        "enum ImpersonationDenial",
+        "TWO_FACTOR_DISABLED",
+        "SELF",
+        "TARGET_IS_SUPER_ADMIN",
+        "TARGET_IS_ADMIN",
+        "ALREADY_IMPERSONATING",
+        "NOT_ALLOWED_BY_USER",
+        "type CurrentUser",
+        "impersonatedBy: User",
+        "impersonation: Impersonation",
+        "type AuthPayload",
+        "refreshToken: String\n",
+        "type ImpersonationCheck",
+        "impersonationCheck: ImpersonationCheck!",
+        "authorName: String!",
+        "actorName: String!",
+        "impersonate(userId: ID!, reason: String): AuthPayload!",
+        "cancelImpersonation: AuthPayload!",
+        "setUserRole(userId: ID!, role: Role!): User!",
+        "switchTeam(teamId: ID!): AuthPayload!",
     ] {
         assert!(sdl.contains(name), "schema lacks {name:?}");
     }
-    let imp = sdl.split("type Impersonation {").nth(1).unwrap().split('}').next().unwrap();
-    assert!(!imp.to_lowercase().contains("code"), "the impersonation code must never be exposed");
+    let imp = sdl
+        .split("type Impersonation {")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    assert!(
+        !imp.to_lowercase().contains("code"),
+        "the impersonation code must never be exposed"
+    );
 }

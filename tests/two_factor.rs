@@ -8,11 +8,25 @@ use serde_json::json;
 async fn enrollment_gives_an_otpauth_url_and_a_qr_data_url() {
     let app = TestApp::new().await;
     let s = app.register("ann@example.com", "Ann").await;
-    let d = app.ok(Some(&s.token), "mutation { generateTwoFactorSecret { otpauthUrl qrCode } }", json!({})).await;
+    let d = app
+        .ok(
+            Some(&s.token),
+            "mutation { generateTwoFactorSecret { otpauthUrl qrCode } }",
+            json!({}),
+        )
+        .await;
     let url = d["generateTwoFactorSecret"]["otpauthUrl"].as_str().unwrap();
     assert!(url.starts_with("otpauth://totp/"), "{url}");
-    assert!(url.contains("ann%40example.com") || url.contains("ann@example.com"), "{url}");
-    assert!(d["generateTwoFactorSecret"]["qrCode"].as_str().unwrap().starts_with("data:image/png;base64,"));
+    assert!(
+        url.contains("ann%40example.com") || url.contains("ann@example.com"),
+        "{url}"
+    );
+    assert!(
+        d["generateTwoFactorSecret"]["qrCode"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
     // At least 160 bits: 32 base32 characters.
     assert!(secret_from_url(url).len() >= 32);
 }
@@ -21,22 +35,58 @@ async fn enrollment_gives_an_otpauth_url_and_a_qr_data_url() {
 async fn turning_on_needs_a_valid_code_and_then_login_needs_the_second_factor() {
     let app = TestApp::new().await;
     let s = app.register("ann@example.com", "Ann").await;
-    app.ok(Some(&s.token), "mutation { generateTwoFactorSecret { otpauthUrl } }", json!({})).await;
+    app.ok(
+        Some(&s.token),
+        "mutation { generateTwoFactorSecret { otpauthUrl } }",
+        json!({}),
+    )
+    .await;
     let on = "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken user { isTwoFactorEnabled isTwoFactorAuthenticated } } }";
-    assert_eq!(app.err_code(Some(&s.token), on, json!({ "c": "000000" })).await, "BAD_USER_INPUT");
-    assert_eq!(app.err_code(Some(&s.token), on, json!({ "c": "abc" })).await, "BAD_USER_INPUT");
+    assert_eq!(
+        app.err_code(Some(&s.token), on, json!({ "c": "000000" }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.err_code(Some(&s.token), on, json!({ "c": "abc" }))
+            .await,
+        "BAD_USER_INPUT"
+    );
     let (s2, secret) = {
         // Enroll for real.
-        let d = app.ok(Some(&s.token), "mutation { generateTwoFactorSecret { otpauthUrl } }", json!({})).await;
+        let d = app
+            .ok(
+                Some(&s.token),
+                "mutation { generateTwoFactorSecret { otpauthUrl } }",
+                json!({}),
+            )
+            .await;
         let secret = secret_from_url(d["generateTwoFactorSecret"]["otpauthUrl"].as_str().unwrap());
-        let d = app.ok(Some(&s.token), on, json!({ "c": app.code(&secret) })).await;
+        let d = app
+            .ok(Some(&s.token), on, json!({ "c": app.code(&secret) }))
+            .await;
         assert_eq!(d["turnOnTwoFactor"]["user"]["isTwoFactorEnabled"], true);
-        assert_eq!(d["turnOnTwoFactor"]["user"]["isTwoFactorAuthenticated"], true);
-        (d["turnOnTwoFactor"]["accessToken"].as_str().unwrap().to_string(), secret)
+        assert_eq!(
+            d["turnOnTwoFactor"]["user"]["isTwoFactorAuthenticated"],
+            true
+        );
+        (
+            d["turnOnTwoFactor"]["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            secret,
+        )
     };
     assert_eq!(claims(&s2)["isTwoFactorAuthenticated"], true);
     // Secrets are never handed out again once 2FA is on.
-    let v = app.gql(Some(&s2), "mutation { generateTwoFactorSecret { otpauthUrl } }", json!({})).await;
+    let v = app
+        .gql(
+            Some(&s2),
+            "mutation { generateTwoFactorSecret { otpauthUrl } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT");
 
     // Login now gives a token good only for `me` and `authenticateTwoFactor`.
@@ -45,20 +95,48 @@ async fn turning_on_needs_a_valid_code_and_then_login_needs_the_second_factor() 
     assert!(p["refreshToken"].is_null());
     assert_eq!(claims(&pre)["isTwoFactorEnable"], true);
     assert_eq!(claims(&pre)["isTwoFactorAuthenticated"], false);
-    app.ok(Some(&pre), "{ me { id isTwoFactorAuthenticated } }", json!({})).await;
-    assert_eq!(app.err_code(Some(&pre), "{ businesses { id } }", json!({})).await, "TWO_FACTOR_REQUIRED");
-    assert_eq!(app.err_code(Some(&pre), "mutation { createTeam(name: \"X\") { id } }", json!({})).await, "TWO_FACTOR_REQUIRED");
+    app.ok(
+        Some(&pre),
+        "{ me { id isTwoFactorAuthenticated } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&pre), "{ businesses { id } }", json!({}))
+            .await,
+        "TWO_FACTOR_REQUIRED"
+    );
+    assert_eq!(
+        app.err_code(
+            Some(&pre),
+            "mutation { createTeam(name: \"X\") { id } }",
+            json!({})
+        )
+        .await,
+        "TWO_FACTOR_REQUIRED"
+    );
 
     let auth = "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken refreshToken user { isTwoFactorAuthenticated } } }";
-    assert_eq!(app.err_code(Some(&pre), auth, json!({ "c": "123456" })).await, "BAD_USER_INPUT");
+    assert_eq!(
+        app.err_code(Some(&pre), auth, json!({ "c": "123456" }))
+            .await,
+        "BAD_USER_INPUT"
+    );
     let code = app.code(&secret);
     let d = app.ok(Some(&pre), auth, json!({ "c": code })).await;
-    let full = d["authenticateTwoFactor"]["accessToken"].as_str().unwrap().to_string();
+    let full = d["authenticateTwoFactor"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(d["authenticateTwoFactor"]["refreshToken"].is_string());
     assert_eq!(claims(&full)["isTwoFactorAuthenticated"], true);
-    app.ok(Some(&full), "{ businesses { id } }", json!({})).await;
+    app.ok(Some(&full), "{ businesses { id } }", json!({}))
+        .await;
     // The same code (same time step) is not accepted twice.
-    assert_eq!(app.err_code(Some(&pre), auth, json!({ "c": code })).await, "BAD_USER_INPUT");
+    assert_eq!(
+        app.err_code(Some(&pre), auth, json!({ "c": code })).await,
+        "BAD_USER_INPUT"
+    );
 }
 
 #[tokio::test]
@@ -67,12 +145,27 @@ async fn turning_off_needs_a_valid_code() {
     let s = app.register("ann@example.com", "Ann").await;
     let (s, secret) = app.enable_2fa(&s).await;
     let off = "mutation($c: String!) { turnOffTwoFactor(code: $c) }";
-    assert_eq!(app.err_code(Some(&s.token), off, json!({ "c": "111111" })).await, "BAD_USER_INPUT");
-    let d = app.ok(Some(&s.token), off, json!({ "c": app.code(&secret) })).await;
+    assert_eq!(
+        app.err_code(Some(&s.token), off, json!({ "c": "111111" }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    let d = app
+        .ok(Some(&s.token), off, json!({ "c": app.code(&secret) }))
+        .await;
     assert_eq!(d["turnOffTwoFactor"], true);
     let p = app.login("ann@example.com", "correct-horse-1").await;
     assert!(p["refreshToken"].is_string(), "a plain login again");
-    for action in ["TWO_FACTOR_SECRET_GENERATED", "TWO_FACTOR_ENABLED", "TWO_FACTOR_DISABLED"] {
-        assert_eq!(app.count("audit_logs", &format!("WHERE action = '{action}'")).await, 1, "{action}");
+    for action in [
+        "TWO_FACTOR_SECRET_GENERATED",
+        "TWO_FACTOR_ENABLED",
+        "TWO_FACTOR_DISABLED",
+    ] {
+        assert_eq!(
+            app.count("audit_logs", &format!("WHERE action = '{action}'"))
+                .await,
+            1,
+            "{action}"
+        );
     }
 }

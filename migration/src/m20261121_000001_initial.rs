@@ -178,8 +178,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_teams_owner", Teams::Table, &["owner_id"])).await?;
-        manager.create_index(index("idx_teams_name", Teams::Table, &["name"])).await?;
+        manager
+            .create_index(index("idx_teams_owner", Teams::Table, &["owner_id"]))
+            .await?;
+        manager
+            .create_index(index("idx_teams_name", Teams::Table, &["name"]))
+            .await?;
 
         manager
             .create_table(
@@ -205,13 +209,21 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                index("uq_team_members_team_user", TeamMembers::Table, &["team_id", "user_id"])
-                    .unique()
-                    .to_owned(),
+                index(
+                    "uq_team_members_team_user",
+                    TeamMembers::Table,
+                    &["team_id", "user_id"],
+                )
+                .unique()
+                .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("idx_team_members_user", TeamMembers::Table, &["user_id"]))
+            .create_index(index(
+                "idx_team_members_user",
+                TeamMembers::Table,
+                &["user_id"],
+            ))
             .await?;
 
         manager
@@ -232,7 +244,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_businesses_team", Businesses::Table, &["team_id", "id"]))
+            .create_index(index(
+                "idx_businesses_team",
+                Businesses::Table,
+                &["team_id", "id"],
+            ))
             .await?;
 
         manager
@@ -258,8 +274,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_leads_team", Leads::Table, &["team_id", "id"])).await?;
-        manager.create_index(index("idx_leads_business", Leads::Table, &["business_id"])).await?;
+        manager
+            .create_index(index("idx_leads_team", Leads::Table, &["team_id", "id"]))
+            .await?;
+        manager
+            .create_index(index("idx_leads_business", Leads::Table, &["business_id"]))
+            .await?;
 
         manager
             .create_table(
@@ -318,7 +338,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_lead_comments_lead", LeadComments::Table, &["lead_id", "id"]))
+            .create_index(index(
+                "idx_lead_comments_lead",
+                LeadComments::Table,
+                &["lead_id", "id"],
+            ))
             .await?;
 
         manager
@@ -339,11 +363,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_audit_logs_team", AuditLogs::Table, &["team_id", "id"])).await?;
-        manager.create_index(index("idx_audit_logs_actor", AuditLogs::Table, &["actor_id", "id"])).await?;
-        manager.create_index(index("idx_audit_logs_action", AuditLogs::Table, &["action", "id"])).await?;
         manager
-            .create_index(index("idx_audit_logs_on_behalf", AuditLogs::Table, &["on_behalf_of_id", "id"]))
+            .create_index(index(
+                "idx_audit_logs_team",
+                AuditLogs::Table,
+                &["team_id", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_audit_logs_actor",
+                AuditLogs::Table,
+                &["actor_id", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_audit_logs_action",
+                AuditLogs::Table,
+                &["action", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_audit_logs_on_behalf",
+                AuditLogs::Table,
+                &["on_behalf_of_id", "id"],
+            ))
             .await?;
 
         manager
@@ -387,7 +433,11 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(index("idx_impersonations_active", Impersonations::Table, &["ended_at", "id"]))
+            .create_index(index(
+                "idx_impersonations_active",
+                Impersonations::Table,
+                &["ended_at", "id"],
+            ))
             .await?;
 
         manager
@@ -412,10 +462,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_refresh_tokens_family", RefreshTokens::Table, &["family_id"]))
+            .create_index(index(
+                "idx_refresh_tokens_family",
+                RefreshTokens::Table,
+                &["family_id"],
+            ))
             .await?;
         manager
-            .create_index(index("idx_refresh_tokens_user", RefreshTokens::Table, &["user_id"]))
+            .create_index(index(
+                "idx_refresh_tokens_user",
+                RefreshTokens::Table,
+                &["user_id"],
+            ))
             .await?;
         Ok(())
     }
@@ -433,7 +491,9 @@ impl MigrationTrait for Migration {
             Teams::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

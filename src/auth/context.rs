@@ -3,12 +3,12 @@
 use async_graphql::Context;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
+use super::Role;
 use super::policy::{self, Impersonator, Target};
 use super::tokens::{self, AccessClaims};
-use super::Role;
+use crate::AppState;
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 
 /// The active impersonation behind a request: who is really acting, and the session record.
 #[derive(Debug, Clone)]
@@ -45,7 +45,10 @@ impl AuthContext {
 
     /// The person really behind the request: the impersonator, or the user.
     pub fn true_user(&self) -> &user::Model {
-        self.impersonation.as_ref().map(|i| &i.impersonator).unwrap_or(&self.user)
+        self.impersonation
+            .as_ref()
+            .map(|i| &i.impersonator)
+            .unwrap_or(&self.user)
     }
 
     /// How writes are attributed: (author/actor, on behalf of, impersonated?).
@@ -133,7 +136,9 @@ async fn load_impersonation(
 ) -> AppResult<ActiveImpersonation> {
     let ended = || AppError::Unauthenticated("impersonation session has ended");
     let imp = claims.impersonation()?.ok_or_else(ended)?;
-    let record = crate::services::impersonation::find_by_code(db, &imp.code).await?.ok_or_else(ended)?;
+    let record = crate::services::impersonation::find_by_code(db, &imp.code)
+        .await?
+        .ok_or_else(ended)?;
     let matches = record.impersonator_id == imp.impersonated_by
         && record.impersonated_user_id == target.id
         && record.started_at.timestamp() == imp.impersonated_at;
@@ -163,5 +168,9 @@ async fn load_impersonation(
     if !still_allowed {
         return Err(ended());
     }
-    Ok(ActiveImpersonation { impersonator, record, claims: imp })
+    Ok(ActiveImpersonation {
+        impersonator,
+        record,
+        claims: imp,
+    })
 }

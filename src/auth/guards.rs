@@ -2,8 +2,8 @@
 //! combine them with `.and(..)` in `#[graphql(guard = "..")]`.
 use async_graphql::{Context, Guard, Result};
 
-use super::context::{caller, maybe_caller};
 use super::Role;
+use super::context::{caller, maybe_caller};
 use crate::error::AppError;
 
 /// A valid token was presented (a pre-2FA token counts).

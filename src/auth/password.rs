@@ -1,12 +1,23 @@
 //! argon2id password hashing. Hashing is CPU-heavy, so it runs on the blocking pool.
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 
 use std::sync::LazyLock;
 
 use crate::error::{AppError, AppResult};
 
-pub async fn hash(password: String) -> AppResult<String> {
+/// Bounds how many hashes run at once: argon2 takes ~19 MiB and a core per hash, so a flood
+/// of logins waits here instead of exhausting memory and starving other requests.
+pub type HashingPool = std::sync::Arc<tokio::sync::Semaphore>;
+
+pub fn hashing_pool(concurrency: usize) -> HashingPool {
+    std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)))
+}
+
+pub async fn hash(pool: &HashingPool, password: String) -> AppResult<String> {
+    let _permit = pool.acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -20,12 +31,19 @@ pub async fn hash(password: String) -> AppResult<String> {
 
 /// Verifies `password` against a stored hash. With no stored hash (unknown account) it
 /// verifies against a dummy hash, so both cases take the same time.
-pub async fn verify(password: String, stored: Option<String>) -> AppResult<bool> {
+pub async fn verify(
+    pool: &HashingPool,
+    password: String,
+    stored: Option<String>,
+) -> AppResult<bool> {
+    let _permit = pool.acquire().await.map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let parsed = PasswordHash::new(&stored).map_err(AppError::internal)?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && known)
     })
     .await

@@ -85,11 +85,20 @@ mod tests {
     use ImpersonationDenial::*;
 
     fn admin() -> Impersonator<'static> {
-        Impersonator { id: "admin", role: Role::Admin, two_factor_enabled: true, is_impersonating: false }
+        Impersonator {
+            id: "admin",
+            role: Role::Admin,
+            two_factor_enabled: true,
+            is_impersonating: false,
+        }
     }
 
     fn customer() -> Target<'static> {
-        Target { id: "customer", role: Role::User, impersonation_allowed: true }
+        Target {
+            id: "customer",
+            role: Role::User,
+            impersonation_allowed: true,
+        }
     }
 
     #[test]
@@ -99,42 +108,70 @@ mod tests {
 
     #[test]
     fn own_two_factor_off_is_denied() {
-        let who = Impersonator { two_factor_enabled: false, ..admin() };
+        let who = Impersonator {
+            two_factor_enabled: false,
+            ..admin()
+        };
         assert_eq!(check(who, customer()), Err(TwoFactorDisabled));
     }
 
     #[test]
     fn self_is_denied() {
-        let target = Target { id: "admin", role: Role::Admin, ..customer() };
-        let who = Impersonator { role: Role::SuperAdmin, ..admin() };
+        let target = Target {
+            id: "admin",
+            role: Role::Admin,
+            ..customer()
+        };
+        let who = Impersonator {
+            role: Role::SuperAdmin,
+            ..admin()
+        };
         assert_eq!(check(who, target), Err(SelfTarget));
     }
 
     #[test]
     fn super_admin_target_is_denied_even_for_super_admins() {
-        let target = Target { role: Role::SuperAdmin, ..customer() };
+        let target = Target {
+            role: Role::SuperAdmin,
+            ..customer()
+        };
         assert_eq!(check(admin(), target), Err(TargetIsSuperAdmin));
-        let who = Impersonator { role: Role::SuperAdmin, ..admin() };
+        let who = Impersonator {
+            role: Role::SuperAdmin,
+            ..admin()
+        };
         assert_eq!(check(who, target), Err(TargetIsSuperAdmin));
     }
 
     #[test]
     fn admin_target_needs_a_super_admin() {
-        let target = Target { role: Role::Admin, ..customer() };
+        let target = Target {
+            role: Role::Admin,
+            ..customer()
+        };
         assert_eq!(check(admin(), target), Err(TargetIsAdmin));
-        let who = Impersonator { role: Role::SuperAdmin, ..admin() };
+        let who = Impersonator {
+            role: Role::SuperAdmin,
+            ..admin()
+        };
         assert_eq!(check(who, target), Ok(()));
     }
 
     #[test]
     fn already_impersonating_is_denied() {
-        let who = Impersonator { is_impersonating: true, ..admin() };
+        let who = Impersonator {
+            is_impersonating: true,
+            ..admin()
+        };
         assert_eq!(check(who, customer()), Err(AlreadyImpersonating));
     }
 
     #[test]
     fn target_who_switched_impersonation_off_is_denied() {
-        let target = Target { impersonation_allowed: false, ..customer() };
+        let target = Target {
+            impersonation_allowed: false,
+            ..customer()
+        };
         assert_eq!(check(admin(), target), Err(NotAllowedByUser));
     }
 }

@@ -57,7 +57,12 @@ pub struct ImpersonationClaims {
 impl AccessClaims {
     /// The impersonation claims, or an error if only some of them are present.
     pub fn impersonation(&self) -> AppResult<Option<ImpersonationClaims>> {
-        match (&self.impersonated_by, self.impersonated_at, &self.impersonation_code, &self.act) {
+        match (
+            &self.impersonated_by,
+            self.impersonated_at,
+            &self.impersonation_code,
+            &self.act,
+        ) {
             (None, None, None, None) if self.impersonator_team_id.is_none() => Ok(None),
             (Some(by), Some(at), Some(code), Some(act)) if act.sub == *by => {
                 Ok(Some(ImpersonationClaims {
@@ -101,7 +106,9 @@ pub fn issue_access(
         aud: config.audience.clone(),
         typ: ACCESS_TOKEN_TYPE.to_string(),
         jti: uuid::Uuid::new_v4().to_string(),
-        act: imp.as_ref().map(|i| ActorClaim { sub: i.impersonated_by.clone() }),
+        act: imp.as_ref().map(|i| ActorClaim {
+            sub: i.impersonated_by.clone(),
+        }),
         impersonated_by: imp.as_ref().map(|i| i.impersonated_by.clone()),
         impersonated_at: imp.as_ref().map(|i| i.impersonated_at),
         impersonation_code: imp.as_ref().map(|i| i.code.clone()),

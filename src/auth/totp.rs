@@ -35,7 +35,9 @@ pub fn enrollment(secret_b32: &str, account: &str) -> AppResult<(String, String)
 /// The time step a code is valid for at `unix_time`, if it is valid at all.
 pub fn matching_step(secret_b32: &str, code: &str, unix_time: i64) -> AppResult<Option<i64>> {
     let totp = build(secret_b32, "")?;
-    Ok(totp.check(code.trim(), unix_time.max(0) as u64).map(|s| s as i64))
+    Ok(totp
+        .check(code.trim(), unix_time.max(0) as u64)
+        .map(|s| s as i64))
 }
 
 /// The code for `unix_time`. For the demo-data helper and tests.

@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. GraphQL types live in `graphql::types`, not here.
 pub mod audit_log;
+pub mod auth_failure;
 pub mod business;
 pub mod business_comment;
 pub mod impersonation;

@@ -6,14 +6,18 @@ pub mod types;
 
 use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
 
-use crate::error::AppError;
 use crate::AppState;
+use crate::error::AppError;
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// The schema without data; `print-schema` uses it, needing no database.
 pub fn schema_builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
 }
 
 /// The SDL that `schema.graphql` must equal.
@@ -22,5 +26,6 @@ pub fn sdl() -> String {
 }
 
 pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
-    ctx.data_opt::<AppState>().ok_or_else(|| AppError::internal("app state missing"))
+    ctx.data_opt::<AppState>()
+        .ok_or_else(|| AppError::internal("app state missing"))
 }

@@ -1,12 +1,12 @@
 //! Mutations, one object per domain, merged into the root. Resolvers read the context, call
 //! a service and convert; the rules live in guards, the policy and the services.
-use async_graphql::{Context, InputObject, MergedObject, Object, Result, ID};
+use async_graphql::{Context, ID, InputObject, MergedObject, Object, Result};
 
 use super::state;
 use super::types::*;
+use crate::auth::Role;
 use crate::auth::context::{caller, request_meta};
 use crate::auth::guards::{NotImpersonating, SignedIn, SuperAdmin, TrueUserAdmin, TwoFactorPassed};
-use crate::auth::Role;
 use crate::services::accounts::{self, ProfileInput, RegisterInput};
 use crate::services::work::CommentTarget;
 use crate::services::{impersonation, teams, work};
@@ -32,27 +32,49 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Creates the user and a team it owns.
     async fn register(&self, ctx: &Context<'_>, input: RegisterUserInput) -> Result<AuthPayload> {
-        let input = RegisterInput { email: input.email, password: input.password, name: input.name };
-        Ok(AuthPayload(accounts::register(state(ctx)?, input, &request_meta(ctx)).await?))
+        let input = RegisterInput {
+            email: input.email,
+            password: input.password,
+            name: input.name,
+        };
+        Ok(AuthPayload(
+            accounts::register(state(ctx)?, input, &request_meta(ctx)).await?,
+        ))
     }
 
     /// For a user with 2FA on, the token is good only for `authenticateTwoFactor` and `me`.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
-        Ok(AuthPayload(accounts::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?))
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        Ok(AuthPayload(
+            accounts::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?,
+        ))
     }
 
     /// Rotates: the old refresh token is refused from now on.
     #[graphql(guard = "NotImpersonating::ALWAYS")]
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
-        Ok(AuthPayload(accounts::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?))
+        Ok(AuthPayload(
+            accounts::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?,
+        ))
     }
 
     /// The Profile Settings page. Changing `impersonationAllowed` is refused while
     /// impersonating: it is the target's own consent.
-    #[graphql(guard = "NotImpersonating::when(input.impersonation_allowed.is_some()).and(TwoFactorPassed)")]
+    #[graphql(
+        guard = "NotImpersonating::when(input.impersonation_allowed.is_some()).and(TwoFactorPassed)"
+    )]
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
-        let input = ProfileInput { name: input.name, impersonation_allowed: input.impersonation_allowed };
-        Ok(User(accounts::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?))
+        let input = ProfileInput {
+            name: input.name,
+            impersonation_allowed: input.impersonation_allowed,
+        };
+        Ok(User(
+            accounts::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?,
+        ))
     }
 
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
@@ -62,28 +84,46 @@ impl AccountMutation {
         current_password: String,
         new_password: String,
     ) -> Result<bool> {
-        accounts::change_password(state(ctx)?, caller(ctx)?, &current_password, &new_password, &request_meta(ctx))
-            .await?;
+        accounts::change_password(
+            state(ctx)?,
+            caller(ctx)?,
+            &current_password,
+            &new_password,
+            &request_meta(ctx),
+        )
+        .await?;
         Ok(true)
     }
 
     /// Starts 2FA enrollment. The secret is shown here once.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn generate_two_factor_secret(&self, ctx: &Context<'_>) -> Result<TwoFactorSecret> {
-        let e = accounts::generate_two_factor_secret(state(ctx)?, caller(ctx)?, &request_meta(ctx)).await?;
-        Ok(TwoFactorSecret { otpauth_url: e.otpauth_url, qr_code: e.qr_code_data_url })
+        let e = accounts::generate_two_factor_secret(state(ctx)?, caller(ctx)?, &request_meta(ctx))
+            .await?;
+        Ok(TwoFactorSecret {
+            otpauth_url: e.otpauth_url,
+            qr_code: e.qr_code_data_url,
+        })
     }
 
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn turn_on_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<AuthPayload> {
-        Ok(AuthPayload(accounts::turn_on_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx)).await?))
+        Ok(AuthPayload(
+            accounts::turn_on_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
+                .await?,
+        ))
     }
 
     /// Completes sign-in for a user with 2FA on.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(SignedIn)")]
-    async fn authenticate_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<AuthPayload> {
+    async fn authenticate_two_factor(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::authenticate_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx)).await?,
+            accounts::authenticate_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
+                .await?,
         ))
     }
 
@@ -96,7 +136,16 @@ impl AccountMutation {
     /// SUPER_ADMIN only; nobody changes their own role.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed).and(SuperAdmin)")]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
-        Ok(User(accounts::set_user_role(state(ctx)?, caller(ctx)?, &user_id, role, &request_meta(ctx)).await?))
+        Ok(User(
+            accounts::set_user_role(
+                state(ctx)?,
+                caller(ctx)?,
+                &user_id,
+                role,
+                &request_meta(ctx),
+            )
+            .await?,
+        ))
     }
 }
 
@@ -108,14 +157,19 @@ impl TeamMutation {
     /// A new team the caller owns. Blocked while impersonating.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn create_team(&self, ctx: &Context<'_>, name: String) -> Result<Team> {
-        Ok(Team(teams::create_team_for_caller(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx)).await?))
+        Ok(Team(
+            teams::create_team_for_caller(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx))
+                .await?,
+        ))
     }
 
     /// New tokens for another of the caller's teams. Blocked while impersonating: new team
     /// tokens would break the impersonation.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn switch_team(&self, ctx: &Context<'_>, team_id: ID) -> Result<AuthPayload> {
-        Ok(AuthPayload(teams::switch_team(state(ctx)?, caller(ctx)?, &team_id, &request_meta(ctx)).await?))
+        Ok(AuthPayload(
+            teams::switch_team(state(ctx)?, caller(ctx)?, &team_id, &request_meta(ctx)).await?,
+        ))
     }
 }
 
@@ -126,28 +180,56 @@ pub struct WorkMutation;
 impl WorkMutation {
     #[graphql(guard = "TwoFactorPassed")]
     async fn create_business(&self, ctx: &Context<'_>, name: String) -> Result<Business> {
-        Ok(Business(work::create_business(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx)).await?))
+        Ok(Business(
+            work::create_business(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx)).await?,
+        ))
     }
 
     #[graphql(guard = "TwoFactorPassed")]
-    async fn create_lead(&self, ctx: &Context<'_>, name: String, business_id: Option<ID>) -> Result<Lead> {
+    async fn create_lead(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        business_id: Option<ID>,
+    ) -> Result<Lead> {
         let s = state(ctx)?;
-        let l = work::create_lead(s, caller(ctx)?, &name, business_id.as_ref().map(|b| b.as_str()), &request_meta(ctx)).await?;
+        let l = work::create_lead(
+            s,
+            caller(ctx)?,
+            &name,
+            business_id.as_ref().map(|b| b.as_str()),
+            &request_meta(ctx),
+        )
+        .await?;
         Ok(Lead(l))
     }
 
     /// While impersonating, stored under the impersonator as "Support team".
     #[graphql(guard = "TwoFactorPassed")]
-    async fn add_business_comment(&self, ctx: &Context<'_>, business_id: ID, text: String) -> Result<Comment> {
+    async fn add_business_comment(
+        &self,
+        ctx: &Context<'_>,
+        business_id: ID,
+        text: String,
+    ) -> Result<Comment> {
         let target = CommentTarget::Business(&business_id);
-        Ok(Comment(work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?))
+        Ok(Comment(
+            work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+        ))
     }
 
     /// While impersonating, stored under the impersonator as "Support team".
     #[graphql(guard = "TwoFactorPassed")]
-    async fn add_lead_comment(&self, ctx: &Context<'_>, lead_id: ID, text: String) -> Result<Comment> {
+    async fn add_lead_comment(
+        &self,
+        ctx: &Context<'_>,
+        lead_id: ID,
+        text: String,
+    ) -> Result<Comment> {
         let target = CommentTarget::Lead(&lead_id);
-        Ok(Comment(work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?))
+        Ok(Comment(
+            work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+        ))
     }
 }
 
@@ -159,18 +241,39 @@ impl ImpersonationMutation {
     /// Sign in as `userId`. Needs a 2FA-authenticated admin; the rules are in
     /// `auth::policy` and refusals are IMPERSONATION_DENIED with the reason.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
-    async fn impersonate(&self, ctx: &Context<'_>, user_id: ID, reason: Option<String>) -> Result<AuthPayload> {
+    async fn impersonate(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        reason: Option<String>,
+    ) -> Result<AuthPayload> {
         let s = state(ctx)?;
-        Ok(AuthPayload(impersonation::start(s, caller(ctx)?, &user_id, reason.as_deref(), &request_meta(ctx)).await?))
+        Ok(AuthPayload(
+            impersonation::start(
+                s,
+                caller(ctx)?,
+                &user_id,
+                reason.as_deref(),
+                &request_meta(ctx),
+            )
+            .await?,
+        ))
     }
 
     /// Ends the impersonation and returns the admin's own tokens, in the team the admin
     /// impersonated from.
     #[graphql(guard = "SignedIn")]
     async fn cancel_impersonation(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
-        Ok(AuthPayload(impersonation::cancel(state(ctx)?, caller(ctx)?, &request_meta(ctx)).await?))
+        Ok(AuthPayload(
+            impersonation::cancel(state(ctx)?, caller(ctx)?, &request_meta(ctx)).await?,
+        ))
     }
 }
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, TeamMutation, WorkMutation, ImpersonationMutation);
+pub struct Mutation(
+    AccountMutation,
+    TeamMutation,
+    WorkMutation,
+    ImpersonationMutation,
+);

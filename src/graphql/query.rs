@@ -1,6 +1,6 @@
 //! Queries, one object per domain, merged into the root.
 use async_graphql::connection::Connection;
-use async_graphql::{Context, InputObject, MergedObject, Object, Result, ID};
+use async_graphql::{Context, ID, InputObject, MergedObject, Object, Result};
 
 use super::state;
 use super::types::*;
@@ -48,18 +48,28 @@ impl WorkQuery {
     /// Businesses of the caller's current team.
     #[graphql(guard = "TwoFactorPassed")]
     async fn businesses(&self, ctx: &Context<'_>) -> Result<Vec<Business>> {
-        Ok(work::businesses(&state(ctx)?.db, caller(ctx)?).await?.into_iter().map(Business).collect())
+        Ok(work::businesses(&state(ctx)?.db, caller(ctx)?)
+            .await?
+            .into_iter()
+            .map(Business)
+            .collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
     async fn business(&self, ctx: &Context<'_>, id: ID) -> Result<Business> {
-        Ok(Business(work::business(&state(ctx)?.db, caller(ctx)?, &id).await?))
+        Ok(Business(
+            work::business(&state(ctx)?.db, caller(ctx)?, &id).await?,
+        ))
     }
 
     /// Leads of the caller's current team.
     #[graphql(guard = "TwoFactorPassed")]
     async fn leads(&self, ctx: &Context<'_>) -> Result<Vec<Lead>> {
-        Ok(work::leads(&state(ctx)?.db, caller(ctx)?).await?.into_iter().map(Lead).collect())
+        Ok(work::leads(&state(ctx)?.db, caller(ctx)?)
+            .await?
+            .into_iter()
+            .map(Lead)
+            .collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
@@ -108,7 +118,11 @@ impl AuditQuery {
             entity_id: f.entity_id.map(|i| i.0),
             is_impersonated: f.is_impersonated,
         };
-        let scope = if c.role.is_admin() { None } else { Some(teams::current_team(db, c).await?) };
+        let scope = if c.role.is_admin() {
+            None
+        } else {
+            Some(teams::current_team(db, c).await?)
+        };
         let page = audit::list(db, scope.as_deref(), &filter, &args).await?;
         Ok(connection(page, |r| &r.id, AuditLog))
     }
@@ -136,4 +150,10 @@ impl ImpersonationQuery {
 }
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, TeamQuery, WorkQuery, AuditQuery, ImpersonationQuery);
+pub struct Query(
+    AccountQuery,
+    TeamQuery,
+    WorkQuery,
+    AuditQuery,
+    ImpersonationQuery,
+);

@@ -3,20 +3,20 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Object, OutputType, Result, SimpleObject, ID};
+use async_graphql::{Context, ID, Object, OutputType, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::loaders::{TeamLoader, UserLoader};
 use super::state;
-use crate::auth::context::{caller, AuthContext};
+use crate::auth::Role;
+use crate::auth::context::{AuthContext, caller};
 use crate::auth::guards::Admin;
 use crate::auth::policy::ImpersonationDenial;
-use crate::auth::Role;
 use crate::entities::{audit_log, business, impersonation, lead, team, user};
 use crate::error::AppError;
 use crate::services::accounts::Session;
 use crate::services::attribution::display_name;
-use crate::services::pagination::{encode_cursor, Page, PageArgs};
+use crate::services::pagination::{Page, PageArgs, encode_cursor};
 use crate::services::work::{self, CommentRow};
 use crate::services::{impersonation as imp_service, teams};
 
@@ -40,7 +40,11 @@ pub(crate) fn connection<M, N: OutputType>(
     node: impl Fn(M) -> N,
 ) -> Connection<String, N> {
     let mut c = Connection::new(page.has_previous_page, page.has_next_page);
-    c.edges.extend(page.items.into_iter().map(|m| Edge::new(encode_cursor(id(&m)), node(m))));
+    c.edges.extend(
+        page.items
+            .into_iter()
+            .map(|m| Edge::new(encode_cursor(id(&m)), node(m))),
+    );
     c
 }
 
@@ -80,8 +84,14 @@ impl User {
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
         Ok(match imp_service::check(c, &self.0) {
-            Ok(()) => ImpersonationCheck { allowed: true, reason: None },
-            Err(r) => ImpersonationCheck { allowed: false, reason: Some(r) },
+            Ok(()) => ImpersonationCheck {
+                allowed: true,
+                reason: None,
+            },
+            Err(r) => ImpersonationCheck {
+                allowed: false,
+                reason: Some(r),
+            },
         })
     }
 }
@@ -127,15 +137,25 @@ impl CurrentUser {
         }
     }
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
-        Ok(teams::teams_of(&state(ctx)?.db, &self.0.user.id).await?.into_iter().map(Team).collect())
+        Ok(teams::teams_of(&state(ctx)?.db, &self.0.user.id)
+            .await?
+            .into_iter()
+            .map(Team)
+            .collect())
     }
     /// The admin behind this token; null unless this is an impersonation token.
     async fn impersonated_by(&self) -> Option<User> {
-        self.0.impersonation.as_ref().map(|i| User(i.impersonator.clone()))
+        self.0
+            .impersonation
+            .as_ref()
+            .map(|i| User(i.impersonator.clone()))
     }
     /// The active impersonation session; null unless impersonating.
     async fn impersonation(&self) -> Option<Impersonation> {
-        self.0.impersonation.as_ref().map(|i| Impersonation(i.record.clone()))
+        self.0
+            .impersonation
+            .as_ref()
+            .map(|i| Impersonation(i.record.clone()))
     }
 }
 
@@ -174,7 +194,11 @@ impl Team {
         Ok(User(load_user(ctx, &self.0.owner_id).await?))
     }
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        Ok(teams::members(&state(ctx)?.db, &self.0.id).await?.into_iter().map(User).collect())
+        Ok(teams::members(&state(ctx)?.db, &self.0.id)
+            .await?
+            .into_iter()
+            .map(User)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -230,7 +254,10 @@ impl Business {
         &self.0.name
     }
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load_team(ctx, &self.0.team_id).await?.map(Team).ok_or_else(|| AppError::NotFound("team").into())
+        load_team(ctx, &self.0.team_id)
+            .await?
+            .map(Team)
+            .ok_or_else(|| AppError::NotFound("team").into())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -264,11 +291,16 @@ impl Lead {
         &self.0.name
     }
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load_team(ctx, &self.0.team_id).await?.map(Team).ok_or_else(|| AppError::NotFound("team").into())
+        load_team(ctx, &self.0.team_id)
+            .await?
+            .map(Team)
+            .ok_or_else(|| AppError::NotFound("team").into())
     }
     async fn business(&self, ctx: &Context<'_>) -> Result<Option<Business>> {
         match &self.0.business_id {
-            Some(b) => Ok(work::business_by_id(&state(ctx)?.db, b).await?.map(Business)),
+            Some(b) => Ok(work::business_by_id(&state(ctx)?.db, b)
+                .await?
+                .map(Business)),
             None => Ok(None),
         }
     }
@@ -341,13 +373,24 @@ impl AuditLog {
     }
     /// Who really acted: the impersonator while impersonating.
     async fn actor(&self, ctx: &Context<'_>) -> Result<User> {
-        let id = self.0.actor_id.as_deref().ok_or(AppError::NotFound("user"))?;
+        let id = self
+            .0
+            .actor_id
+            .as_deref()
+            .ok_or(AppError::NotFound("user"))?;
         Ok(User(load_user(ctx, id).await?))
     }
     /// The actor's name, prefixed "Support team" while impersonating, as comments.
     async fn actor_name(&self, ctx: &Context<'_>) -> Result<String> {
-        let id = self.0.actor_id.as_deref().ok_or(AppError::NotFound("user"))?;
-        Ok(display_name(&load_user(ctx, id).await?.name, self.0.is_impersonated))
+        let id = self
+            .0
+            .actor_id
+            .as_deref()
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(display_name(
+            &load_user(ctx, id).await?.name,
+            self.0.is_impersonated,
+        ))
     }
     /// The impersonated user, while impersonating.
     async fn on_behalf_of(&self, ctx: &Context<'_>) -> Result<Option<User>> {

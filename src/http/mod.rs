@@ -5,16 +5,16 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 
+use crate::AppState;
 use crate::auth::context::{self, Caller, RequestMeta};
 use crate::error::AppError;
-use crate::graphql::loaders::{TeamLoader, UserLoader};
 use crate::graphql::AppSchema;
-use crate::AppState;
+use crate::graphql::loaders::{TeamLoader, UserLoader};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -26,7 +26,9 @@ pub struct HttpState {
 /// Reads `Authorization: Bearer <token>`. A missing header is an anonymous request; any
 /// other shape is an error.
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let bad = || AppError::Unauthenticated("malformed Authorization header");
     let value = value.to_str().map_err(|_| bad())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(bad)?;
@@ -58,19 +60,32 @@ pub async fn graphql(
             Err(e) => return error_response(e),
         },
     };
-    let meta = RequestMeta { ip: connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()) };
+    let meta = RequestMeta {
+        ip: connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()),
+    };
     let req = req
         .into_inner()
         .data(Caller(caller))
         .data(meta)
-        .data(Arc::new(DataLoader::new(UserLoader(s.app.db.clone()), tokio::spawn)))
-        .data(Arc::new(DataLoader::new(TeamLoader(s.app.db.clone()), tokio::spawn)));
+        .data(Arc::new(DataLoader::new(
+            UserLoader(s.app.db.clone()),
+            tokio::spawn,
+        )))
+        .data(Arc::new(DataLoader::new(
+            TeamLoader(s.app.db.clone()),
+            tokio::spawn,
+        )));
     GraphQLResponse::from(s.schema.execute_batch(req).await).into_response()
 }
 
 /// `GET /graphql`: the GraphiQL playground, with a headers editor for `Authorization`.
 pub async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("CRM API").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("CRM API")
+            .finish(),
+    )
 }
 
 /// Liveness: the process serves.

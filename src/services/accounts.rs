@@ -5,14 +5,15 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 
-use super::audit::{self, action, Entry};
+use super::audit::{self, Entry, action};
+use super::throttle::{self, Scope};
 use super::{db_time, new_id, teams, validation};
+use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::tokens::{self, AccessGrant};
-use crate::auth::{password, totp, Role};
+use crate::auth::{Role, password, totp};
 use crate::entities::{refresh_token, user};
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 
 /// Tokens handed to a client, and who they are for.
 pub struct Session {
@@ -81,11 +82,20 @@ pub async fn issue_session(
 }
 
 pub async fn find_user(conn: &impl ConnectionTrait, id: &str) -> AppResult<user::Model> {
-    user::Entity::find_by_id(id.to_string()).one(conn).await?.ok_or(AppError::NotFound("user"))
+    user::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("user"))
 }
 
-pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<user::Model>> {
-    Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(conn).await?)
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(conn)
+        .await?)
 }
 
 /// Creates a user and the team it owns, on `conn` (a transaction). Returns the user with its
@@ -101,7 +111,10 @@ pub async fn create_user_with_team(
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
     if find_by_email(conn, email).await?.is_some() {
-        return Err(AppError::bad_input("email", "this email is already registered"));
+        return Err(AppError::bad_input(
+            "email",
+            "this email is already registered",
+        ));
     }
     let now = db_time(state.clock.now());
     let user = user::ActiveModel {
@@ -123,7 +136,9 @@ pub async fn create_user_with_team(
     let by = audit::self_acting(&user.id);
     audit::record(
         conn,
-        Entry::new(audit_action, by.clone(), now).entity("User", &user.id).ip(meta.ip.as_deref()),
+        Entry::new(audit_action, by.clone(), now)
+            .entity("User", &user.id)
+            .ip(meta.ip.as_deref()),
     )
     .await?;
     let team = teams::create_team(state, conn, &user, &format!("{name}'s team"), by, meta).await?;
@@ -138,15 +153,27 @@ pub struct RegisterInput {
     pub name: String,
 }
 
-pub async fn register(state: &AppState, input: RegisterInput, meta: &RequestMeta) -> AppResult<Session> {
+pub async fn register(
+    state: &AppState,
+    input: RegisterInput,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
     let email = validation::email(&input.email)?;
     let name = validation::text("name", &input.name, validation::MAX_NAME)?;
     validation::password("password", &input.password)?;
-    let hash = password::hash(input.password).await?;
+    let hash = password::hash(&state.hashing, input.password).await?;
     let txn = super::write_txn(&state.db).await?;
-    let user =
-        create_user_with_team(state, &txn, &email, hash, &name, Role::User, action::USER_REGISTERED, meta)
-            .await?;
+    let user = create_user_with_team(
+        state,
+        &txn,
+        &email,
+        hash,
+        &name,
+        Role::User,
+        action::USER_REGISTERED,
+        meta,
+    )
+    .await?;
     let team = user.current_team_id.clone();
     let session = issue_session(state, &txn, user, team, false, Some(None)).await?;
     txn.commit().await?;
@@ -154,27 +181,67 @@ pub async fn register(state: &AppState, input: RegisterInput, meta: &RequestMeta
 }
 
 /// Checks credentials. Unknown emails and wrong passwords get the same answer after the same
-/// work. A user with 2FA on gets a token good only for `authenticateTwoFactor` and `me`.
-pub async fn login(state: &AppState, email: &str, password: &str, meta: &RequestMeta) -> AppResult<Session> {
+/// work (a dummy hash is verified for unknown emails). Failures are counted per email and
+/// audited. A user with 2FA on gets a token good only for `authenticateTwoFactor` and `me`.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
     let denied = AppError::Unauthenticated("invalid email or password");
     let email = email.trim().to_lowercase();
-    if password.chars().count() > validation::MAX_PASSWORD || email.len() > validation::MAX_EMAIL {
+    if email.len() > validation::MAX_EMAIL {
         return Err(denied);
     }
+    throttle::ensure_allowed(state, Scope::Login, &email).await?;
     let user = find_by_email(&state.db, &email).await?;
-    let ok = password::verify(password.to_string(), user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let user = match (ok, user) {
-        (true, Some(u)) => u,
-        _ => return Err(denied),
+    // Over-long passwords are checked as wrong, after the same work, without hashing them.
+    let attempt = if password.chars().count() > validation::MAX_PASSWORD {
+        String::new()
+    } else {
+        password.to_string()
     };
+    let ok = password::verify(
+        &state.hashing,
+        attempt,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    let user = match (
+        ok && password.chars().count() <= validation::MAX_PASSWORD,
+        user,
+    ) {
+        (true, Some(u)) => u,
+        (_, user) => {
+            let now = state.clock.now();
+            audit::record_refusal(
+                &state.db,
+                action::LOGIN_FAILED,
+                user.as_ref().map(|u| u.id.as_str()),
+                None,
+                serde_json::json!({ "email": email }),
+                meta.ip.as_deref(),
+                now,
+            )
+            .await?;
+            throttle::record_failure(state, Scope::Login, &email).await?;
+            return Err(denied);
+        }
+    };
+    throttle::record_success(state, Scope::Login, &email).await?;
     let txn = super::write_txn(&state.db).await?;
     let team = teams::valid_current_team(&txn, &user).await?;
     audit::record(
         &txn,
-        Entry::new(action::LOGIN, audit::self_acting(&user.id), state.clock.now())
-            .team(team.as_deref())
-            .ip(meta.ip.as_deref())
-            .details(serde_json::json!({ "twoFactorPending": user.totp_enabled })),
+        Entry::new(
+            action::LOGIN,
+            audit::self_acting(&user.id),
+            state.clock.now(),
+        )
+        .team(team.as_deref())
+        .ip(meta.ip.as_deref())
+        .details(serde_json::json!({ "twoFactorPending": user.totp_enabled })),
     )
     .await?;
     let refresh = if user.totp_enabled { None } else { Some(None) };
@@ -230,12 +297,24 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     .await?;
     // Refresh tokens are only issued to sessions past 2FA.
     let two_factor = user.totp_enabled;
-    let session = issue_session(state, &txn, user, team, two_factor, Some(Some(row.family_id))).await?;
+    let session = issue_session(
+        state,
+        &txn,
+        user,
+        team,
+        two_factor,
+        Some(Some(row.family_id)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(session)
 }
 
-async fn revoke_family(conn: &impl ConnectionTrait, family: &str, now: DateTime<Utc>) -> AppResult<()> {
+async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    family: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(db_time(now)))
         .filter(refresh_token::Column::FamilyId.eq(family))
@@ -246,7 +325,11 @@ async fn revoke_family(conn: &impl ConnectionTrait, family: &str, now: DateTime<
 }
 
 /// Revokes every refresh token of a user: after a change to their security settings.
-pub async fn revoke_all_refresh_tokens(conn: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
+pub async fn revoke_all_refresh_tokens(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(db_time(now)))
         .filter(refresh_token::Column::UserId.eq(user_id))
@@ -269,7 +352,11 @@ pub async fn update_profile(
     input: ProfileInput,
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
-    let name = input.name.as_deref().map(|n| validation::text("name", n, validation::MAX_NAME)).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validation::text("name", n, validation::MAX_NAME))
+        .transpose()?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
     let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
@@ -306,11 +393,19 @@ pub async fn change_password(
 ) -> AppResult<()> {
     validation::password("newPassword", new)?;
     if current.chars().count() > validation::MAX_PASSWORD
-        || !password::verify(current.to_string(), Some(caller.user.password_hash.clone())).await?
+        || !password::verify(
+            &state.hashing,
+            current.to_string(),
+            Some(caller.user.password_hash.clone()),
+        )
+        .await?
     {
-        return Err(AppError::bad_input("currentPassword", "the current password is wrong"));
+        return Err(AppError::bad_input(
+            "currentPassword",
+            "the current password is wrong",
+        ));
     }
-    let hash = password::hash(new.to_string()).await?;
+    let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
     let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
@@ -342,7 +437,10 @@ pub async fn generate_two_factor_secret(
     meta: &RequestMeta,
 ) -> AppResult<Enrollment> {
     if caller.user.totp_enabled {
-        return Err(AppError::bad_input("twoFactor", "two-factor authentication is already on"));
+        return Err(AppError::bad_input(
+            "twoFactor",
+            "two-factor authentication is already on",
+        ));
     }
     let secret = totp::new_secret();
     let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
@@ -355,43 +453,74 @@ pub async fn generate_two_factor_secret(
     active.update(&txn).await?;
     audit::record(
         &txn,
-        Entry::new(action::TWO_FACTOR_SECRET_GENERATED, caller.attribution(), now)
-            .entity("User", &caller.user.id)
-            .ip(meta.ip.as_deref()),
+        Entry::new(
+            action::TWO_FACTOR_SECRET_GENERATED,
+            caller.attribution(),
+            now,
+        )
+        .entity("User", &caller.user.id)
+        .ip(meta.ip.as_deref()),
     )
     .await?;
     txn.commit().await?;
-    Ok(Enrollment { otpauth_url, qr_code_data_url })
+    Ok(Enrollment {
+        otpauth_url,
+        qr_code_data_url,
+    })
 }
 
 /// Checks a TOTP code for `user` and consumes its time step, so the same code (or an older
-/// one) is never accepted twice. The conditional update makes racing requests safe.
-async fn consume_totp_code(
+/// one) is never accepted twice; a conditional update makes racing requests safe. Runs before
+/// the mutation's transaction: wrong codes are counted and audited on their own, and after
+/// too many the user is `RATE_LIMITED`.
+async fn verify_totp(
     state: &AppState,
-    conn: &impl ConnectionTrait,
     user: &user::Model,
     code: &str,
+    meta: &RequestMeta,
 ) -> AppResult<()> {
-    let wrong = || AppError::bad_input("code", "the code is not valid");
-    let code = validation::totp_code(code)?;
-    let secret = user.totp_secret.as_deref().ok_or_else(|| {
-        AppError::bad_input("code", "generate a two-factor secret first")
-    })?;
-    let step = totp::matching_step(secret, &code, state.clock.now().timestamp())?.ok_or_else(wrong)?;
-    let claimed = user::Entity::update_many()
-        .col_expr(user::Column::TotpLastStep, Expr::value(step))
-        .filter(user::Column::Id.eq(user.id.clone()))
-        .filter(
-            sea_orm::Condition::any()
-                .add(user::Column::TotpLastStep.is_null())
-                .add(user::Column::TotpLastStep.lt(step)),
+    throttle::ensure_allowed(state, Scope::Totp, &user.id).await?;
+    let secret = user
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| AppError::bad_input("code", "generate a two-factor secret first"))?;
+    let now = state.clock.now();
+    let step = match validation::totp_code(code) {
+        Ok(code) => totp::matching_step(secret, &code, now.timestamp())?,
+        Err(_) => None,
+    };
+    let claimed = match step {
+        Some(step) => {
+            user::Entity::update_many()
+                .col_expr(user::Column::TotpLastStep, Expr::value(step))
+                .filter(user::Column::Id.eq(user.id.clone()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(user::Column::TotpLastStep.is_null())
+                        .add(user::Column::TotpLastStep.lt(step)),
+                )
+                .exec(&state.db)
+                .await?
+                .rows_affected
+                == 1
+        }
+        None => false,
+    };
+    if !claimed {
+        audit::record_refusal(
+            &state.db,
+            action::TWO_FACTOR_FAILED,
+            Some(&user.id),
+            None,
+            serde_json::json!({}),
+            meta.ip.as_deref(),
+            now,
         )
-        .exec(conn)
         .await?;
-    if claimed.rows_affected != 1 {
-        return Err(wrong());
+        throttle::record_failure(state, Scope::Totp, &user.id).await?;
+        return Err(AppError::bad_input("code", "the code is not valid"));
     }
-    Ok(())
+    throttle::record_success(state, Scope::Totp, &user.id).await
 }
 
 pub async fn turn_on_two_factor(
@@ -401,11 +530,14 @@ pub async fn turn_on_two_factor(
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     if caller.user.totp_enabled {
-        return Err(AppError::bad_input("twoFactor", "two-factor authentication is already on"));
+        return Err(AppError::bad_input(
+            "twoFactor",
+            "two-factor authentication is already on",
+        ));
     }
+    verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
-    consume_totp_code(state, &txn, &caller.user, code).await?;
     let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
     active.totp_enabled = Set(true);
     active.updated_at = Set(db_time(now));
@@ -418,7 +550,8 @@ pub async fn turn_on_two_factor(
             .ip(meta.ip.as_deref()),
     )
     .await?;
-    let session = issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    let session =
+        issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
     txn.commit().await?;
     Ok(session)
 }
@@ -430,11 +563,14 @@ pub async fn authenticate_two_factor(
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     if !caller.user.totp_enabled {
-        return Err(AppError::bad_input("code", "two-factor authentication is off"));
+        return Err(AppError::bad_input(
+            "code",
+            "two-factor authentication is off",
+        ));
     }
+    verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
-    consume_totp_code(state, &txn, &caller.user, code).await?;
     audit::record(
         &txn,
         Entry::new(action::TWO_FACTOR_AUTHENTICATED, caller.attribution(), now)
@@ -443,7 +579,8 @@ pub async fn authenticate_two_factor(
     )
     .await?;
     let user = find_user(&txn, &caller.user.id).await?;
-    let session = issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    let session =
+        issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
     txn.commit().await?;
     Ok(session)
 }
@@ -455,11 +592,14 @@ pub async fn turn_off_two_factor(
     meta: &RequestMeta,
 ) -> AppResult<()> {
     if !caller.user.totp_enabled {
-        return Err(AppError::bad_input("code", "two-factor authentication is off"));
+        return Err(AppError::bad_input(
+            "code",
+            "two-factor authentication is off",
+        ));
     }
+    verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
-    consume_totp_code(state, &txn, &caller.user, code).await?;
     let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
     active.totp_enabled = Set(false);
     active.totp_secret = Set(None);
@@ -509,15 +649,29 @@ pub async fn set_user_role(
 }
 
 /// `create-user`: an operator-made account (and its team). Returns its id.
-pub async fn create_user_cli(state: &AppState, email: &str, password: &str, name: &str, role: Role) -> AppResult<String> {
+pub async fn create_user_cli(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: &str,
+    role: Role,
+) -> AppResult<String> {
     let email = validation::email(email)?;
     let name = validation::text("name", name, validation::MAX_NAME)?;
     validation::password("password", password)?;
-    let hash = password::hash(password.to_string()).await?;
+    let hash = password::hash(&state.hashing, password.to_string()).await?;
     let txn = super::write_txn(&state.db).await?;
-    let user =
-        create_user_with_team(state, &txn, &email, hash, &name, role, action::USER_CREATED, &RequestMeta::default())
-            .await?;
+    let user = create_user_with_team(
+        state,
+        &txn,
+        &email,
+        hash,
+        &name,
+        role,
+        action::USER_CREATED,
+        &RequestMeta::default(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(user.id)
 }

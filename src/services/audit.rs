@@ -27,6 +27,9 @@ pub mod action {
     pub const COMMENT_CREATED: &str = "COMMENT_CREATED";
     pub const IMPERSONATION_STARTED: &str = "IMPERSONATION_STARTED";
     pub const IMPERSONATION_ENDED: &str = "IMPERSONATION_ENDED";
+    pub const LOGIN_FAILED: &str = "LOGIN_FAILED";
+    pub const TWO_FACTOR_FAILED: &str = "TWO_FACTOR_FAILED";
+    pub const IMPERSONATION_DENIED: &str = "IMPERSONATION_DENIED";
 }
 
 /// One row to write.
@@ -42,7 +45,15 @@ pub struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     pub fn new(action: &'static str, by: Attribution, at: DateTime<Utc>) -> Self {
-        Entry { action, by, team_id: None, entity: None, details: None, ip: None, at }
+        Entry {
+            action,
+            by,
+            team_id: None,
+            entity: None,
+            details: None,
+            ip: None,
+            at,
+        }
     }
 
     pub fn team(mut self, team_id: Option<&'a str>) -> Self {
@@ -84,9 +95,43 @@ pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audi
     Ok(row.insert(conn).await?)
 }
 
+/// Records a refused attempt (failed login, wrong TOTP code, denied impersonation) in its own
+/// statement, outside the refused mutation, which itself changes nothing. `actor` is `None`
+/// when nobody is known (a login for an unknown email).
+pub async fn record_refusal(
+    conn: &impl ConnectionTrait,
+    action: &'static str,
+    actor: Option<&str>,
+    on_behalf_of: Option<&str>,
+    details: serde_json::Value,
+    ip: Option<&str>,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_log::ActiveModel {
+        id: Set(new_id()),
+        actor_id: Set(actor.map(str::to_string)),
+        on_behalf_of_id: Set(on_behalf_of.map(str::to_string)),
+        team_id: Set(None),
+        action: Set(action.to_string()),
+        entity_type: Set(None),
+        entity_id: Set(None),
+        is_impersonated: Set(false),
+        details: Set(Some(details.to_string())),
+        ip_address: Set(ip.map(str::to_string)),
+        created_at: Set(db_time(at)),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
 /// Attribution of a user acting as themselves.
 pub fn self_acting(user_id: &str) -> Attribution {
-    Attribution { actor_id: user_id.to_string(), on_behalf_of_id: None, is_impersonated: false }
+    Attribution {
+        actor_id: user_id.to_string(),
+        on_behalf_of_id: None,
+        is_impersonated: false,
+    }
 }
 
 /// Filters of `auditLogs`.
@@ -108,8 +153,8 @@ pub async fn list(
     filter: &Filter,
     page: &super::pagination::PageArgs,
 ) -> AppResult<super::pagination::Page<audit_log::Model>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     use audit_log::Column as C;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     let mut q = audit_log::Entity::find().order_by_desc(C::Id);
     if let Some(t) = scope_team {
         q = q.filter(C::TeamId.eq(t));

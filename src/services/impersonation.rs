@@ -3,28 +3,37 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::accounts::{self, Session};
-use super::audit::{self, action, Entry};
+use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::{db_time, new_id, teams, validation};
+use crate::AppState;
+use crate::auth::Role;
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
 use crate::auth::policy::{self, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
-use crate::auth::Role;
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 
-pub async fn find_by_code(conn: &impl ConnectionTrait, code: &str) -> AppResult<Option<impersonation::Model>> {
-    Ok(impersonation::Entity::find().filter(impersonation::Column::Code.eq(code)).one(conn).await?)
+pub async fn find_by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> AppResult<Option<impersonation::Model>> {
+    Ok(impersonation::Entity::find()
+        .filter(impersonation::Column::Code.eq(code))
+        .one(conn)
+        .await?)
 }
 
 /// The policy's answer for `caller` impersonating `target` now.
-pub fn check(caller: &AuthContext, target: &user::Model) -> Result<(), policy::ImpersonationDenial> {
+pub fn check(
+    caller: &AuthContext,
+    target: &user::Model,
+) -> Result<(), policy::ImpersonationDenial> {
     let me = caller.true_user();
     policy::check(
         Impersonator {
@@ -52,7 +61,19 @@ pub async fn start(
 ) -> AppResult<Session> {
     let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
     let target = accounts::find_user(&state.db, target_id).await?;
-    check(caller, &target).map_err(AppError::ImpersonationDenied)?;
+    if let Err(reason) = check(caller, &target) {
+        audit::record_refusal(
+            &state.db,
+            action::IMPERSONATION_DENIED,
+            Some(&caller.true_user().id),
+            Some(&target.id),
+            serde_json::json!({ "reason": reason.as_str() }),
+            meta.ip.as_deref(),
+            state.clock.now(),
+        )
+        .await?;
+        return Err(AppError::ImpersonationDenied(reason));
+    }
     let admin = caller.true_user().clone();
     let now = state.clock.now();
     let started_at = db_time(now);
@@ -75,11 +96,15 @@ pub async fn start(
     .await?;
     audit::record(
         &txn,
-        Entry::new(action::IMPERSONATION_STARTED, acting_on(&admin.id, &target.id), now)
-            .team(caller.team_id.as_deref())
-            .entity("Impersonation", &record.id)
-            .details(serde_json::json!({ "targetUserId": target.id, "reason": reason }))
-            .ip(meta.ip.as_deref()),
+        Entry::new(
+            action::IMPERSONATION_STARTED,
+            acting_on(&admin.id, &target.id),
+            now,
+        )
+        .team(caller.team_id.as_deref())
+        .entity("Impersonation", &record.id)
+        .details(serde_json::json!({ "targetUserId": target.id, "reason": reason }))
+        .ip(meta.ip.as_deref()),
     )
     .await?;
 
@@ -112,7 +137,11 @@ pub async fn start(
             team_id: target_team,
             two_factor_authenticated: false,
             user: target,
-            impersonation: Some(ActiveImpersonation { impersonator: admin, record, claims }),
+            impersonation: Some(ActiveImpersonation {
+                impersonator: admin,
+                record,
+                claims,
+            }),
         },
     })
 }
@@ -128,7 +157,11 @@ fn acting_on(admin_id: &str, target_id: &str) -> crate::auth::context::Attributi
 /// impersonation started from, 2FA-authenticated as before. The record is found by
 /// impersonator, code and start time; the start time is compared at the one-second precision
 /// a JWT carries, as a half-open range, so it works whatever precision the database keeps.
-pub async fn cancel(state: &AppState, caller: &AuthContext, meta: &RequestMeta) -> AppResult<Session> {
+pub async fn cancel(
+    state: &AppState,
+    caller: &AuthContext,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
     let active = caller
         .impersonation
         .as_ref()
@@ -165,10 +198,14 @@ pub async fn cancel(state: &AppState, caller: &AuthContext, meta: &RequestMeta) 
     };
     audit::record(
         &txn,
-        Entry::new(action::IMPERSONATION_ENDED, acting_on(&admin.id, &record.impersonated_user_id), now)
-            .team(team.as_deref())
-            .entity("Impersonation", &record.id)
-            .ip(meta.ip.as_deref()),
+        Entry::new(
+            action::IMPERSONATION_ENDED,
+            acting_on(&admin.id, &record.impersonated_user_id),
+            now,
+        )
+        .team(team.as_deref())
+        .entity("Impersonation", &record.id)
+        .ip(meta.ip.as_deref()),
     )
     .await?;
     let mut active_admin = admin.into_active_model();

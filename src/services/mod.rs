@@ -5,6 +5,7 @@ pub mod audit;
 pub mod impersonation;
 pub mod pagination;
 pub mod teams;
+pub mod throttle;
 pub mod validation;
 pub mod work;
 
@@ -22,7 +23,8 @@ pub fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 /// Starts a mutation's transaction. On SQLite it takes the write lock at `BEGIN`

@@ -37,7 +37,9 @@ pub fn encode_cursor(id: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> AppResult<String> {
     let bad = || AppError::bad_input("after", "invalid cursor");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let s = String::from_utf8(bytes).map_err(|_| bad())?;
     let id = s.strip_prefix("id:").ok_or_else(bad)?;
     uuid::Uuid::parse_str(id).map_err(|_| bad())?;
@@ -56,6 +58,10 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, args: &PageArgs) -> Self {
         let has_next_page = rows.len() as u64 > args.first;
         rows.truncate(args.first as usize);
-        Page { items: rows, has_next_page, has_previous_page: args.after.is_some() }
+        Page {
+            items: rows,
+            has_next_page,
+            has_previous_page: args.after.is_some(),
+        }
     }
 }

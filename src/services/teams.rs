@@ -1,18 +1,18 @@
 //! Teams and memberships; the admins' Teams List.
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::accounts::{self, Session};
-use super::audit::{self, action, Entry};
+use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::{db_time, new_id, validation};
+use crate::AppState;
 use crate::auth::context::{Attribution, AuthContext, RequestMeta};
 use crate::entities::{team, team_member, user};
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 
 pub const OWNER: &str = "OWNER";
 pub const MEMBER: &str = "MEMBER";
@@ -69,7 +69,11 @@ pub async fn create_team_for_caller(
     Ok(team)
 }
 
-pub async fn is_member(conn: &impl ConnectionTrait, team_id: &str, user_id: &str) -> AppResult<bool> {
+pub async fn is_member(
+    conn: &impl ConnectionTrait,
+    team_id: &str,
+    user_id: &str,
+) -> AppResult<bool> {
     Ok(team_member::Entity::find()
         .filter(team_member::Column::TeamId.eq(team_id))
         .filter(team_member::Column::UserId.eq(user_id))
@@ -79,7 +83,10 @@ pub async fn is_member(conn: &impl ConnectionTrait, team_id: &str, user_id: &str
 }
 
 /// The user's stored current team if they are still a member of it, else their first team.
-pub async fn valid_current_team(conn: &impl ConnectionTrait, user: &user::Model) -> AppResult<Option<String>> {
+pub async fn valid_current_team(
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+) -> AppResult<Option<String>> {
     if let Some(t) = &user.current_team_id
         && is_member(conn, t, &user.id).await?
     {
@@ -98,7 +105,9 @@ pub async fn valid_current_team(conn: &impl ConnectionTrait, user: &user::Model)
 pub async fn current_team(conn: &impl ConnectionTrait, caller: &AuthContext) -> AppResult<String> {
     match &caller.team_id {
         Some(t) if is_member(conn, t, &caller.user.id).await? => Ok(t.clone()),
-        _ => Err(AppError::Forbidden("no current team: switch to one of your teams")),
+        _ => Err(AppError::Forbidden(
+            "no current team: switch to one of your teams",
+        )),
     }
 }
 
@@ -116,7 +125,10 @@ pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<V
         .into_iter()
         .map(|m| m.team_id)
         .collect();
-    let mut teams = team::Entity::find().filter(team::Column::Id.is_in(ids.clone())).all(conn).await?;
+    let mut teams = team::Entity::find()
+        .filter(team::Column::Id.is_in(ids.clone()))
+        .all(conn)
+        .await?;
     teams.sort_by_key(|t| ids.iter().position(|i| *i == t.id));
     Ok(teams)
 }
@@ -130,7 +142,10 @@ pub async fn members(conn: &impl ConnectionTrait, team_id: &str) -> AppResult<Ve
         .into_iter()
         .map(|m| m.user_id)
         .collect();
-    let mut users = user::Entity::find().filter(user::Column::Id.is_in(ids.clone())).all(conn).await?;
+    let mut users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.clone()))
+        .all(conn)
+        .await?;
     users.sort_by_key(|u| ids.iter().position(|i| *i == u.id));
     Ok(users)
 }
@@ -146,15 +161,21 @@ pub async fn switch_team(
     if !is_member(&txn, team_id, &caller.user.id).await? {
         return Err(AppError::NotFound("team"));
     }
-    let mut active = accounts::find_user(&txn, &caller.user.id).await?.into_active_model();
+    let mut active = accounts::find_user(&txn, &caller.user.id)
+        .await?
+        .into_active_model();
     active.current_team_id = Set(Some(team_id.to_string()));
     let user = active.update(&txn).await?;
     audit::record(
         &txn,
-        Entry::new(action::TEAM_SWITCHED, caller.attribution(), state.clock.now())
-            .team(Some(team_id))
-            .entity("Team", team_id)
-            .ip(meta.ip.as_deref()),
+        Entry::new(
+            action::TEAM_SWITCHED,
+            caller.attribution(),
+            state.clock.now(),
+        )
+        .team(Some(team_id))
+        .entity("Team", team_id)
+        .ip(meta.ip.as_deref()),
     )
     .await?;
     let session = accounts::issue_session(
@@ -172,7 +193,11 @@ pub async fn switch_team(
 
 /// Escapes LIKE wildcards so a search is taken literally.
 fn like_pattern(search: &str) -> String {
-    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 

@@ -13,16 +13,26 @@ pub const MAX_PASSWORD: usize = 128;
 pub fn text(field: &'static str, value: &str, max: usize) -> AppResult<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(AppError::bad_input(field, format!("{field} must not be empty")));
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if v.chars().count() > max {
-        return Err(AppError::bad_input(field, format!("{field} must be at most {max} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     Ok(v.to_string())
 }
 
 /// Like `text`, but a missing or blank value is `None`.
-pub fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> AppResult<Option<String>> {
+pub fn optional_text(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> AppResult<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
@@ -41,7 +51,9 @@ pub fn email(value: &str) -> AppResult<String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
         return Err(bad());
     }
@@ -52,13 +64,22 @@ pub fn email(value: &str) -> AppResult<String> {
 pub fn password(field: &'static str, value: &str) -> AppResult<()> {
     let n = value.chars().count();
     if n < MIN_PASSWORD {
-        return Err(AppError::bad_input(field, format!("password must be at least {MIN_PASSWORD} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("password must be at least {MIN_PASSWORD} characters"),
+        ));
     }
     if n > MAX_PASSWORD {
-        return Err(AppError::bad_input(field, format!("password must be at most {MAX_PASSWORD} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("password must be at most {MAX_PASSWORD} characters"),
+        ));
     }
     if value.chars().all(|c| c.is_alphabetic()) || value.chars().all(|c| c.is_ascii_digit()) {
-        return Err(AppError::bad_input(field, "password must mix letters with digits or symbols"));
+        return Err(AppError::bad_input(
+            field,
+            "password must mix letters with digits or symbols",
+        ));
     }
     Ok(())
 }
@@ -80,7 +101,9 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email(" Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.io", "a@b", "a b@x.io", "a@x..io", "a@@x.io"] {
+        for bad in [
+            "", "ann", "ann@", "@x.io", "a@b", "a b@x.io", "a@x..io", "a@@x.io",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

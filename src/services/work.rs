@@ -1,14 +1,17 @@
 //! Businesses, leads and their comments, scoped to the caller's current team. Objects of
 //! another team are `NOT_FOUND`, never `FORBIDDEN`, so their existence does not leak.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
-use super::audit::{self, action, Entry};
+use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::{db_time, new_id, teams, validation};
+use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::entities::{business, business_comment, lead, lead_comment};
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 
 /// A comment on a business or a lead, in one shape.
 #[derive(Debug, Clone)]
@@ -114,7 +117,11 @@ pub async fn create_lead(
     Ok(l)
 }
 
-async fn business_in_team(conn: &impl ConnectionTrait, team_id: &str, id: &str) -> AppResult<business::Model> {
+async fn business_in_team(
+    conn: &impl ConnectionTrait,
+    team_id: &str,
+    id: &str,
+) -> AppResult<business::Model> {
     business::Entity::find_by_id(id.to_string())
         .filter(business::Column::TeamId.eq(team_id))
         .one(conn)
@@ -122,7 +129,11 @@ async fn business_in_team(conn: &impl ConnectionTrait, team_id: &str, id: &str) 
         .ok_or(AppError::NotFound("business"))
 }
 
-async fn lead_in_team(conn: &impl ConnectionTrait, team_id: &str, id: &str) -> AppResult<lead::Model> {
+async fn lead_in_team(
+    conn: &impl ConnectionTrait,
+    team_id: &str,
+    id: &str,
+) -> AppResult<lead::Model> {
     lead::Entity::find_by_id(id.to_string())
         .filter(lead::Column::TeamId.eq(team_id))
         .one(conn)
@@ -130,22 +141,38 @@ async fn lead_in_team(conn: &impl ConnectionTrait, team_id: &str, id: &str) -> A
         .ok_or(AppError::NotFound("lead"))
 }
 
-pub async fn business(conn: &impl ConnectionTrait, caller: &AuthContext, id: &str) -> AppResult<business::Model> {
+pub async fn business(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    id: &str,
+) -> AppResult<business::Model> {
     let team_id = teams::current_team(conn, caller).await?;
     business_in_team(conn, &team_id, id).await
 }
 
-pub async fn lead(conn: &impl ConnectionTrait, caller: &AuthContext, id: &str) -> AppResult<lead::Model> {
+pub async fn lead(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    id: &str,
+) -> AppResult<lead::Model> {
     let team_id = teams::current_team(conn, caller).await?;
     lead_in_team(conn, &team_id, id).await
 }
 
 /// A business by id without a team check: for fields of objects already scoped.
-pub async fn business_by_id(conn: &impl ConnectionTrait, id: &str) -> AppResult<Option<business::Model>> {
-    Ok(business::Entity::find_by_id(id.to_string()).one(conn).await?)
+pub async fn business_by_id(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> AppResult<Option<business::Model>> {
+    Ok(business::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?)
 }
 
-pub async fn businesses(conn: &impl ConnectionTrait, caller: &AuthContext) -> AppResult<Vec<business::Model>> {
+pub async fn businesses(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+) -> AppResult<Vec<business::Model>> {
     let team_id = teams::current_team(conn, caller).await?;
     Ok(business::Entity::find()
         .filter(business::Column::TeamId.eq(team_id))
@@ -154,7 +181,10 @@ pub async fn businesses(conn: &impl ConnectionTrait, caller: &AuthContext) -> Ap
         .await?)
 }
 
-pub async fn leads(conn: &impl ConnectionTrait, caller: &AuthContext) -> AppResult<Vec<lead::Model>> {
+pub async fn leads(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+) -> AppResult<Vec<lead::Model>> {
     let team_id = teams::current_team(conn, caller).await?;
     Ok(lead::Entity::find()
         .filter(lead::Column::TeamId.eq(team_id))
@@ -181,7 +211,11 @@ pub async fn business_comments(
     let rows: Vec<CommentRow> = q.all(conn).await?.into_iter().map(Into::into).collect();
     Ok(match page {
         Some(p) => Page::from_rows(rows, p),
-        None => Page { items: rows, has_next_page: false, has_previous_page: false },
+        None => Page {
+            items: rows,
+            has_next_page: false,
+            has_previous_page: false,
+        },
     })
 }
 
@@ -203,7 +237,11 @@ pub async fn lead_comments(
     let rows: Vec<CommentRow> = q.all(conn).await?.into_iter().map(Into::into).collect();
     Ok(match page {
         Some(p) => Page::from_rows(rows, p),
-        None => Page { items: rows, has_next_page: false, has_previous_page: false },
+        None => Page {
+            items: rows,
+            has_next_page: false,
+            has_previous_page: false,
+        },
     })
 }
 
@@ -229,7 +267,10 @@ pub async fn add_comment(
     if text.chars().count() > validation::MAX_COMMENT {
         return Err(AppError::bad_input(
             "text",
-            format!("text must be at most {} characters", validation::MAX_COMMENT),
+            format!(
+                "text must be at most {} characters",
+                validation::MAX_COMMENT
+            ),
         ));
     }
     let by = caller.attribution();
@@ -271,7 +312,10 @@ pub async fn add_comment(
     };
     audit::record(
         &txn,
-        Entry::new(action::COMMENT_CREATED, by, now).team(Some(&team_id)).entity(entity, &row.id).ip(meta.ip.as_deref()),
+        Entry::new(action::COMMENT_CREATED, by, now)
+            .team(Some(&team_id))
+            .entity(entity, &row.id)
+            .ip(meta.ip.as_deref()),
     )
     .await?;
     txn.commit().await?;

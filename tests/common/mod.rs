@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
+use crm::AppState;
 use crm::clock::ManualClock;
 use crm::config::Config;
-use crm::AppState;
 use http_body_util::BodyExt;
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub struct TestApp {
@@ -29,14 +29,22 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
-            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
             admin.close().await.ok();
             let (base, query) = match admin_url.split_once('?') {
                 Some((b, q)) => (b.to_string(), format!("?{q}")),
                 None => (admin_url.clone(), String::new()),
             };
-            let base = base.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(base);
+            let base = base
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(base);
             (format!("{base}/{name}{query}"), None)
         }
         _ => {
@@ -48,7 +56,9 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
 }
 
 pub fn is_postgres() -> bool {
-    std::env::var("TEST_DATABASE_URL").map(|u| !u.is_empty()).unwrap_or(false)
+    std::env::var("TEST_DATABASE_URL")
+        .map(|u| !u.is_empty())
+        .unwrap_or(false)
 }
 
 impl TestApp {
@@ -69,8 +79,14 @@ impl TestApp {
         let db = crm::db::connect(&config).await.expect("connect");
         migration::Migrator::up(&db, None).await.expect("migrate");
         let url = config.database_url.clone();
-        let state = AppState { db, config: Arc::new(config), clock: clock.clone() };
-        TestApp { router: crm::app(state.clone()), state, clock, database_url: url, _dir: None }
+        let state = AppState::new(db, config, clock.clone());
+        TestApp {
+            router: crm::app(state.clone()),
+            state,
+            clock,
+            database_url: url,
+            _dir: None,
+        }
     }
 
     /// A second server on this app's database, sharing its clock.
@@ -93,15 +109,26 @@ impl TestApp {
         }
         let body = body.to_string();
         req = req.header("content-length", body.len());
-        let resp = self.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, v)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let resp = self.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let resp = self
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8_lossy(&bytes).into())
@@ -143,8 +170,17 @@ impl TestApp {
 
     /// Enrolls 2FA for a session; returns the session with the new tokens and the secret.
     pub async fn enable_2fa(&self, s: &Session) -> (Session, String) {
-        let d = self.ok(Some(&s.token), "mutation { generateTwoFactorSecret { otpauthUrl qrCode } }", json!({})).await;
-        let url = d["generateTwoFactorSecret"]["otpauthUrl"].as_str().unwrap().to_string();
+        let d = self
+            .ok(
+                Some(&s.token),
+                "mutation { generateTwoFactorSecret { otpauthUrl qrCode } }",
+                json!({}),
+            )
+            .await;
+        let url = d["generateTwoFactorSecret"]["otpauthUrl"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let secret = secret_from_url(&url);
         let code = self.code(&secret);
         let d = self
@@ -167,7 +203,9 @@ impl TestApp {
     pub async fn set_role(&self, user_id: &str, role: &str) {
         self.state
             .db
-            .execute_unprepared(&format!("UPDATE users SET role = '{role}' WHERE id = '{user_id}'"))
+            .execute_unprepared(&format!(
+                "UPDATE users SET role = '{role}' WHERE id = '{user_id}'"
+            ))
             .await
             .unwrap();
     }
@@ -184,7 +222,10 @@ impl TestApp {
         let row = self
             .state
             .db
-            .query_one_raw(sea_orm::Statement::from_string(self.state.db.get_database_backend(), sql))
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.state.db.get_database_backend(),
+                sql,
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -213,17 +254,28 @@ impl Session {
 }
 
 pub fn error_code(v: &Value) -> String {
-    v["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {v}")).to_string()
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {v}"))
+        .to_string()
 }
 
 pub fn secret_from_url(url: &str) -> String {
-    url.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_string()
+    url.split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// The claims of a JWT, without verifying it (for asserting what a token carries).
 pub fn claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }

@@ -26,6 +26,9 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_directives: usize,
+    /// Serve GraphiQL at `GET /graphql`.
+    pub graphiql: bool,
     pub allowed_origins: Vec<String>,
     pub issuer: String,
     pub audience: String,
@@ -90,6 +93,8 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             max_depth: 12,
             max_complexity: 500,
+            max_directives: 20,
+            graphiql: true,
             allowed_origins: vec![],
             issuer: "crm-impersonation".into(),
             audience: "crm-api".into(),

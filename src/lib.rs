@@ -14,13 +14,15 @@ pub mod services;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::graphql::AppSchema;
 
 /// What every request shares. The connection is already a cheap handle.
@@ -48,16 +50,23 @@ impl AppState {
 /// The GraphQL schema with its data and limits.
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
-    graphql::schema_builder()
+    let builder = graphql::schema_builder()
         .data(state)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .finish()
+        .limit_directives(config.max_directives)
+        .limit_recursive_depth(config.max_depth * 2);
+    if config.environment == Environment::Production {
+        // No "did you mean" hints for probing clients; introspection is gated per request.
+        builder.disable_suggestions().finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The HTTP application.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.config.body_limit_bytes;
+    let config = state.config.clone();
     let http_state = http::HttpState {
         schema: build_schema(state.clone()),
         app: state,
@@ -67,6 +76,17 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(http::health))
         .route("/ready", get(http::ready))
         .with_state(http_state)
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TraceLayer::new_for_http())
+        // async-graphql reads the body as a stream, so axum's default limit does not apply.
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(http::cors(&config))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The route only: query strings and headers may carry secrets.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
 }

@@ -96,6 +96,37 @@ struct Opts {
         global = true
     )]
     request_timeout_seconds: u64,
+    /// Serve GraphiQL (default: on in development, off in production).
+    #[arg(long, env = "GRAPHIQL", global = true)]
+    graphiql: Option<bool>,
+    /// Failed logins (per email) or TOTP codes (per user) before a lockout.
+    #[arg(long, env = "MAX_FAILED_ATTEMPTS", default_value_t = 5, global = true)]
+    max_failed_attempts: u32,
+    /// Lockout length, in minutes.
+    #[arg(long, env = "LOCKOUT_MINUTES", default_value_t = 15, global = true)]
+    lockout_minutes: i64,
+    /// Largest GraphQL query depth.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    max_query_depth: usize,
+    /// Largest GraphQL query complexity (about one per field, aliases included).
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 500,
+        global = true
+    )]
+    max_query_complexity: usize,
+    /// Largest number of operations in one batched request.
+    #[arg(long, env = "MAX_BATCH", default_value_t = 10, global = true)]
+    max_batch: usize,
+    /// Password hashes computed at once.
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 2,
+        global = true
+    )]
+    password_hash_concurrency: usize,
     /// Comma-separated origins allowed by CORS.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
     allowed_origins: String,
@@ -227,6 +258,15 @@ fn build_config(o: &Opts) -> Config {
     c.db_acquire_timeout = Duration::from_secs(o.db_acquire_timeout_seconds.max(1));
     c.body_limit_bytes = o.body_limit_bytes;
     c.request_timeout = Duration::from_secs(o.request_timeout_seconds.max(1));
+    c.graphiql = o
+        .graphiql
+        .unwrap_or(o.environment == Environment::Development);
+    c.throttle.max_failures = o.max_failed_attempts.max(1);
+    c.throttle.lockout = chrono::Duration::minutes(o.lockout_minutes.max(1));
+    c.max_depth = o.max_query_depth.max(2);
+    c.max_complexity = o.max_query_complexity.max(10);
+    c.max_batch = o.max_batch.max(1);
+    c.password_hash_concurrency = o.password_hash_concurrency.max(1);
     c.allowed_origins = o
         .allowed_origins
         .split(',')

@@ -2,16 +2,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use async_graphql::BatchRequest;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::auth::context::{self, Caller, RequestMeta};
+use crate::config::{Config, Environment};
 use crate::error::AppError;
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::{TeamLoader, UserLoader};
@@ -52,6 +55,13 @@ pub async fn graphql(
     headers: HeaderMap,
     req: GraphQLBatchRequest,
 ) -> Response {
+    let config = &s.app.config;
+    if let BatchRequest::Batch(ops) = &req.0
+        && ops.len() > config.max_batch
+    {
+        let msg = format!("at most {} operations per batch", config.max_batch);
+        return error_response(AppError::bad_input("batch", msg));
+    }
     let caller = match bearer(&headers) {
         Err(e) => return error_response(e),
         Ok(None) => None,
@@ -60,11 +70,19 @@ pub async fn graphql(
             Err(e) => return error_response(e),
         },
     };
+    // In production the schema is visible only to 2FA-authenticated admins.
+    let introspection = config.environment == Environment::Development
+        || caller.as_ref().is_some_and(|c| {
+            c.role.is_admin() && c.two_factor_satisfied() && !c.is_impersonating()
+        });
     let meta = RequestMeta {
         ip: connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()),
     };
+    let mut req = req.into_inner();
+    if !introspection {
+        req = req.disable_introspection();
+    }
     let req = req
-        .into_inner()
         .data(Caller(caller))
         .data(meta)
         .data(Arc::new(DataLoader::new(
@@ -79,13 +97,44 @@ pub async fn graphql(
 }
 
 /// `GET /graphql`: the GraphiQL playground, with a headers editor for `Authorization`.
-pub async fn graphiql() -> impl IntoResponse {
+/// Operations are never executed over GET (a link must not be able to run a mutation).
+pub async fn graphiql(State(s): State<HttpState>, uri: Uri) -> Response {
+    if uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")))
+    {
+        let msg = "GraphQL operations must be sent with POST";
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            msg,
+        )
+            .into_response();
+    }
+    if !s.app.config.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
             .title("CRM API")
             .finish(),
     )
+    .into_response()
+}
+
+/// CORS for the frontend: only the configured origins (`ALLOWED_ORIGINS`); none by default.
+pub fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Liveness: the process serves.

@@ -1,0 +1,174 @@
+//! GraphQL abuse: depth, complexity, directives, batches, GET, introspection, CORS.
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use config_helpers::*;
+use serde_json::json;
+use tower::ServiceExt;
+
+mod config_helpers {
+    pub use crm::config::Environment;
+}
+
+#[tokio::test]
+async fn deep_and_wide_queries_are_refused_before_any_work() {
+    let app = TestApp::new().await;
+    let s = app.register("ann@example.com", "Ann").await;
+    let deep =
+        "{ me { currentTeam { owner { id } members { id } } teams { owner { id } } } }".to_string();
+    app.ok(Some(&s.token), &deep, json!({})).await;
+    let mut nested = String::from("id");
+    for _ in 0..10 {
+        nested = format!("currentTeam {{ owner {{ id }} members {{ {nested} }} }}");
+    }
+    let v = app
+        .gql(
+            Some(&s.token),
+            &format!("{{ me {{ {nested} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{v}"
+    );
+    assert!(v.get("data").map(|d| d.is_null()).unwrap_or(true));
+    let aliases: String = (0..600).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let v = app
+        .gql(Some(&s.token), &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{v}"
+    );
+    let directives: String = (0..30).map(|_| "@include(if: true) ").collect();
+    let v = app
+        .gql(
+            Some(&s.token),
+            &format!("{{ me {{ id {directives} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert!(v["errors"].is_array(), "{v}");
+}
+
+#[tokio::test]
+async fn batches_are_bounded() {
+    let app = TestApp::new().await;
+    let op = json!({ "query": "mutation { register(input: { email: \"x@example.com\", password: \"correct-horse-1\", name: \"X\" }) { accessToken } }" });
+    let (_, v) = app.post_json(None, json!(vec![op.clone(); 11])).await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT");
+    assert_eq!(
+        app.count("users", "").await,
+        0,
+        "nothing in a refused batch ran"
+    );
+    let ok = json!({ "query": "{ __typename }" });
+    let (_, v) = app.post_json(None, json!(vec![ok; 3])).await;
+    assert_eq!(v.as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn operations_over_get_are_refused() {
+    let app = TestApp::new().await;
+    let (status, _) = app
+        .get("/graphql?query=mutation%20%7B%20register(input%3A%7Bemail%3A%22x%40example.com%22%2Cpassword%3A%22correct-horse-1%22%2Cname%3A%22X%22%7D)%20%7B%20accessToken%20%7D%20%7D")
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.count("users", "").await, 0);
+}
+
+#[tokio::test]
+async fn production_hides_the_schema_from_all_but_2fa_admins() {
+    let app = TestApp::with_config(|c| {
+        c.environment = Environment::Production;
+        c.graphiql = false;
+    })
+    .await;
+    let s = app.register("ann@example.com", "Ann").await;
+    let (admin, _) = app.admin("ada@support.test", "ADMIN").await;
+    let q = "{ __schema { queryType { name } } }";
+    // Introspection switched off answers no schema.
+    assert!(app.gql(None, q, json!({})).await["data"]["__schema"].is_null());
+    assert!(app.gql(Some(&s.token), q, json!({})).await["data"]["__schema"].is_null());
+    let d = app.ok(Some(&admin.token), q, json!({})).await;
+    assert_eq!(d["__schema"]["queryType"]["name"], "Query");
+    // No field suggestions for probing clients.
+    let v = app
+        .gql(Some(&s.token), "{ businesss { id } }", json!({}))
+        .await;
+    assert!(
+        !v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{v}"
+    );
+    assert_eq!(app.get("/graphql").await.0, StatusCode::NOT_FOUND);
+
+    let dev = TestApp::new().await;
+    dev.ok(None, q, json!({})).await;
+    let v = dev.gql(None, "{ businesss { id } }", json!({})).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app =
+        TestApp::with_config(|c| c.allowed_origins = vec!["https://app.example.com".into()]).await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/graphql")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let resp = app
+        .router
+        .clone()
+        .oneshot(preflight("https://app.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let resp = app
+        .router
+        .clone()
+        .oneshot(preflight("https://evil.example.com"))
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let none = TestApp::new().await;
+    let resp = none
+        .router
+        .clone()
+        .oneshot(preflight("https://app.example.com"))
+        .await
+        .unwrap();
+    assert!(
+        resp.headers().get("access-control-allow-origin").is_none(),
+        "nothing allowed by default"
+    );
+}

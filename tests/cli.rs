@@ -1,0 +1,196 @@
+//! The binary as operators use it: first run with demo data, create-user, print-schema,
+//! demo-totp, secret checks, and a clean exit on SIGTERM.
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crm-impersonation"));
+    c.env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env_remove("APP_ENV")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+#[test]
+fn print_schema_prints_the_checked_in_sdl() {
+    let out = bin().arg("print-schema").output().unwrap();
+    assert!(out.status.success());
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), file);
+}
+
+#[test]
+fn a_short_jwt_secret_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
+    let out = bin()
+        .args(["serve"])
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", "too-short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+    let out = bin()
+        .arg("serve")
+        .env("DATABASE_URL", "postgres://u:p@127.0.0.1:1/db")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_SECRET is required"));
+}
+
+#[tokio::test]
+async fn create_user_makes_an_account_that_can_sign_in() {
+    let (url, _dir) = fresh_database().await;
+    let out = bin()
+        .args([
+            "create-user",
+            "--email",
+            "root@example.com",
+            "--password",
+            "root-pass-123",
+            "--name",
+            "Root",
+            "--role",
+            "super-admin",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", "a-jwt-secret-that-is-long-enough-1234567")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let id = stdout.lines().last().unwrap().trim().to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{stdout}");
+    let app = TestApp::on_database(
+        crm::config::Config::for_tests(&url),
+        crm::clock::ManualClock::new(chrono::Utc::now()),
+    )
+    .await;
+    let p = app.login("root@example.com", "root-pass-123").await;
+    assert_eq!(p["user"]["id"], id.as_str());
+    let me = app
+        .ok(
+            p["accessToken"].as_str(),
+            "{ me { role currentTeam { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["me"]["role"], "SUPER_ADMIN");
+    // A duplicate is refused with a clear message.
+    let out = bin()
+        .args([
+            "create-user",
+            "--email",
+            "root@example.com",
+            "--password",
+            "root-pass-123",
+            "--name",
+            "Root",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", "a-jwt-secret-that-is-long-enough-1234567")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already registered"));
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// A fresh clone's first run: SQLite under ./data, a generated secret, demo data, the logins
+/// printed, demo-totp working, and SIGTERM ending the process cleanly.
+#[test]
+fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut printed = Vec::new();
+    let mut port = 0u16;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
+            port = rest.trim().parse().unwrap();
+        }
+        let done = line.contains("paul@demo.test");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    assert!(port > 0, "{text}");
+    assert!(text.contains("GraphiQL: http://127.0.0.1:"), "{text}");
+    assert!(text.contains("Demo data seeded"), "{text}");
+    assert!(
+        text.contains("admin@demo.test") && text.contains("demo-admin-1"),
+        "{text}"
+    );
+    assert!(dir.path().join("data/crm.db").exists());
+    assert!(dir.path().join("data/jwt-secret").exists());
+    assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
+    assert!(http_get(port, "/ready").starts_with("HTTP/1.1 200"));
+
+    let code = bin()
+        .current_dir(dir.path())
+        .args(["demo-totp", "admin@demo.test"])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap();
+    assert!(
+        code.trim().len() == 6 && code.trim().chars().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    let refused = bin()
+        .current_dir(dir.path())
+        .args(["demo-totp", "olivia@demo.test"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "only demo accounts with 2FA");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "clean exit on SIGTERM: {s:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

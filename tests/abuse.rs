@@ -175,7 +175,8 @@ async fn cors_allows_only_configured_origins() {
 
 #[tokio::test]
 async fn slow_requests_are_cut_by_the_request_timeout() {
-    let app = TestApp::with_config(|c| c.request_timeout = std::time::Duration::from_millis(1)).await;
+    let app =
+        TestApp::with_config(|c| c.request_timeout = std::time::Duration::from_millis(1)).await;
     // argon2 alone takes longer than a millisecond.
     let (status, _) = app
         .post_json(None, json!({ "query": "mutation { login(email: \"a@example.com\", password: \"whatever-123\") { accessToken } }" }))
@@ -188,8 +189,10 @@ async fn a_flood_of_huge_password_logins_is_refused_and_others_are_still_answere
     let app = TestApp::new().await;
     let s = app.register("ann@example.com", "Ann").await;
     let huge = "p".repeat(900 * 1024);
-    let q = "mutation($p: String!) { login(email: \"ann@example.com\", password: $p) { accessToken } }";
-    let flood = futures_util::future::join_all((0..4).map(|_| app.gql(None, q, json!({ "p": huge }))));
+    let q =
+        "mutation($p: String!) { login(email: \"ann@example.com\", password: $p) { accessToken } }";
+    let flood =
+        futures_util::future::join_all((0..4).map(|_| app.gql(None, q, json!({ "p": huge }))));
     let me = app.ok(Some(&s.token), "{ me { id } }", json!({}));
     let (results, me) = tokio::join!(flood, me);
     assert_eq!(me["me"]["id"], s.user_id.as_str());

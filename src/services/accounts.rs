@@ -153,31 +153,50 @@ pub struct RegisterInput {
     pub name: String,
 }
 
-pub async fn register(
+/// Validates the input, hashes the password and creates the user with its team; the session
+/// (for `register`) is issued in the same transaction.
+async fn create_account(
     state: &AppState,
     input: RegisterInput,
+    role: Role,
+    audit_action: &'static str,
     meta: &RequestMeta,
-) -> AppResult<Session> {
+    with_session: bool,
+) -> AppResult<(user::Model, Option<Session>)> {
     let email = validation::email(&input.email)?;
     let name = validation::text("name", &input.name, validation::MAX_NAME)?;
     validation::password("password", &input.password)?;
     let hash = password::hash(&state.hashing, input.password).await?;
     let txn = super::write_txn(&state.db).await?;
-    let user = create_user_with_team(
+    let user =
+        create_user_with_team(state, &txn, &email, hash, &name, role, audit_action, meta).await?;
+    let session = match with_session {
+        true => {
+            let team = user.current_team_id.clone();
+            Some(issue_session(state, &txn, user.clone(), team, false, Some(None)).await?)
+        }
+        false => None,
+    };
+    txn.commit().await?;
+    Ok((user, session))
+}
+
+/// `register`: a new user, the team it owns, and its first tokens.
+pub async fn register(
+    state: &AppState,
+    input: RegisterInput,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
+    let (_, session) = create_account(
         state,
-        &txn,
-        &email,
-        hash,
-        &name,
+        input,
         Role::User,
         action::USER_REGISTERED,
         meta,
+        true,
     )
     .await?;
-    let team = user.current_team_id.clone();
-    let session = issue_session(state, &txn, user, team, false, Some(None)).await?;
-    txn.commit().await?;
-    Ok(session)
+    session.ok_or_else(|| AppError::internal("no session issued"))
 }
 
 /// Checks credentials. Unknown emails and wrong passwords get the same answer after the same
@@ -656,22 +675,19 @@ pub async fn create_user_cli(
     name: &str,
     role: Role,
 ) -> AppResult<String> {
-    let email = validation::email(email)?;
-    let name = validation::text("name", name, validation::MAX_NAME)?;
-    validation::password("password", password)?;
-    let hash = password::hash(&state.hashing, password.to_string()).await?;
-    let txn = super::write_txn(&state.db).await?;
-    let user = create_user_with_team(
+    let input = RegisterInput {
+        email: email.into(),
+        password: password.into(),
+        name: name.into(),
+    };
+    let (user, _) = create_account(
         state,
-        &txn,
-        &email,
-        hash,
-        &name,
+        input,
         role,
         action::USER_CREATED,
         &RequestMeta::default(),
+        false,
     )
     .await?;
-    txn.commit().await?;
     Ok(user.id)
 }

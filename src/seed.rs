@@ -90,6 +90,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
                 role: a.role,
                 team_id: u.current_team_id.clone(),
                 two_factor_authenticated: false,
+                pre_two_factor: false,
                 user: u.clone(),
                 impersonation: None,
             };

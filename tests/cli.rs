@@ -194,3 +194,64 @@ fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// SIGTERM lets requests already in flight finish: logins queued behind a one-permit hashing
+/// pool are all answered after the signal.
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("SEED_DEMO", "false")
+        .env("PASSWORD_HASH_CONCURRENCY", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    let body = r#"{"query":"mutation { login(email: \"nobody@example.com\", password: \"whatever-123\") { accessToken } }"}"#;
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let body = body.to_string();
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                write!(
+                    s,
+                    "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                out
+            })
+        })
+        .collect();
+    // Let the requests reach the server, then signal while they wait for the hashing pool.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for c in clients {
+        let out = c.join().unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 200"),
+            "in-flight request answered: {out}"
+        );
+        assert!(out.contains("UNAUTHENTICATED"), "{out}");
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -287,3 +287,41 @@ async fn denied_impersonations_are_audited_and_change_nothing_else() {
     );
     assert_eq!(app.count("impersonations", "").await, 0);
 }
+
+#[tokio::test]
+async fn a_pre_2fa_token_never_becomes_an_access_token() {
+    let app = TestApp::new().await;
+    let s = app.register("ann@example.com", "Ann").await;
+    let (full, secret) = app.enable_2fa(&s).await;
+    let pre = app.login("ann@example.com", "correct-horse-1").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(claims(&pre)["typ"], "pre_2fa");
+    // 2FA is switched off from the full session: the pending token still cannot act.
+    app.ok(
+        Some(&full.token),
+        "mutation($c: String!) { turnOffTwoFactor(code: $c) }",
+        json!({ "c": app.code(&secret) }),
+    )
+    .await;
+    assert_eq!(
+        app.err_code(Some(&pre), "{ businesses { id } }", json!({}))
+            .await,
+        "TWO_FACTOR_REQUIRED"
+    );
+    app.ok(Some(&pre), "{ me { id } }", json!({})).await;
+    // A pre_2fa token that claims to be authenticated is forged.
+    let mut c = claims(&pre);
+    c["isTwoFactorAuthenticated"] = json!(true);
+    let forged = sign(
+        &c,
+        &app.state.config.jwt_secret,
+        Header::new(Algorithm::HS256),
+    );
+    assert_eq!(
+        app.err_code(Some(&forged), "{ me { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
+}

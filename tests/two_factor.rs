@@ -95,6 +95,7 @@ async fn turning_on_needs_a_valid_code_and_then_login_needs_the_second_factor() 
     assert!(p["refreshToken"].is_null());
     assert_eq!(claims(&pre)["isTwoFactorEnable"], true);
     assert_eq!(claims(&pre)["isTwoFactorAuthenticated"], false);
+    assert_eq!(claims(&pre)["typ"], "pre_2fa", "never an access token");
     app.ok(
         Some(&pre),
         "{ me { id isTwoFactorAuthenticated } }",

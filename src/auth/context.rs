@@ -29,6 +29,8 @@ pub struct AuthContext {
     pub team_id: Option<String>,
     /// The token's `isTwoFactorAuthenticated` claim.
     pub two_factor_authenticated: bool,
+    /// A `pre_2fa` token: it never passes the 2FA guard, whatever happens to the user's 2FA.
+    pub pre_two_factor: bool,
     pub impersonation: Option<ActiveImpersonation>,
 }
 
@@ -40,7 +42,8 @@ impl AuthContext {
     /// Whether the 2FA requirement is met. An impersonation token skips the target's own 2FA
     /// by design (the impersonator passed theirs to start the session).
     pub fn two_factor_satisfied(&self) -> bool {
-        self.is_impersonating() || !self.user.totp_enabled || self.two_factor_authenticated
+        !self.pre_two_factor
+            && (self.is_impersonating() || !self.user.totp_enabled || self.two_factor_authenticated)
     }
 
     /// The person really behind the request: the impersonator, or the user.
@@ -119,6 +122,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         role: Role::parse(&user.role),
         team_id: claims.team_id.clone(),
         two_factor_authenticated: claims.is_two_factor_authenticated,
+        pre_two_factor: claims.is_pre_two_factor(),
         user,
         impersonation,
     })

@@ -9,8 +9,11 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 
-/// The `typ` claim of an access token; anything else is not an access token.
+/// The `typ` claim of an access token.
 pub const ACCESS_TOKEN_TYPE: &str = "access";
+/// The `typ` claim of a token issued by `login` to a user with 2FA on, before the code: good
+/// only where signing in is enough (`me`, `authenticateTwoFactor`), never as an access token.
+pub const PRE_TWO_FACTOR_TOKEN_TYPE: &str = "pre_2fa";
 
 /// RFC 8693 actor claim: who really acts behind `sub`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -55,6 +58,11 @@ pub struct ImpersonationClaims {
 }
 
 impl AccessClaims {
+    /// A token still waiting for the second factor.
+    pub fn is_pre_two_factor(&self) -> bool {
+        self.typ == PRE_TWO_FACTOR_TOKEN_TYPE
+    }
+
     /// The impersonation claims, or an error if only some of them are present.
     pub fn impersonation(&self) -> AppResult<Option<ImpersonationClaims>> {
         match (
@@ -94,6 +102,14 @@ pub fn issue_access(
     grant: AccessGrant<'_>,
 ) -> AppResult<(String, DateTime<Utc>)> {
     let exp = now + ttl;
+    let pending_2fa = grant.two_factor_enabled
+        && !grant.two_factor_authenticated
+        && grant.impersonation.is_none();
+    let typ = if pending_2fa {
+        PRE_TWO_FACTOR_TOKEN_TYPE
+    } else {
+        ACCESS_TOKEN_TYPE
+    };
     let imp = grant.impersonation;
     let claims = AccessClaims {
         sub: grant.user_id.to_string(),
@@ -104,7 +120,7 @@ pub fn issue_access(
         exp: exp.timestamp(),
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
-        typ: ACCESS_TOKEN_TYPE.to_string(),
+        typ: typ.to_string(),
         jti: uuid::Uuid::new_v4().to_string(),
         act: imp.as_ref().map(|i| ActorClaim {
             sub: i.impersonated_by.clone(),
@@ -144,7 +160,10 @@ pub fn verify_access(config: &Config, now: DateTime<Utc>, token: &str) -> AppRes
         return Err(bad());
     }
     let claims = data.claims;
-    if claims.typ != ACCESS_TOKEN_TYPE {
+    let pre_2fa_ok = claims.typ == PRE_TWO_FACTOR_TOKEN_TYPE
+        && !claims.is_two_factor_authenticated
+        && claims.impersonation_code.is_none();
+    if claims.typ != ACCESS_TOKEN_TYPE && !pre_2fa_ok {
         return Err(bad());
     }
     let leeway = config.jwt_leeway_seconds as i64;

@@ -75,6 +75,7 @@ pub async fn issue_session(
             role: Role::parse(&user.role),
             team_id,
             two_factor_authenticated,
+            pre_two_factor: user.totp_enabled && !two_factor_authenticated,
             user,
             impersonation: None,
         },

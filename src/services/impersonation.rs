@@ -136,6 +136,7 @@ pub async fn start(
             role: Role::parse(&target.role),
             team_id: target_team,
             two_factor_authenticated: false,
+            pre_two_factor: false,
             user: target,
             impersonation: Some(ActiveImpersonation {
                 impersonator: admin,

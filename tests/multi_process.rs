@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const SECRET: &str = "a-shared-jwt-secret-for-both-processes-0123";
 
@@ -43,7 +43,9 @@ impl Server {
         let body = json!({ "query": query, "variables": variables }).to_string();
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         write!(
             s,
             "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -79,33 +81,56 @@ async fn cancel_on_one_process_is_seen_by_the_other() {
 
     let reg = "mutation($e: String!) { register(input: { email: $e, password: \"correct-horse-1\", name: \"N\" }) { accessToken user { id } } }";
     let admin = a.ok(None, reg, json!({ "e": "ada@support.test" }))["register"].clone();
-    let customer = b.ok(None, reg, json!({ "e": "carl@customer.test" }))["register"]["user"]["id"].as_str().unwrap().to_string();
+    let customer = b.ok(None, reg, json!({ "e": "carl@customer.test" }))["register"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let admin_id = admin["user"]["id"].as_str().unwrap().to_string();
     // The operator makes Ada an admin; she turns 2FA on through the API.
     let db = sea_orm::Database::connect(&url).await.unwrap();
-    sea_orm::ConnectionTrait::execute_unprepared(&db, &format!("UPDATE users SET role = 'ADMIN' WHERE id = '{admin_id}'"))
-        .await
-        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        &format!("UPDATE users SET role = 'ADMIN' WHERE id = '{admin_id}'"),
+    )
+    .await
+    .unwrap();
     let token = admin["accessToken"].as_str().unwrap();
-    let url_ = a.ok(Some(token), "mutation { generateTwoFactorSecret { otpauthUrl } }", json!({}))["generateTwoFactorSecret"]["otpauthUrl"]
+    let url_ = a.ok(
+        Some(token),
+        "mutation { generateTwoFactorSecret { otpauthUrl } }",
+        json!({}),
+    )["generateTwoFactorSecret"]["otpauthUrl"]
         .as_str()
         .unwrap()
         .to_string();
     let secret = secret_from_url(&url_);
     let code = crm::auth::totp::code_at(&secret, chrono::Utc::now().timestamp()).unwrap();
-    let admin_token = b.ok(Some(token), "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken } }", json!({ "c": code }))
-        ["turnOnTwoFactor"]["accessToken"]
+    let admin_token = b.ok(
+        Some(token),
+        "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken } }",
+        json!({ "c": code }),
+    )["turnOnTwoFactor"]["accessToken"]
         .as_str()
         .unwrap()
         .to_string();
 
-    let imp = a.ok(Some(&admin_token), "mutation($u: ID!) { impersonate(userId: $u) { accessToken } }", json!({ "u": customer }))
-        ["impersonate"]["accessToken"]
+    let imp = a.ok(
+        Some(&admin_token),
+        "mutation($u: ID!) { impersonate(userId: $u) { accessToken } }",
+        json!({ "u": customer }),
+    )["impersonate"]["accessToken"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(b.ok(Some(&imp), "{ me { id } }", json!({}))["me"]["id"], customer.as_str());
-    b.ok(Some(&imp), "mutation { cancelImpersonation { accessToken } }", json!({}));
+    assert_eq!(
+        b.ok(Some(&imp), "{ me { id } }", json!({}))["me"]["id"],
+        customer.as_str()
+    );
+    b.ok(
+        Some(&imp),
+        "mutation { cancelImpersonation { accessToken } }",
+        json!({}),
+    );
     for server in [&a, &b] {
         let v = server.gql(Some(&imp), "{ me { id } }", json!({}));
         assert_eq!(error_code(&v), "UNAUTHENTICATED");

@@ -1,32 +1,81 @@
-//! argon2id password hashing. Hashing is CPU-heavy, so it runs on the blocking pool.
+//! argon2id password hashing on a fixed pool of worker threads.
+//!
+//! Each hash needs ~19 MiB of working memory and a core. Running hashes on a few dedicated
+//! threads (instead of tokio's blocking pool) bounds both: a flood of logins queues here, other
+//! requests keep their cores, and each worker reuses its own allocation, so memory stays at
+//! about `workers x 19 MiB` however many threads the blocking pool would have spread it over
+//! (measured in `bench/login_flood.py`).
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, LazyLock, Mutex};
+
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 
-use std::sync::LazyLock;
-
 use crate::error::{AppError, AppResult};
 
-/// Bounds how many hashes run at once: argon2 takes ~19 MiB and a core per hash, so a flood
-/// of logins waits here instead of exhausting memory and starving other requests.
-pub type HashingPool = std::sync::Arc<tokio::sync::Semaphore>;
+type Job = Box<dyn FnOnce() + Send>;
 
-pub fn hashing_pool(concurrency: usize) -> HashingPool {
-    std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)))
+/// The hashing workers. Cloning shares them.
+#[derive(Clone)]
+pub struct HashingPool {
+    jobs: Sender<Job>,
+}
+
+impl HashingPool {
+    pub fn new(workers: usize) -> Self {
+        let (jobs, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender is gone
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing worker");
+            }
+        }
+        HashingPool { jobs }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| AppError::internal("password hashing pool stopped"))?;
+        rx.await
+            .map_err(|_| AppError::internal("password hashing job lost"))
+    }
+}
+
+pub fn hashing_pool(workers: usize) -> HashingPool {
+    HashingPool::new(workers)
 }
 
 pub async fn hash(pool: &HashingPool, password: String) -> AppResult<String> {
-    let _permit = pool.acquire().await.map_err(AppError::internal)?;
-    tokio::task::spawn_blocking(move || {
+    pool.run(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(AppError::internal)
     })
-    .await
-    .map_err(AppError::internal)?
+    .await?
 }
 
 /// Verifies `password` against a stored hash. With no stored hash (unknown account) it
@@ -36,8 +85,7 @@ pub async fn verify(
     password: String,
     stored: Option<String>,
 ) -> AppResult<bool> {
-    let _permit = pool.acquire().await.map_err(AppError::internal)?;
-    tokio::task::spawn_blocking(move || {
+    pool.run(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let parsed = PasswordHash::new(&stored).map_err(AppError::internal)?;
@@ -46,8 +94,7 @@ pub async fn verify(
             .is_ok();
         Ok(ok && known)
     })
-    .await
-    .map_err(AppError::internal)?
+    .await?
 }
 
 /// argon2id hash of a random password nobody knows, made once per process.

@@ -30,6 +30,8 @@ pub struct Config {
     /// Serve GraphiQL at `GET /graphql`.
     pub graphiql: bool,
     pub allowed_origins: Vec<String>,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_proxy: bool,
     pub issuer: String,
     pub audience: String,
     pub throttle: ThrottleConfig,
@@ -96,6 +98,7 @@ impl Config {
             max_directives: 20,
             graphiql: true,
             allowed_origins: vec![],
+            trust_proxy: false,
             issuer: "crm-impersonation".into(),
             audience: "crm-api".into(),
             throttle: ThrottleConfig {

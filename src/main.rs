@@ -127,6 +127,9 @@ struct Opts {
         global = true
     )]
     password_hash_concurrency: usize,
+    /// Record the client address from `X-Forwarded-For` (set only behind a trusted proxy).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    trust_proxy: bool,
     /// Comma-separated origins allowed by CORS.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
     allowed_origins: String,
@@ -267,6 +270,7 @@ fn build_config(o: &Opts) -> Config {
     c.max_complexity = o.max_query_complexity.max(10);
     c.max_batch = o.max_batch.max(1);
     c.password_hash_concurrency = o.password_hash_concurrency.max(1);
+    c.trust_proxy = o.trust_proxy;
     c.allowed_origins = o
         .allowed_origins
         .split(',')

@@ -81,3 +81,42 @@ async fn internal_errors_reveal_nothing() {
     assert_eq!(v["errors"][0]["message"], "internal error");
     let _ = s;
 }
+
+#[tokio::test]
+async fn audit_rows_record_the_client_address_behind_a_trusted_proxy() {
+    let send = |app: &TestApp| {
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+            .body(axum::body::Body::from(
+                json!({ "query": "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }" }).to_string(),
+            ))
+            .unwrap();
+        tower::ServiceExt::oneshot(app.router.clone(), req)
+    };
+    let trusting = TestApp::with_config(|c| c.trust_proxy = true).await;
+    trusting.register("ann@example.com", "Ann").await;
+    send(&trusting).await.unwrap();
+    assert_eq!(
+        trusting
+            .count(
+                "audit_logs",
+                "WHERE action = 'LOGIN' AND ip_address = '203.0.113.7'"
+            )
+            .await,
+        1
+    );
+    // Without TRUST_PROXY the header is ignored: a client cannot choose its logged address.
+    let plain = TestApp::new().await;
+    plain.register("ann@example.com", "Ann").await;
+    send(&plain).await.unwrap();
+    assert_eq!(
+        plain
+            .count(
+                "audit_logs",
+                "WHERE action = 'LOGIN' AND ip_address IS NULL"
+            )
+            .await,
+        1
+    );
+}

@@ -41,6 +41,28 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     Ok(Some(token.trim()))
 }
 
+/// The client's address for audit rows: the socket peer, or with `TRUST_PROXY` the first
+/// valid address in `X-Forwarded-For`.
+fn client_ip(
+    config: &Config,
+    headers: &HeaderMap,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Option<String> {
+    let forwarded = || {
+        let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+        let first = value.split(',').next()?.trim();
+        first
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| ip.to_string())
+    };
+    config
+        .trust_proxy
+        .then(forwarded)
+        .flatten()
+        .or_else(|| connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()))
+}
+
 /// A GraphQL response carrying one error, for failures before execution.
 fn error_response(e: AppError) -> Response {
     let err = async_graphql::ErrorExtensions::extend(&e).into_server_error(Default::default());
@@ -76,7 +98,7 @@ pub async fn graphql(
             c.role.is_admin() && c.two_factor_satisfied() && !c.is_impersonating()
         });
     let meta = RequestMeta {
-        ip: connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()),
+        ip: client_ip(config, &headers, connect),
     };
     let mut req = req.into_inner();
     if !introspection {

@@ -103,3 +103,71 @@ impl From<AppError> for async_graphql::Error {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::Value;
+
+    fn ext(e: AppError) -> (String, async_graphql::ErrorExtensionValues) {
+        let err = e.extend();
+        (err.message.clone(), err.extensions.unwrap_or_default())
+    }
+
+    fn code(e: AppError) -> Value {
+        ext(e).1.get("code").cloned().unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_contract_code() {
+        let cases = [
+            (AppError::Unauthenticated("x"), "UNAUTHENTICATED"),
+            (AppError::TwoFactorRequired, "TWO_FACTOR_REQUIRED"),
+            (AppError::Forbidden("x"), "FORBIDDEN"),
+            (
+                AppError::ImpersonationDenied(ImpersonationDenial::SelfTarget),
+                "IMPERSONATION_DENIED",
+            ),
+            (
+                AppError::BlockedWhileImpersonating,
+                "BLOCKED_WHILE_IMPERSONATING",
+            ),
+            (AppError::NotFound("user"), "NOT_FOUND"),
+            (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
+            (
+                AppError::RateLimited {
+                    retry_after_seconds: 9,
+                },
+                "RATE_LIMITED",
+            ),
+            (AppError::Internal("secret detail".into()), "INTERNAL"),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(code(e), Value::from(expected));
+        }
+    }
+
+    #[test]
+    fn extensions_carry_reason_field_and_retry_time() {
+        let (_, x) = ext(AppError::ImpersonationDenied(
+            ImpersonationDenial::NotAllowedByUser,
+        ));
+        assert_eq!(x.get("reason"), Some(&Value::from("NOT_ALLOWED_BY_USER")));
+        let (_, x) = ext(AppError::bad_input("email", "bad"));
+        assert_eq!(x.get("field"), Some(&Value::from("email")));
+        let (_, x) = ext(AppError::RateLimited {
+            retry_after_seconds: 9,
+        });
+        assert_eq!(x.get("retryAfterSeconds"), Some(&Value::from(9)));
+    }
+
+    #[test]
+    fn internal_errors_hide_their_detail() {
+        let (message, _) = ext(AppError::Internal(
+            "UNIQUE constraint failed: users.email".into(),
+        ));
+        assert_eq!(message, "internal error");
+        let db: AppError = sea_orm::DbErr::Custom("connection refused to 10.0.0.5".into()).into();
+        assert_eq!(ext(db).0, "internal error");
+    }
+}

@@ -4,6 +4,7 @@
 use async_graphql::Enum;
 
 use super::Role;
+use crate::entities::user;
 
 /// Why impersonation is refused. Public contract names.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,6 +78,28 @@ pub fn check(who: Impersonator<'_>, target: Target<'_>) -> Result<(), Impersonat
         return Err(NotAllowedByUser);
     }
     Ok(())
+}
+
+/// The policy over two accounts: the same rules, read from the stored users. Used when
+/// starting, for `impersonationCheck`, and when re-checking a live session on each request.
+pub fn check_users(
+    impersonator: &user::Model,
+    target: &user::Model,
+    is_impersonating: bool,
+) -> Result<(), ImpersonationDenial> {
+    check(
+        Impersonator {
+            id: &impersonator.id,
+            role: Role::parse(&impersonator.role),
+            two_factor_enabled: impersonator.totp_enabled,
+            is_impersonating,
+        },
+        Target {
+            id: &target.id,
+            role: Role::parse(&target.role),
+            impersonation_allowed: target.impersonation_allowed,
+        },
+    )
 }
 
 #[cfg(test)]

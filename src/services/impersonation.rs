@@ -14,7 +14,7 @@ use super::{db_time, new_id, teams, validation};
 use crate::AppState;
 use crate::auth::Role;
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
-use crate::auth::policy::{self, Impersonator, Target};
+use crate::auth::policy;
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
@@ -34,20 +34,7 @@ pub fn check(
     caller: &AuthContext,
     target: &user::Model,
 ) -> Result<(), policy::ImpersonationDenial> {
-    let me = caller.true_user();
-    policy::check(
-        Impersonator {
-            id: &me.id,
-            role: Role::parse(&me.role),
-            two_factor_enabled: me.totp_enabled,
-            is_impersonating: caller.is_impersonating(),
-        },
-        Target {
-            id: &target.id,
-            role: Role::parse(&target.role),
-            impersonation_allowed: target.impersonation_allowed,
-        },
-    )
+    policy::check_users(caller.true_user(), target, caller.is_impersonating())
 }
 
 /// Starts impersonating `target_id`: stores the record and its audit row in one transaction

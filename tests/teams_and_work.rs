@@ -89,7 +89,7 @@ async fn the_teams_list_is_for_admins_paged_and_searchable() {
         app.register(&format!("u{i}@example.com"), &format!("Zed {i}"))
             .await;
     }
-    let q = "query($f: Int, $a: String, $s: String) { teams(first: $f, after: $a, search: $s) { edges { cursor node { name owner { name } } } pageInfo { hasNextPage endCursor } } }";
+    let q = "query($f: Int, $a: String, $s: String) { teams(first: $f, after: $a, search: $s) { edges { cursor node { name owner { name } members { name } } } pageInfo { hasNextPage endCursor } } }";
     assert_eq!(
         app.err_code(Some(&user.token), q, json!({})).await,
         "FORBIDDEN"
@@ -114,6 +114,13 @@ async fn the_teams_list_is_for_admins_paged_and_searchable() {
         .map(|e| e["node"]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names.len(), 6);
+    for e in p1["teams"]["edges"].as_array().unwrap() {
+        assert_eq!(
+            e["node"]["members"],
+            json!([{ "name": e["node"]["owner"]["name"] }]),
+            "members of each team"
+        );
+    }
     let found = app.ok(Some(&admin.token), q, json!({ "s": "zED" })).await;
     assert_eq!(
         found["teams"]["edges"].as_array().unwrap().len(),

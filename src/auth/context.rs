@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::Role;
 use super::policy;
-use super::tokens::{self, AccessClaims};
+use super::tokens::{self, ImpersonationClaims};
 use crate::AppState;
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
@@ -116,7 +116,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
     let impersonation = match claims.impersonation()? {
         None => None,
-        Some(_) => Some(load_impersonation(&state.db, now, &claims, &user).await?),
+        Some(imp) => Some(load_impersonation(&state.db, now, imp, &user).await?),
     };
     Ok(AuthContext {
         role: Role::parse(&user.role),
@@ -135,11 +135,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
 async fn load_impersonation(
     db: &impl ConnectionTrait,
     now: chrono::DateTime<chrono::Utc>,
-    claims: &AccessClaims,
+    imp: ImpersonationClaims,
     target: &user::Model,
 ) -> AppResult<ActiveImpersonation> {
     let ended = || AppError::Unauthenticated("impersonation session has ended");
-    let imp = claims.impersonation()?.ok_or_else(ended)?;
     let record = crate::services::impersonation::find_by_code(db, &imp.code)
         .await?
         .ok_or_else(ended)?;

@@ -6,7 +6,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, OutputType, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::loaders::{TeamLoader, UserLoader};
+use super::loaders::{MembersLoader, TeamLoader, UserLoader};
 use super::state;
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, caller};
@@ -193,12 +193,14 @@ impl Team {
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
         Ok(User(load_user(ctx, &self.0.owner_id).await?))
     }
+    /// Oldest membership first.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        Ok(teams::members(&state(ctx)?.db, &self.0.id)
+        let loader = ctx.data::<Arc<DataLoader<MembersLoader>>>()?;
+        let members = loader
+            .load_one(self.0.id.clone())
             .await?
-            .into_iter()
-            .map(User)
-            .collect())
+            .unwrap_or_default();
+        Ok(members.into_iter().map(User).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

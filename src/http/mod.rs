@@ -17,7 +17,7 @@ use crate::auth::context::{self, Caller, RequestMeta};
 use crate::config::{Config, Environment};
 use crate::error::AppError;
 use crate::graphql::AppSchema;
-use crate::graphql::loaders::{TeamLoader, UserLoader};
+use crate::graphql::loaders::{MembersLoader, TeamLoader, UserLoader};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -113,6 +113,10 @@ pub async fn graphql(
         )))
         .data(Arc::new(DataLoader::new(
             TeamLoader(s.app.db.clone()),
+            tokio::spawn,
+        )))
+        .data(Arc::new(DataLoader::new(
+            MembersLoader(s.app.db.clone()),
             tokio::spawn,
         )));
     GraphQLResponse::from(s.schema.execute_batch(req).await).into_response()

@@ -133,23 +133,6 @@ pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<V
     Ok(teams)
 }
 
-pub async fn members(conn: &impl ConnectionTrait, team_id: &str) -> AppResult<Vec<user::Model>> {
-    let ids: Vec<String> = team_member::Entity::find()
-        .filter(team_member::Column::TeamId.eq(team_id))
-        .order_by_asc(team_member::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| m.user_id)
-        .collect();
-    let mut users = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.clone()))
-        .all(conn)
-        .await?;
-    users.sort_by_key(|u| ids.iter().position(|i| *i == u.id));
-    Ok(users)
-}
-
 /// `switchTeam`: new tokens for another of the caller's teams.
 pub async fn switch_team(
     state: &AppState,

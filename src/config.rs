@@ -8,6 +8,18 @@ pub enum Environment {
     Production,
 }
 
+impl Environment {
+    /// Without `APP_ENV`: development on SQLite (the fresh-clone demo), production on
+    /// PostgreSQL, so a real deployment never gets demo accounts with published passwords.
+    pub fn default_for(database_url: &str) -> Environment {
+        if crate::db::is_sqlite(database_url) {
+            Environment::Development
+        } else {
+            Environment::Production
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub database_url: String,
@@ -78,8 +90,9 @@ pub fn redact_url(url: &str) -> String {
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Config {
-    /// A configuration for tests and tools: development mode, given database and secret.
-    pub fn for_tests(database_url: &str) -> Self {
+    /// The defaults (development mode, a fixed placeholder secret): `main` overrides them from
+    /// flags and environment, tests tweak them.
+    pub fn with_defaults(database_url: &str) -> Self {
         Config {
             database_url: database_url.to_string(),
             jwt_secret: b"test-secret-that-is-long-enough-for-hs256!".to_vec(),
@@ -108,5 +121,42 @@ impl Config {
             max_batch: 10,
             password_hash_concurrency: 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_defaults_to_production_and_sqlite_to_development() {
+        assert_eq!(
+            Environment::default_for("sqlite://./data/crm.db?mode=rwc"),
+            Environment::Development
+        );
+        assert_eq!(
+            Environment::default_for("postgres://u:p@db/crm"),
+            Environment::Production
+        );
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://crm:hunter2@db:5432/crm"),
+            "postgres://crm:***@db:5432/crm"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/crm.db"),
+            "sqlite://./data/crm.db"
+        );
+        let debug = format!(
+            "{:?}",
+            Config::with_defaults("postgres://crm:hunter2@db/crm")
+        );
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("test-secret"),
+            "{debug}"
+        );
     }
 }

@@ -63,14 +63,9 @@ struct Opts {
     )]
     refresh_token_ttl_days: i64,
     /// development: GraphiQL and introspection open, demo data on an empty database.
-    #[arg(
-        long,
-        env = "APP_ENV",
-        value_enum,
-        default_value = "development",
-        global = true
-    )]
-    environment: Environment,
+    /// Default: development on SQLite, production on PostgreSQL.
+    #[arg(long, env = "APP_ENV", value_enum, global = true)]
+    environment: Option<Environment>,
     /// Seed demo data into an empty database (development only).
     #[arg(long, env = "SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     seed_demo: bool,
@@ -250,10 +245,13 @@ fn build_config(o: &Opts) -> Config {
     if o.impersonation_ttl_minutes <= 0 || o.access_token_ttl_minutes <= 0 {
         fail("token lifetimes must be positive");
     }
-    let mut c = Config::for_tests(&o.database_url);
+    let environment = o
+        .environment
+        .unwrap_or(Environment::default_for(&o.database_url));
+    let mut c = Config::with_defaults(&o.database_url);
     c.jwt_secret = jwt_secret(&o.database_url);
     c.bind_addr = o.bind_addr.clone();
-    c.environment = o.environment;
+    c.environment = environment;
     c.access_token_ttl = chrono::Duration::minutes(o.access_token_ttl_minutes);
     c.refresh_token_ttl = chrono::Duration::days(o.refresh_token_ttl_days);
     c.impersonation_ttl = chrono::Duration::minutes(o.impersonation_ttl_minutes);
@@ -263,7 +261,7 @@ fn build_config(o: &Opts) -> Config {
     c.request_timeout = Duration::from_secs(o.request_timeout_seconds.max(1));
     c.graphiql = o
         .graphiql
-        .unwrap_or(o.environment == Environment::Development);
+        .unwrap_or(environment == Environment::Development);
     c.throttle.max_failures = o.max_failed_attempts.max(1);
     c.throttle.lockout = chrono::Duration::minutes(o.lockout_minutes.max(1));
     c.max_depth = o.max_query_depth.max(2);

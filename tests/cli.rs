@@ -76,7 +76,7 @@ async fn create_user_makes_an_account_that_can_sign_in() {
     let id = stdout.lines().last().unwrap().trim().to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{stdout}");
     let app = TestApp::on_database(
-        crm::config::Config::for_tests(&url),
+        crm::config::Config::with_defaults(&url),
         crm::clock::ManualClock::new(chrono::Utc::now()),
     )
     .await;

@@ -87,7 +87,7 @@ async fn the_server_survives_the_database_going_away_and_serves_again() {
     let real = authority(&url);
     let proxy = Proxy::start(real.clone()).await;
     let proxied = url.replacen(&real, &format!("127.0.0.1:{}", proxy.port), 1);
-    let mut config = crm::config::Config::for_tests(&proxied);
+    let mut config = crm::config::Config::with_defaults(&proxied);
     config.db_acquire_timeout = Duration::from_secs(2);
     let app = TestApp::on_database(config, crm::clock::ManualClock::new(chrono::Utc::now())).await;
     app.register("ann@example.com", "Ann").await;

@@ -68,7 +68,7 @@ impl TestApp {
 
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
         let (url, dir) = fresh_database().await;
-        let mut config = Config::for_tests(&url);
+        let mut config = Config::with_defaults(&url);
         tweak(&mut config);
         let app = Self::on_database(config, ManualClock::new(chrono::Utc::now())).await;
         TestApp { _dir: dir, ..app }

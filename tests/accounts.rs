@@ -192,6 +192,7 @@ async fn update_profile_and_change_password() {
         )
         .await;
     assert_eq!(v["errors"][0]["extensions"]["field"], "newPassword");
+    app.clock.advance(chrono::Duration::seconds(1));
     let d = app
         .ok(
             Some(&s.token),
@@ -200,6 +201,12 @@ async fn update_profile_and_change_password() {
         )
         .await;
     assert_eq!(d["changePassword"], true);
+    // Sessions signed in with the old password end, this one included.
+    assert_eq!(
+        app.err_code(Some(&s.token), "{ me { id } }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
     app.login("ann@example.com", "new-password-2").await;
     let v = app
         .gql(None, "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }", json!({}))

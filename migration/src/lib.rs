@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261121_000002_auth_failures;
+mod m20261121_000003_sessions_valid_after;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_auth_failures::Migration),
+            Box::new(m20261121_000003_sessions_valid_after::Migration),
         ]
     }
 }

@@ -114,6 +114,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
+    if issued_before_revocation(&user, claims.iat) {
+        return Err(AppError::Unauthenticated("session ended: sign in again"));
+    }
     let impersonation = match claims.impersonation()? {
         None => None,
         Some(imp) => Some(load_impersonation(&state.db, now, imp, &user).await?),
@@ -126,6 +129,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         user,
         impersonation,
     })
+}
+
+/// Whether a token issued at `iat` (seconds) predates the user's last password change.
+/// Same-second tokens stand: `iat` carries no finer time.
+fn issued_before_revocation(user: &user::Model, iat: i64) -> bool {
+    user.sessions_valid_after
+        .is_some_and(|t| iat < t.timestamp())
 }
 
 /// Checks, on every request, that the impersonation behind a token is still live and still
@@ -155,6 +165,7 @@ async fn load_impersonation(
     // Losing the admin role is checked here (the guards do it for `impersonate`); every
     // other rule is the policy's.
     let still_allowed = Role::parse(&impersonator.role).is_admin()
+        && !issued_before_revocation(&impersonator, record.started_at.timestamp())
         && policy::check_users(&impersonator, target, false).is_ok();
     if !still_allowed {
         return Err(ended());

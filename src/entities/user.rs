@@ -21,6 +21,8 @@ pub struct Model {
     pub current_team_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Tokens issued (`iat`) before this second are refused: set when the password changes.
+    pub sessions_valid_after: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

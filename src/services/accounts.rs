@@ -131,6 +131,7 @@ pub async fn create_user_with_team(
         current_team_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        sessions_valid_after: Set(None),
     }
     .insert(conn)
     .await?;
@@ -431,6 +432,8 @@ pub async fn change_password(
     let mut active = find_user(&txn, &caller.user.id).await?.into_active_model();
     active.password_hash = Set(hash);
     active.updated_at = Set(db_time(now));
+    // Every session signed in with the old password ends, on every server.
+    active.sessions_valid_after = Set(Some(db_time(now)));
     active.update(&txn).await?;
     revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
     audit::record(

@@ -392,24 +392,37 @@ async fn serve(opts: Opts) {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    println!("CRM API listening on http://{addr}");
+    // The banner is written with errors ignored: a closed stdout must not stop a server.
+    let mut banner = format!("CRM API listening on http://{addr}\n");
     if dev {
-        println!("GraphiQL: http://{addr}/graphql");
-        if seeded {
-            println!("Demo data seeded. Logins (email / password):");
-        } else {
-            println!("Demo logins (if this database was seeded):");
-        }
-        for a in crm::seed::DEMO_ACCOUNTS {
-            let note = if a.two_factor {
-                " (2FA on: code from `cargo run -- demo-totp EMAIL`)"
-            } else if !a.impersonation_allowed {
-                " (impersonation switched off)"
+        banner.push_str(&format!("GraphiQL: http://{addr}/graphql\n"));
+        let demo = seeded || crm::seed::demo_present(&state).await.unwrap_or(false);
+        if demo {
+            let head = if seeded {
+                "Demo data seeded. Logins"
             } else {
-                ""
+                "Demo logins"
             };
-            println!("  {:<18} {:<14} {:?}{note}", a.email, a.password, a.role);
+            banner.push_str(&format!("{head} (email / password):\n"));
+            for a in crm::seed::DEMO_ACCOUNTS {
+                let note = if a.two_factor {
+                    " (2FA on: code from `cargo run --release -- demo-totp EMAIL`)"
+                } else if !a.impersonation_allowed {
+                    " (impersonation switched off)"
+                } else {
+                    ""
+                };
+                banner.push_str(&format!(
+                    "  {:<18} {:<14} {:?}{note}\n",
+                    a.email, a.password, a.role
+                ));
+            }
         }
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     }
     tracing::info!(config = ?state.config, "serving");
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -60,6 +60,13 @@ pub async fn is_empty(state: &AppState) -> AppResult<bool> {
     Ok(user::Entity::find().count(&state.db).await? == 0)
 }
 
+/// Whether the demo accounts are in this database (to print their logins at start).
+pub async fn demo_present(state: &AppState) -> AppResult<bool> {
+    Ok(accounts::find_by_email(&state.db, DEMO_ACCOUNTS[0].email)
+        .await?
+        .is_some())
+}
+
 /// Writes the demo accounts, their teams, businesses, leads and comments.
 pub async fn seed_demo(state: &AppState) -> AppResult<()> {
     let meta = RequestMeta::default();

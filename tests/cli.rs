@@ -149,6 +149,7 @@ fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
             break;
         }
     }
+    std::thread::spawn(move || lines.for_each(drop));
     let text = printed.join("\n");
     assert!(port > 0, "{text}");
     assert!(text.contains("GraphiQL: http://127.0.0.1:"), "{text}");
@@ -216,6 +217,7 @@ fn sigterm_lets_in_flight_requests_finish() {
             break rest.trim().parse().unwrap();
         }
     };
+    std::thread::spawn(move || lines.for_each(drop));
     let body = r#"{"query":"mutation { login(email: \"nobody@example.com\", password: \"whatever-123\") { accessToken } }"}"#;
     let clients: Vec<_> = (0..4)
         .map(|_| {
@@ -254,4 +256,34 @@ fn sigterm_lets_in_flight_requests_finish() {
     }
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// A server whose stdout is closed (its supervisor went away) keeps serving.
+#[test]
+fn the_server_keeps_serving_when_its_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port: u16 = {
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let line = lines.next().expect("server output").unwrap();
+            if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
+                break rest.trim().parse().unwrap();
+            }
+        }
+    }; // the pipe's reading end is closed here
+    for _ in 0..3 {
+        assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
+        assert!(http_get(port, "/graphql").starts_with("HTTP/1.1 200"));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    let _ = child.kill();
+    let _ = child.wait();
 }

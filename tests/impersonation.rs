@@ -586,7 +586,10 @@ async fn a_live_session_ends_when_the_policy_no_longer_allows_it() {
     // The impersonator changes their password: sessions started before end.
     let c5 = app.register("c5@customer.test", "C5").await;
     let (admin3, _) = app.admin("alma@support.test", "ADMIN").await;
-    let t = impersonate(&app, &admin3, &c5.user_id).await["accessToken"].as_str().unwrap().to_string();
+    let t = impersonate(&app, &admin3, &c5.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.ok(Some(&t), me, json!({})).await;
     app.clock.advance(chrono::Duration::seconds(1));
     app.ok(
@@ -595,7 +598,10 @@ async fn a_live_session_ends_when_the_policy_no_longer_allows_it() {
         json!({}),
     )
     .await;
-    assert_eq!(app.err_code(Some(&t), me, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.err_code(Some(&t), me, json!({})).await,
+        "UNAUTHENTICATED"
+    );
     let _ = sup_secret;
 }
 

@@ -36,6 +36,8 @@ impl Server {
                 break rest.trim().parse().unwrap();
             }
         };
+        // Keep reading what the server prints, so its stdout never fills or closes.
+        std::thread::spawn(move || lines.for_each(drop));
         Server { child, port }
     }
 

@@ -24,15 +24,24 @@ pub struct Session {
     pub context: AuthContext,
 }
 
-/// Issues a normal (non-impersonation) session on `conn`. With `refresh` it also stores a
-/// refresh token, in `family` when rotating.
+/// Whether a session gets a refresh token.
+pub enum Refresh {
+    /// None: pre-2FA sessions (impersonation tokens are issued elsewhere and never get one).
+    Without,
+    /// A refresh token starting a new rotation family (a fresh sign-in).
+    NewFamily,
+    /// The next token of an existing family (rotation).
+    Rotate(String),
+}
+
+/// Issues a normal (non-impersonation) session on `conn`, with its refresh token if asked.
 pub async fn issue_session(
     state: &AppState,
     conn: &impl ConnectionTrait,
     user: user::Model,
     team_id: Option<String>,
     two_factor_authenticated: bool,
-    refresh: Option<Option<String>>,
+    refresh: Refresh,
 ) -> AppResult<Session> {
     let now = state.clock.now();
     let (access_token, expires_at) = tokens::issue_access(
@@ -47,14 +56,19 @@ pub async fn issue_session(
             impersonation: None,
         },
     )?;
-    let refresh_token = match refresh {
+    let family = match refresh {
+        Refresh::Without => None,
+        Refresh::NewFamily => Some(new_id()),
+        Refresh::Rotate(family) => Some(family),
+    };
+    let refresh_token = match family {
         None => None,
         Some(family) => {
             let (token, hash) = tokens::new_refresh_token();
             refresh_token::ActiveModel {
                 id: Set(new_id()),
                 token_hash: Set(hash),
-                family_id: Set(family.unwrap_or_else(new_id)),
+                family_id: Set(family),
                 user_id: Set(user.id.clone()),
                 team_id: Set(team_id.clone()),
                 expires_at: Set(db_time(now + state.config.refresh_token_ttl)),
@@ -175,7 +189,7 @@ async fn create_account(
     let session = match with_session {
         true => {
             let team = user.current_team_id.clone();
-            Some(issue_session(state, &txn, user.clone(), team, false, Some(None)).await?)
+            Some(issue_session(state, &txn, user.clone(), team, false, Refresh::NewFamily).await?)
         }
         false => None,
     };
@@ -265,7 +279,11 @@ pub async fn login(
         .details(serde_json::json!({ "twoFactorPending": user.totp_enabled })),
     )
     .await?;
-    let refresh = if user.totp_enabled { None } else { Some(None) };
+    let refresh = if user.totp_enabled {
+        Refresh::Without
+    } else {
+        Refresh::NewFamily
+    };
     let session = issue_session(state, &txn, user, team, false, refresh).await?;
     txn.commit().await?;
     Ok(session)
@@ -324,7 +342,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
         user,
         team,
         two_factor,
-        Some(Some(row.family_id)),
+        Refresh::Rotate(row.family_id),
     )
     .await?;
     txn.commit().await?;
@@ -573,8 +591,15 @@ pub async fn turn_on_two_factor(
             .ip(meta.ip.as_deref()),
     )
     .await?;
-    let session =
-        issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    let session = issue_session(
+        state,
+        &txn,
+        user,
+        caller.team_id.clone(),
+        true,
+        Refresh::NewFamily,
+    )
+    .await?;
     txn.commit().await?;
     Ok(session)
 }
@@ -602,8 +627,15 @@ pub async fn authenticate_two_factor(
     )
     .await?;
     let user = find_user(&txn, &caller.user.id).await?;
-    let session =
-        issue_session(state, &txn, user, caller.team_id.clone(), true, Some(None)).await?;
+    let session = issue_session(
+        state,
+        &txn,
+        user,
+        caller.team_id.clone(),
+        true,
+        Refresh::NewFamily,
+    )
+    .await?;
     txn.commit().await?;
     Ok(session)
 }

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::accounts::{self, Session};
+use super::accounts::{self, Refresh, Session};
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::{db_time, new_id, teams, validation};
@@ -199,7 +199,8 @@ pub async fn cancel(
     let mut active_admin = admin.into_active_model();
     active_admin.current_team_id = Set(team.clone());
     let admin = active_admin.update(&txn).await?;
-    let session = accounts::issue_session(state, &txn, admin, team, true, Some(None)).await?;
+    let session =
+        accounts::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
     txn.commit().await?;
     Ok(session)
 }

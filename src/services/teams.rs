@@ -5,7 +5,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::accounts::{self, Session};
+use super::accounts::{self, Refresh, Session};
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::{db_time, new_id, validation};
@@ -111,10 +111,6 @@ pub async fn current_team(conn: &impl ConnectionTrait, caller: &AuthContext) -> 
     }
 }
 
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<Option<team::Model>> {
-    Ok(team::Entity::find_by_id(id.to_string()).one(conn).await?)
-}
-
 /// The teams a user belongs to, oldest membership first.
 pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<Vec<team::Model>> {
     let ids: Vec<String> = team_member::Entity::find()
@@ -167,7 +163,7 @@ pub async fn switch_team(
         user,
         Some(team_id.to_string()),
         caller.two_factor_authenticated,
-        Some(None),
+        Refresh::NewFamily,
     )
     .await?;
     txn.commit().await?;

@@ -135,10 +135,11 @@ async fn missing_bad_and_expired_tokens() {
         app.err_code(None, "{ me { id } }", json!({})).await,
         "UNAUTHENTICATED"
     );
-    assert_eq!(
-        app.err_code(Some("not.a.jwt"), "{ me { id } }", json!({}))
-            .await,
-        "UNAUTHENTICATED"
+    let bad = app.gql(Some("not.a.jwt"), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&bad), "UNAUTHENTICATED");
+    assert!(
+        bad["errors"][0].get("locations").is_none(),
+        "a request-level error has no location: {bad}"
     );
     // A bad token is an error even for operations anonymous callers may use.
     let q = "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }";

@@ -63,9 +63,12 @@ fn client_ip(
         .or_else(|| connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()))
 }
 
-/// A GraphQL response carrying one error, for failures before execution.
+/// A GraphQL response carrying one error, for failures before execution (no location: the
+/// error is about the request, not a place in the query).
 fn error_response(e: AppError) -> Response {
-    let err = async_graphql::ErrorExtensions::extend(&e).into_server_error(Default::default());
+    let extended = async_graphql::ErrorExtensions::extend(&e);
+    let mut err = async_graphql::ServerError::new(extended.message, None);
+    err.extensions = extended.extensions;
     GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response()
 }
 

@@ -325,3 +325,37 @@ async fn a_pre_2fa_token_never_becomes_an_access_token() {
         "UNAUTHENTICATED"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_appear_in_the_admins_audit_log_without_breaking_it() {
+    let app = TestApp::new().await;
+    let (admin, _) = app.admin("ada@support.test", "ADMIN").await;
+    let q = "mutation($e: String!) { login(email: $e, password: \"wrong-password-1\") { accessToken } }";
+    app.gql(None, q, json!({ "e": "ada@support.test" })).await;
+    app.gql(None, q, json!({ "e": "ghost@example.com" })).await;
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'LOGIN_FAILED'")
+            .await,
+        2,
+        "both attempts are recorded"
+    );
+    let d = app
+        .ok(
+            Some(&admin.token),
+            "{ auditLogs(first: 50) { edges { node { action actor { id } actorName } } } }",
+            json!({}),
+        )
+        .await;
+    let failed: Vec<_> = d["auditLogs"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["action"] == "LOGIN_FAILED")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "the known account's failure is listed under it"
+    );
+    assert_eq!(failed[0]["node"]["actor"]["id"], admin.user_id.as_str());
+}

@@ -146,7 +146,8 @@ pub struct Filter {
     pub is_impersonated: Option<bool>,
 }
 
-/// Audit rows, newest first. `scope_team` restricts to one team (non-admin callers).
+/// Audit rows with an actor, newest first. `scope_team` restricts to one team (non-admin
+/// callers).
 pub async fn list(
     conn: &impl ConnectionTrait,
     scope_team: Option<&str>,
@@ -155,7 +156,11 @@ pub async fn list(
 ) -> AppResult<super::pagination::Page<audit_log::Model>> {
     use audit_log::Column as C;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    let mut q = audit_log::Entity::find().order_by_desc(C::Id);
+    // Rows without an actor (a failed login for an unknown email) stay in the table for
+    // operators; the API's `actor` is non-null, so they are not listed here.
+    let mut q = audit_log::Entity::find()
+        .filter(C::ActorId.is_not_null())
+        .order_by_desc(C::Id);
     if let Some(t) = scope_team {
         q = q.filter(C::TeamId.eq(t));
     }

@@ -206,10 +206,10 @@ fn jwt_secret(url: &str) -> Vec<u8> {
         fail("JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
     };
     let file = dir.join("jwt-secret");
-    if let Ok(s) = std::fs::read_to_string(&file) {
-        if s.trim().len() >= MIN_JWT_SECRET_BYTES {
-            return s.trim().as_bytes().to_vec();
-        }
+    if let Ok(s) = std::fs::read_to_string(&file)
+        && s.trim().len() >= MIN_JWT_SECRET_BYTES
+    {
+        return s.trim().as_bytes().to_vec();
     }
     let mut bytes = [0u8; 48];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
@@ -237,10 +237,9 @@ fn build_config(o: &Opts) -> Config {
     if let Some(dir) = crm::db::is_sqlite(&o.database_url)
         .then(|| sqlite_dir(&o.database_url))
         .flatten()
+        && let Err(e) = std::fs::create_dir_all(&dir)
     {
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            fail(format!("cannot create {}: {e}", dir.display()));
-        }
+        fail(format!("cannot create {}: {e}", dir.display()));
     }
     if o.impersonation_ttl_minutes <= 0 || o.access_token_ttl_minutes <= 0 {
         fail("token lifetimes must be positive");

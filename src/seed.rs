@@ -73,17 +73,14 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
     for a in DEMO_ACCOUNTS {
         let hash = password::hash(&state.hashing, a.password.to_string()).await?;
         let txn = crate::services::write_txn(&state.db).await?;
-        let u = accounts::create_user_with_team(
-            state,
-            &txn,
-            a.email,
-            hash,
-            a.name,
-            a.role,
-            action::USER_CREATED,
-            &meta,
-        )
-        .await?;
+        let new = accounts::NewUser {
+            email: a.email,
+            password_hash: hash,
+            name: a.name,
+            role: a.role,
+        };
+        let u =
+            accounts::create_user_with_team(state, &txn, new, action::USER_CREATED, &meta).await?;
         let mut m = u.into_active_model();
         m.impersonation_allowed = Set(a.impersonation_allowed);
         if a.two_factor {

@@ -113,18 +113,29 @@ pub async fn find_by_email(
         .await?)
 }
 
+/// A validated new account, its password already hashed.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: String,
+    pub name: &'a str,
+    pub role: Role,
+}
+
 /// Creates a user and the team it owns, on `conn` (a transaction). Returns the user with its
 /// current team set.
 pub async fn create_user_with_team(
     state: &AppState,
     conn: &impl ConnectionTrait,
-    email: &str,
-    password_hash: String,
-    name: &str,
-    role: Role,
+    new: NewUser<'_>,
     audit_action: &'static str,
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
+    let NewUser {
+        email,
+        password_hash,
+        name,
+        role,
+    } = new;
     if find_by_email(conn, email).await?.is_some() {
         return Err(AppError::bad_input(
             "email",
@@ -184,8 +195,19 @@ async fn create_account(
     validation::password("password", &input.password)?;
     let hash = password::hash(&state.hashing, input.password).await?;
     let txn = super::write_txn(&state.db).await?;
-    let user =
-        create_user_with_team(state, &txn, &email, hash, &name, role, audit_action, meta).await?;
+    let user = create_user_with_team(
+        state,
+        &txn,
+        NewUser {
+            email: &email,
+            password_hash: hash,
+            name: &name,
+            role,
+        },
+        audit_action,
+        meta,
+    )
+    .await?;
     let session = match with_session {
         true => {
             let team = user.current_team_id.clone();

@@ -2,8 +2,8 @@
 //! demo-totp, secret checks, and a clean exit on SIGTERM.
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -127,31 +127,18 @@ fn http_get(port: u16, path: &str) -> String {
 #[test]
 fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .current_dir(dir.path())
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut child, port, mut lines) = spawn_server(server_command(dir.path()));
     let mut printed = Vec::new();
-    let mut port = 0u16;
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
-            port = rest.trim().parse().unwrap();
-        }
+    for line in lines.by_ref() {
+        let line = line.unwrap();
         let done = line.contains("paul@demo.test");
         printed.push(line);
         if done {
             break;
         }
     }
-    std::thread::spawn(move || lines.for_each(drop));
+    drain(lines);
     let text = printed.join("\n");
-    assert!(port > 0, "{text}");
     assert!(text.contains("GraphiQL: http://127.0.0.1:"), "{text}");
     assert!(text.contains("Demo data seeded"), "{text}");
     assert!(
@@ -201,23 +188,11 @@ fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
 #[test]
 fn sigterm_lets_in_flight_requests_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .current_dir(dir.path())
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("SEED_DEMO", "false")
-        .env("PASSWORD_HASH_CONCURRENCY", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
-            break rest.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut cmd = server_command(dir.path());
+    cmd.env("SEED_DEMO", "false")
+        .env("PASSWORD_HASH_CONCURRENCY", "1");
+    let (mut child, port, output) = spawn_server(cmd);
+    drain(output);
     let body = r#"{"query":"mutation { login(email: \"nobody@example.com\", password: \"whatever-123\") { accessToken } }"}"#;
     let clients: Vec<_> = (0..4)
         .map(|_| {
@@ -262,23 +237,10 @@ fn sigterm_lets_in_flight_requests_finish() {
 #[test]
 fn the_server_keeps_serving_when_its_stdout_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .current_dir(dir.path())
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let port: u16 = {
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        loop {
-            let line = lines.next().expect("server output").unwrap();
-            if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
-                break rest.trim().parse().unwrap();
-            }
-        }
-    }; // the pipe's reading end is closed here
+    let mut cmd = server_command(dir.path());
+    cmd.env("RUST_LOG", "info");
+    let (mut child, port, output) = spawn_server(cmd);
+    drop(output); // the pipe's reading end is closed here
     for _ in 0..3 {
         assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
         assert!(http_get(port, "/graphql").starts_with("HTTP/1.1 200"));

@@ -2,8 +2,8 @@
 //! impersonation started on one and cancelled on the other is refused by both at once.
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Child;
 use std::time::Duration;
 
 use common::*;
@@ -18,26 +18,12 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str, dir: &std::path::Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
-            .current_dir(dir)
-            .env("DATABASE_URL", database_url)
+        let mut cmd = server_command(dir);
+        cmd.env("DATABASE_URL", database_url)
             .env("JWT_SECRET", SECRET)
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("SEED_DEMO", "false")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("server output").unwrap();
-            if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
-                break rest.trim().parse().unwrap();
-            }
-        };
-        // Keep reading what the server prints, so its stdout never fills or closes.
-        std::thread::spawn(move || lines.for_each(drop));
+            .env("SEED_DEMO", "false");
+        let (child, port, output) = spawn_server(cmd);
+        drain(output);
         Server { child, port }
     }
 

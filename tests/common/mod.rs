@@ -279,3 +279,39 @@ pub fn claims(token: &str) -> Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+/// The server binary, with an environment of its own, listening on a free loopback port.
+pub fn server_command(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"));
+    c.env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env_remove("APP_ENV")
+        .env("RUST_LOG", "warn")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    c
+}
+
+pub type ServerOutput = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
+
+/// Starts the server and waits for its "listening" line. Returns the process, its port and
+/// the rest of its output: read it, `drain` it, or drop it to close the pipe.
+pub fn spawn_server(mut cmd: std::process::Command) -> (std::process::Child, u16, ServerOutput) {
+    use std::io::BufRead;
+    let mut child = cmd.spawn().expect("start the server");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let port = loop {
+        let line = lines.next().expect("server output").expect("utf-8 output");
+        if let Some(rest) = line.strip_prefix("CRM API listening on http://127.0.0.1:") {
+            break rest.trim().parse().expect("a port");
+        }
+    };
+    (child, port, lines)
+}
+
+/// Keeps reading a server's output on a thread, so its stdout never fills up or closes.
+pub fn drain(lines: ServerOutput) {
+    std::thread::spawn(move || lines.for_each(drop));
+}

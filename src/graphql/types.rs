@@ -33,6 +33,22 @@ pub(crate) async fn load_team(ctx: &Context<'_>, id: &str) -> Result<Option<team
     loader.load_one(id.to_string()).await
 }
 
+/// The team with this id, if an id is given and the team exists.
+async fn maybe_team(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<Team>> {
+    match id {
+        Some(t) => Ok(load_team(ctx, t).await?.map(Team)),
+        None => Ok(None),
+    }
+}
+
+/// The user with this id, if an id is given.
+async fn maybe_user(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<User>> {
+    match id {
+        Some(u) => Ok(Some(User(load_user(ctx, u).await?))),
+        None => Ok(None),
+    }
+}
+
 /// Turns a page of rows into a Relay connection; cursors are the rows' ids.
 pub(crate) fn connection<M, N: OutputType>(
     page: Page<M>,
@@ -131,10 +147,7 @@ impl CurrentUser {
         self.0.two_factor_authenticated
     }
     async fn current_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
-        match &self.0.team_id {
-            Some(t) => Ok(load_team(ctx, t).await?.map(Team)),
-            None => Ok(None),
-        }
+        maybe_team(ctx, self.0.team_id.as_deref()).await
     }
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
         Ok(teams::teams_of(&state(ctx)?.db, &self.0.user.id)
@@ -222,10 +235,7 @@ impl Impersonation {
         Ok(User(load_user(ctx, &self.0.impersonated_user_id).await?))
     }
     async fn impersonator_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
-        match &self.0.impersonator_team_id {
-            Some(t) => Ok(load_team(ctx, t).await?.map(Team)),
-            None => Ok(None),
-        }
+        maybe_team(ctx, self.0.impersonator_team_id.as_deref()).await
     }
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
@@ -349,10 +359,7 @@ impl Comment {
     }
     /// The impersonated user, when written while impersonating.
     async fn on_behalf_of(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match &self.0.on_behalf_of_id {
-            Some(id) => Ok(Some(User(load_user(ctx, id).await?))),
-            None => Ok(None),
-        }
+        maybe_user(ctx, self.0.on_behalf_of_id.as_deref()).await
     }
     async fn is_impersonated(&self) -> bool {
         self.0.is_impersonated
@@ -396,16 +403,10 @@ impl AuditLog {
     }
     /// The impersonated user, while impersonating.
     async fn on_behalf_of(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match &self.0.on_behalf_of_id {
-            Some(id) => Ok(Some(User(load_user(ctx, id).await?))),
-            None => Ok(None),
-        }
+        maybe_user(ctx, self.0.on_behalf_of_id.as_deref()).await
     }
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
-        match &self.0.team_id {
-            Some(t) => Ok(load_team(ctx, t).await?.map(Team)),
-            None => Ok(None),
-        }
+        maybe_team(ctx, self.0.team_id.as_deref()).await
     }
     async fn is_impersonated(&self) -> bool {
         self.0.is_impersonated

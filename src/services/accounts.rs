@@ -254,7 +254,8 @@ pub async fn login(
     throttle::ensure_allowed(state, Scope::Login, &email).await?;
     let user = find_by_email(&state.db, &email).await?;
     // Over-long passwords are checked as wrong, after the same work, without hashing them.
-    let attempt = if password.chars().count() > validation::MAX_PASSWORD {
+    let too_long = password.chars().count() > validation::MAX_PASSWORD;
+    let attempt = if too_long {
         String::new()
     } else {
         password.to_string()
@@ -265,10 +266,7 @@ pub async fn login(
         user.as_ref().map(|u| u.password_hash.clone()),
     )
     .await?;
-    let user = match (
-        ok && password.chars().count() <= validation::MAX_PASSWORD,
-        user,
-    ) {
+    let user = match (ok && !too_long, user) {
         (true, Some(u)) => u,
         (_, user) => {
             let now = state.clock.now();
@@ -345,10 +343,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
         return Err(denied());
     }
     let user = find_user(&txn, &row.user_id).await.map_err(|_| denied())?;
-    let team = match &row.team_id {
-        Some(t) if teams::is_member(&txn, t, &user.id).await? => Some(t.clone()),
-        _ => teams::valid_current_team(&txn, &user).await?,
-    };
+    let team = teams::team_to_act_in(&txn, &user, row.team_id.as_deref()).await?;
     audit::record(
         &txn,
         Entry::new(action::TOKEN_REFRESHED, audit::self_acting(&user.id), now)

@@ -35,7 +35,8 @@ pub mod action {
 /// One row to write.
 pub struct Entry<'a> {
     pub action: &'static str,
-    pub by: Attribution,
+    /// `None` when nobody is known (a failed login for an unknown email).
+    pub by: Option<Attribution>,
     pub team_id: Option<&'a str>,
     pub entity: Option<(&'static str, &'a str)>,
     pub details: Option<serde_json::Value>,
@@ -45,6 +46,11 @@ pub struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     pub fn new(action: &'static str, by: Attribution, at: DateTime<Utc>) -> Self {
+        Self::by(action, Some(by), at)
+    }
+
+    /// An entry whose actor may be unknown.
+    pub fn by(action: &'static str, by: Option<Attribution>, at: DateTime<Utc>) -> Self {
         Entry {
             action,
             by,
@@ -79,15 +85,19 @@ impl<'a> Entry<'a> {
 
 /// Writes the row on `conn` (pass the mutation's transaction).
 pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audit_log::Model> {
+    let (actor_id, on_behalf_of_id, is_impersonated) = match e.by {
+        Some(by) => (Some(by.actor_id), by.on_behalf_of_id, by.is_impersonated),
+        None => (None, None, false),
+    };
     let row = audit_log::ActiveModel {
         id: Set(new_id()),
-        actor_id: Set(Some(e.by.actor_id)),
-        on_behalf_of_id: Set(e.by.on_behalf_of_id),
+        actor_id: Set(actor_id),
+        on_behalf_of_id: Set(on_behalf_of_id),
         team_id: Set(e.team_id.map(str::to_string)),
         action: Set(e.action.to_string()),
         entity_type: Set(e.entity.map(|(k, _)| k.to_string())),
         entity_id: Set(e.entity.map(|(_, id)| id.to_string())),
-        is_impersonated: Set(e.by.is_impersonated),
+        is_impersonated: Set(is_impersonated),
         details: Set(e.details.map(|d| d.to_string())),
         ip_address: Set(e.ip.map(str::to_string)),
         created_at: Set(db_time(e.at)),
@@ -107,21 +117,12 @@ pub async fn record_refusal(
     ip: Option<&str>,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    audit_log::ActiveModel {
-        id: Set(new_id()),
-        actor_id: Set(actor.map(str::to_string)),
-        on_behalf_of_id: Set(on_behalf_of.map(str::to_string)),
-        team_id: Set(None),
-        action: Set(action.to_string()),
-        entity_type: Set(None),
-        entity_id: Set(None),
-        is_impersonated: Set(false),
-        details: Set(Some(details.to_string())),
-        ip_address: Set(ip.map(str::to_string)),
-        created_at: Set(db_time(at)),
-    }
-    .insert(conn)
-    .await?;
+    let by = actor.map(|a| Attribution {
+        actor_id: a.to_string(),
+        on_behalf_of_id: on_behalf_of.map(str::to_string),
+        is_impersonated: false,
+    });
+    record(conn, Entry::by(action, by, at).details(details).ip(ip)).await?;
     Ok(())
 }
 

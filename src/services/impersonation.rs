@@ -180,10 +180,7 @@ pub async fn cancel(
         return Err(AppError::Unauthenticated("impersonation session has ended"));
     }
     let admin = accounts::find_user(&txn, &record.impersonator_id).await?;
-    let team = match &record.impersonator_team_id {
-        Some(t) if teams::is_member(&txn, t, &admin.id).await? => Some(t.clone()),
-        _ => teams::valid_current_team(&txn, &admin).await?,
-    };
+    let team = teams::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
     audit::record(
         &txn,
         Entry::new(

@@ -87,10 +87,23 @@ pub async fn valid_current_team(
     conn: &impl ConnectionTrait,
     user: &user::Model,
 ) -> AppResult<Option<String>> {
-    if let Some(t) = &user.current_team_id
-        && is_member(conn, t, &user.id).await?
+    team_to_act_in(conn, user, user.current_team_id.as_deref()).await
+}
+
+/// `preferred` if the user is still a member of it, else their stored current team if still a
+/// member, else their oldest team.
+pub async fn team_to_act_in(
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+    preferred: Option<&str>,
+) -> AppResult<Option<String>> {
+    for t in [preferred, user.current_team_id.as_deref()]
+        .into_iter()
+        .flatten()
     {
-        return Ok(Some(t.clone()));
+        if is_member(conn, t, &user.id).await? {
+            return Ok(Some(t.to_string()));
+        }
     }
     Ok(team_member::Entity::find()
         .filter(team_member::Column::UserId.eq(user.id.clone()))

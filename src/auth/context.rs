@@ -46,6 +46,12 @@ impl AuthContext {
             && (self.is_impersonating() || !self.user.totp_enabled || self.two_factor_authenticated)
     }
 
+    /// Whether the schema may be introspected in production: 2FA-authenticated admins acting
+    /// as themselves.
+    pub fn may_introspect(&self) -> bool {
+        self.role.is_admin() && self.two_factor_satisfied() && !self.is_impersonating()
+    }
+
     /// The person really behind the request: the impersonator, or the user.
     pub fn true_user(&self) -> &user::Model {
         self.impersonation

@@ -118,12 +118,7 @@ impl AuditQuery {
             entity_id: f.entity_id.map(|i| i.0),
             is_impersonated: f.is_impersonated,
         };
-        let scope = if c.role.is_admin() {
-            None
-        } else {
-            Some(teams::current_team(db, c).await?)
-        };
-        let page = audit::list(db, scope.as_deref(), &filter, &args).await?;
+        let page = audit::list_for(db, c, &filter, &args).await?;
         Ok(connection(page, |r| &r.id, AuditLog))
     }
 }

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
-use crate::auth::context::{self, Caller, RequestMeta};
+use crate::auth::context::{self, AuthContext, Caller, RequestMeta};
 use crate::config::{Config, Environment};
 use crate::error::AppError;
 use crate::graphql::AppSchema;
@@ -97,9 +97,7 @@ pub async fn graphql(
     };
     // In production the schema is visible only to 2FA-authenticated admins.
     let introspection = config.environment == Environment::Development
-        || caller.as_ref().is_some_and(|c| {
-            c.role.is_admin() && c.two_factor_satisfied() && !c.is_impersonating()
-        });
+        || caller.as_ref().is_some_and(AuthContext::may_introspect);
     let meta = RequestMeta {
         ip: client_ip(config, &headers, connect),
     };

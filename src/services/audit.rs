@@ -147,9 +147,23 @@ pub struct Filter {
     pub is_impersonated: Option<bool>,
 }
 
-/// Audit rows with an actor, newest first. `scope_team` restricts to one team (non-admin
-/// callers).
-pub async fn list(
+/// The audit rows `caller` may see: all for admins, their current team's for everyone else
+/// (while impersonating, the customer's view).
+pub async fn list_for(
+    conn: &impl ConnectionTrait,
+    caller: &crate::auth::AuthContext,
+    filter: &Filter,
+    page: &super::pagination::PageArgs,
+) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    let scope = match caller.role.is_admin() {
+        true => None,
+        false => Some(super::teams::current_team(conn, caller).await?),
+    };
+    list(conn, scope.as_deref(), filter, page).await
+}
+
+/// Audit rows with an actor, newest first. `scope_team` restricts to one team.
+async fn list(
     conn: &impl ConnectionTrait,
     scope_team: Option<&str>,
     filter: &Filter,

@@ -38,3 +38,10 @@ impl Clock for ManualClock {
 }
 
 pub type SharedClock = Arc<dyn Clock>;
+
+/// `t + d`, or an internal error where chrono's range ends (configured durations are bounded
+/// at start, so this is a guard, not a path).
+pub fn later(t: DateTime<Utc>, d: chrono::Duration) -> crate::error::AppResult<DateTime<Utc>> {
+    t.checked_add_signed(d)
+        .ok_or_else(|| crate::error::AppError::internal("time out of range"))
+}

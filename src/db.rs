@@ -24,7 +24,3 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbE
         });
     Database::connect(opts).await
 }
-
-pub fn is_sqlite(url: &str) -> bool {
-    url.starts_with("sqlite:")
-}

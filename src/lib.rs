@@ -55,7 +55,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)
-        .limit_recursive_depth(config.max_depth * 2);
+        .limit_recursive_depth(config.max_depth * 2)
+        .extension(graphql::limits::SelectionLimit {
+            max: config.max_complexity,
+        });
     if config.environment == Environment::Production {
         // No "did you mean" hints for probing clients; introspection is gated per request.
         builder.disable_suggestions().finish()
@@ -86,7 +89,8 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // The route only: query strings and headers may carry secrets.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+        .layer(axum::middleware::from_fn(http::log_request))
 }

@@ -1,13 +1,14 @@
-//! The binary: CLI, configuration and tracing, then calls into the library.
-use std::path::{Path, PathBuf};
+//! The binary: reads the command line, sets up logging, and dispatches the subcommands into
+//! the library. Settings and their checks live in `config`, demo data in `seed`.
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use crm::AppState;
 use crm::auth::Role;
 use crm::clock::SystemClock;
-use crm::config::{Config, Environment, MIN_JWT_SECRET_BYTES, redact_url};
+use crm::config::{Config, Environment, LogFormat, Opts, redact_url};
 use migration::MigratorTrait;
 use tracing_subscriber::EnvFilter;
 
@@ -20,116 +21,6 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Args)]
-struct Opts {
-    /// `sqlite://…` or `postgres://…`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://./data/crm.db?mode=rwc",
-        global = true
-    )]
-    database_url: String,
-    /// Where to listen.
-    #[arg(
-        long,
-        env = "BIND_ADDR",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    bind_addr: String,
-    /// Lifetime of an impersonation token.
-    #[arg(
-        long,
-        env = "IMPERSONATION_TTL_MINUTES",
-        default_value_t = 30,
-        global = true
-    )]
-    impersonation_ttl_minutes: i64,
-    /// Lifetime of an access token.
-    #[arg(
-        long,
-        env = "ACCESS_TOKEN_TTL_MINUTES",
-        default_value_t = 15,
-        global = true
-    )]
-    access_token_ttl_minutes: i64,
-    /// Lifetime of a refresh token.
-    #[arg(
-        long,
-        env = "REFRESH_TOKEN_TTL_DAYS",
-        default_value_t = 30,
-        global = true
-    )]
-    refresh_token_ttl_days: i64,
-    /// development: GraphiQL and introspection open, demo data on an empty database.
-    /// Default: development on SQLite, production on PostgreSQL.
-    #[arg(long, env = "APP_ENV", value_enum, global = true)]
-    environment: Option<Environment>,
-    /// Seed demo data into an empty database (development only).
-    #[arg(long, env = "SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
-    seed_demo: bool,
-    /// Largest database pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
-    db_max_connections: u32,
-    /// Longest wait for a pooled connection, in seconds.
-    #[arg(
-        long,
-        env = "DB_ACQUIRE_TIMEOUT_SECONDS",
-        default_value_t = 5,
-        global = true
-    )]
-    db_acquire_timeout_seconds: u64,
-    /// Largest request body, in bytes.
-    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
-    body_limit_bytes: usize,
-    /// Longest time a request may take, in seconds.
-    #[arg(
-        long,
-        env = "REQUEST_TIMEOUT_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
-    request_timeout_seconds: u64,
-    /// Serve GraphiQL (default: on in development, off in production).
-    #[arg(long, env = "GRAPHIQL", global = true)]
-    graphiql: Option<bool>,
-    /// Failed logins (per email) or TOTP codes (per user) before a lockout.
-    #[arg(long, env = "MAX_FAILED_ATTEMPTS", default_value_t = 5, global = true)]
-    max_failed_attempts: u32,
-    /// Lockout length, in minutes.
-    #[arg(long, env = "LOCKOUT_MINUTES", default_value_t = 15, global = true)]
-    lockout_minutes: i64,
-    /// Largest GraphQL query depth.
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
-    max_query_depth: usize,
-    /// Largest GraphQL query complexity (about one per field, aliases included).
-    #[arg(
-        long,
-        env = "MAX_QUERY_COMPLEXITY",
-        default_value_t = 500,
-        global = true
-    )]
-    max_query_complexity: usize,
-    /// Largest number of operations in one batched request.
-    #[arg(long, env = "MAX_BATCH", default_value_t = 10, global = true)]
-    max_batch: usize,
-    /// Password hashes computed at once.
-    #[arg(
-        long,
-        env = "PASSWORD_HASH_CONCURRENCY",
-        default_value_t = 2,
-        global = true
-    )]
-    password_hash_concurrency: usize,
-    /// Record the client address from `X-Forwarded-For` (set only behind a trusted proxy).
-    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
-    trust_proxy: bool,
-    /// Comma-separated origins allowed by CORS.
-    #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
-    allowed_origins: String,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Migrate the database if needed, then serve HTTP (the default).
@@ -138,12 +29,18 @@ enum Command {
     Migrate,
     /// Print the SDL that `schema.graphql` must equal.
     PrintSchema,
-    /// Create a user (and its team); prints its id as the last line.
+    /// Create a user (and its team); prints its id as the last line. The password comes from
+    /// `--password-file` (`-` for standard input), or standard input when neither is given,
+    /// so it need not appear in `ps` or the shell's history.
     CreateUser {
         #[arg(long)]
         email: String,
+        /// The password itself (visible to other local users in `ps`: prefer the file).
+        #[arg(long, conflicts_with = "password_file")]
+        password: Option<String>,
+        /// A file holding the password (its first line); `-` reads standard input.
         #[arg(long)]
-        password: String,
+        password_file: Option<PathBuf>,
         #[arg(long)]
         name: String,
         #[arg(long, value_enum, default_value = "user")]
@@ -151,6 +48,9 @@ enum Command {
     },
     /// Print the current TOTP code of a demo account (demo data only).
     DemoTotp { email: String },
+    /// Lock the demo accounts (a random password, sessions ended), so that a database that
+    /// once ran in development may serve production.
+    DisableDemoAccounts,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -173,126 +73,6 @@ impl From<RoleArg> for Role {
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(2)
-}
-
-/// The directory of a SQLite database file, if the URL names one.
-fn sqlite_dir(url: &str) -> Option<PathBuf> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(
-        Path::new(path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-    )
-}
-
-/// `JWT_SECRET`, or with SQLite a secret generated once and kept beside the database file.
-fn jwt_secret(url: &str) -> Vec<u8> {
-    if let Ok(s) = std::env::var("JWT_SECRET") {
-        if s.len() < MIN_JWT_SECRET_BYTES {
-            fail(format!(
-                "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
-            ));
-        }
-        return s.into_bytes();
-    }
-    let Some(dir) = (crm::db::is_sqlite(url)).then(|| sqlite_dir(url)).flatten() else {
-        fail("JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
-    };
-    let file = dir.join("jwt-secret");
-    if let Ok(s) = std::fs::read_to_string(&file)
-        && s.trim().len() >= MIN_JWT_SECRET_BYTES
-    {
-        return s.trim().as_bytes().to_vec();
-    }
-    let mut bytes = [0u8; 48];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    let secret = hex::encode(bytes);
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| write_private(&file, &secret)) {
-        fail(format!(
-            "cannot keep a generated JWT secret in {}: {e}",
-            file.display()
-        ));
-    }
-    tracing::warn!(path = %file.display(), "JWT_SECRET not set: generated one and kept it beside the database");
-    secret.into_bytes()
-}
-
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(content.as_bytes())
-}
-
-fn build_config(o: &Opts) -> Config {
-    if let Some(dir) = crm::db::is_sqlite(&o.database_url)
-        .then(|| sqlite_dir(&o.database_url))
-        .flatten()
-        && let Err(e) = std::fs::create_dir_all(&dir)
-    {
-        fail(format!("cannot create {}: {e}", dir.display()));
-    }
-    if o.impersonation_ttl_minutes <= 0 || o.access_token_ttl_minutes <= 0 {
-        fail("token lifetimes must be positive");
-    }
-    let environment = o
-        .environment
-        .unwrap_or(Environment::default_for(&o.database_url));
-    let mut c = Config::with_defaults(&o.database_url);
-    c.jwt_secret = jwt_secret(&o.database_url);
-    c.bind_addr = o.bind_addr.clone();
-    c.environment = environment;
-    c.access_token_ttl = chrono::Duration::minutes(o.access_token_ttl_minutes);
-    c.refresh_token_ttl = chrono::Duration::days(o.refresh_token_ttl_days);
-    c.impersonation_ttl = chrono::Duration::minutes(o.impersonation_ttl_minutes);
-    c.db_max_connections = o.db_max_connections.max(1);
-    c.db_acquire_timeout = Duration::from_secs(o.db_acquire_timeout_seconds.max(1));
-    c.body_limit_bytes = o.body_limit_bytes;
-    c.request_timeout = Duration::from_secs(o.request_timeout_seconds.max(1));
-    c.graphiql = o
-        .graphiql
-        .unwrap_or(environment == Environment::Development);
-    c.throttle.max_failures = o.max_failed_attempts.max(1);
-    c.throttle.lockout = chrono::Duration::minutes(o.lockout_minutes.max(1));
-    c.max_depth = o.max_query_depth.max(2);
-    c.max_complexity = o.max_query_complexity.max(10);
-    c.max_batch = o.max_batch.max(1);
-    c.password_hash_concurrency = o.password_hash_concurrency.max(1);
-    c.trust_proxy = o.trust_proxy;
-    c.allowed_origins = o
-        .allowed_origins
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    c
-}
-
-async fn connect(config: Config) -> AppState {
-    let db = match crm::db::connect(&config).await {
-        Ok(db) => db,
-        Err(e) => fail(format!(
-            "cannot open the database {}: {e}",
-            redact_url(&config.database_url)
-        )),
-    };
-    AppState::new(db, config, Arc::new(SystemClock))
-}
-
-async fn migrate(state: &AppState) {
-    if let Err(e) = migration::Migrator::up(&state.db, None).await {
-        fail(format!("migration failed: {e}"));
-    }
 }
 
 /// Keeps glibc from serving argon2's 19 MiB working buffers out of its per-thread heaps: by
@@ -318,43 +98,62 @@ fn main() {
     }
 }
 
+/// Log lines go to standard output: coloured only on a terminal, JSON with `LOG_FORMAT=json`.
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 async fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::PrintSchema => print!("{}", crm::graphql::sdl()),
+    init_logging(cli.opts.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::PrintSchema = command {
+        print!("{}", crm::graphql::sdl());
+        return;
+    }
+    let config = Config::from_opts(&cli.opts).unwrap_or_else(|e| fail(e));
+    let state = connect(config).await;
+    match command {
+        Command::Serve => serve(state).await,
+        Command::PrintSchema => {} // printed above, without a database
         Command::Migrate => {
-            let state = connect(build_config(&cli.opts)).await;
             migrate(&state).await;
             println!("migrations applied");
         }
         Command::CreateUser {
             email,
             password,
+            password_file,
             name,
             role,
         } => {
-            let state = connect(build_config(&cli.opts)).await;
+            let password = match password {
+                Some(p) => p,
+                None => read_password(password_file).unwrap_or_else(|e| fail(e)),
+            };
             migrate(&state).await;
-            match crm::services::accounts::create_user_cli(
+            let created = crm::services::accounts::create_operator_account(
                 &state,
                 &email,
                 &password,
                 &name,
                 role.into(),
             )
-            .await
-            {
+            .await;
+            match created {
                 Ok(id) => println!("{id}"),
-                Err(e) => fail(format!("{e}")),
+                Err(e) => fail(e),
             }
         }
         Command::DemoTotp { email } => {
-            let state = connect(build_config(&cli.opts)).await;
             if state.config.environment != Environment::Development {
                 fail("demo-totp works only in development");
             }
@@ -364,23 +163,72 @@ async fn run() {
                 Err(e) => fail(e),
             }
         }
-        Command::Serve => serve(cli.opts).await,
+        Command::DisableDemoAccounts => {
+            migrate(&state).await;
+            match crm::seed::disable_demo_accounts(&state).await {
+                Ok(locked) if locked.is_empty() => {
+                    println!("no demo account accepts its published password")
+                }
+                Ok(locked) => println!("locked: {}", locked.join(", ")),
+                Err(e) => fail(e),
+            }
+        }
     }
 }
 
-async fn serve(opts: Opts) {
-    let state = connect(build_config(&opts)).await;
+/// The password of `create-user`: the first line of a file, or of standard input.
+fn read_password(file: Option<PathBuf>) -> Result<String, String> {
+    let text = match file {
+        Some(path) if path.as_os_str() != "-" => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?,
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            s
+        }
+    };
+    let line = text.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        return Err("no password given (use --password-file or standard input)".into());
+    }
+    Ok(line)
+}
+
+async fn connect(config: Config) -> AppState {
+    let db = match crm::db::connect(&config).await {
+        Ok(db) => db,
+        Err(e) => fail(format!(
+            "cannot open the database {}: {e}",
+            redact_url(&config.database_url)
+        )),
+    };
+    AppState::new(db, config, Arc::new(SystemClock))
+}
+
+async fn migrate(state: &AppState) {
+    if let Err(e) = migration::Migrator::up(&state.db, None).await {
+        fail(format!("migration failed: {e}"));
+    }
+}
+
+async fn serve(state: AppState) {
     migrate(&state).await;
-    let dev = state.config.environment == Environment::Development;
-    let mut seeded = false;
-    if dev && opts.seed_demo {
-        match crm::seed::is_empty(&state).await {
-            Ok(true) => match crm::seed::seed_demo(&state).await {
-                Ok(()) => seeded = true,
-                Err(e) => fail(format!("seeding demo data failed: {e:?}")),
-            },
-            Ok(false) => {}
-            Err(e) => fail(format!("{e:?}")),
+    let seeded = match crm::seed::seed_if_empty(&state).await {
+        Ok(seeded) => seeded,
+        Err(e) => fail(format!("seeding demo data failed: {e}")),
+    };
+    if state.config.environment == Environment::Production {
+        match crm::seed::published_demo_accounts(&state).await {
+            Ok(open) if open.is_empty() => {}
+            Ok(open) => fail(format!(
+                "this database holds demo accounts that accept their published passwords ({}); \
+                 production will not serve them. Lock them with `crm-impersonation \
+                 disable-demo-accounts` (same DATABASE_URL), or serve with APP_ENV=development",
+                open.join(", ")
+            )),
+            Err(e) => fail(format!("cannot check for demo accounts: {e}")),
         }
     }
     let listener = match tokio::net::TcpListener::bind(&state.config.bind_addr).await {
@@ -391,39 +239,15 @@ async fn serve(opts: Opts) {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let banner = crm::seed::banner(&state, &addr, seeded).await;
     // The banner is written with errors ignored: a closed stdout must not stop a server.
-    let mut banner = format!("CRM API listening on http://{addr}\n");
-    if dev {
-        banner.push_str(&format!("GraphiQL: http://{addr}/graphql\n"));
-        let demo = seeded || crm::seed::demo_present(&state).await.unwrap_or(false);
-        if demo {
-            let head = if seeded {
-                "Demo data seeded. Logins"
-            } else {
-                "Demo logins"
-            };
-            banner.push_str(&format!("{head} (email / password):\n"));
-            for a in crm::seed::DEMO_ACCOUNTS {
-                let note = if a.two_factor {
-                    " (2FA on: code from `cargo run --release -- demo-totp EMAIL`)"
-                } else if !a.impersonation_allowed {
-                    " (impersonation switched off)"
-                } else {
-                    ""
-                };
-                banner.push_str(&format!(
-                    "  {:<18} {:<14} {:?}{note}\n",
-                    a.email, a.password, a.role
-                ));
-            }
-        }
-    }
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     }
     tracing::info!(config = ?state.config, "serving");
+    crm::services::impersonation::spawn_sweeper(state.clone());
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

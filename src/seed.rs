@@ -55,6 +55,17 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
     },
 ];
 
+/// Seeds the demo data on the first start of an empty development database (unless
+/// `SEED_DEMO=false`). Returns whether it did.
+pub async fn seed_if_empty(state: &AppState) -> AppResult<bool> {
+    let dev = state.config.environment == crate::config::Environment::Development;
+    if !dev || !state.config.seed_demo || !is_empty(state).await? {
+        return Ok(false);
+    }
+    seed_demo(state).await?;
+    Ok(true)
+}
+
 /// Whether the database has no users yet.
 pub async fn is_empty(state: &AppState) -> AppResult<bool> {
     Ok(user::Entity::find().count(&state.db).await? == 0)
@@ -144,4 +155,91 @@ pub async fn demo_totp(state: &AppState, email: &str) -> AppResult<Option<String
         return Ok(None);
     };
     Ok(Some(totp::code_at(&secret, state.clock.now().timestamp())?))
+}
+
+/// The demo accounts in this database that still accept their published password. Production
+/// refuses to start while there is one: anyone who read the README could sign in.
+pub async fn published_demo_accounts(state: &AppState) -> AppResult<Vec<&'static str>> {
+    let mut open = vec![];
+    for a in DEMO_ACCOUNTS {
+        if let Some(u) = accounts::find_by_email(&state.db, a.email).await?
+            && password::verify(
+                &state.hashing,
+                a.password.to_string(),
+                Some(u.password_hash),
+            )
+            .await?
+        {
+            open.push(a.email);
+        }
+    }
+    Ok(open)
+}
+
+/// `disable-demo-accounts`: gives each demo account a random password nobody knows and ends
+/// its sessions, so a database that once ran in development can serve production. Returns
+/// the emails it locked.
+pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static str>> {
+    let mut locked = vec![];
+    for email in published_demo_accounts(state).await? {
+        let Some(u) = accounts::find_by_email(&state.db, email).await? else {
+            continue;
+        };
+        let unknown = uuid::Uuid::new_v4().to_string() + &uuid::Uuid::new_v4().to_string();
+        let hash = password::hash(&state.hashing, unknown).await?;
+        let now = crate::services::db_time(state.clock.now());
+        let txn = crate::services::write_txn(&state.db).await?;
+        let id = u.id.clone();
+        let mut m = u.into_active_model();
+        m.password_hash = Set(hash);
+        m.sessions_valid_after = Set(Some(now));
+        m.updated_at = Set(now);
+        m.update(&txn).await?;
+        accounts::revoke_all_refresh_tokens(&txn, &id, now).await?;
+        crate::services::audit::record(
+            &txn,
+            crate::services::audit::Entry::new(
+                action::DEMO_ACCOUNT_DISABLED,
+                crate::services::audit::self_acting(&id),
+                now,
+            )
+            .entity("User", &id),
+        )
+        .await?;
+        txn.commit().await?;
+        locked.push(email);
+    }
+    Ok(locked)
+}
+
+/// The lines `serve` prints at start in development: where to go, and the demo logins.
+pub async fn banner(state: &AppState, addr: &str, seeded: bool) -> String {
+    let mut banner = format!("CRM API listening on http://{addr}\n");
+    if state.config.environment != crate::config::Environment::Development {
+        return banner;
+    }
+    banner.push_str(&format!("GraphiQL: http://{addr}/graphql\n"));
+    if !(seeded || demo_present(state).await.unwrap_or(false)) {
+        return banner;
+    }
+    let head = if seeded {
+        "Demo data seeded. Logins"
+    } else {
+        "Demo logins"
+    };
+    banner.push_str(&format!("{head} (email / password):\n"));
+    for a in DEMO_ACCOUNTS {
+        let note = if a.two_factor {
+            " (2FA on: code from `cargo run --release -- demo-totp EMAIL`)"
+        } else if !a.impersonation_allowed {
+            " (impersonation switched off)"
+        } else {
+            ""
+        };
+        banner.push_str(&format!(
+            "  {:<18} {:<14} {:?}{note}\n",
+            a.email, a.password, a.role
+        ));
+    }
+    banner
 }

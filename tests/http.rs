@@ -94,7 +94,12 @@ async fn audit_rows_record_the_client_address_behind_a_trusted_proxy() {
             .unwrap();
         tower::ServiceExt::oneshot(app.router.clone(), req)
     };
-    let trusting = TestApp::with_config(|c| c.trust_proxy = true).await;
+    // Two trusted proxies: the client is the second entry from the right.
+    let trusting = TestApp::with_config(|c| {
+        c.trust_proxy = true;
+        c.trusted_proxy_hops = 2;
+    })
+    .await;
     trusting.register("ann@example.com", "Ann").await;
     send(&trusting).await.unwrap();
     assert_eq!(

@@ -294,7 +294,7 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
         ("mutation($t: ID!) { switchTeam(teamId: $t) { accessToken } }".into(), json!({ "t": team })),
         ("mutation { changePassword(currentPassword: \"correct-horse-1\", newPassword: \"another-pass-2\") }".into(), json!({})),
         ("mutation { generateTwoFactorSecret { otpauthUrl } }".into(), json!({})),
-        ("mutation { turnOnTwoFactor(code: \"123456\") { accessToken } }".into(), json!({})),
+        ("mutation { turnOnTwoFactor(code: \"123456\", password: \"correct-horse-1\") { accessToken } }".into(), json!({})),
         ("mutation { authenticateTwoFactor(code: \"123456\") { accessToken } }".into(), json!({})),
         ("mutation { turnOffTwoFactor(code: \"123456\") }".into(), json!({})),
         ("mutation { updateProfile(input: { impersonationAllowed: false }) { id } }".into(), json!({})),
@@ -311,11 +311,17 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
         );
     }
     assert_eq!(w.app.count("teams", "").await, teams_before);
+    // Refusals change nothing but leave their trace: one audit row each, under the admin.
     assert_eq!(
         w.app.count("audit_logs", "").await,
-        audit_before,
-        "refusals write nothing"
+        audit_before + 10,
+        "refusals write only their audit rows"
     );
+    let blocked_rows = format!(
+        "WHERE action = 'BLOCKED_WHILE_IMPERSONATING' AND actor_id = '{}' AND on_behalf_of_id = '{}' AND is_impersonated = true",
+        w.admin.user_id, w.customer.user_id
+    );
+    assert_eq!(w.app.count("audit_logs", &blocked_rows).await, 10);
     // The target's consent setting is unchanged; the name may still be edited.
     let d = w.app.ok(Some(t), "mutation { updateProfile(input: { name: \"Carl C.\" }) { name impersonationAllowed } }", json!({})).await;
     assert_eq!(d["updateProfile"]["impersonationAllowed"], true);

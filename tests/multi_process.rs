@@ -95,7 +95,7 @@ async fn cancel_on_one_process_is_seen_by_the_other() {
     let code = crm::auth::totp::code_at(&secret, chrono::Utc::now().timestamp()).unwrap();
     let admin_token = b.ok(
         Some(token),
-        "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken } }",
+        "mutation($c: String!) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\") { accessToken } }",
         json!({ "c": code }),
     )["turnOnTwoFactor"]["accessToken"]
         .as_str()

@@ -41,7 +41,7 @@ async fn turning_on_needs_a_valid_code_and_then_login_needs_the_second_factor() 
         json!({}),
     )
     .await;
-    let on = "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken user { isTwoFactorEnabled isTwoFactorAuthenticated } } }";
+    let on = "mutation($c: String!) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\") { accessToken user { isTwoFactorEnabled isTwoFactorAuthenticated } } }";
     assert_eq!(
         app.err_code(Some(&s.token), on, json!({ "c": "000000" }))
             .await,

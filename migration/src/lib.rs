@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_initial;
 mod m20261121_000002_auth_failures;
 mod m20261121_000003_sessions_valid_after;
+mod m20261121_000004_impersonation_end_reason;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_auth_failures::Migration),
             Box::new(m20261121_000003_sessions_valid_after::Migration),
+            Box::new(m20261121_000004_impersonation_end_reason::Migration),
         ]
     }
 }

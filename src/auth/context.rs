@@ -1,17 +1,16 @@
-//! The per-request `AuthContext`: built once from the bearer token, before any resolver runs,
-//! and attached to the GraphQL request. Every resolver reads the same one.
+//! The per-request `AuthContext`: built once from the bearer token (by
+//! `services::authentication`), before any resolver runs, and attached to the GraphQL request.
+//! Every resolver reads the same one.
 use async_graphql::Context;
-use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::Role;
-use super::policy;
-use super::tokens::{self, ImpersonationClaims};
-use crate::AppState;
+use super::tokens;
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
 
 /// The active impersonation behind a request: who is really acting, and the session record.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows ids only: the record and claims carry the impersonation code.
+#[derive(Clone)]
 pub struct ActiveImpersonation {
     pub impersonator: user::Model,
     pub record: impersonation::Model,
@@ -19,8 +18,9 @@ pub struct ActiveImpersonation {
     pub claims: tokens::ImpersonationClaims,
 }
 
-/// Who is calling.
-#[derive(Debug, Clone)]
+/// Who is calling. Its `Debug` shows ids and flags only: the user rows carry the password
+/// hash and TOTP secret, the impersonation its code.
+#[derive(Clone)]
 pub struct AuthContext {
     /// The effective user: the impersonated one while impersonating.
     pub user: user::Model,
@@ -46,10 +46,15 @@ impl AuthContext {
             && (self.is_impersonating() || !self.user.totp_enabled || self.two_factor_authenticated)
     }
 
-    /// Whether the schema may be introspected in production: 2FA-authenticated admins acting
-    /// as themselves.
+    /// The one rule for admin-only operations, fields and views: an admin whose own 2FA is
+    /// on and passed by this token.
+    pub fn is_admin_with_two_factor(&self) -> bool {
+        self.role.is_admin() && self.user.totp_enabled && self.two_factor_satisfied()
+    }
+
+    /// Whether the schema may be introspected in production: 2FA admins acting as themselves.
     pub fn may_introspect(&self) -> bool {
-        self.role.is_admin() && self.two_factor_satisfied() && !self.is_impersonating()
+        self.is_admin_with_two_factor() && !self.is_impersonating()
     }
 
     /// The person really behind the request: the impersonator, or the user.
@@ -74,6 +79,30 @@ impl AuthContext {
                 is_impersonated: false,
             },
         }
+    }
+}
+
+impl std::fmt::Debug for ActiveImpersonation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveImpersonation")
+            .field("impersonator_id", &self.impersonator.id)
+            .field("record_id", &self.record.id)
+            .field("started_at", &self.record.started_at)
+            .field("expires_at", &self.record.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthContext")
+            .field("user_id", &self.user.id)
+            .field("role", &self.role)
+            .field("team_id", &self.team_id)
+            .field("two_factor_authenticated", &self.two_factor_authenticated)
+            .field("pre_two_factor", &self.pre_two_factor)
+            .field("impersonation", &self.impersonation)
+            .finish()
     }
 }
 
@@ -111,74 +140,9 @@ pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }
 
-/// Builds the context from a bearer token. Any failure is `UNAUTHENTICATED`: a bad token is
-/// never downgraded to an anonymous request.
-pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContext> {
-    let now = state.clock.now();
-    let claims = tokens::verify_access(&state.config, now, token)?;
-    let user = user::Entity::find_by_id(claims.sub.clone())
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
-    if issued_before_revocation(&user, claims.iat) {
-        return Err(AppError::Unauthenticated("session ended: sign in again"));
-    }
-    let impersonation = match claims.impersonation()? {
-        None => None,
-        Some(imp) => Some(load_impersonation(&state.db, now, imp, &user).await?),
-    };
-    Ok(AuthContext {
-        role: Role::parse(&user.role),
-        team_id: claims.team_id.clone(),
-        two_factor_authenticated: claims.is_two_factor_authenticated,
-        pre_two_factor: claims.is_pre_two_factor(),
-        user,
-        impersonation,
-    })
-}
-
 /// Whether a token issued at `iat` (seconds) predates the user's last password change.
 /// Same-second tokens stand: `iat` carries no finer time.
-fn issued_before_revocation(user: &user::Model, iat: i64) -> bool {
+pub fn issued_before_revocation(user: &user::Model, iat: i64) -> bool {
     user.sessions_valid_after
         .is_some_and(|t| iat < t.timestamp())
-}
-
-/// Checks, on every request, that the impersonation behind a token is still live and still
-/// allowed: the record exists, matches the token, has not ended or expired, the impersonator
-/// is still a 2FA-enabled admin and the policy still allows the target. Otherwise the session
-/// ends now, not at expiry.
-async fn load_impersonation(
-    db: &impl ConnectionTrait,
-    now: chrono::DateTime<chrono::Utc>,
-    imp: ImpersonationClaims,
-    target: &user::Model,
-) -> AppResult<ActiveImpersonation> {
-    let ended = || AppError::Unauthenticated("impersonation session has ended");
-    let record = crate::services::impersonation::find_by_code(db, &imp.code)
-        .await?
-        .ok_or_else(ended)?;
-    let matches = record.impersonator_id == imp.impersonated_by
-        && record.impersonated_user_id == target.id
-        && record.started_at.timestamp() == imp.impersonated_at;
-    if !matches || record.ended_at.is_some() || record.expires_at <= now {
-        return Err(ended());
-    }
-    let impersonator = user::Entity::find_by_id(record.impersonator_id.clone())
-        .one(db)
-        .await?
-        .ok_or_else(ended)?;
-    // Losing the admin role is checked here (the guards do it for `impersonate`); every
-    // other rule is the policy's.
-    let still_allowed = Role::parse(&impersonator.role).is_admin()
-        && !issued_before_revocation(&impersonator, record.started_at.timestamp())
-        && policy::check_users(&impersonator, target, false).is_ok();
-    if !still_allowed {
-        return Err(ended());
-    }
-    Ok(ActiveImpersonation {
-        impersonator,
-        record,
-        claims: imp,
-    })
 }

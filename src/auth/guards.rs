@@ -3,8 +3,10 @@
 use async_graphql::{Context, Guard, Result};
 
 use super::Role;
-use super::context::{caller, maybe_caller};
+use super::context::{caller, maybe_caller, request_meta};
+use crate::AppState;
 use crate::error::AppError;
+use crate::services::audit;
 
 /// A valid token was presented (a pre-2FA token counts).
 pub struct SignedIn;
@@ -29,29 +31,40 @@ impl Guard for TwoFactorPassed {
     }
 }
 
-/// The effective user is an ADMIN or SUPER_ADMIN.
-pub struct Admin;
-
-impl Guard for Admin {
-    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        if caller(ctx)?.role.is_admin() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("admins only").into())
-        }
-    }
+/// Admin-only operations and fields: the effective user is an ADMIN (or, with `SUPER_ADMIN`,
+/// a SUPER_ADMIN) whose own 2FA is on and passed by this token. An admin whose 2FA is off is
+/// refused (`TWO_FACTOR_REQUIRED`) like a token that has not passed it.
+pub struct AdminWithTwoFactor {
+    super_admin_only: bool,
 }
 
-/// The effective user is a SUPER_ADMIN.
-pub struct SuperAdmin;
+impl AdminWithTwoFactor {
+    pub const ADMIN: AdminWithTwoFactor = AdminWithTwoFactor {
+        super_admin_only: false,
+    };
+    pub const SUPER_ADMIN: AdminWithTwoFactor = AdminWithTwoFactor {
+        super_admin_only: true,
+    };
+}
 
-impl Guard for SuperAdmin {
+impl Guard for AdminWithTwoFactor {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        if caller(ctx)?.role == Role::SuperAdmin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("super admins only").into())
+        let c = caller(ctx)?;
+        let role_ok = match self.super_admin_only {
+            true => c.role == Role::SuperAdmin,
+            false => c.role.is_admin(),
+        };
+        if !role_ok {
+            let msg = match self.super_admin_only {
+                true => "super admins only",
+                false => "admins only",
+            };
+            return Err(AppError::Forbidden(msg).into());
         }
+        if !c.is_admin_with_two_factor() {
+            return Err(AppError::TwoFactorRequired.into());
+        }
+        Ok(())
     }
 }
 
@@ -90,6 +103,14 @@ impl Guard for NotImpersonating {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match maybe_caller(ctx) {
             Some(c) if self.applies && c.is_impersonating() => {
+                // The refusal leaves a trace: support tried something the design blocks.
+                if let Some(state) = ctx.data_opt::<AppState>() {
+                    let field = ctx.item.node.name.node.as_str();
+                    let meta = request_meta(ctx);
+                    if let Err(e) = audit::record_blocked(state, c, field, &meta).await {
+                        tracing::error!(error = %e, "cannot audit a blocked operation");
+                    }
+                }
                 Err(AppError::BlockedWhileImpersonating.into())
             }
             _ => Ok(()),

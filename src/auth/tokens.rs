@@ -101,7 +101,7 @@ pub fn issue_access(
     ttl: chrono::Duration,
     grant: AccessGrant<'_>,
 ) -> AppResult<(String, DateTime<Utc>)> {
-    let exp = now + ttl;
+    let exp = crate::clock::later(now, ttl)?;
     let pending_2fa = grant.two_factor_enabled
         && !grant.two_factor_authenticated
         && grant.impersonation.is_none();

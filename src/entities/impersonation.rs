@@ -14,6 +14,8 @@ pub struct Model {
     pub started_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
+    /// Why it ended (`EndReason`), set together with `ended_at`.
+    pub end_reason: Option<String>,
     pub reason: Option<String>,
 }
 

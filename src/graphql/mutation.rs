@@ -6,7 +6,9 @@ use super::state;
 use super::types::*;
 use crate::auth::Role;
 use crate::auth::context::{caller, request_meta};
-use crate::auth::guards::{NotImpersonating, SignedIn, SuperAdmin, TrueUserAdmin, TwoFactorPassed};
+use crate::auth::guards::{
+    AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
+};
 use crate::services::accounts::{self, ProfileInput, RegisterInput};
 use crate::services::work::CommentTarget;
 use crate::services::{impersonation, teams, work};
@@ -106,11 +108,24 @@ impl AccountMutation {
         })
     }
 
+    /// Turns 2FA on with a code from the new authenticator and the current password (a
+    /// stolen access token alone must not enrol the thief's authenticator).
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn turn_on_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<AuthPayload> {
+    async fn turn_on_two_factor(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::turn_on_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
-                .await?,
+            accounts::turn_on_two_factor(
+                state(ctx)?,
+                caller(ctx)?,
+                &code,
+                &password,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
@@ -134,7 +149,7 @@ impl AccountMutation {
     }
 
     /// SUPER_ADMIN only; nobody changes their own role.
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed).and(SuperAdmin)")]
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         Ok(User(
             accounts::set_user_role(

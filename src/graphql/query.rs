@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, InputObject, MergedObject, Object, Result};
 use super::state;
 use super::types::*;
 use crate::auth::context::caller;
-use crate::auth::guards::{Admin, SignedIn, TwoFactorPassed};
+use crate::auth::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
+use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
 use crate::services::{audit, impersonation, teams, work};
 
 #[derive(Default)]
@@ -26,7 +27,10 @@ pub struct TeamQuery;
 #[Object]
 impl TeamQuery {
     /// The admins' Teams List, oldest first, optionally filtered by name (at most 100 a page).
-    #[graphql(guard = "TwoFactorPassed.and(Admin)")]
+    #[graphql(
+        guard = "AdminWithTwoFactor::ADMIN",
+        complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn teams(
         &self,
         ctx: &Context<'_>,
@@ -45,14 +49,21 @@ pub struct WorkQuery;
 
 #[Object]
 impl WorkQuery {
-    /// Businesses of the caller's current team.
-    #[graphql(guard = "TwoFactorPassed")]
-    async fn businesses(&self, ctx: &Context<'_>) -> Result<Vec<Business>> {
-        Ok(work::businesses(&state(ctx)?.db, caller(ctx)?)
-            .await?
-            .into_iter()
-            .map(Business)
-            .collect())
+    /// Businesses of the caller's current team, oldest first: `first` (at most 100, the
+    /// default) after the cursor `after`.
+    #[graphql(
+        guard = "TwoFactorPassed",
+        complexity = "list_complexity(first, MAX_PAGE_SIZE, child_complexity)"
+    )]
+    async fn businesses(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<Business>> {
+        let args = PageArgs::parse_or(first, after, MAX_PAGE_SIZE)?;
+        let page = work::businesses(&state(ctx)?.db, caller(ctx)?, &args).await?;
+        Ok(page.items.into_iter().map(Business).collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
@@ -62,14 +73,21 @@ impl WorkQuery {
         ))
     }
 
-    /// Leads of the caller's current team.
-    #[graphql(guard = "TwoFactorPassed")]
-    async fn leads(&self, ctx: &Context<'_>) -> Result<Vec<Lead>> {
-        Ok(work::leads(&state(ctx)?.db, caller(ctx)?)
-            .await?
-            .into_iter()
-            .map(Lead)
-            .collect())
+    /// Leads of the caller's current team, oldest first: `first` (at most 100, the default)
+    /// after the cursor `after`.
+    #[graphql(
+        guard = "TwoFactorPassed",
+        complexity = "list_complexity(first, MAX_PAGE_SIZE, child_complexity)"
+    )]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<Lead>> {
+        let args = PageArgs::parse_or(first, after, MAX_PAGE_SIZE)?;
+        let page = work::leads(&state(ctx)?.db, caller(ctx)?, &args).await?;
+        Ok(page.items.into_iter().map(Lead).collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
@@ -97,7 +115,10 @@ pub struct AuditQuery;
 impl AuditQuery {
     /// The audit trail, newest first (at most 100 a page). Admins see all rows; others see
     /// their current team's.
-    #[graphql(guard = "TwoFactorPassed")]
+    #[graphql(
+        guard = "TwoFactorPassed",
+        complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,
@@ -129,7 +150,10 @@ pub struct ImpersonationQuery;
 #[Object]
 impl ImpersonationQuery {
     /// Impersonation sessions, newest first (at most 100 a page). Admins only.
-    #[graphql(guard = "TwoFactorPassed.and(Admin)")]
+    #[graphql(
+        guard = "AdminWithTwoFactor::ADMIN",
+        complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn impersonations(
         &self,
         ctx: &Context<'_>,

@@ -10,14 +10,16 @@ use super::loaders::{MembersLoader, TeamLoader, UserLoader};
 use super::state;
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, caller};
-use crate::auth::guards::Admin;
+use crate::auth::guards::AdminWithTwoFactor;
 use crate::auth::policy::ImpersonationDenial;
 use crate::entities::{audit_log, business, impersonation, lead, team, user};
 use crate::error::AppError;
 use crate::services::accounts::Session;
 use crate::services::attribution::display_name;
-use crate::services::pagination::{Page, PageArgs, encode_cursor};
-use crate::services::work::{self, CommentRow};
+use crate::services::pagination::{
+    DEFAULT_PAGE_SIZE, Page, PageArgs, encode_cursor, list_complexity,
+};
+use crate::services::work::{self, CommentRow, CommentWindow};
 use crate::services::{impersonation as imp_service, teams};
 
 pub(crate) async fn load_user(ctx: &Context<'_>, id: &str) -> Result<user::Model> {
@@ -96,7 +98,7 @@ impl User {
     }
     /// Can the caller impersonate this user now, and if not, why. Admins only; the Teams List
     /// uses it to disable the Impersonate button.
-    #[graphql(guard = "Admin")]
+    #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
         Ok(match imp_service::check(c, &self.0) {
@@ -274,12 +276,17 @@ impl Business {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// All comments, oldest first. See `commentsConnection` for pages.
-    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>> {
-        let page = work::business_comments(&state(ctx)?.db, &self.0.id, None).await?;
+    /// The latest `first` comments (default 20, at most 100), oldest first. See
+    /// `commentsConnection` for all of them, a page at a time.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
+        let n = PageArgs::parse(first, None)?.first;
+        let page =
+            work::business_comments(&state(ctx)?.db, &self.0.id, CommentWindow::Latest(n)).await?;
         Ok(page.items.into_iter().map(Comment).collect())
     }
     /// Comments, oldest first, as a connection (at most 100 per page).
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn comments_connection(
         &self,
         ctx: &Context<'_>,
@@ -287,7 +294,8 @@ impl Business {
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
         let args = page_args(first, after)?;
-        let page = work::business_comments(&state(ctx)?.db, &self.0.id, Some(&args)).await?;
+        let page = work::business_comments(&state(ctx)?.db, &self.0.id, CommentWindow::Page(&args))
+            .await?;
         Ok(connection(page, |c| &c.id, Comment))
     }
 }
@@ -319,12 +327,17 @@ impl Lead {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// All comments, oldest first. See `commentsConnection` for pages.
-    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>> {
-        let page = work::lead_comments(&state(ctx)?.db, &self.0.id, None).await?;
+    /// The latest `first` comments (default 20, at most 100), oldest first. See
+    /// `commentsConnection` for all of them, a page at a time.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
+        let n = PageArgs::parse(first, None)?.first;
+        let page =
+            work::lead_comments(&state(ctx)?.db, &self.0.id, CommentWindow::Latest(n)).await?;
         Ok(page.items.into_iter().map(Comment).collect())
     }
     /// Comments, oldest first, as a connection (at most 100 per page).
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn comments_connection(
         &self,
         ctx: &Context<'_>,
@@ -332,7 +345,8 @@ impl Lead {
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
         let args = page_args(first, after)?;
-        let page = work::lead_comments(&state(ctx)?.db, &self.0.id, Some(&args)).await?;
+        let page =
+            work::lead_comments(&state(ctx)?.db, &self.0.id, CommentWindow::Page(&args)).await?;
         Ok(connection(page, |c| &c.id, Comment))
     }
 }
@@ -417,10 +431,11 @@ impl AuditLog {
     async fn entity_id(&self) -> Option<ID> {
         self.0.entity_id.clone().map(ID)
     }
-    /// Extra facts as JSON text (never secrets).
+    /// Extra facts as JSON text (never secrets). Null for everyone but 2FA admins.
     async fn details(&self) -> Option<&str> {
         self.0.details.as_deref()
     }
+    /// The client address. Null for everyone but 2FA admins.
     async fn ip_address(&self) -> Option<&str> {
         self.0.ip_address.as_deref()
     }

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
-use crate::auth::context::{self, AuthContext, Caller, RequestMeta};
+use crate::auth::context::{AuthContext, Caller, RequestMeta};
 use crate::config::{Config, Environment};
 use crate::error::AppError;
 use crate::graphql::AppSchema;
@@ -41,8 +41,10 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     Ok(Some(token.trim()))
 }
 
-/// The client's address for audit rows: the socket peer, or with `TRUST_PROXY` the first
-/// valid address in `X-Forwarded-For`.
+/// The client's address for audit rows: the socket peer, or with `TRUST_PROXY` the address
+/// the trusted proxies saw. Each proxy appends the address it received the request from to
+/// `X-Forwarded-For`, so the client is `TRUSTED_PROXY_HOPS` entries from the right; entries
+/// further left were written by the client and prove nothing.
 fn client_ip(
     config: &Config,
     headers: &HeaderMap,
@@ -50,8 +52,9 @@ fn client_ip(
 ) -> Option<String> {
     let forwarded = || {
         let value = headers.get("x-forwarded-for")?.to_str().ok()?;
-        let first = value.split(',').next()?.trim();
-        first
+        let entries: Vec<&str> = value.split(',').map(str::trim).collect();
+        let i = entries.len().checked_sub(config.trusted_proxy_hops)?;
+        entries[i]
             .parse::<std::net::IpAddr>()
             .ok()
             .map(|ip| ip.to_string())
@@ -90,7 +93,8 @@ pub async fn graphql(
     let caller = match bearer(&headers) {
         Err(e) => return error_response(e),
         Ok(None) => None,
-        Ok(Some(token)) => match context::authenticate(&s.app, token).await {
+        Ok(Some(token)) => match crate::services::authentication::authenticate(&s.app, token).await
+        {
             Ok(c) => Some(c),
             Err(e) => return error_response(e),
         },
@@ -162,6 +166,27 @@ pub fn cors(config: &Config) -> CorsLayer {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// One log line per request, at INFO: method, route, status and duration. Never the query
+/// string or headers (they may carry tokens).
+pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
 }
 
 /// Liveness: the process serves.

@@ -2,7 +2,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, Set,
 };
 
 use super::audit::{self, Entry, action};
@@ -71,7 +72,10 @@ pub async fn issue_session(
                 family_id: Set(family),
                 user_id: Set(user.id.clone()),
                 team_id: Set(team_id.clone()),
-                expires_at: Set(db_time(now + state.config.refresh_token_ttl)),
+                expires_at: Set(db_time(crate::clock::later(
+                    now,
+                    state.config.refresh_token_ttl,
+                )?)),
                 used_at: Set(None),
                 revoked_at: Set(None),
                 created_at: Set(db_time(now)),
@@ -137,10 +141,7 @@ pub async fn create_user_with_team(
         role,
     } = new;
     if find_by_email(conn, email).await?.is_some() {
-        return Err(AppError::bad_input(
-            "email",
-            "this email is already registered",
-        ));
+        return Err(taken_email());
     }
     let now = db_time(state.clock.now());
     let user = user::ActiveModel {
@@ -159,7 +160,13 @@ pub async fn create_user_with_team(
         sessions_valid_after: Set(None),
     }
     .insert(conn)
-    .await?;
+    .await
+    .map_err(|e| match e.sql_err() {
+        // A concurrent registration of the same email won the race (PostgreSQL; SQLite
+        // serializes writers and finds it above).
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken_email(),
+        _ => e.into(),
+    })?;
     let by = audit::self_acting(&user.id);
     audit::record(
         conn,
@@ -168,10 +175,15 @@ pub async fn create_user_with_team(
             .ip(meta.ip.as_deref()),
     )
     .await?;
-    let team = teams::create_team(state, conn, &user, &format!("{name}'s team"), by, meta).await?;
+    let team_name = validation::own_team_name(name);
+    let team = teams::create_team(state, conn, &user, &team_name, by, meta).await?;
     let mut active = user.into_active_model();
     active.current_team_id = Set(Some(team.id.clone()));
     Ok(active.update(conn).await?)
+}
+
+fn taken_email() -> AppError {
+    AppError::bad_input("email", "this email is already registered")
 }
 
 pub struct RegisterInput {
@@ -180,61 +192,48 @@ pub struct RegisterInput {
     pub name: String,
 }
 
-/// Validates the input, hashes the password and creates the user with its team; the session
-/// (for `register`) is issued in the same transaction.
+/// Validates the input, hashes the password and creates the user with its team in `txn`.
 async fn create_account(
     state: &AppState,
+    txn: &DatabaseTransaction,
     input: RegisterInput,
     role: Role,
     audit_action: &'static str,
     meta: &RequestMeta,
-    with_session: bool,
-) -> AppResult<(user::Model, Option<Session>)> {
+) -> AppResult<user::Model> {
     let email = validation::email(&input.email)?;
-    let name = validation::text("name", &input.name, validation::MAX_NAME)?;
+    let name = validation::person_name("name", &input.name)?;
     validation::password("password", &input.password)?;
-    let hash = password::hash(&state.hashing, input.password).await?;
-    let txn = super::write_txn(&state.db).await?;
-    let user = create_user_with_team(
-        state,
-        &txn,
-        NewUser {
-            email: &email,
-            password_hash: hash,
-            name: &name,
-            role,
-        },
-        audit_action,
-        meta,
-    )
-    .await?;
-    let session = match with_session {
-        true => {
-            let team = user.current_team_id.clone();
-            Some(issue_session(state, &txn, user.clone(), team, false, Refresh::NewFamily).await?)
-        }
-        false => None,
+    let password_hash = password::hash(&state.hashing, input.password).await?;
+    let new = NewUser {
+        email: &email,
+        password_hash,
+        name: &name,
+        role,
     };
-    txn.commit().await?;
-    Ok((user, session))
+    create_user_with_team(state, txn, new, audit_action, meta).await
 }
 
-/// `register`: a new user, the team it owns, and its first tokens.
+/// `register`: a new user, the team it owns, and its first tokens, in one transaction.
 pub async fn register(
     state: &AppState,
     input: RegisterInput,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
-    let (_, session) = create_account(
+    let txn = super::write_txn(&state.db).await?;
+    let user = create_account(
         state,
+        &txn,
         input,
         Role::User,
         action::USER_REGISTERED,
         meta,
-        true,
     )
     .await?;
-    session.ok_or_else(|| AppError::internal("no session issued"))
+    let team = user.current_team_id.clone();
+    let session = issue_session(state, &txn, user, team, false, Refresh::NewFamily).await?;
+    txn.commit().await?;
+    Ok(session)
 }
 
 /// Checks credentials. Unknown emails and wrong passwords get the same answer after the same
@@ -251,25 +250,26 @@ pub async fn login(
     if email.len() > validation::MAX_EMAIL {
         return Err(denied);
     }
-    throttle::ensure_allowed(state, Scope::Login, &email).await?;
+    // The guess is taken before the (slow) hash is checked, so parallel guesses cannot
+    // overrun the limit while they wait for a hashing worker.
+    let attempt = throttle::take(state, Scope::Login, &email).await?;
     let user = find_by_email(&state.db, &email).await?;
     // Over-long passwords are checked as wrong, after the same work, without hashing them.
     let too_long = password.chars().count() > validation::MAX_PASSWORD;
-    let attempt = if too_long {
+    let guess = if too_long {
         String::new()
     } else {
         password.to_string()
     };
     let ok = password::verify(
         &state.hashing,
-        attempt,
+        guess,
         user.as_ref().map(|u| u.password_hash.clone()),
     )
     .await?;
     let user = match (ok && !too_long, user) {
         (true, Some(u)) => u,
         (_, user) => {
-            let now = state.clock.now();
             audit::record_refusal(
                 &state.db,
                 action::LOGIN_FAILED,
@@ -277,14 +277,14 @@ pub async fn login(
                 None,
                 serde_json::json!({ "email": email }),
                 meta.ip.as_deref(),
-                now,
+                state.clock.now(),
             )
             .await?;
-            throttle::record_failure(state, Scope::Login, &email).await?;
+            attempt.failed();
             return Err(denied);
         }
     };
-    throttle::record_success(state, Scope::Login, &email).await?;
+    attempt.succeeded().await?;
     let txn = super::write_txn(&state.db).await?;
     let team = teams::valid_current_team(&txn, &user).await?;
     audit::record(
@@ -324,7 +324,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
         .await?
         .ok_or_else(denied)?;
     if row.used_at.is_some() || row.revoked_at.is_some() {
-        revoke_family(&state.db, &row.family_id, now).await?;
+        reuse_detected(state, &row, meta).await?;
         return Err(denied());
     }
     if row.expires_at <= now {
@@ -340,6 +340,9 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
+        // Another request used this token a moment ago: a replay as much as a later reuse.
+        txn.rollback().await?;
+        reuse_detected(state, &row, meta).await?;
         return Err(denied());
     }
     let user = find_user(&txn, &row.user_id).await.map_err(|_| denied())?;
@@ -364,6 +367,32 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     .await?;
     txn.commit().await?;
     Ok(session)
+}
+
+/// A refresh token was presented again: someone replayed it, so both holders must sign in
+/// again. Its whole family is revoked and the reuse audited, in one transaction.
+async fn reuse_detected(
+    state: &AppState,
+    row: &refresh_token::Model,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    revoke_family(&txn, &row.family_id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(
+            action::REFRESH_TOKEN_REUSED,
+            audit::self_acting(&row.user_id),
+            now,
+        )
+        .team(row.team_id.as_deref())
+        .entity("RefreshTokenFamily", &row.family_id)
+        .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 async fn revoke_family(
@@ -411,7 +440,7 @@ pub async fn update_profile(
     let name = input
         .name
         .as_deref()
-        .map(|n| validation::text("name", n, validation::MAX_NAME))
+        .map(|n| validation::person_name("name", n))
         .transpose()?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
@@ -440,6 +469,43 @@ pub async fn update_profile(
     Ok(user)
 }
 
+/// Checks the caller's current password before a security change (`changePassword`,
+/// `turnOnTwoFactor`): a stolen access token alone must not be enough. Guesses are counted
+/// with the login throttle of the caller's email, so this is no side door for guessing, and a
+/// wrong one is audited with `failed_action`.
+async fn check_current_password(
+    state: &AppState,
+    caller: &AuthContext,
+    field: &'static str,
+    current: &str,
+    failed_action: &'static str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    let attempt = throttle::take(state, Scope::Login, &caller.user.email).await?;
+    let ok = current.chars().count() <= validation::MAX_PASSWORD
+        && password::verify(
+            &state.hashing,
+            current.to_string(),
+            Some(caller.user.password_hash.clone()),
+        )
+        .await?;
+    if ok {
+        return attempt.succeeded().await;
+    }
+    audit::record_refusal(
+        &state.db,
+        failed_action,
+        Some(&caller.user.id),
+        None,
+        serde_json::json!({}),
+        meta.ip.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
+    attempt.failed();
+    Err(AppError::bad_input(field, "the current password is wrong"))
+}
+
 pub async fn change_password(
     state: &AppState,
     caller: &AuthContext,
@@ -448,19 +514,15 @@ pub async fn change_password(
     meta: &RequestMeta,
 ) -> AppResult<()> {
     validation::password("newPassword", new)?;
-    if current.chars().count() > validation::MAX_PASSWORD
-        || !password::verify(
-            &state.hashing,
-            current.to_string(),
-            Some(caller.user.password_hash.clone()),
-        )
-        .await?
-    {
-        return Err(AppError::bad_input(
-            "currentPassword",
-            "the current password is wrong",
-        ));
-    }
+    check_current_password(
+        state,
+        caller,
+        "currentPassword",
+        current,
+        action::PASSWORD_CHANGE_FAILED,
+        meta,
+    )
+    .await?;
     let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
@@ -537,7 +599,7 @@ async fn verify_totp(
     code: &str,
     meta: &RequestMeta,
 ) -> AppResult<()> {
-    throttle::ensure_allowed(state, Scope::Totp, &user.id).await?;
+    let attempt = throttle::take(state, Scope::Totp, &user.id).await?;
     let secret = user
         .totp_secret
         .as_deref()
@@ -575,16 +637,17 @@ async fn verify_totp(
             now,
         )
         .await?;
-        throttle::record_failure(state, Scope::Totp, &user.id).await?;
+        attempt.failed();
         return Err(AppError::bad_input("code", "the code is not valid"));
     }
-    throttle::record_success(state, Scope::Totp, &user.id).await
+    attempt.succeeded().await
 }
 
 pub async fn turn_on_two_factor(
     state: &AppState,
     caller: &AuthContext,
     code: &str,
+    current_password: &str,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     if caller.user.totp_enabled {
@@ -593,6 +656,15 @@ pub async fn turn_on_two_factor(
             "two-factor authentication is already on",
         ));
     }
+    check_current_password(
+        state,
+        caller,
+        "password",
+        current_password,
+        action::TWO_FACTOR_ENABLE_FAILED,
+        meta,
+    )
+    .await?;
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
@@ -720,8 +792,9 @@ pub async fn set_user_role(
     Ok(user)
 }
 
-/// `create-user`: an operator-made account (and its team). Returns its id.
-pub async fn create_user_cli(
+/// `create-user`: an account made by an operator on the command line (and its team).
+/// Returns its id.
+pub async fn create_operator_account(
     state: &AppState,
     email: &str,
     password: &str,
@@ -733,14 +806,9 @@ pub async fn create_user_cli(
         password: password.into(),
         name: name.into(),
     };
-    let (user, _) = create_account(
-        state,
-        input,
-        role,
-        action::USER_CREATED,
-        &RequestMeta::default(),
-        false,
-    )
-    .await?;
+    let txn = super::write_txn(&state.db).await?;
+    let meta = RequestMeta::default();
+    let user = create_account(state, &txn, input, role, action::USER_CREATED, &meta).await?;
+    txn.commit().await?;
     Ok(user.id)
 }

@@ -30,6 +30,11 @@ pub mod action {
     pub const LOGIN_FAILED: &str = "LOGIN_FAILED";
     pub const TWO_FACTOR_FAILED: &str = "TWO_FACTOR_FAILED";
     pub const IMPERSONATION_DENIED: &str = "IMPERSONATION_DENIED";
+    pub const PASSWORD_CHANGE_FAILED: &str = "PASSWORD_CHANGE_FAILED";
+    pub const TWO_FACTOR_ENABLE_FAILED: &str = "TWO_FACTOR_ENABLE_FAILED";
+    pub const BLOCKED_WHILE_IMPERSONATING: &str = "BLOCKED_WHILE_IMPERSONATING";
+    pub const REFRESH_TOKEN_REUSED: &str = "REFRESH_TOKEN_REUSED";
+    pub const DEMO_ACCOUNT_DISABLED: &str = "DEMO_ACCOUNT_DISABLED";
 }
 
 /// One row to write.
@@ -126,6 +131,30 @@ pub async fn record_refusal(
     Ok(())
 }
 
+/// Records an operation refused because the token is an impersonation token, in its own
+/// statement (the refused operation changes nothing): the impersonator acting on behalf of the
+/// target, and the operation's field name.
+pub async fn record_blocked(
+    state: &crate::AppState,
+    caller: &crate::auth::AuthContext,
+    operation: &str,
+    meta: &crate::auth::context::RequestMeta,
+) -> AppResult<()> {
+    record(
+        &state.db,
+        Entry::new(
+            action::BLOCKED_WHILE_IMPERSONATING,
+            caller.attribution(),
+            state.clock.now(),
+        )
+        .team(caller.team_id.as_deref())
+        .details(serde_json::json!({ "operation": operation }))
+        .ip(meta.ip.as_deref()),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Attribution of a user acting as themselves.
 pub fn self_acting(user_id: &str) -> Attribution {
     Attribution {
@@ -147,19 +176,26 @@ pub struct Filter {
     pub is_impersonated: Option<bool>,
 }
 
-/// The audit rows `caller` may see: all for admins, their current team's for everyone else
-/// (while impersonating, the customer's view).
+/// The audit rows `caller` may see, as they may see them. 2FA admins see every row in full.
+/// Everyone else (an admin without 2FA included) sees their current team's rows (while
+/// impersonating, the customer's view), without the client addresses and `details`, which
+/// tell about support staff (their address, email, role, 2FA state).
 pub async fn list_for(
     conn: &impl ConnectionTrait,
     caller: &crate::auth::AuthContext,
     filter: &Filter,
     page: &super::pagination::PageArgs,
 ) -> AppResult<super::pagination::Page<audit_log::Model>> {
-    let scope = match caller.role.is_admin() {
-        true => None,
-        false => Some(super::teams::current_team(conn, caller).await?),
-    };
-    list(conn, scope.as_deref(), filter, page).await
+    if caller.is_admin_with_two_factor() {
+        return list(conn, None, filter, page).await;
+    }
+    let team = super::teams::current_team(conn, caller).await?;
+    let mut page = list(conn, Some(&team), filter, page).await?;
+    for row in &mut page.items {
+        row.ip_address = None;
+        row.details = None;
+    }
+    Ok(page)
 }
 
 /// Audit rows with an actor, newest first. `scope_team` restricts to one team.

@@ -1,5 +1,5 @@
-//! Impersonation: start, cancel, history. The rules themselves live in `auth::policy`; the
-//! per-request re-check lives in `auth::context`.
+//! Impersonation: start, cancel, end, history. The rules themselves live in `auth::policy`;
+//! the per-request re-check lives in `services::authentication`.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -18,6 +18,52 @@ use crate::auth::policy;
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::entities::{impersonation, user};
 use crate::error::{AppError, AppResult};
+
+/// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
+/// end first.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// `cancelImpersonation`.
+    Cancelled,
+    /// The absolute lifetime ran out.
+    Expired,
+    /// No request for the idle limit.
+    IdleTimeout,
+    /// The customer withdrew consent.
+    RevokedByUser,
+    /// An admin ended it.
+    EndedByAdmin,
+    /// The impersonator lost the admin role, 2FA or their password, or the target became an
+    /// admin.
+    PolicyChanged,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Cancelled => "CANCELLED",
+            EndReason::Expired => "EXPIRED",
+            EndReason::IdleTimeout => "IDLE_TIMEOUT",
+            EndReason::RevokedByUser => "REVOKED_BY_USER",
+            EndReason::EndedByAdmin => "ENDED_BY_ADMIN",
+            EndReason::PolicyChanged => "POLICY_CHANGED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EndReason> {
+        use EndReason::*;
+        [
+            Cancelled,
+            Expired,
+            IdleTimeout,
+            RevokedByUser,
+            EndedByAdmin,
+            PolicyChanged,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
 
 pub async fn find_by_code(
     conn: &impl ConnectionTrait,
@@ -64,7 +110,7 @@ pub async fn start(
     let admin = caller.true_user().clone();
     let now = state.clock.now();
     let started_at = db_time(now);
-    let expires_at = db_time(now + state.config.impersonation_ttl);
+    let expires_at = db_time(crate::clock::later(now, state.config.impersonation_ttl)?);
 
     let txn = super::write_txn(&state.db).await?;
     let target_team = teams::valid_current_team(&txn, &target).await?;
@@ -77,6 +123,7 @@ pub async fn start(
         started_at: Set(started_at),
         expires_at: Set(expires_at),
         ended_at: Set(None),
+        end_reason: Set(None),
         reason: Set(reason.clone()),
     }
     .insert(&txn)
@@ -141,10 +188,120 @@ fn acting_on(admin_id: &str, target_id: &str) -> crate::auth::context::Attributi
     by
 }
 
+/// Ends `record` if it is still running: a conditional update, so of several requests,
+/// sweeps or servers noticing the end at once, exactly one records it, with its audit row
+/// (the admin acting on the target, `details.endReason` and the cause). Run it inside the
+/// transaction of the change that ends the session. Returns whether this call ended it.
+pub async fn end_once(
+    conn: &impl ConnectionTrait,
+    record: &impersonation::Model,
+    reason: EndReason,
+    cause: &str,
+    at: DateTime<Utc>,
+    team: Option<&str>,
+    ip: Option<&str>,
+) -> AppResult<bool> {
+    let ended = impersonation::Entity::update_many()
+        .col_expr(impersonation::Column::EndedAt, Expr::value(db_time(at)))
+        .col_expr(
+            impersonation::Column::EndReason,
+            Expr::value(reason.as_str()),
+        )
+        .filter(impersonation::Column::Id.eq(record.id.clone()))
+        .filter(impersonation::Column::EndedAt.is_null())
+        .exec(conn)
+        .await?;
+    if ended.rows_affected != 1 {
+        return Ok(false);
+    }
+    audit::record(
+        conn,
+        Entry::new(
+            action::IMPERSONATION_ENDED,
+            acting_on(&record.impersonator_id, &record.impersonated_user_id),
+            at,
+        )
+        .team(team)
+        .entity("Impersonation", &record.id)
+        .details(serde_json::json!({ "endReason": reason.as_str(), "cause": cause }))
+        .ip(ip),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Ends a session found dead outside any mutation (by the per-request re-check or the sweep),
+/// in a transaction of its own. The end time of an expired session is its expiry.
+pub async fn end_now(
+    state: &AppState,
+    record: &impersonation::Model,
+    reason: EndReason,
+    cause: &str,
+) -> AppResult<bool> {
+    let now = state.clock.now();
+    let at = match reason {
+        EndReason::Expired => Ord::min(record.expires_at, now),
+        _ => now,
+    };
+    let txn = super::write_txn(&state.db).await?;
+    let ended = end_once(
+        &txn,
+        record,
+        reason,
+        cause,
+        at,
+        record.impersonator_team_id.as_deref(),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// Records the end of every session that expired without anyone noticing (nobody used its
+/// token again). Run periodically by `serve`; returns how many it ended.
+pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let expired = impersonation::Entity::find()
+        .filter(impersonation::Column::EndedAt.is_null())
+        .filter(impersonation::Column::ExpiresAt.lte(db_time(now)))
+        .order_by_asc(impersonation::Column::Id)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    let mut n = 0;
+    for record in &expired {
+        if end_now(state, record, EndReason::Expired, "EXPIRED").await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// How often `serve` records the end of sessions nobody touches again.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `sweep_expired` every `SWEEP_INTERVAL` for as long as the process lives. Every server
+/// may run it: the conditional end makes concurrent sweeps record each end once.
+pub fn spawn_sweeper(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match sweep_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
+                Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
+            }
+        }
+    });
+}
+
 /// Ends the caller's impersonation and returns the admin's own tokens, back in the team the
-/// impersonation started from, 2FA-authenticated as before. The record is found by
-/// impersonator, code and start time; the start time is compared at the one-second precision
-/// a JWT carries, as a half-open range, so it works whatever precision the database keeps.
+/// impersonation started from, 2FA-authenticated as before. The session is the one the
+/// request's context matched to the token (impersonator, code and start time, at the
+/// one-second precision a JWT carries) and found live.
 pub async fn cancel(
     state: &AppState,
     caller: &AuthContext,
@@ -154,45 +311,25 @@ pub async fn cancel(
         .impersonation
         .as_ref()
         .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
-    let claims = &active.claims;
-    let from = DateTime::<Utc>::from_timestamp(claims.impersonated_at, 0)
-        .ok_or(AppError::Unauthenticated("invalid token"))?;
-    let until = from + chrono::Duration::seconds(1);
+    let record = &active.record;
     let now = state.clock.now();
-
     let txn = super::write_txn(&state.db).await?;
-    let record = impersonation::Entity::find()
-        .filter(impersonation::Column::ImpersonatorId.eq(claims.impersonated_by.clone()))
-        .filter(impersonation::Column::Code.eq(claims.code.clone()))
-        .filter(impersonation::Column::StartedAt.gte(from))
-        .filter(impersonation::Column::StartedAt.lt(until))
-        .one(&txn)
-        .await?
-        .ok_or(AppError::Unauthenticated("impersonation session has ended"))?;
-    // Conditional update: of racing cancels with one token, exactly one ends the session.
-    let ended = impersonation::Entity::update_many()
-        .col_expr(impersonation::Column::EndedAt, Expr::value(db_time(now)))
-        .filter(impersonation::Column::Id.eq(record.id.clone()))
-        .filter(impersonation::Column::EndedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if ended.rows_affected != 1 {
-        return Err(AppError::Unauthenticated("impersonation session has ended"));
-    }
     let admin = accounts::find_user(&txn, &record.impersonator_id).await?;
     let team = teams::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
-    audit::record(
+    // Of racing cancels with one token, exactly one ends the session.
+    let ended = end_once(
         &txn,
-        Entry::new(
-            action::IMPERSONATION_ENDED,
-            acting_on(&admin.id, &record.impersonated_user_id),
-            now,
-        )
-        .team(team.as_deref())
-        .entity("Impersonation", &record.id)
-        .ip(meta.ip.as_deref()),
+        record,
+        EndReason::Cancelled,
+        "CANCELLED",
+        now,
+        team.as_deref(),
+        meta.ip.as_deref(),
     )
     .await?;
+    if !ended {
+        return Err(AppError::Unauthenticated("impersonation session has ended"));
+    }
     let mut active_admin = admin.into_active_model();
     active_admin.current_team_id = Set(team.clone());
     let admin = active_admin.update(&txn).await?;

@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod attribution;
 pub mod audit;
+pub mod authentication;
 pub mod impersonation;
 pub mod pagination;
 pub mod teams;

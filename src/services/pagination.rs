@@ -14,10 +14,25 @@ pub struct PageArgs {
     pub after: Option<String>,
 }
 
+/// The page size a request asks for, for the complexity count: `first` if given and in
+/// range, else `default` (an out-of-range `first` is refused when the field runs).
+pub fn requested_size(first: Option<i32>, default: u64) -> usize {
+    match first {
+        Some(n) if n >= 0 && (n as u64) <= MAX_PAGE_SIZE => n as usize,
+        Some(_) => MAX_PAGE_SIZE as usize,
+        None => default as usize,
+    }
+}
+
 impl PageArgs {
     pub fn parse(first: Option<i32>, after: Option<String>) -> AppResult<Self> {
+        Self::parse_or(first, after, DEFAULT_PAGE_SIZE)
+    }
+
+    /// Like `parse`, with another default page size.
+    pub fn parse_or(first: Option<i32>, after: Option<String>, default: u64) -> AppResult<Self> {
         let first = match first {
-            None => DEFAULT_PAGE_SIZE,
+            None => default,
             Some(n) if n >= 0 && (n as u64) <= MAX_PAGE_SIZE => n as u64,
             Some(_) => {
                 return Err(AppError::bad_input(
@@ -44,6 +59,13 @@ fn decode_cursor(cursor: &str) -> AppResult<String> {
     let id = s.strip_prefix("id:").ok_or_else(bad)?;
     uuid::Uuid::parse_str(id).map_err(|_| bad())?;
     Ok(id.to_string())
+}
+
+/// The complexity of a list field: every row counts its children once (and at least one).
+pub fn list_complexity(first: Option<i32>, default: u64, child_complexity: usize) -> usize {
+    requested_size(first, default)
+        .saturating_mul(child_complexity.max(1))
+        .saturating_add(1)
 }
 
 /// One page: the rows, and whether more follow.

@@ -26,7 +26,7 @@ pub async fn create_team(
     by: Attribution,
     meta: &RequestMeta,
 ) -> AppResult<team::Model> {
-    let name = validation::text("name", name, validation::MAX_NAME)?;
+    let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let team = team::ActiveModel {
         id: Set(new_id()),
@@ -142,13 +142,21 @@ pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<V
     Ok(teams)
 }
 
-/// `switchTeam`: new tokens for another of the caller's teams.
+/// `switchTeam`: new tokens for another of the caller's teams. Switching to the team the
+/// token already acts in is refused: it would only mint a new refresh-token family from an
+/// access token (a stolen 15-minute token must not become a 30-day session that way).
 pub async fn switch_team(
     state: &AppState,
     caller: &AuthContext,
     team_id: &str,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
+    if caller.team_id.as_deref() == Some(team_id) {
+        return Err(AppError::bad_input(
+            "teamId",
+            "you are already acting in this team",
+        ));
+    }
     let txn = super::write_txn(&state.db).await?;
     if !is_member(&txn, team_id, &caller.user.id).await? {
         return Err(AppError::NotFound("team"));

@@ -1,8 +1,14 @@
-//! Rate limiting of failed credentials, in the database so all servers share it: after
-//! `max_failures` failed logins for an email (or failed TOTP codes for a user) within the
-//! lockout window, further attempts get `RATE_LIMITED` until the window has passed.
+//! Rate limiting of credential guesses, in the database so all servers share it.
+//!
+//! A guess is *taken* before it is evaluated, with one atomic conditional update
+//! (`failures = failures + 1 WHERE failures < max`): whatever the concurrency, on every server
+//! sharing the database, at most `max_failures` guesses are evaluated per window. A correct
+//! guess releases the count; a wrong one keeps it. The window is `lockout` long and restarts
+//! at each taken guess, so a subject that used up its guesses waits `lockout` after the last
+//! one (`RATE_LIMITED` with `retryAfterSeconds`).
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 
 use super::{db_time, new_id};
 use crate::AppState;
@@ -11,9 +17,10 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {
-    /// Failed logins, per normalized email (known or not).
+    /// Password guesses, per normalized email (known or not): `login`, and the current
+    /// password asked by `changePassword` and `turnOnTwoFactor`.
     Login,
-    /// Failed TOTP codes, per user id.
+    /// TOTP codes, per user id.
     Totp,
 }
 
@@ -26,30 +33,23 @@ impl Scope {
     }
 }
 
-/// Refuses with `RATE_LIMITED` while the subject is locked out.
-pub async fn ensure_allowed(state: &AppState, scope: Scope, subject: &str) -> AppResult<()> {
-    let now = state.clock.now();
-    let row = auth_failure::Entity::find()
-        .filter(C::Scope.eq(scope.as_str()))
-        .filter(C::Subject.eq(subject))
-        .one(&state.db)
-        .await?;
-    match row.and_then(|r| r.locked_until) {
-        Some(until) if until > now => Err(AppError::RateLimited {
-            retry_after_seconds: Ord::max((until - now).num_seconds(), 1),
-        }),
-        _ => Ok(()),
-    }
+/// A guess that was allowed to be evaluated. Report its outcome with `succeeded` or
+/// `failed`; a dropped attempt counts as failed.
+#[must_use = "report the outcome of the guess"]
+pub struct Attempt<'a> {
+    state: &'a AppState,
+    scope: Scope,
+    subject: String,
 }
 
-/// Counts one failure, outside any mutation's transaction (the refused mutation itself
-/// writes nothing else). The attempt that reaches the limit sets the lockout.
-pub async fn record_failure(state: &AppState, scope: Scope, subject: &str) -> AppResult<()> {
+/// Takes one guess for `subject`, or refuses with `RATE_LIMITED` when the window's guesses
+/// are used up. Runs outside any mutation's transaction.
+pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppResult<Attempt<'a>> {
     let now = state.clock.now();
     let limits = &state.config.throttle;
-    let window_start = now - limits.lockout;
+    let window_start = db_time(checked_sub(now, limits.lockout)?);
     let conn = &state.db;
-    // Create the counter if missing; concurrent creators meet at the unique index.
+    // The counter row; concurrent creators meet at the unique index.
     auth_failure::Entity::insert(auth_failure::ActiveModel {
         id: Set(new_id()),
         scope: Set(scope.as_str().to_string()),
@@ -61,48 +61,59 @@ pub async fn record_failure(state: &AppState, scope: Scope, subject: &str) -> Ap
     .on_conflict_do_nothing_on([C::Scope, C::Subject])
     .exec(conn)
     .await?;
-    // Failures older than the window no longer count.
-    auth_failure::Entity::update_many()
-        .col_expr(C::Failures, Expr::value(0))
-        .filter(C::Scope.eq(scope.as_str()))
-        .filter(C::Subject.eq(subject))
-        .filter(C::UpdatedAt.lt(db_time(window_start)))
-        .exec(conn)
-        .await?;
-    // An atomic increment: racing failures each count.
-    auth_failure::Entity::update_many()
-        .col_expr(C::Failures, Expr::col(C::Failures).add(1))
+    let stale = Expr::col(C::UpdatedAt).lt(window_start);
+    let taken = auth_failure::Entity::update_many()
+        .col_expr(
+            C::Failures,
+            Expr::case(stale.clone(), Expr::val(1))
+                .finally(Expr::col(C::Failures).add(1))
+                .into(),
+        )
         .col_expr(C::UpdatedAt, Expr::value(db_time(now)))
         .filter(C::Scope.eq(scope.as_str()))
         .filter(C::Subject.eq(subject))
+        .filter(
+            Condition::any()
+                .add(C::Failures.lt(limits.max_failures as i32))
+                .add(stale),
+        )
         .exec(conn)
         .await?;
-    let locked_until = db_time(now + limits.lockout);
-    let locked = auth_failure::Entity::update_many()
-        .col_expr(C::LockedUntil, Expr::value(locked_until))
-        .filter(C::Scope.eq(scope.as_str()))
-        .filter(C::Subject.eq(subject))
-        .filter(C::Failures.gte(limits.max_failures as i32))
-        .exec(conn)
-        .await?;
-    if locked.rows_affected > 0 {
-        reset_count(conn, scope, subject).await?;
+    if taken.rows_affected == 1 {
+        return Ok(Attempt {
+            state,
+            scope,
+            subject: subject.to_string(),
+        });
     }
-    Ok(())
-}
-
-/// The count restarts once a lockout is set, so the next window starts clean.
-async fn reset_count(conn: &impl ConnectionTrait, scope: Scope, subject: &str) -> AppResult<()> {
-    auth_failure::Entity::update_many()
-        .col_expr(C::Failures, Expr::value(0))
+    let row = auth_failure::Entity::find()
         .filter(C::Scope.eq(scope.as_str()))
         .filter(C::Subject.eq(subject))
-        .exec(conn)
+        .one(conn)
         .await?;
-    Ok(())
+    let until = row.map(|r| r.updated_at + limits.lockout).unwrap_or(now);
+    Err(AppError::RateLimited {
+        retry_after_seconds: Ord::max((until - now).num_seconds(), 1),
+    })
 }
 
-/// A success clears the failures.
-pub async fn record_success(state: &AppState, scope: Scope, subject: &str) -> AppResult<()> {
-    reset_count(&state.db, scope, subject).await
+impl Attempt<'_> {
+    /// The guess was right: the subject's count starts again.
+    pub async fn succeeded(self) -> AppResult<()> {
+        auth_failure::Entity::update_many()
+            .col_expr(C::Failures, Expr::value(0))
+            .filter(C::Scope.eq(self.scope.as_str()))
+            .filter(C::Subject.eq(self.subject.as_str()))
+            .exec(&self.state.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The guess was wrong: it stays counted.
+    pub fn failed(self) {}
+}
+
+fn checked_sub(now: DateTime<Utc>, d: chrono::Duration) -> AppResult<DateTime<Utc>> {
+    now.checked_sub_signed(d)
+        .ok_or_else(|| AppError::internal("time out of range"))
 }

@@ -27,6 +27,76 @@ pub fn text(field: &'static str, value: &str, max: usize) -> AppResult<String> {
     Ok(v.to_string())
 }
 
+/// A name shown to other people (a person, team, business or lead): `text`'s rules, and no
+/// character that hides or disguises what is shown: control characters (NUL, CR, LF, ...),
+/// line and paragraph separators, bidirectional overrides and isolates, and invisible format
+/// characters. Zero-width joiners and non-joiners are allowed only between two visible
+/// characters, where emoji sequences and some scripts need them.
+pub fn name(field: &'static str, value: &str, max: usize) -> AppResult<String> {
+    let v = text(field, value, max)?;
+    let chars: Vec<char> = v.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let joined = || {
+            let visible = |c: Option<&char>| c.is_some_and(|c| !c.is_whitespace() && !hidden(*c));
+            visible(i.checked_sub(1).and_then(|p| chars.get(p))) && visible(chars.get(i + 1))
+        };
+        let refused = match c {
+            '\u{200C}' | '\u{200D}' => !joined(),
+            c => c.is_control() || hidden(c),
+        };
+        if refused {
+            return Err(AppError::bad_input(
+                field,
+                format!(
+                    "{field} must not contain control or invisible characters (found U+{:04X})",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// Invisible format characters, separators and bidi controls (zero-width joiners excepted:
+/// `name` allows them between visible characters).
+fn hidden(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
+        | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0001}')
+}
+
+/// The prefix that marks what support staff wrote while impersonating; nobody may take it as
+/// their own name.
+pub const RESERVED_NAME_PREFIX: &str = "support team";
+
+/// A person's name: `name`'s rules, and not starting with "Support team" (in any case or
+/// spacing), so nobody's comments can pass for support's.
+pub fn person_name(field: &'static str, value: &str) -> AppResult<String> {
+    let v = name(field, value, MAX_NAME)?;
+    let folded = v
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if folded.starts_with(RESERVED_NAME_PREFIX) {
+        return Err(AppError::bad_input(
+            field,
+            "names starting with \"Support team\" are reserved for support staff",
+        ));
+    }
+    Ok(v)
+}
+
+/// The name of the team made with a new account: "<name>'s team", the name shortened so the
+/// whole stays within `MAX_NAME`.
+pub fn own_team_name(person: &str) -> String {
+    const SUFFIX: &str = "'s team";
+    let room = MAX_NAME - SUFFIX.chars().count();
+    let short: String = person.chars().take(room).collect();
+    format!("{}{SUFFIX}", short.trim_end())
+}
+
 /// Like `text`, but a missing or blank value is `None`.
 pub fn optional_text(
     field: &'static str,
@@ -105,6 +175,58 @@ mod tests {
             "", "ann", "ann@", "@x.io", "a@b", "a b@x.io", "a@x..io", "a@@x.io",
         ] {
             assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_hidden_and_control_characters() {
+        assert_eq!(name("name", " Ann Lee ", 200).unwrap(), "Ann Lee");
+        // A family emoji is joined with zero-width joiners: allowed.
+        assert!(
+            name(
+                "name",
+                "Ann \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+                200
+            )
+            .is_ok()
+        );
+        for bad in [
+            "Ann\0Lee",
+            "Ann\r\nLee",
+            "Ann\u{202E}eeL",
+            "Ann\u{2066}Lee",
+            "Ann\u{200B}Lee",
+            "Ann \u{200D}",
+            "\u{200D}Ann",
+            "Ann\u{FEFF}",
+            "Ann\u{2028}Lee",
+        ] {
+            let e = name("name", bad, 200).unwrap_err();
+            assert_eq!(e.code(), "BAD_USER_INPUT", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn person_names_cannot_pass_for_support() {
+        for bad in [
+            "Support team (Ada Admin)",
+            "  support TEAM",
+            "Support   team x",
+            "SUPPORT TEAM",
+        ] {
+            assert!(person_name("name", bad).is_err(), "{bad}");
+        }
+        assert!(person_name("name", "Supporter of teams").is_ok());
+        assert!(person_name("name", "Ann (support team)").is_ok());
+    }
+
+    #[test]
+    fn the_own_team_name_fits_the_limit() {
+        assert_eq!(own_team_name("Ann"), "Ann's team");
+        for n in 190..=MAX_NAME {
+            let t = own_team_name(&"é".repeat(n));
+            assert!(t.chars().count() <= MAX_NAME, "{n}");
+            assert!(t.ends_with("'s team"));
         }
     }
 

@@ -56,7 +56,7 @@ pub async fn create_business(
     name: &str,
     meta: &RequestMeta,
 ) -> AppResult<business::Model> {
-    let name = validation::text("name", name, validation::MAX_NAME)?;
+    let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = super::write_txn(&state.db).await?;
     let team_id = teams::current_team(&txn, caller).await?;
@@ -88,7 +88,7 @@ pub async fn create_lead(
     business_id: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<lead::Model> {
-    let name = validation::text("name", name, validation::MAX_NAME)?;
+    let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = super::write_txn(&state.db).await?;
     let team_id = teams::current_team(&txn, caller).await?;
@@ -169,80 +169,104 @@ pub async fn business_by_id(
         .await?)
 }
 
+/// Businesses of the caller's current team, oldest first, a page at a time.
 pub async fn businesses(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
-) -> AppResult<Vec<business::Model>> {
+    page: &PageArgs,
+) -> AppResult<Page<business::Model>> {
     let team_id = teams::current_team(conn, caller).await?;
-    Ok(business::Entity::find()
+    let mut q = business::Entity::find()
         .filter(business::Column::TeamId.eq(team_id))
-        .order_by_asc(business::Column::Id)
-        .all(conn)
-        .await?)
+        .order_by_asc(business::Column::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(business::Column::Id.gt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
 }
 
+/// Leads of the caller's current team, oldest first, a page at a time.
 pub async fn leads(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
-) -> AppResult<Vec<lead::Model>> {
+    page: &PageArgs,
+) -> AppResult<Page<lead::Model>> {
     let team_id = teams::current_team(conn, caller).await?;
-    Ok(lead::Entity::find()
+    let mut q = lead::Entity::find()
         .filter(lead::Column::TeamId.eq(team_id))
-        .order_by_asc(lead::Column::Id)
-        .all(conn)
-        .await?)
+        .order_by_asc(lead::Column::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(lead::Column::Id.gt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
 }
 
-/// Comments on a business, oldest first. `page: None` returns them all.
+/// Which comments of one business or lead to list.
+pub enum CommentWindow<'a> {
+    /// A page, oldest first, from a cursor (`commentsConnection`).
+    Page(&'a PageArgs),
+    /// The latest `n`, shown oldest first (the plain `comments` list).
+    Latest(u64),
+}
+
+/// Comments on a business.
 pub async fn business_comments(
     conn: &impl ConnectionTrait,
     business_id: &str,
-    page: Option<&PageArgs>,
+    window: CommentWindow<'_>,
 ) -> AppResult<Page<CommentRow>> {
-    let mut q = business_comment::Entity::find()
-        .filter(business_comment::Column::BusinessId.eq(business_id))
-        .order_by_asc(business_comment::Column::Id);
-    if let Some(after) = page.and_then(|p| p.after.clone()) {
-        q = q.filter(business_comment::Column::Id.gt(after));
-    }
-    if let Some(p) = page {
-        q = q.limit(p.first + 1);
-    }
+    use business_comment::Column as C;
+    let q = business_comment::Entity::find().filter(C::BusinessId.eq(business_id));
+    let (q, page) = match window {
+        CommentWindow::Page(p) => {
+            let mut q = q.order_by_asc(C::Id);
+            if let Some(after) = &p.after {
+                q = q.filter(C::Id.gt(after.clone()));
+            }
+            (q.limit(p.first + 1), Some(p))
+        }
+        CommentWindow::Latest(n) => (q.order_by_desc(C::Id).limit(n), None),
+    };
     let rows: Vec<CommentRow> = q.all(conn).await?.into_iter().map(Into::into).collect();
-    Ok(match page {
-        Some(p) => Page::from_rows(rows, p),
-        None => Page {
-            items: rows,
-            has_next_page: false,
-            has_previous_page: false,
-        },
-    })
+    Ok(comment_page(rows, page))
 }
 
-/// Comments on a lead, oldest first. `page: None` returns them all.
+/// Comments on a lead.
 pub async fn lead_comments(
     conn: &impl ConnectionTrait,
     lead_id: &str,
-    page: Option<&PageArgs>,
+    window: CommentWindow<'_>,
 ) -> AppResult<Page<CommentRow>> {
-    let mut q = lead_comment::Entity::find()
-        .filter(lead_comment::Column::LeadId.eq(lead_id))
-        .order_by_asc(lead_comment::Column::Id);
-    if let Some(after) = page.and_then(|p| p.after.clone()) {
-        q = q.filter(lead_comment::Column::Id.gt(after));
-    }
-    if let Some(p) = page {
-        q = q.limit(p.first + 1);
-    }
+    use lead_comment::Column as C;
+    let q = lead_comment::Entity::find().filter(C::LeadId.eq(lead_id));
+    let (q, page) = match window {
+        CommentWindow::Page(p) => {
+            let mut q = q.order_by_asc(C::Id);
+            if let Some(after) = &p.after {
+                q = q.filter(C::Id.gt(after.clone()));
+            }
+            (q.limit(p.first + 1), Some(p))
+        }
+        CommentWindow::Latest(n) => (q.order_by_desc(C::Id).limit(n), None),
+    };
     let rows: Vec<CommentRow> = q.all(conn).await?.into_iter().map(Into::into).collect();
-    Ok(match page {
+    Ok(comment_page(rows, page))
+}
+
+fn comment_page(mut rows: Vec<CommentRow>, page: Option<&PageArgs>) -> Page<CommentRow> {
+    match page {
         Some(p) => Page::from_rows(rows, p),
-        None => Page {
-            items: rows,
-            has_next_page: false,
-            has_previous_page: false,
-        },
-    })
+        None => {
+            rows.reverse();
+            Page {
+                items: rows,
+                has_next_page: false,
+                has_previous_page: false,
+            }
+        }
+    }
 }
 
 /// What a comment is attached to.

@@ -186,7 +186,7 @@ impl TestApp {
         let d = self
             .ok(
                 Some(&s.token),
-                "mutation($c: String!) { turnOnTwoFactor(code: $c) { accessToken refreshToken user { id currentTeam { id } } } }",
+                "mutation($c: String!) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\") { accessToken refreshToken user { id currentTeam { id } } } }",
                 json!({ "c": code }),
             )
             .await;

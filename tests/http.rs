@@ -125,3 +125,33 @@ async fn audit_rows_record_the_client_address_behind_a_trusted_proxy() {
         1
     );
 }
+
+/// One trusted proxy appends the address it saw: that rightmost entry is the client; what
+/// the client wrote to the left of it is ignored.
+#[tokio::test]
+async fn the_address_appended_by_the_trusted_proxy_is_recorded() {
+    let app = TestApp::with_config(|c| c.trust_proxy = true).await;
+    app.register("ann@example.com", "Ann").await;
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+        .body(axum::body::Body::from(
+            json!({ "query": "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }" }).to_string(),
+        ))
+        .unwrap();
+    tower::ServiceExt::oneshot(app.router.clone(), req)
+        .await
+        .unwrap();
+    let logged = |ip: &'static str| {
+        let app = &app;
+        async move {
+            app.count(
+                "audit_logs",
+                &format!("WHERE action = 'LOGIN' AND ip_address = '{ip}'"),
+            )
+            .await
+        }
+    };
+    assert_eq!(logged("203.0.113.7").await, 1);
+    assert_eq!(logged("6.6.6.6").await, 0);
+}

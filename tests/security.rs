@@ -98,7 +98,7 @@ async fn a_burst_of_wrong_totp_codes_evaluates_at_most_five() {
         .unwrap()
         .to_string();
     let codes = burst(
-        &[app.router.clone()],
+        std::slice::from_ref(&app.router),
         40,
         Some(&pre),
         AUTHENTICATE_2FA,
@@ -578,7 +578,7 @@ async fn names_cannot_impersonate_support_or_hide_characters() {
 async fn racing_registrations_of_one_email_get_bad_user_input() {
     let app = TestApp::new().await;
     let reg = "mutation { register(input: { email: \"race@example.com\", password: \"correct-horse-1\", name: \"R\" }) { accessToken } }";
-    let codes = burst(&[app.router.clone()], 8, None, reg, json!({})).await;
+    let codes = burst(std::slice::from_ref(&app.router), 8, None, reg, json!({})).await;
     assert_eq!(count(&codes, "OK"), 1, "{codes:?}");
     assert_eq!(count(&codes, "BAD_USER_INPUT"), 7, "{codes:?}");
     assert_eq!(app.count("users", "").await, 1);

@@ -8,7 +8,7 @@ use crate::auth::{Role, password, totp};
 use crate::entities::user;
 use crate::error::AppResult;
 use crate::services::audit::action;
-use crate::services::{accounts, work};
+use crate::services::{accounts, sessions, users, work};
 
 /// A demo account: email, password, name, role, 2FA on, impersonation allowed.
 pub struct DemoAccount {
@@ -73,7 +73,7 @@ pub async fn is_empty(state: &AppState) -> AppResult<bool> {
 
 /// Whether the demo accounts are in this database (to print their logins at start).
 pub async fn demo_present(state: &AppState) -> AppResult<bool> {
-    Ok(accounts::find_by_email(&state.db, DEMO_ACCOUNTS[0].email)
+    Ok(users::find_by_email(&state.db, DEMO_ACCOUNTS[0].email)
         .await?
         .is_some())
 }
@@ -148,7 +148,7 @@ pub async fn demo_totp(state: &AppState, email: &str) -> AppResult<Option<String
     {
         return Ok(None);
     }
-    let Some(u) = accounts::find_by_email(&state.db, email).await? else {
+    let Some(u) = users::find_by_email(&state.db, email).await? else {
         return Ok(None);
     };
     let Some(secret) = u.totp_secret else {
@@ -162,7 +162,7 @@ pub async fn demo_totp(state: &AppState, email: &str) -> AppResult<Option<String
 pub async fn published_demo_accounts(state: &AppState) -> AppResult<Vec<&'static str>> {
     let mut open = vec![];
     for a in DEMO_ACCOUNTS {
-        if let Some(u) = accounts::find_by_email(&state.db, a.email).await?
+        if let Some(u) = users::find_by_email(&state.db, a.email).await?
             && password::verify(
                 &state.hashing,
                 a.password.to_string(),
@@ -182,7 +182,7 @@ pub async fn published_demo_accounts(state: &AppState) -> AppResult<Vec<&'static
 pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static str>> {
     let mut locked = vec![];
     for email in published_demo_accounts(state).await? {
-        let Some(u) = accounts::find_by_email(&state.db, email).await? else {
+        let Some(u) = users::find_by_email(&state.db, email).await? else {
             continue;
         };
         let unknown = uuid::Uuid::new_v4().to_string() + &uuid::Uuid::new_v4().to_string();
@@ -195,12 +195,12 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         m.sessions_valid_after = Set(Some(now));
         m.updated_at = Set(now);
         m.update(&txn).await?;
-        accounts::revoke_all_refresh_tokens(&txn, &id, now).await?;
+        sessions::revoke_all_refresh_tokens(&txn, &id, now).await?;
         crate::services::audit::record(
             &txn,
             crate::services::audit::Entry::new(
                 action::DEMO_ACCOUNT_DISABLED,
-                crate::services::audit::self_acting(&id),
+                crate::services::attribution::Attribution::user(&id),
                 now,
             )
             .entity("User", &id),

@@ -64,22 +64,6 @@ impl AuthContext {
             .map(|i| &i.impersonator)
             .unwrap_or(&self.user)
     }
-
-    /// How writes are attributed: (author/actor, on behalf of, impersonated?).
-    pub fn attribution(&self) -> Attribution {
-        match &self.impersonation {
-            Some(imp) => Attribution {
-                actor_id: imp.impersonator.id.clone(),
-                on_behalf_of_id: Some(self.user.id.clone()),
-                is_impersonated: true,
-            },
-            None => Attribution {
-                actor_id: self.user.id.clone(),
-                on_behalf_of_id: None,
-                is_impersonated: false,
-            },
-        }
-    }
 }
 
 impl std::fmt::Debug for ActiveImpersonation {
@@ -104,14 +88,6 @@ impl std::fmt::Debug for AuthContext {
             .field("impersonation", &self.impersonation)
             .finish()
     }
-}
-
-/// Who a written row is attributed to.
-#[derive(Debug, Clone)]
-pub struct Attribution {
-    pub actor_id: String,
-    pub on_behalf_of_id: Option<String>,
-    pub is_impersonated: bool,
 }
 
 /// The caller as attached to the GraphQL request: `None` for an anonymous request.

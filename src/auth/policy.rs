@@ -1,9 +1,10 @@
 //! The impersonation policy: the one place that decides whether an admin may impersonate a
-//! user. A pure function, used by `impersonate`, by `impersonationCheck` in the Teams List,
-//! and again on every request made with an impersonation token.
+//! user. One pure function, `check`, over the facts it needs (`Impersonator::of`/`caller` and
+//! `Target::of` read them from stored users), used by `impersonate`, by `impersonationCheck`
+//! in the Teams List, and again on every request made with an impersonation token.
 use async_graphql::Enum;
 
-use super::Role;
+use super::{AuthContext, Role};
 use crate::entities::user;
 
 /// Why impersonation is refused. Public contract names.
@@ -80,26 +81,32 @@ pub fn check(who: Impersonator<'_>, target: Target<'_>) -> Result<(), Impersonat
     Ok(())
 }
 
-/// The policy over two accounts: the same rules, read from the stored users. Used when
-/// starting, for `impersonationCheck`, and when re-checking a live session on each request.
-pub fn check_users(
-    impersonator: &user::Model,
-    target: &user::Model,
-    is_impersonating: bool,
-) -> Result<(), ImpersonationDenial> {
-    check(
+impl<'a> Impersonator<'a> {
+    /// A stored user as the would-be impersonator.
+    pub fn of(user: &'a user::Model, is_impersonating: bool) -> Self {
         Impersonator {
-            id: &impersonator.id,
-            role: Role::parse(&impersonator.role),
-            two_factor_enabled: impersonator.totp_enabled,
+            id: &user.id,
+            role: user.role,
+            two_factor_enabled: user.totp_enabled,
             is_impersonating,
-        },
+        }
+    }
+
+    /// The person really behind a request (the impersonator, while impersonating).
+    pub fn caller(ctx: &'a AuthContext) -> Self {
+        Self::of(ctx.true_user(), ctx.is_impersonating())
+    }
+}
+
+impl<'a> Target<'a> {
+    /// A stored user as the target.
+    pub fn of(user: &'a user::Model) -> Self {
         Target {
-            id: &target.id,
-            role: Role::parse(&target.role),
-            impersonation_allowed: target.impersonation_allowed,
-        },
-    )
+            id: &user.id,
+            role: user.role,
+            impersonation_allowed: user.impersonation_allowed,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod impersonation;
 pub mod lead;
 pub mod lead_comment;
 pub mod refresh_token;
+pub mod role;
 pub mod team;
 pub mod team_member;
 pub mod user;

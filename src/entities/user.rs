@@ -9,8 +9,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub email: String,
     pub name: String,
-    /// USER, ADMIN or SUPER_ADMIN (see `auth::Role`).
-    pub role: String,
+    pub role: super::role::Role,
     pub password_hash: String,
     pub impersonation_allowed: bool,
     /// Base32 TOTP secret; present from enrollment, enabled only after `turnOnTwoFactor`.

@@ -9,13 +9,14 @@ use crate::auth::context::{caller, request_meta};
 use crate::auth::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
-use crate::services::accounts::{self, ProfileInput, RegisterInput};
+use crate::services::accounts::{self, NewAccount};
+use crate::services::profile::{self, ProfileInput};
 use crate::services::work::CommentTarget;
 use crate::services::{impersonation, teams, work};
+use crate::services::{sessions, two_factor};
 
 #[derive(InputObject)]
-#[graphql(name = "RegisterInput")]
-pub struct RegisterUserInput {
+pub struct RegisterInput {
     pub email: String,
     pub password: String,
     pub name: String,
@@ -33,8 +34,8 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates the user and a team it owns.
-    async fn register(&self, ctx: &Context<'_>, input: RegisterUserInput) -> Result<AuthPayload> {
-        let input = RegisterInput {
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let input = NewAccount {
             email: input.email,
             password: input.password,
             name: input.name,
@@ -52,7 +53,7 @@ impl AccountMutation {
         password: String,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?,
+            sessions::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?,
         ))
     }
 
@@ -60,7 +61,7 @@ impl AccountMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS")]
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?,
+            sessions::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?,
         ))
     }
 
@@ -75,7 +76,7 @@ impl AccountMutation {
             impersonation_allowed: input.impersonation_allowed,
         };
         Ok(User(
-            accounts::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?,
+            profile::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?,
         ))
     }
 
@@ -86,7 +87,7 @@ impl AccountMutation {
         current_password: String,
         new_password: String,
     ) -> Result<bool> {
-        accounts::change_password(
+        profile::change_password(
             state(ctx)?,
             caller(ctx)?,
             &current_password,
@@ -100,8 +101,9 @@ impl AccountMutation {
     /// Starts 2FA enrollment. The secret is shown here once.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn generate_two_factor_secret(&self, ctx: &Context<'_>) -> Result<TwoFactorSecret> {
-        let e = accounts::generate_two_factor_secret(state(ctx)?, caller(ctx)?, &request_meta(ctx))
-            .await?;
+        let e =
+            two_factor::generate_two_factor_secret(state(ctx)?, caller(ctx)?, &request_meta(ctx))
+                .await?;
         Ok(TwoFactorSecret {
             otpauth_url: e.otpauth_url,
             qr_code: e.qr_code_data_url,
@@ -118,7 +120,7 @@ impl AccountMutation {
         password: String,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::turn_on_two_factor(
+            two_factor::turn_on_two_factor(
                 state(ctx)?,
                 caller(ctx)?,
                 &code,
@@ -137,14 +139,20 @@ impl AccountMutation {
         code: String,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            accounts::authenticate_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
-                .await?,
+            two_factor::authenticate_two_factor(
+                state(ctx)?,
+                caller(ctx)?,
+                &code,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn turn_off_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        accounts::turn_off_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx)).await?;
+        two_factor::turn_off_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
+            .await?;
         Ok(true)
     }
 
@@ -152,7 +160,7 @@ impl AccountMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         Ok(User(
-            accounts::set_user_role(
+            profile::set_user_role(
                 state(ctx)?,
                 caller(ctx)?,
                 &user_id,

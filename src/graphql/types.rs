@@ -11,16 +11,16 @@ use super::state;
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, caller};
 use crate::auth::guards::AdminWithTwoFactor;
-use crate::auth::policy::ImpersonationDenial;
+use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Target};
 use crate::entities::{audit_log, business, impersonation, lead, team, user};
 use crate::error::AppError;
-use crate::services::accounts::Session;
 use crate::services::attribution::display_name;
+use crate::services::memberships;
 use crate::services::pagination::{
     DEFAULT_PAGE_SIZE, Page, PageArgs, encode_cursor, list_complexity,
 };
+use crate::services::sessions::Session;
 use crate::services::work::{self, CommentRow, CommentWindow};
-use crate::services::{impersonation as imp_service, teams};
 
 pub(crate) async fn load_user(ctx: &Context<'_>, id: &str) -> Result<user::Model> {
     let loader = ctx.data::<Arc<DataLoader<UserLoader>>>()?;
@@ -85,7 +85,7 @@ impl User {
         &self.0.name
     }
     async fn role(&self) -> Role {
-        Role::parse(&self.0.role)
+        self.0.role
     }
     async fn impersonation_allowed(&self) -> bool {
         self.0.impersonation_allowed
@@ -101,16 +101,18 @@ impl User {
     #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
-        Ok(match imp_service::check(c, &self.0) {
-            Ok(()) => ImpersonationCheck {
-                allowed: true,
-                reason: None,
+        Ok(
+            match policy::check(Impersonator::caller(c), Target::of(&self.0)) {
+                Ok(()) => ImpersonationCheck {
+                    allowed: true,
+                    reason: None,
+                },
+                Err(r) => ImpersonationCheck {
+                    allowed: false,
+                    reason: Some(r),
+                },
             },
-            Err(r) => ImpersonationCheck {
-                allowed: false,
-                reason: Some(r),
-            },
-        })
+        )
     }
 }
 
@@ -152,7 +154,7 @@ impl CurrentUser {
         maybe_team(ctx, self.0.team_id.as_deref()).await
     }
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
-        Ok(teams::teams_of(&state(ctx)?.db, &self.0.user.id)
+        Ok(memberships::teams_of(&state(ctx)?.db, &self.0.user.id)
             .await?
             .into_iter()
             .map(Team)

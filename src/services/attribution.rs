@@ -1,10 +1,60 @@
-//! How actions taken while impersonating are shown: under the impersonator, as support.
+//! Attribution: who a written row (a comment, an audit row) is attributed to, on whose
+//! behalf, and how it is shown. While impersonating, the impersonator wrote it, on behalf of
+//! the target, shown as "Support team (<impersonator's name>)".
+use crate::auth::AuthContext;
 
-/// The displayed name of a comment's author or an audit row's actor. Rows written while
-/// impersonating show "Support team (<impersonator's name>)". Used by comments and audit logs.
+/// The label that marks what support staff wrote while impersonating. Nobody may take it as
+/// their own name (`validation::person_name`).
+pub const SUPPORT_LABEL: &str = "Support team";
+
+/// Who a written row is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// Who really acted: the impersonator while impersonating.
+    pub actor_id: String,
+    /// The impersonated user, while impersonating (or the target of an admin's own action).
+    pub on_behalf_of_id: Option<String>,
+    /// Written with an impersonation token.
+    pub is_impersonated: bool,
+}
+
+impl Attribution {
+    /// The caller of a request: while impersonating, the impersonator on behalf of the target.
+    pub fn caller(ctx: &AuthContext) -> Attribution {
+        match &ctx.impersonation {
+            Some(imp) => Attribution {
+                actor_id: imp.impersonator.id.clone(),
+                on_behalf_of_id: Some(ctx.user.id.clone()),
+                is_impersonated: true,
+            },
+            None => Attribution::user(&ctx.user.id),
+        }
+    }
+
+    /// A user acting as themselves.
+    pub fn user(user_id: &str) -> Attribution {
+        Attribution {
+            actor_id: user_id.to_string(),
+            on_behalf_of_id: None,
+            is_impersonated: false,
+        }
+    }
+
+    /// An admin acting as themselves on a target: how an impersonation's start, end and
+    /// refusal are recorded.
+    pub fn admin_on(admin_id: &str, target_id: &str) -> Attribution {
+        Attribution {
+            on_behalf_of_id: Some(target_id.to_string()),
+            ..Attribution::user(admin_id)
+        }
+    }
+}
+
+/// The displayed name of a comment's author or an audit row's actor: "Support team (<name>)"
+/// for rows written while impersonating.
 pub fn display_name(author_name: &str, is_impersonated: bool) -> String {
     if is_impersonated {
-        format!("Support team ({author_name})")
+        format!("{SUPPORT_LABEL} ({author_name})")
     } else {
         author_name.to_string()
     }
@@ -12,11 +62,19 @@ pub fn display_name(author_name: &str, is_impersonated: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::display_name;
+    use super::*;
 
     #[test]
     fn impersonated_rows_are_shown_as_support_team() {
         assert_eq!(display_name("Ada Admin", true), "Support team (Ada Admin)");
         assert_eq!(display_name("Ada Admin", false), "Ada Admin");
+    }
+
+    #[test]
+    fn an_admin_on_a_target_acts_as_themselves() {
+        let a = Attribution::admin_on("ada", "carl");
+        assert_eq!(a.actor_id, "ada");
+        assert_eq!(a.on_behalf_of_id.as_deref(), Some("carl"));
+        assert!(!a.is_impersonated);
     }
 }

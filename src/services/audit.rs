@@ -2,8 +2,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
+use super::attribution::Attribution;
 use super::{db_time, new_id};
-use crate::auth::context::Attribution;
+use crate::auth::AuthContext;
+use crate::auth::context::RequestMeta;
 use crate::entities::audit_log;
 use crate::error::AppResult;
 
@@ -54,6 +56,19 @@ impl<'a> Entry<'a> {
         Self::by(action, Some(by), at)
     }
 
+    /// An entry for what the request's caller did: attributed per `Attribution::caller`, in
+    /// the team the caller acts in, from the request's client address.
+    pub fn for_caller(
+        action: &'static str,
+        caller: &'a AuthContext,
+        meta: &'a RequestMeta,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(action, Attribution::caller(caller), at)
+            .team(caller.team_id.as_deref())
+            .meta(meta)
+    }
+
     /// An entry whose actor may be unknown.
     pub fn by(action: &'static str, by: Option<Attribution>, at: DateTime<Utc>) -> Self {
         Entry {
@@ -82,13 +97,16 @@ impl<'a> Entry<'a> {
         self
     }
 
-    pub fn ip(mut self, ip: Option<&'a str>) -> Self {
-        self.ip = ip;
+    /// The request's client address.
+    pub fn meta(mut self, meta: &'a RequestMeta) -> Self {
+        self.ip = meta.ip.as_deref();
         self
     }
 }
 
-/// Writes the row on `conn` (pass the mutation's transaction).
+/// Writes the row on `conn`: the mutation's transaction, or for a refusal (a failed login, a
+/// wrong code, a blocked operation) the database itself, so the row stands while the refused
+/// mutation changes nothing.
 pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audit_log::Model> {
     let (actor_id, on_behalf_of_id, is_impersonated) = match e.by {
         Some(by) => (Some(by.actor_id), by.on_behalf_of_id, by.is_impersonated),
@@ -110,58 +128,24 @@ pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audi
     Ok(row.insert(conn).await?)
 }
 
-/// Records a refused attempt (failed login, wrong TOTP code, denied impersonation) in its own
-/// statement, outside the refused mutation, which itself changes nothing. `actor` is `None`
-/// when nobody is known (a login for an unknown email).
-pub async fn record_refusal(
-    conn: &impl ConnectionTrait,
-    action: &'static str,
-    actor: Option<&str>,
-    on_behalf_of: Option<&str>,
-    details: serde_json::Value,
-    ip: Option<&str>,
-    at: DateTime<Utc>,
-) -> AppResult<()> {
-    let by = actor.map(|a| Attribution {
-        actor_id: a.to_string(),
-        on_behalf_of_id: on_behalf_of.map(str::to_string),
-        is_impersonated: false,
-    });
-    record(conn, Entry::by(action, by, at).details(details).ip(ip)).await?;
-    Ok(())
-}
-
 /// Records an operation refused because the token is an impersonation token, in its own
 /// statement (the refused operation changes nothing): the impersonator acting on behalf of the
 /// target, and the operation's field name.
 pub async fn record_blocked(
     state: &crate::AppState,
-    caller: &crate::auth::AuthContext,
+    caller: &AuthContext,
     operation: &str,
-    meta: &crate::auth::context::RequestMeta,
+    meta: &RequestMeta,
 ) -> AppResult<()> {
-    record(
-        &state.db,
-        Entry::new(
-            action::BLOCKED_WHILE_IMPERSONATING,
-            caller.attribution(),
-            state.clock.now(),
-        )
-        .team(caller.team_id.as_deref())
-        .details(serde_json::json!({ "operation": operation }))
-        .ip(meta.ip.as_deref()),
+    let entry = Entry::for_caller(
+        action::BLOCKED_WHILE_IMPERSONATING,
+        caller,
+        meta,
+        state.clock.now(),
     )
-    .await?;
+    .details(serde_json::json!({ "operation": operation }));
+    record(&state.db, entry).await?;
     Ok(())
-}
-
-/// Attribution of a user acting as themselves.
-pub fn self_acting(user_id: &str) -> Attribution {
-    Attribution {
-        actor_id: user_id.to_string(),
-        on_behalf_of_id: None,
-        is_impersonated: false,
-    }
 }
 
 /// Filters of `auditLogs`.
@@ -182,14 +166,14 @@ pub struct Filter {
 /// tell about support staff (their address, email, role, 2FA state).
 pub async fn list_for(
     conn: &impl ConnectionTrait,
-    caller: &crate::auth::AuthContext,
+    caller: &AuthContext,
     filter: &Filter,
     page: &super::pagination::PageArgs,
 ) -> AppResult<super::pagination::Page<audit_log::Model>> {
     if caller.is_admin_with_two_factor() {
         return list(conn, None, filter, page).await;
     }
-    let team = super::teams::current_team(conn, caller).await?;
+    let team = super::memberships::current_team(conn, caller).await?;
     let mut page = list(conn, Some(&team), filter, page).await?;
     for row in &mut page.items {
         row.ip_address = None;

@@ -6,9 +6,8 @@ use sea_orm::EntityTrait;
 
 use super::impersonation::{self, EndReason};
 use crate::AppState;
-use crate::auth::Role;
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
-use crate::auth::policy::{self, ImpersonationDenial};
+use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Target};
 use crate::auth::tokens::{self, ImpersonationClaims};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
@@ -30,7 +29,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         Some(imp) => Some(live_impersonation(state, now, imp, &user).await?),
     };
     Ok(AuthContext {
-        role: Role::parse(&user.role),
+        role: user.role,
         team_id: claims.team_id.clone(),
         two_factor_authenticated: claims.is_two_factor_authenticated,
         pre_two_factor: claims.is_pre_two_factor(),
@@ -87,13 +86,13 @@ fn end_reason(
     }
     // Losing the admin role is checked here (the guards do it for `impersonate`); every
     // other rule is the policy's.
-    if !Role::parse(&impersonator.role).is_admin() {
+    if !impersonator.role.is_admin() {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_NOT_ADMIN"));
     }
     if issued_before_revocation(impersonator, record.started_at.timestamp()) {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_PASSWORD_CHANGED"));
     }
-    match policy::check_users(impersonator, target, false) {
+    match policy::check(Impersonator::of(impersonator, false), Target::of(target)) {
         Ok(()) => None,
         Err(ImpersonationDenial::NotAllowedByUser) => {
             Some((EndReason::RevokedByUser, "NOT_ALLOWED_BY_USER"))

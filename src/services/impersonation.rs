@@ -7,16 +7,16 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::accounts::{self, Refresh, Session};
+use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
-use super::{db_time, new_id, teams, validation};
+use super::sessions::{self, Refresh, Session};
+use super::{db_time, memberships, new_id, users, validation};
 use crate::AppState;
-use crate::auth::Role;
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
-use crate::auth::policy;
+use crate::auth::policy::{self, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
-use crate::entities::{impersonation, user};
+use crate::entities::impersonation;
 use crate::error::{AppError, AppResult};
 
 /// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
@@ -75,14 +75,6 @@ pub async fn find_by_code(
         .await?)
 }
 
-/// The policy's answer for `caller` impersonating `target` now.
-pub fn check(
-    caller: &AuthContext,
-    target: &user::Model,
-) -> Result<(), policy::ImpersonationDenial> {
-    policy::check_users(caller.true_user(), target, caller.is_impersonating())
-}
-
 /// Starts impersonating `target_id`: stores the record and its audit row in one transaction
 /// and returns a 30-minute (configurable) token that acts as the target, with no refresh token.
 pub async fn start(
@@ -93,18 +85,14 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
-    let target = accounts::find_user(&state.db, target_id).await?;
-    if let Err(reason) = check(caller, &target) {
-        audit::record_refusal(
-            &state.db,
-            action::IMPERSONATION_DENIED,
-            Some(&caller.true_user().id),
-            Some(&target.id),
-            serde_json::json!({ "reason": reason.as_str() }),
-            meta.ip.as_deref(),
-            state.clock.now(),
-        )
-        .await?;
+    let target = users::find_user(&state.db, target_id).await?;
+    if let Err(reason) = policy::check(Impersonator::caller(caller), Target::of(&target)) {
+        let by = Attribution::admin_on(&caller.true_user().id, &target.id);
+        let entry = Entry::new(action::IMPERSONATION_DENIED, by, state.clock.now())
+            .team(caller.team_id.as_deref())
+            .details(serde_json::json!({ "reason": reason.as_str() }))
+            .meta(meta);
+        audit::record(&state.db, entry).await?;
         return Err(AppError::ImpersonationDenied(reason));
     }
     let admin = caller.true_user().clone();
@@ -113,7 +101,7 @@ pub async fn start(
     let expires_at = db_time(crate::clock::later(now, state.config.impersonation_ttl)?);
 
     let txn = super::write_txn(&state.db).await?;
-    let target_team = teams::valid_current_team(&txn, &target).await?;
+    let target_team = memberships::valid_current_team(&txn, &target).await?;
     let record = impersonation::ActiveModel {
         id: Set(new_id()),
         code: Set(tokens::new_impersonation_code()),
@@ -132,13 +120,13 @@ pub async fn start(
         &txn,
         Entry::new(
             action::IMPERSONATION_STARTED,
-            acting_on(&admin.id, &target.id),
+            Attribution::admin_on(&admin.id, &target.id),
             now,
         )
         .team(caller.team_id.as_deref())
         .entity("Impersonation", &record.id)
         .details(serde_json::json!({ "targetUserId": target.id, "reason": reason }))
-        .ip(meta.ip.as_deref()),
+        .meta(meta),
     )
     .await?;
 
@@ -167,7 +155,7 @@ pub async fn start(
         refresh_token: None,
         expires_at: token_exp,
         context: AuthContext {
-            role: Role::parse(&target.role),
+            role: target.role,
             team_id: target_team,
             two_factor_authenticated: false,
             pre_two_factor: false,
@@ -181,13 +169,6 @@ pub async fn start(
     })
 }
 
-/// The admin acting as themselves, on the target: how start and end are audited.
-fn acting_on(admin_id: &str, target_id: &str) -> crate::auth::context::Attribution {
-    let mut by = audit::self_acting(admin_id);
-    by.on_behalf_of_id = Some(target_id.to_string());
-    by
-}
-
 /// Ends `record` if it is still running: a conditional update, so of several requests,
 /// sweeps or servers noticing the end at once, exactly one records it, with its audit row
 /// (the admin acting on the target, `details.endReason` and the cause). Run it inside the
@@ -199,7 +180,7 @@ pub async fn end_once(
     cause: &str,
     at: DateTime<Utc>,
     team: Option<&str>,
-    ip: Option<&str>,
+    meta: &RequestMeta,
 ) -> AppResult<bool> {
     let ended = impersonation::Entity::update_many()
         .col_expr(impersonation::Column::EndedAt, Expr::value(db_time(at)))
@@ -218,13 +199,13 @@ pub async fn end_once(
         conn,
         Entry::new(
             action::IMPERSONATION_ENDED,
-            acting_on(&record.impersonator_id, &record.impersonated_user_id),
+            Attribution::admin_on(&record.impersonator_id, &record.impersonated_user_id),
             at,
         )
         .team(team)
         .entity("Impersonation", &record.id)
         .details(serde_json::json!({ "endReason": reason.as_str(), "cause": cause }))
-        .ip(ip),
+        .meta(meta),
     )
     .await?;
     Ok(true)
@@ -251,7 +232,7 @@ pub async fn end_now(
         cause,
         at,
         record.impersonator_team_id.as_deref(),
-        None,
+        &RequestMeta::default(),
     )
     .await?;
     txn.commit().await?;
@@ -314,8 +295,9 @@ pub async fn cancel(
     let record = &active.record;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
-    let admin = accounts::find_user(&txn, &record.impersonator_id).await?;
-    let team = teams::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
+    let admin = users::find_user(&txn, &record.impersonator_id).await?;
+    let team =
+        memberships::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
     // Of racing cancels with one token, exactly one ends the session.
     let ended = end_once(
         &txn,
@@ -324,7 +306,7 @@ pub async fn cancel(
         "CANCELLED",
         now,
         team.as_deref(),
-        meta.ip.as_deref(),
+        meta,
     )
     .await?;
     if !ended {
@@ -334,7 +316,7 @@ pub async fn cancel(
     active_admin.current_team_id = Set(team.clone());
     let admin = active_admin.update(&txn).await?;
     let session =
-        accounts::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
+        sessions::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
     txn.commit().await?;
     Ok(session)
 }

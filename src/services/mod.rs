@@ -4,9 +4,14 @@ pub mod attribution;
 pub mod audit;
 pub mod authentication;
 pub mod impersonation;
+pub mod memberships;
 pub mod pagination;
+pub mod profile;
+pub mod sessions;
 pub mod teams;
 pub mod throttle;
+pub mod two_factor;
+pub mod users;
 pub mod validation;
 pub mod work;
 

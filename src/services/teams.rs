@@ -1,21 +1,20 @@
-//! Teams and memberships; the admins' Teams List.
+//! Teams: creating one, switching to one, and the admins' Teams List.
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
-use super::accounts::{self, Refresh, Session};
+use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
+use super::memberships::{self, OWNER};
 use super::pagination::{Page, PageArgs};
-use super::{db_time, new_id, validation};
+use super::sessions::{self, Refresh, Session};
+use super::{db_time, new_id, users, validation};
 use crate::AppState;
-use crate::auth::context::{Attribution, AuthContext, RequestMeta};
+use crate::auth::context::{AuthContext, RequestMeta};
 use crate::entities::{team, team_member, user};
 use crate::error::{AppError, AppResult};
-
-pub const OWNER: &str = "OWNER";
-pub const MEMBER: &str = "MEMBER";
 
 /// Creates a team owned by `owner`, with its membership and audit row, on `conn`.
 pub async fn create_team(
@@ -50,7 +49,7 @@ pub async fn create_team(
         Entry::new(action::TEAM_CREATED, by, now)
             .team(Some(&team.id))
             .entity("Team", &team.id)
-            .ip(meta.ip.as_deref()),
+            .meta(meta),
     )
     .await?;
     Ok(team)
@@ -64,82 +63,10 @@ pub async fn create_team_for_caller(
     meta: &RequestMeta,
 ) -> AppResult<team::Model> {
     let txn = super::write_txn(&state.db).await?;
-    let team = create_team(state, &txn, &caller.user, name, caller.attribution(), meta).await?;
+    let by = Attribution::caller(caller);
+    let team = create_team(state, &txn, &caller.user, name, by, meta).await?;
     txn.commit().await?;
     Ok(team)
-}
-
-pub async fn is_member(
-    conn: &impl ConnectionTrait,
-    team_id: &str,
-    user_id: &str,
-) -> AppResult<bool> {
-    Ok(team_member::Entity::find()
-        .filter(team_member::Column::TeamId.eq(team_id))
-        .filter(team_member::Column::UserId.eq(user_id))
-        .one(conn)
-        .await?
-        .is_some())
-}
-
-/// The user's stored current team if they are still a member of it, else their first team.
-pub async fn valid_current_team(
-    conn: &impl ConnectionTrait,
-    user: &user::Model,
-) -> AppResult<Option<String>> {
-    team_to_act_in(conn, user, user.current_team_id.as_deref()).await
-}
-
-/// `preferred` if the user is still a member of it, else their stored current team if still a
-/// member, else their oldest team.
-pub async fn team_to_act_in(
-    conn: &impl ConnectionTrait,
-    user: &user::Model,
-    preferred: Option<&str>,
-) -> AppResult<Option<String>> {
-    for t in [preferred, user.current_team_id.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        if is_member(conn, t, &user.id).await? {
-            return Ok(Some(t.to_string()));
-        }
-    }
-    Ok(team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(user.id.clone()))
-        .order_by_asc(team_member::Column::Id)
-        .one(conn)
-        .await?
-        .map(|m| m.team_id))
-}
-
-/// The team the caller acts in, checked against the memberships now. Work objects are scoped
-/// to it.
-pub async fn current_team(conn: &impl ConnectionTrait, caller: &AuthContext) -> AppResult<String> {
-    match &caller.team_id {
-        Some(t) if is_member(conn, t, &caller.user.id).await? => Ok(t.clone()),
-        _ => Err(AppError::Forbidden(
-            "no current team: switch to one of your teams",
-        )),
-    }
-}
-
-/// The teams a user belongs to, oldest membership first.
-pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<Vec<team::Model>> {
-    let ids: Vec<String> = team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(user_id))
-        .order_by_asc(team_member::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| m.team_id)
-        .collect();
-    let mut teams = team::Entity::find()
-        .filter(team::Column::Id.is_in(ids.clone()))
-        .all(conn)
-        .await?;
-    teams.sort_by_key(|t| ids.iter().position(|i| *i == t.id));
-    Ok(teams)
 }
 
 /// `switchTeam`: new tokens for another of the caller's teams. Switching to the team the
@@ -158,27 +85,19 @@ pub async fn switch_team(
         ));
     }
     let txn = super::write_txn(&state.db).await?;
-    if !is_member(&txn, team_id, &caller.user.id).await? {
+    if !memberships::is_member(&txn, team_id, &caller.user.id).await? {
         return Err(AppError::NotFound("team"));
     }
-    let mut active = accounts::find_user(&txn, &caller.user.id)
-        .await?
-        .into_active_model();
-    active.current_team_id = Set(Some(team_id.to_string()));
-    let user = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        Entry::new(
-            action::TEAM_SWITCHED,
-            caller.attribution(),
-            state.clock.now(),
-        )
-        .team(Some(team_id))
-        .entity("Team", team_id)
-        .ip(meta.ip.as_deref()),
-    )
+    let now = state.clock.now();
+    let user = users::update(&txn, &caller.user.id, now, |u| {
+        u.current_team_id = Set(Some(team_id.to_string()));
+    })
     .await?;
-    let session = accounts::issue_session(
+    let entry = Entry::for_caller(action::TEAM_SWITCHED, caller, meta, now)
+        .team(Some(team_id))
+        .entity("Team", team_id);
+    audit::record(&txn, entry).await?;
+    let session = sessions::issue_session(
         state,
         &txn,
         user,

@@ -5,9 +5,10 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
-use super::{db_time, new_id, teams, validation};
+use super::{db_time, memberships, new_id, validation};
 use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::entities::{business, business_comment, lead, lead_comment};
@@ -59,22 +60,22 @@ pub async fn create_business(
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = super::write_txn(&state.db).await?;
-    let team_id = teams::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, caller).await?;
     let b = business::ActiveModel {
         id: Set(new_id()),
         team_id: Set(team_id.clone()),
         name: Set(name),
-        created_by_id: Set(caller.attribution().actor_id),
+        created_by_id: Set(Attribution::caller(caller).actor_id),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
     audit::record(
         &txn,
-        Entry::new(action::BUSINESS_CREATED, caller.attribution(), now)
+        Entry::new(action::BUSINESS_CREATED, Attribution::caller(caller), now)
             .team(Some(&team_id))
             .entity("Business", &b.id)
-            .ip(meta.ip.as_deref()),
+            .meta(meta),
     )
     .await?;
     txn.commit().await?;
@@ -91,7 +92,7 @@ pub async fn create_lead(
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = super::write_txn(&state.db).await?;
-    let team_id = teams::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, caller).await?;
     if let Some(b) = business_id {
         business_in_team(&txn, &team_id, b).await?;
     }
@@ -100,17 +101,17 @@ pub async fn create_lead(
         team_id: Set(team_id.clone()),
         business_id: Set(business_id.map(str::to_string)),
         name: Set(name),
-        created_by_id: Set(caller.attribution().actor_id),
+        created_by_id: Set(Attribution::caller(caller).actor_id),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
     audit::record(
         &txn,
-        Entry::new(action::LEAD_CREATED, caller.attribution(), now)
+        Entry::new(action::LEAD_CREATED, Attribution::caller(caller), now)
             .team(Some(&team_id))
             .entity("Lead", &l.id)
-            .ip(meta.ip.as_deref()),
+            .meta(meta),
     )
     .await?;
     txn.commit().await?;
@@ -146,7 +147,7 @@ pub async fn business(
     caller: &AuthContext,
     id: &str,
 ) -> AppResult<business::Model> {
-    let team_id = teams::current_team(conn, caller).await?;
+    let team_id = memberships::current_team(conn, caller).await?;
     business_in_team(conn, &team_id, id).await
 }
 
@@ -155,7 +156,7 @@ pub async fn lead(
     caller: &AuthContext,
     id: &str,
 ) -> AppResult<lead::Model> {
-    let team_id = teams::current_team(conn, caller).await?;
+    let team_id = memberships::current_team(conn, caller).await?;
     lead_in_team(conn, &team_id, id).await
 }
 
@@ -175,7 +176,7 @@ pub async fn businesses(
     caller: &AuthContext,
     page: &PageArgs,
 ) -> AppResult<Page<business::Model>> {
-    let team_id = teams::current_team(conn, caller).await?;
+    let team_id = memberships::current_team(conn, caller).await?;
     let mut q = business::Entity::find()
         .filter(business::Column::TeamId.eq(team_id))
         .order_by_asc(business::Column::Id);
@@ -192,7 +193,7 @@ pub async fn leads(
     caller: &AuthContext,
     page: &PageArgs,
 ) -> AppResult<Page<lead::Model>> {
-    let team_id = teams::current_team(conn, caller).await?;
+    let team_id = memberships::current_team(conn, caller).await?;
     let mut q = lead::Entity::find()
         .filter(lead::Column::TeamId.eq(team_id))
         .order_by_asc(lead::Column::Id);
@@ -297,11 +298,11 @@ pub async fn add_comment(
             ),
         ));
     }
-    let by = caller.attribution();
+    let by = Attribution::caller(caller);
     let now = db_time(state.clock.now());
     let id = new_id();
     let txn = super::write_txn(&state.db).await?;
-    let team_id = teams::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, caller).await?;
     let (row, entity): (CommentRow, &'static str) = match target {
         CommentTarget::Business(b) => {
             business_in_team(&txn, &team_id, b).await?;
@@ -339,7 +340,7 @@ pub async fn add_comment(
         Entry::new(action::COMMENT_CREATED, by, now)
             .team(Some(&team_id))
             .entity(entity, &row.id)
-            .ip(meta.ip.as_deref()),
+            .meta(meta),
     )
     .await?;
     txn.commit().await?;

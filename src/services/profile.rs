@@ -1,0 +1,135 @@
+//! The Profile Settings page and roles: name, consent, password; super admins set roles.
+use sea_orm::Set;
+
+use super::audit::{self, Entry, action};
+use super::throttle::{self, Scope};
+use super::{db_time, sessions, users, validation};
+use crate::AppState;
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::{Role, password};
+use crate::entities::user;
+use crate::error::{AppError, AppResult};
+
+pub struct ProfileInput {
+    pub name: Option<String>,
+    pub impersonation_allowed: Option<bool>,
+}
+
+/// Updates the effective user's profile. (Changing `impersonationAllowed` while impersonating
+/// is refused by the resolver's guard before this runs.)
+pub async fn update_profile(
+    state: &AppState,
+    caller: &AuthContext,
+    input: ProfileInput,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validation::person_name("name", n))
+        .transpose()?;
+    let mut changed = serde_json::Map::new();
+    if let Some(name) = &name {
+        changed.insert("name".into(), name.clone().into());
+    }
+    if let Some(allowed) = input.impersonation_allowed {
+        changed.insert("impersonationAllowed".into(), allowed.into());
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let user = users::update(&txn, &caller.user.id, now, |u| {
+        if let Some(name) = name {
+            u.name = Set(name);
+        }
+        if let Some(allowed) = input.impersonation_allowed {
+            u.impersonation_allowed = Set(allowed);
+        }
+    })
+    .await?;
+    let entry = Entry::for_caller(action::PROFILE_UPDATED, caller, meta, now)
+        .entity("User", &user.id)
+        .details(changed.into());
+    audit::record(&txn, entry).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Checks the caller's current password before a security change (`changePassword`,
+/// `turnOnTwoFactor`): a stolen access token alone must not be enough. Guesses are counted
+/// with the login throttle of the caller's email, so this is no side door for guessing, and a
+/// wrong one is audited with `failed_action`.
+pub async fn check_current_password(
+    state: &AppState,
+    caller: &AuthContext,
+    field: &'static str,
+    current: &str,
+    failed_action: &'static str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    let attempt = throttle::take(state, Scope::Login, &caller.user.email).await?;
+    let ok = current.chars().count() <= validation::MAX_PASSWORD
+        && password::verify(
+            &state.hashing,
+            current.to_string(),
+            Some(caller.user.password_hash.clone()),
+        )
+        .await?;
+    if ok {
+        return attempt.succeeded().await;
+    }
+    let entry = Entry::for_caller(failed_action, caller, meta, state.clock.now());
+    audit::record(&state.db, entry).await?;
+    attempt.failed();
+    Err(AppError::bad_input(field, "the current password is wrong"))
+}
+
+/// `changePassword`: needs the current password; ends every earlier session.
+pub async fn change_password(
+    state: &AppState,
+    caller: &AuthContext,
+    current: &str,
+    new: &str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    validation::password("newPassword", new)?;
+    let failed = action::PASSWORD_CHANGE_FAILED;
+    check_current_password(state, caller, "currentPassword", current, failed, meta).await?;
+    let hash = password::hash(&state.hashing, new.to_string()).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    users::update(&txn, &caller.user.id, now, |u| {
+        u.password_hash = Set(hash);
+        // Every session signed in with the old password ends, on every server.
+        u.sessions_valid_after = Set(Some(db_time(now)));
+    })
+    .await?;
+    sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    let entry = Entry::for_caller(action::PASSWORD_CHANGED, caller, meta, now)
+        .entity("User", &caller.user.id);
+    audit::record(&txn, entry).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Super admins set roles; nobody changes their own.
+pub async fn set_user_role(
+    state: &AppState,
+    caller: &AuthContext,
+    user_id: &str,
+    role: Role,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    if user_id == caller.user.id {
+        return Err(AppError::Forbidden("nobody changes their own role"));
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let previous = users::find_user(&txn, user_id).await?.role;
+    let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
+    let entry = Entry::for_caller(action::ROLE_CHANGED, caller, meta, now)
+        .entity("User", &user.id)
+        .details(serde_json::json!({ "from": previous.as_str(), "to": role.as_str() }));
+    audit::record(&txn, entry).await?;
+    txn.commit().await?;
+    Ok(user)
+}

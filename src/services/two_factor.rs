@@ -1,0 +1,233 @@
+//! Two-factor authentication: enrolment, the second sign-in step, turning it off, and the
+//! one check of a TOTP code (each time step accepted once, guesses throttled).
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::attribution::Attribution;
+use super::audit::{self, Entry, action};
+use super::sessions::{self, Refresh, Session};
+use super::throttle::{self, Scope};
+use super::{profile, users, validation};
+use crate::AppState;
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::totp;
+use crate::entities::user;
+use crate::error::{AppError, AppResult};
+
+pub struct Enrollment {
+    pub otpauth_url: String,
+    pub qr_code_data_url: String,
+}
+
+/// Starts 2FA enrollment: a new secret, shown once, enabled only by `turnOnTwoFactor`.
+pub async fn generate_two_factor_secret(
+    state: &AppState,
+    caller: &AuthContext,
+    meta: &RequestMeta,
+) -> AppResult<Enrollment> {
+    if caller.user.totp_enabled {
+        return Err(AppError::bad_input(
+            "twoFactor",
+            "two-factor authentication is already on",
+        ));
+    }
+    let secret = totp::new_secret();
+    let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    users::update(&txn, &caller.user.id, now, |u| {
+        u.totp_secret = Set(Some(secret));
+        u.totp_last_step = Set(None);
+    })
+    .await?;
+    audit::record(
+        &txn,
+        Entry::new(
+            action::TWO_FACTOR_SECRET_GENERATED,
+            Attribution::caller(caller),
+            now,
+        )
+        .entity("User", &caller.user.id)
+        .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Enrollment {
+        otpauth_url,
+        qr_code_data_url,
+    })
+}
+
+/// Checks a TOTP code for `user` and consumes its time step, so the same code (or an older
+/// one) is never accepted twice; a conditional update makes racing requests safe. Runs before
+/// the mutation's transaction: wrong codes are counted and audited on their own, and after
+/// too many the user is `RATE_LIMITED`.
+async fn verify_totp(
+    state: &AppState,
+    user: &user::Model,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    let attempt = throttle::take(state, Scope::Totp, &user.id).await?;
+    let secret = user
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| AppError::bad_input("code", "generate a two-factor secret first"))?;
+    let now = state.clock.now();
+    let step = match validation::totp_code(code) {
+        Ok(code) => totp::matching_step(secret, &code, now.timestamp())?,
+        Err(_) => None,
+    };
+    let claimed = match step {
+        Some(step) => {
+            user::Entity::update_many()
+                .col_expr(user::Column::TotpLastStep, Expr::value(step))
+                .filter(user::Column::Id.eq(user.id.clone()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(user::Column::TotpLastStep.is_null())
+                        .add(user::Column::TotpLastStep.lt(step)),
+                )
+                .exec(&state.db)
+                .await?
+                .rows_affected
+                == 1
+        }
+        None => false,
+    };
+    if !claimed {
+        let entry = Entry::new(action::TWO_FACTOR_FAILED, Attribution::user(&user.id), now)
+            .team(user.current_team_id.as_deref())
+            .meta(meta);
+        audit::record(&state.db, entry).await?;
+        attempt.failed();
+        return Err(AppError::bad_input("code", "the code is not valid"));
+    }
+    attempt.succeeded().await
+}
+
+pub async fn turn_on_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    current_password: &str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
+    if caller.user.totp_enabled {
+        return Err(AppError::bad_input(
+            "twoFactor",
+            "two-factor authentication is already on",
+        ));
+    }
+    profile::check_current_password(
+        state,
+        caller,
+        "password",
+        current_password,
+        action::TWO_FACTOR_ENABLE_FAILED,
+        meta,
+    )
+    .await?;
+    verify_totp(state, &caller.user, code, meta).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let user = users::update(&txn, &caller.user.id, now, |u| {
+        u.totp_enabled = Set(true);
+    })
+    .await?;
+    sessions::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::TWO_FACTOR_ENABLED, Attribution::caller(caller), now)
+            .entity("User", &user.id)
+            .meta(meta),
+    )
+    .await?;
+    let session = sessions::issue_session(
+        state,
+        &txn,
+        user,
+        caller.team_id.clone(),
+        true,
+        Refresh::NewFamily,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn authenticate_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
+    if !caller.user.totp_enabled {
+        return Err(AppError::bad_input(
+            "code",
+            "two-factor authentication is off",
+        ));
+    }
+    verify_totp(state, &caller.user, code, meta).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    audit::record(
+        &txn,
+        Entry::new(
+            action::TWO_FACTOR_AUTHENTICATED,
+            Attribution::caller(caller),
+            now,
+        )
+        .team(caller.team_id.as_deref())
+        .meta(meta),
+    )
+    .await?;
+    let user = users::find_user(&txn, &caller.user.id).await?;
+    let session = sessions::issue_session(
+        state,
+        &txn,
+        user,
+        caller.team_id.clone(),
+        true,
+        Refresh::NewFamily,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn turn_off_two_factor(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    if !caller.user.totp_enabled {
+        return Err(AppError::bad_input(
+            "code",
+            "two-factor authentication is off",
+        ));
+    }
+    verify_totp(state, &caller.user, code, meta).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    users::update(&txn, &caller.user.id, now, |u| {
+        u.totp_enabled = Set(false);
+        u.totp_secret = Set(None);
+    })
+    .await?;
+    sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(
+            action::TWO_FACTOR_DISABLED,
+            Attribution::caller(caller),
+            now,
+        )
+        .entity("User", &caller.user.id)
+        .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

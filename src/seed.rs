@@ -8,7 +8,8 @@ use crate::auth::{Role, password, totp};
 use crate::entities::user;
 use crate::error::AppResult;
 use crate::services::audit::action;
-use crate::services::{accounts, sessions, users, work};
+use crate::services::comments::{self, CommentTarget};
+use crate::services::{accounts, businesses, leads, sessions, users};
 
 /// A demo account: email, password, name, role, 2FA on, impersonation allowed.
 pub struct DemoAccount {
@@ -110,8 +111,9 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
                 impersonation: None,
             };
             let first = a.name.split(' ').next().unwrap_or(a.name);
-            let b = work::create_business(state, &ctx, &format!("{first}'s Bakery"), &meta).await?;
-            let l = work::create_lead(
+            let b = businesses::create_business(state, &ctx, &format!("{first}'s Bakery"), &meta)
+                .await?;
+            let l = leads::create_lead(
                 state,
                 &ctx,
                 &format!("{first}'s first lead"),
@@ -119,18 +121,18 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
                 &meta,
             )
             .await?;
-            work::add_comment(
+            comments::add(
                 state,
                 &ctx,
-                work::CommentTarget::Business(&b.id),
+                CommentTarget::Business(&b.id),
                 "Call back on Monday.",
                 &meta,
             )
             .await?;
-            work::add_comment(
+            comments::add(
                 state,
                 &ctx,
-                work::CommentTarget::Lead(&l.id),
+                CommentTarget::Lead(&l.id),
                 "Interested in the premium plan.",
                 &meta,
             )

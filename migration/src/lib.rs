@@ -7,6 +7,7 @@ mod m20261121_000002_auth_failures;
 mod m20261121_000003_sessions_valid_after;
 mod m20261121_000004_impersonation_end_reason;
 mod m20261121_000005_user_role_values;
+mod m20261121_000006_comments_one_table;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_sessions_valid_after::Migration),
             Box::new(m20261121_000004_impersonation_end_reason::Migration),
             Box::new(m20261121_000005_user_role_values::Migration),
+            Box::new(m20261121_000006_comments_one_table::Migration),
         ]
     }
 }

@@ -2,10 +2,9 @@
 pub mod audit_log;
 pub mod auth_failure;
 pub mod business;
-pub mod business_comment;
+pub mod comment;
 pub mod impersonation;
 pub mod lead;
-pub mod lead_comment;
 pub mod refresh_token;
 pub mod role;
 pub mod team;

@@ -10,9 +10,9 @@ use crate::auth::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
 use crate::services::accounts::{self, NewAccount};
+use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};
-use crate::services::work::CommentTarget;
-use crate::services::{impersonation, teams, work};
+use crate::services::{businesses, impersonation, leads, teams};
 use crate::services::{sessions, two_factor};
 
 #[derive(InputObject)]
@@ -204,7 +204,8 @@ impl WorkMutation {
     #[graphql(guard = "TwoFactorPassed")]
     async fn create_business(&self, ctx: &Context<'_>, name: String) -> Result<Business> {
         Ok(Business(
-            work::create_business(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx)).await?,
+            businesses::create_business(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx))
+                .await?,
         ))
     }
 
@@ -216,7 +217,7 @@ impl WorkMutation {
         business_id: Option<ID>,
     ) -> Result<Lead> {
         let s = state(ctx)?;
-        let l = work::create_lead(
+        let l = leads::create_lead(
             s,
             caller(ctx)?,
             &name,
@@ -237,7 +238,7 @@ impl WorkMutation {
     ) -> Result<Comment> {
         let target = CommentTarget::Business(&business_id);
         Ok(Comment(
-            work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+            comments::add(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
         ))
     }
 
@@ -251,7 +252,7 @@ impl WorkMutation {
     ) -> Result<Comment> {
         let target = CommentTarget::Lead(&lead_id);
         Ok(Comment(
-            work::add_comment(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+            comments::add(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
         ))
     }
 }

@@ -7,7 +7,7 @@ use super::types::*;
 use crate::auth::context::caller;
 use crate::auth::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
-use crate::services::{audit, impersonation, teams, work};
+use crate::services::{audit, businesses, impersonation, leads, teams};
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -62,14 +62,14 @@ impl WorkQuery {
         after: Option<String>,
     ) -> Result<Vec<Business>> {
         let args = PageArgs::parse_or(first, after, MAX_PAGE_SIZE)?;
-        let page = work::businesses(&state(ctx)?.db, caller(ctx)?, &args).await?;
+        let page = businesses::businesses(&state(ctx)?.db, caller(ctx)?, &args).await?;
         Ok(page.items.into_iter().map(Business).collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
     async fn business(&self, ctx: &Context<'_>, id: ID) -> Result<Business> {
         Ok(Business(
-            work::business(&state(ctx)?.db, caller(ctx)?, &id).await?,
+            businesses::business(&state(ctx)?.db, caller(ctx)?, &id).await?,
         ))
     }
 
@@ -86,13 +86,13 @@ impl WorkQuery {
         after: Option<String>,
     ) -> Result<Vec<Lead>> {
         let args = PageArgs::parse_or(first, after, MAX_PAGE_SIZE)?;
-        let page = work::leads(&state(ctx)?.db, caller(ctx)?, &args).await?;
+        let page = leads::leads(&state(ctx)?.db, caller(ctx)?, &args).await?;
         Ok(page.items.into_iter().map(Lead).collect())
     }
 
     #[graphql(guard = "TwoFactorPassed")]
     async fn lead(&self, ctx: &Context<'_>, id: ID) -> Result<Lead> {
-        Ok(Lead(work::lead(&state(ctx)?.db, caller(ctx)?, &id).await?))
+        Ok(Lead(leads::lead(&state(ctx)?.db, caller(ctx)?, &id).await?))
     }
 }
 

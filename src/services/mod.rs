@@ -3,7 +3,10 @@ pub mod accounts;
 pub mod attribution;
 pub mod audit;
 pub mod authentication;
+pub mod businesses;
+pub mod comments;
 pub mod impersonation;
+pub mod leads;
 pub mod memberships;
 pub mod pagination;
 pub mod profile;
@@ -13,7 +16,6 @@ pub mod throttle;
 pub mod two_factor;
 pub mod users;
 pub mod validation;
-pub mod work;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -11,20 +11,7 @@ pub const MAX_PASSWORD: usize = 128;
 
 /// Trims and requires 1..=max characters.
 pub fn text(field: &'static str, value: &str, max: usize) -> AppResult<String> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(AppError::bad_input(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if v.chars().count() > max {
-        return Err(AppError::bad_input(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(v.to_string())
+    verbatim_text(field, value.trim(), max).map(str::to_string)
 }
 
 /// A name shown to other people (a person, team, business or lead): `text`'s rules, and no
@@ -95,6 +82,23 @@ pub fn own_team_name(person: &str) -> String {
     let room = MAX_NAME - SUFFIX.chars().count();
     let short: String = person.chars().take(room).collect();
     format!("{}{SUFFIX}", short.trim_end())
+}
+
+/// Text kept exactly as written (a comment): not blank, at most `max` characters.
+pub fn verbatim_text<'a>(field: &'static str, value: &'a str, max: usize) -> AppResult<&'a str> {
+    if value.trim().is_empty() {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(value)
 }
 
 /// Like `text`, but a missing or blank value is `None`.

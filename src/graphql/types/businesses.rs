@@ -1,0 +1,155 @@
+//! Businesses, leads and their comments.
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::super::state;
+use super::{Team, User, connection, load_team, load_user, maybe_user, page_args};
+use crate::entities::{business, comment, lead};
+use crate::error::AppError;
+use crate::services::attribution::display_name;
+use crate::services::businesses;
+use crate::services::comments::{self, CommentTarget, CommentWindow};
+use crate::services::pagination::{DEFAULT_PAGE_SIZE, PageArgs, list_complexity};
+
+pub struct Business(pub business::Model);
+
+#[Object]
+impl Business {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load_team(ctx, &self.0.team_id)
+            .await?
+            .map(Team)
+            .ok_or_else(|| AppError::NotFound("team").into())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The latest `first` comments (default 20, at most 100), oldest first. See
+    /// `commentsConnection` for all of them, a page at a time.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
+        let n = PageArgs::parse(first, None)?.first;
+        let page = comments::list(
+            &state(ctx)?.db,
+            CommentTarget::Business(&self.0.id),
+            CommentWindow::Latest(n),
+        )
+        .await?;
+        Ok(page.items.into_iter().map(Comment).collect())
+    }
+    /// Comments, oldest first, as a connection (at most 100 per page).
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Comment>> {
+        let args = page_args(first, after)?;
+        let page = comments::list(
+            &state(ctx)?.db,
+            CommentTarget::Business(&self.0.id),
+            CommentWindow::Page(&args),
+        )
+        .await?;
+        Ok(connection(page, |c| &c.id, Comment))
+    }
+}
+
+pub struct Lead(pub lead::Model);
+
+#[Object]
+impl Lead {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load_team(ctx, &self.0.team_id)
+            .await?
+            .map(Team)
+            .ok_or_else(|| AppError::NotFound("team").into())
+    }
+    async fn business(&self, ctx: &Context<'_>) -> Result<Option<Business>> {
+        match &self.0.business_id {
+            Some(b) => Ok(businesses::business_by_id(&state(ctx)?.db, b)
+                .await?
+                .map(Business)),
+            None => Ok(None),
+        }
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The latest `first` comments (default 20, at most 100), oldest first. See
+    /// `commentsConnection` for all of them, a page at a time.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
+        let n = PageArgs::parse(first, None)?.first;
+        let page = comments::list(
+            &state(ctx)?.db,
+            CommentTarget::Lead(&self.0.id),
+            CommentWindow::Latest(n),
+        )
+        .await?;
+        Ok(page.items.into_iter().map(Comment).collect())
+    }
+    /// Comments, oldest first, as a connection (at most 100 per page).
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn comments_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Comment>> {
+        let args = page_args(first, after)?;
+        let page = comments::list(
+            &state(ctx)?.db,
+            CommentTarget::Lead(&self.0.id),
+            CommentWindow::Page(&args),
+        )
+        .await?;
+        Ok(connection(page, |c| &c.id, Comment))
+    }
+}
+
+pub struct Comment(pub comment::Model);
+
+#[Object]
+impl Comment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// Exactly what was written.
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+    /// Who wrote it: the impersonator when written while impersonating.
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(load_user(ctx, &self.0.author_id).await?))
+    }
+    /// The author's name, as "Support team (name)" when written while impersonating.
+    async fn author_name(&self, ctx: &Context<'_>) -> Result<String> {
+        let author = load_user(ctx, &self.0.author_id).await?;
+        Ok(display_name(&author.name, self.0.is_impersonated))
+    }
+    /// The impersonated user, when written while impersonating.
+    async fn on_behalf_of(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        maybe_user(ctx, self.0.on_behalf_of_id.as_deref()).await
+    }
+    async fn is_impersonated(&self) -> bool {
+        self.0.is_impersonated
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

@@ -1,0 +1,42 @@
+//! Impersonation sessions.
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::super::state;
+use super::{Team, User, load_user, maybe_team};
+use crate::entities::impersonation;
+
+/// One impersonation session. Its code is a secret and is never exposed.
+pub struct Impersonation(pub impersonation::Model);
+
+#[Object]
+impl Impersonation {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn impersonator(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(load_user(ctx, &self.0.impersonator_id).await?))
+    }
+    async fn impersonated_user(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(load_user(ctx, &self.0.impersonated_user_id).await?))
+    }
+    async fn impersonator_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        maybe_team(ctx, self.0.impersonator_team_id.as_deref()).await
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// Neither ended nor expired.
+    async fn active(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.0.ended_at.is_none() && self.0.expires_at > state(ctx)?.clock.now())
+    }
+}

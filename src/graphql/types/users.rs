@@ -1,0 +1,149 @@
+//! Users, the caller, the tokens handed out, and 2FA enrolment.
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::super::state;
+use super::{Impersonation, Team, maybe_team};
+use crate::auth::Role;
+use crate::auth::context::{AuthContext, caller};
+use crate::auth::guards::AdminWithTwoFactor;
+use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Target};
+use crate::entities::user;
+use crate::services::memberships;
+use crate::services::sessions::Session;
+
+/// A user account.
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    async fn impersonation_allowed(&self) -> bool {
+        self.0.impersonation_allowed
+    }
+    async fn is_two_factor_enabled(&self) -> bool {
+        self.0.totp_enabled
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Can the caller impersonate this user now, and if not, why. Admins only; the Teams List
+    /// uses it to disable the Impersonate button.
+    #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
+    async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
+        let c = caller(ctx)?;
+        Ok(
+            match policy::check(Impersonator::caller(c), Target::of(&self.0)) {
+                Ok(()) => ImpersonationCheck {
+                    allowed: true,
+                    reason: None,
+                },
+                Err(r) => ImpersonationCheck {
+                    allowed: false,
+                    reason: Some(r),
+                },
+            },
+        )
+    }
+}
+
+/// Can the caller impersonate this user now, and if not, why.
+#[derive(SimpleObject)]
+pub struct ImpersonationCheck {
+    pub allowed: bool,
+    pub reason: Option<ImpersonationDenial>,
+}
+
+/// The caller: the user the token acts as, and who is really behind it.
+pub struct CurrentUser(pub AuthContext);
+
+#[Object]
+impl CurrentUser {
+    /// The effective user (the impersonated one while impersonating).
+    async fn id(&self) -> ID {
+        ID(self.0.user.id.clone())
+    }
+    async fn email(&self) -> &str {
+        &self.0.user.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.user.name
+    }
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    async fn impersonation_allowed(&self) -> bool {
+        self.0.user.impersonation_allowed
+    }
+    async fn is_two_factor_enabled(&self) -> bool {
+        self.0.user.totp_enabled
+    }
+    async fn is_two_factor_authenticated(&self) -> bool {
+        self.0.two_factor_authenticated
+    }
+    async fn current_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        maybe_team(ctx, self.0.team_id.as_deref()).await
+    }
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        Ok(memberships::teams_of(&state(ctx)?.db, &self.0.user.id)
+            .await?
+            .into_iter()
+            .map(Team)
+            .collect())
+    }
+    /// The admin behind this token; null unless this is an impersonation token.
+    async fn impersonated_by(&self) -> Option<User> {
+        self.0
+            .impersonation
+            .as_ref()
+            .map(|i| User(i.impersonator.clone()))
+    }
+    /// The active impersonation session; null unless impersonating.
+    async fn impersonation(&self) -> Option<Impersonation> {
+        self.0
+            .impersonation
+            .as_ref()
+            .map(|i| Impersonation(i.record.clone()))
+    }
+}
+
+/// Tokens and the user they act as.
+pub struct AuthPayload(pub Session);
+
+#[Object]
+impl AuthPayload {
+    async fn access_token(&self) -> &str {
+        &self.0.access_token
+    }
+    /// Null for impersonation tokens and for tokens still waiting for 2FA: they cannot be
+    /// refreshed.
+    async fn refresh_token(&self) -> Option<&str> {
+        self.0.refresh_token.as_deref()
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    async fn user(&self) -> CurrentUser {
+        CurrentUser(self.0.context.clone())
+    }
+}
+
+/// A new TOTP secret for an authenticator app. Shown once, at enrollment.
+#[derive(SimpleObject)]
+pub struct TwoFactorSecret {
+    /// otpauth:// URL for authenticator apps.
+    pub otpauth_url: String,
+    /// The same URL as a PNG QR code, as a data URL.
+    pub qr_code: String,
+}

@@ -1,0 +1,90 @@
+//! Leads, scoped to the caller's current team, optionally of one of its businesses. A lead of
+//! another team is `NOT_FOUND`, never `FORBIDDEN`, so its existence does not leak.
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::attribution::Attribution;
+use super::audit::{self, Entry, action};
+use super::businesses::business_in_team;
+use super::pagination::{Page, PageArgs};
+use super::{db_time, memberships, new_id, validation};
+use crate::AppState;
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::entities::lead;
+use crate::error::{AppError, AppResult};
+
+pub async fn create_lead(
+    state: &AppState,
+    caller: &AuthContext,
+    name: &str,
+    business_id: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<lead::Model> {
+    let name = validation::name("name", name, validation::MAX_NAME)?;
+    let now = db_time(state.clock.now());
+    let txn = super::write_txn(&state.db).await?;
+    let team_id = memberships::current_team(&txn, caller).await?;
+    if let Some(b) = business_id {
+        business_in_team(&txn, &team_id, b).await?;
+    }
+    let l = lead::ActiveModel {
+        id: Set(new_id()),
+        team_id: Set(team_id.clone()),
+        business_id: Set(business_id.map(str::to_string)),
+        name: Set(name),
+        created_by_id: Set(Attribution::caller(caller).actor_id),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        Entry::new(action::LEAD_CREATED, Attribution::caller(caller), now)
+            .team(Some(&team_id))
+            .entity("Lead", &l.id)
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(l)
+}
+
+pub async fn lead_in_team(
+    conn: &impl ConnectionTrait,
+    team_id: &str,
+    id: &str,
+) -> AppResult<lead::Model> {
+    lead::Entity::find_by_id(id.to_string())
+        .filter(lead::Column::TeamId.eq(team_id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("lead"))
+}
+
+pub async fn lead(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    id: &str,
+) -> AppResult<lead::Model> {
+    let team_id = memberships::current_team(conn, caller).await?;
+    lead_in_team(conn, &team_id, id).await
+}
+
+/// Leads of the caller's current team, oldest first, a page at a time.
+pub async fn leads(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    page: &PageArgs,
+) -> AppResult<Page<lead::Model>> {
+    let team_id = memberships::current_team(conn, caller).await?;
+    let mut q = lead::Entity::find()
+        .filter(lead::Column::TeamId.eq(team_id))
+        .order_by_asc(lead::Column::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(lead::Column::Id.gt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
+}

@@ -37,7 +37,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> Self {
-        let hashing = auth::password::hashing_pool(config.password_hash_concurrency);
+        let hashing = auth::password::HashingPool::new(config.password_hash_concurrency);
         AppState {
             db,
             config: Arc::new(config),

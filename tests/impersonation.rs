@@ -512,103 +512,97 @@ async fn the_ttl_is_configurable() {
 }
 
 /// Each change that makes the policy refuse ends a live session at once.
-#[tokio::test]
-async fn a_live_session_ends_when_the_policy_no_longer_allows_it() {
+/// A live session for each policy-change test: a super admin, an admin (with its TOTP
+/// secret), a customer, and the admin's impersonation token for the customer, checked live.
+struct LiveSession {
+    app: TestApp,
+    sup: Session,
+    admin: Session,
+    admin_secret: String,
+    customer: Session,
+    token: String,
+}
+
+async fn live_session() -> LiveSession {
     let app = TestApp::new().await;
-    let (sup, sup_secret) = app.admin("sue@support.test", "SUPER_ADMIN").await;
+    let (sup, _) = app.admin("sue@support.test", "SUPER_ADMIN").await;
     let (admin, admin_secret) = app.admin("ada@support.test", "ADMIN").await;
-    let me = "{ me { id } }";
+    let customer = app.register("carl@customer.test", "Carl").await;
+    let token = impersonate(&app, &admin, &customer.user_id).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(Some(&token), ME, json!({})).await;
+    LiveSession {
+        app,
+        sup,
+        admin,
+        admin_secret,
+        customer,
+        token,
+    }
+}
 
-    // The target switches impersonation off.
-    let c1 = app.register("c1@customer.test", "C1").await;
-    let t = impersonate(&app, &admin, &c1.user_id).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(
-        Some(&c1.token),
-        "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        app.err_code(Some(&t), me, json!({})).await,
-        "UNAUTHENTICATED"
-    );
+impl LiveSession {
+    /// The token is refused now, and the session's end was recorded with `reason`.
+    async fn assert_ended(&self, reason: &str) {
+        assert_eq!(
+            self.app.err_code(Some(&self.token), ME, json!({})).await,
+            "UNAUTHENTICATED"
+        );
+        let ended = format!("WHERE ended_at IS NOT NULL AND end_reason = '{reason}'");
+        assert_eq!(self.app.count("impersonations", &ended).await, 1);
+    }
+}
 
-    // The target becomes an admin.
-    let c2 = app.register("c2@customer.test", "C2").await;
-    let t = impersonate(&app, &admin, &c2.user_id).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(
-        Some(&sup.token),
-        "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }",
-        json!({ "u": c2.user_id }),
-    )
-    .await;
-    assert_eq!(
-        app.err_code(Some(&t), me, json!({})).await,
-        "UNAUTHENTICATED"
-    );
+const ME: &str = "{ me { id } }";
+const WITHDRAW_CONSENT: &str =
+    "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }";
+const SET_ROLE: &str = "mutation($u: ID!, $r: Role!) { setUserRole(userId: $u, role: $r) { id } }";
+const TURN_OFF_2FA: &str = "mutation($c: String!) { turnOffTwoFactor(code: $c) }";
+const CHANGE_PASSWORD: &str = "mutation { changePassword(currentPassword: \"correct-horse-1\", newPassword: \"another-pass-2\") }";
 
-    // The impersonator turns 2FA off.
-    let c3 = app.register("c3@customer.test", "C3").await;
-    let t = impersonate(&app, &admin, &c3.user_id).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(Some(&t), me, json!({})).await;
-    app.ok(
-        Some(&admin.token),
-        "mutation($c: String!) { turnOffTwoFactor(code: $c) }",
-        json!({ "c": app.code(&admin_secret) }),
-    )
-    .await;
-    assert_eq!(
-        app.err_code(Some(&t), me, json!({})).await,
-        "UNAUTHENTICATED"
-    );
+#[tokio::test]
+async fn a_live_session_ends_when_the_target_withdraws_consent() {
+    let w = live_session().await;
+    w.app
+        .ok(Some(&w.customer.token), WITHDRAW_CONSENT, json!({}))
+        .await;
+    w.assert_ended("REVOKED_BY_USER").await;
+}
 
-    // The impersonator loses the admin role.
-    let c4 = app.register("c4@customer.test", "C4").await;
-    let (admin2, _) = app.admin("alan@support.test", "ADMIN").await;
-    let t = impersonate(&app, &admin2, &c4.user_id).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(Some(&t), me, json!({})).await;
-    app.ok(
-        Some(&sup.token),
-        "mutation($u: ID!) { setUserRole(userId: $u, role: USER) { id } }",
-        json!({ "u": admin2.user_id }),
-    )
-    .await;
-    assert_eq!(
-        app.err_code(Some(&t), me, json!({})).await,
-        "UNAUTHENTICATED"
-    );
-    // The impersonator changes their password: sessions started before end.
-    let c5 = app.register("c5@customer.test", "C5").await;
-    let (admin3, _) = app.admin("alma@support.test", "ADMIN").await;
-    let t = impersonate(&app, &admin3, &c5.user_id).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(Some(&t), me, json!({})).await;
-    app.clock.advance(chrono::Duration::seconds(1));
-    app.ok(
-        Some(&admin3.token),
-        "mutation { changePassword(currentPassword: \"correct-horse-1\", newPassword: \"another-pass-2\") }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        app.err_code(Some(&t), me, json!({})).await,
-        "UNAUTHENTICATED"
-    );
-    let _ = sup_secret;
+#[tokio::test]
+async fn a_live_session_ends_when_the_target_becomes_an_admin() {
+    let w = live_session().await;
+    let vars = json!({ "u": w.customer.user_id, "r": "ADMIN" });
+    w.app.ok(Some(&w.sup.token), SET_ROLE, vars).await;
+    w.assert_ended("POLICY_CHANGED").await;
+}
+
+#[tokio::test]
+async fn a_live_session_ends_when_the_impersonator_turns_two_factor_off() {
+    let w = live_session().await;
+    let vars = json!({ "c": w.app.code(&w.admin_secret) });
+    w.app.ok(Some(&w.admin.token), TURN_OFF_2FA, vars).await;
+    w.assert_ended("POLICY_CHANGED").await;
+}
+
+#[tokio::test]
+async fn a_live_session_ends_when_the_impersonator_loses_the_admin_role() {
+    let w = live_session().await;
+    let vars = json!({ "u": w.admin.user_id, "r": "USER" });
+    w.app.ok(Some(&w.sup.token), SET_ROLE, vars).await;
+    w.assert_ended("POLICY_CHANGED").await;
+}
+
+#[tokio::test]
+async fn a_live_session_ends_when_the_impersonator_changes_their_password() {
+    let w = live_session().await;
+    w.app.clock.advance(chrono::Duration::seconds(1));
+    w.app
+        .ok(Some(&w.admin.token), CHANGE_PASSWORD, json!({}))
+        .await;
+    w.assert_ended("POLICY_CHANGED").await;
 }
 
 #[tokio::test]

@@ -63,10 +63,6 @@ impl HashingPool {
     }
 }
 
-pub fn hashing_pool(workers: usize) -> HashingPool {
-    HashingPool::new(workers)
-}
-
 pub async fn hash(pool: &HashingPool, password: String) -> AppResult<String> {
     pool.run(move || {
         let salt = SaltString::generate(&mut OsRng);

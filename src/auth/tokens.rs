@@ -94,6 +94,16 @@ pub struct AccessGrant<'a> {
     pub impersonation: Option<ImpersonationClaims>,
 }
 
+impl AccessGrant<'_> {
+    /// The one definition of "waiting for 2FA": the user has 2FA on and this sign-in has not
+    /// passed it yet. An impersonation token never waits (the target's 2FA is skipped by
+    /// design). Such a token gets `typ: pre_2fa` and is good only for `me` and
+    /// `authenticateTwoFactor`.
+    pub fn waits_for_two_factor(&self) -> bool {
+        self.two_factor_enabled && !self.two_factor_authenticated && self.impersonation.is_none()
+    }
+}
+
 /// Signs an access token. Returns the token and its expiry.
 pub fn issue_access(
     config: &Config,
@@ -102,10 +112,7 @@ pub fn issue_access(
     grant: AccessGrant<'_>,
 ) -> AppResult<(String, DateTime<Utc>)> {
     let exp = crate::clock::later(now, ttl)?;
-    let pending_2fa = grant.two_factor_enabled
-        && !grant.two_factor_authenticated
-        && grant.impersonation.is_none();
-    let typ = if pending_2fa {
+    let typ = if grant.waits_for_two_factor() {
         PRE_TWO_FACTOR_TOKEN_TYPE
     } else {
         ACCESS_TOKEN_TYPE

@@ -43,18 +43,16 @@ pub async fn issue_session(
     refresh: Refresh,
 ) -> AppResult<Session> {
     let now = state.clock.now();
-    let (access_token, expires_at) = tokens::issue_access(
-        &state.config,
-        now,
-        state.config.access_token_ttl,
-        AccessGrant {
-            user_id: &user.id,
-            team_id: team_id.as_deref(),
-            two_factor_enabled: user.totp_enabled,
-            two_factor_authenticated,
-            impersonation: None,
-        },
-    )?;
+    let grant = AccessGrant {
+        user_id: &user.id,
+        team_id: team_id.as_deref(),
+        two_factor_enabled: user.totp_enabled,
+        two_factor_authenticated,
+        impersonation: None,
+    };
+    let pre_two_factor = grant.waits_for_two_factor();
+    let (access_token, expires_at) =
+        tokens::issue_access(&state.config, now, state.config.access_token_ttl, grant)?;
     let family = match refresh {
         Refresh::Without => None,
         Refresh::NewFamily => Some(new_id()),
@@ -91,7 +89,7 @@ pub async fn issue_session(
             role: user.role,
             team_id,
             two_factor_authenticated,
-            pre_two_factor: user.totp_enabled && !two_factor_authenticated,
+            pre_two_factor,
             user,
             impersonation: None,
         },

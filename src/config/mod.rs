@@ -1,8 +1,16 @@
 //! One `Config`, built from flags and environment (`Opts`, read by clap in `main`), checked
 //! at start and passed down (no globals). Every setting has a documented range; a value out
 //! of range stops the server with a message naming the setting (exit code 2).
-use std::path::{Path, PathBuf};
+mod checks;
+mod opts;
+mod secret;
+
 use std::time::Duration;
+
+pub use checks::ConfigError;
+use checks::{in_range, invalid, origins};
+pub use opts::Opts;
+pub use secret::sqlite_dir;
 
 /// Running mode. Development opens GraphiQL and introspection to everyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,260 +42,6 @@ pub enum LogFormat {
 
 pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
-}
-
-/// The settings, from flags or environment. Ranges are checked by `Config::from_opts`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Opts {
-    /// `sqlite://…` or `postgres://…`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://./data/crm.db?mode=rwc",
-        global = true
-    )]
-    pub database_url: String,
-    /// HS256 key, at least 32 bytes. With SQLite and none given, one is generated once and
-    /// kept beside the database file.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<String>,
-    /// Where to listen.
-    #[arg(
-        long,
-        env = "BIND_ADDR",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    pub bind_addr: String,
-    /// Lifetime of an impersonation token, minutes (1..=1440).
-    #[arg(
-        long,
-        env = "IMPERSONATION_TTL_MINUTES",
-        default_value_t = 30,
-        global = true
-    )]
-    pub impersonation_ttl_minutes: i64,
-    /// Lifetime of an access token, minutes (1..=1440).
-    #[arg(
-        long,
-        env = "ACCESS_TOKEN_TTL_MINUTES",
-        default_value_t = 15,
-        global = true
-    )]
-    pub access_token_ttl_minutes: i64,
-    /// Lifetime of a refresh token, days (1..=365).
-    #[arg(
-        long,
-        env = "REFRESH_TOKEN_TTL_DAYS",
-        default_value_t = 30,
-        global = true
-    )]
-    pub refresh_token_ttl_days: i64,
-    /// development: GraphiQL and introspection open, demo data on an empty database.
-    /// Default: development on SQLite, production on PostgreSQL.
-    #[arg(long, env = "APP_ENV", value_enum, global = true)]
-    pub environment: Option<Environment>,
-    /// Seed demo data into an empty database (development only).
-    #[arg(long, env = "SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
-    pub seed_demo: bool,
-    /// Largest database pool (1..=1000).
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
-    pub db_max_connections: u32,
-    /// Longest wait for a pooled connection, seconds (1..=300).
-    #[arg(
-        long,
-        env = "DB_ACQUIRE_TIMEOUT_SECONDS",
-        default_value_t = 5,
-        global = true
-    )]
-    pub db_acquire_timeout_seconds: u64,
-    /// Largest request body, bytes (1024..=67108864).
-    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
-    pub body_limit_bytes: usize,
-    /// Longest time a request may take, seconds (1..=3600).
-    #[arg(
-        long,
-        env = "REQUEST_TIMEOUT_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
-    pub request_timeout_seconds: u64,
-    /// Serve GraphiQL (default: on in development, off in production).
-    #[arg(long, env = "GRAPHIQL", global = true)]
-    pub graphiql: Option<bool>,
-    /// Password guesses (per email) or TOTP codes (per user) evaluated per window
-    /// (1..=1000000; benchmarks raise it).
-    #[arg(long, env = "MAX_FAILED_ATTEMPTS", default_value_t = 5, global = true)]
-    pub max_failed_attempts: u32,
-    /// Lockout window, minutes (1..=1440).
-    #[arg(long, env = "LOCKOUT_MINUTES", default_value_t = 15, global = true)]
-    pub lockout_minutes: i64,
-    /// Largest GraphQL query depth (2..=100).
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
-    pub max_query_depth: usize,
-    /// Largest GraphQL query complexity: one per field, times the page size for lists
-    /// (10..=1000000).
-    #[arg(
-        long,
-        env = "MAX_QUERY_COMPLEXITY",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub max_query_complexity: usize,
-    /// Largest number of operations in one batched request (1..=100).
-    #[arg(long, env = "MAX_BATCH", default_value_t = 10, global = true)]
-    pub max_batch: usize,
-    /// Password hashes computed at once (1..=64).
-    #[arg(
-        long,
-        env = "PASSWORD_HASH_CONCURRENCY",
-        default_value_t = 2,
-        global = true
-    )]
-    pub password_hash_concurrency: usize,
-    /// Record the client address from `X-Forwarded-For` (set only behind a trusted proxy).
-    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
-    pub trust_proxy: bool,
-    /// Trusted proxies in front of the server, each appending to `X-Forwarded-For` (1..=10).
-    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 1, global = true)]
-    pub trusted_proxy_hops: usize,
-    /// Comma-separated origins allowed by CORS, each `http(s)://host[:port]`.
-    #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
-    pub allowed_origins: String,
-    /// `text` or `json`.
-    #[arg(
-        long,
-        env = "LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
-    pub log_format: LogFormat,
-}
-
-/// A setting the server cannot start with.
-#[derive(Debug, thiserror::Error)]
-#[error("{setting} {message}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub message: String,
-}
-
-fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting,
-        message: message.into(),
-    }
-}
-
-/// `value` if within `min..=max`, else an error naming the setting and its range.
-fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
-    setting: &'static str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError> {
-    if value < min || value > max {
-        return Err(invalid(
-            setting,
-            format!("is {value}, outside the allowed range {min} to {max}"),
-        ));
-    }
-    Ok(value)
-}
-
-/// Checks `ALLOWED_ORIGINS`: each entry a bare origin, `http(s)://host[:port]`.
-fn origins(list: &str) -> Result<Vec<String>, ConfigError> {
-    const SETTING: &str = "ALLOWED_ORIGINS";
-    let mut out = vec![];
-    for o in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let rest = o
-            .strip_prefix("https://")
-            .or_else(|| o.strip_prefix("http://"));
-        let ok = rest.is_some_and(|r| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        });
-        if !ok {
-            return Err(invalid(
-                SETTING,
-                format!(
-                    "has {o:?}, which is not an origin like https://app.example.com (no wildcards, paths or spaces)"
-                ),
-            ));
-        }
-        out.push(o.to_string());
-    }
-    Ok(out)
-}
-
-/// The directory of a SQLite database file, if the URL names one.
-pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(
-        Path::new(path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-    )
-}
-
-/// `JWT_SECRET`, or with SQLite a secret generated once and kept beside the database file.
-fn jwt_secret(given: Option<&str>, url: &str) -> Result<Vec<u8>, ConfigError> {
-    const SETTING: &str = "JWT_SECRET";
-    if let Some(s) = given {
-        if s.len() < MIN_JWT_SECRET_BYTES {
-            return Err(invalid(
-                SETTING,
-                format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-            ));
-        }
-        return Ok(s.as_bytes().to_vec());
-    }
-    let Some(dir) = is_sqlite(url).then(|| sqlite_dir(url)).flatten() else {
-        return Err(invalid(
-            SETTING,
-            "is required with PostgreSQL (at least 32 bytes)",
-        ));
-    };
-    let file = dir.join("jwt-secret");
-    if let Ok(s) = std::fs::read_to_string(&file)
-        && s.trim().len() >= MIN_JWT_SECRET_BYTES
-    {
-        return Ok(s.trim().as_bytes().to_vec());
-    }
-    let mut bytes = [0u8; 48];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    let secret = hex::encode(bytes);
-    std::fs::create_dir_all(&dir)
-        .and_then(|_| write_private(&file, &secret))
-        .map_err(|e| {
-            invalid(
-                SETTING,
-                format!(
-                    "is not set, and a generated one cannot be kept in {}: {e}",
-                    file.display()
-                ),
-            )
-        })?;
-    tracing::warn!(path = %file.display(), "JWT_SECRET not set: generated one and kept it beside the database");
-    Ok(secret.into_bytes())
-}
-
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(content.as_bytes())
 }
 
 #[derive(Clone)]
@@ -327,42 +81,6 @@ pub struct Config {
     /// Concurrent password hashes (argon2 is memory- and CPU-heavy).
     pub password_hash_concurrency: usize,
 }
-
-/// Failed-credential rate limiting.
-#[derive(Debug, Clone)]
-pub struct ThrottleConfig {
-    /// Failures allowed before a lockout.
-    pub max_failures: u32,
-    /// Lockout length, and the window in which failures count.
-    pub lockout: chrono::Duration,
-}
-
-impl std::fmt::Debug for Config {
-    // Hand-written so the secret never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("database_url", &redact_url(&self.database_url))
-            .field("jwt_secret", &"<redacted>")
-            .field("bind_addr", &self.bind_addr)
-            .field("environment", &self.environment)
-            .field("impersonation_ttl", &self.impersonation_ttl)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Hides a password in `scheme://user:password@host/db`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Config {
     /// The configuration from checked settings. Creates the SQLite database's directory and,
@@ -447,7 +165,7 @@ impl Config {
                 )
             })?;
         }
-        c.jwt_secret = jwt_secret(o.jwt_secret.as_deref(), &o.database_url)?;
+        c.jwt_secret = secret::jwt_secret(o.jwt_secret.as_deref(), &o.database_url)?;
         Ok(c)
     }
 
@@ -486,6 +204,42 @@ impl Config {
         }
     }
 }
+
+/// Failed-credential rate limiting.
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    /// Failures allowed before a lockout.
+    pub max_failures: u32,
+    /// Lockout length, and the window in which failures count.
+    pub lockout: chrono::Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so the secret never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("jwt_secret", &"<redacted>")
+            .field("bind_addr", &self.bind_addr)
+            .field("environment", &self.environment)
+            .field("impersonation_ttl", &self.impersonation_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides a password in `scheme://user:password@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[cfg(test)]
 mod tests {

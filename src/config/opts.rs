@@ -1,0 +1,132 @@
+//! The settings as clap reads them, from flags or environment. Ranges are checked by
+//! `Config::from_opts`.
+use super::{Environment, LogFormat};
+
+/// The settings, from flags or environment. Ranges are checked by `Config::from_opts`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Opts {
+    /// `sqlite://…` or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/crm.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+    /// HS256 key, at least 32 bytes. With SQLite and none given, one is generated once and
+    /// kept beside the database file.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Where to listen.
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind_addr: String,
+    /// Lifetime of an impersonation token, minutes (1..=1440).
+    #[arg(
+        long,
+        env = "IMPERSONATION_TTL_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub impersonation_ttl_minutes: i64,
+    /// Lifetime of an access token, minutes (1..=1440).
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_TTL_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
+    pub access_token_ttl_minutes: i64,
+    /// Lifetime of a refresh token, days (1..=365).
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_TTL_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub refresh_token_ttl_days: i64,
+    /// development: GraphiQL and introspection open, demo data on an empty database.
+    /// Default: development on SQLite, production on PostgreSQL.
+    #[arg(long, env = "APP_ENV", value_enum, global = true)]
+    pub environment: Option<Environment>,
+    /// Seed demo data into an empty database (development only).
+    #[arg(long, env = "SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub seed_demo: bool,
+    /// Largest database pool (1..=1000).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+    /// Longest wait for a pooled connection, seconds (1..=300).
+    #[arg(
+        long,
+        env = "DB_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub db_acquire_timeout_seconds: u64,
+    /// Largest request body, bytes (1024..=67108864).
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub body_limit_bytes: usize,
+    /// Longest time a request may take, seconds (1..=3600).
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_seconds: u64,
+    /// Serve GraphiQL (default: on in development, off in production).
+    #[arg(long, env = "GRAPHIQL", global = true)]
+    pub graphiql: Option<bool>,
+    /// Password guesses (per email) or TOTP codes (per user) evaluated per window
+    /// (1..=1000000; benchmarks raise it).
+    #[arg(long, env = "MAX_FAILED_ATTEMPTS", default_value_t = 5, global = true)]
+    pub max_failed_attempts: u32,
+    /// Lockout window, minutes (1..=1440).
+    #[arg(long, env = "LOCKOUT_MINUTES", default_value_t = 15, global = true)]
+    pub lockout_minutes: i64,
+    /// Largest GraphQL query depth (2..=100).
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+    /// Largest GraphQL query complexity: one per field, times the page size for lists
+    /// (10..=1000000).
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_query_complexity: usize,
+    /// Largest number of operations in one batched request (1..=100).
+    #[arg(long, env = "MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+    /// Password hashes computed at once (1..=64).
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 2,
+        global = true
+    )]
+    pub password_hash_concurrency: usize,
+    /// Record the client address from `X-Forwarded-For` (set only behind a trusted proxy).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub trust_proxy: bool,
+    /// Trusted proxies in front of the server, each appending to `X-Forwarded-For` (1..=10).
+    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 1, global = true)]
+    pub trusted_proxy_hops: usize,
+    /// Comma-separated origins allowed by CORS, each `http(s)://host[:port]`.
+    #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
+    pub allowed_origins: String,
+    /// `text` or `json`.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}

@@ -8,6 +8,14 @@ use config_helpers::*;
 use serde_json::json;
 use tower::ServiceExt;
 
+const REGISTER_X: &str = r#"
+mutation RegisterX {
+  register(input: { email: "x@example.com", password: "correct-horse-1", name: "X" }) {
+    accessToken
+  }
+}
+"#;
+
 mod config_helpers {
     pub use crm::config::Environment;
 }
@@ -63,7 +71,7 @@ async fn deep_and_wide_queries_are_refused_before_any_work() {
 #[tokio::test]
 async fn batches_are_bounded() {
     let app = TestApp::new().await;
-    let op = json!({ "query": "mutation { register(input: { email: \"x@example.com\", password: \"correct-horse-1\", name: \"X\" }) { accessToken } }" });
+    let op = json!({ "query": REGISTER_X });
     let (_, v) = app.post_json(None, json!(vec![op.clone(); 11])).await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT");
     assert_eq!(

@@ -4,13 +4,22 @@ mod common;
 use common::*;
 use serde_json::json;
 
+const ME_IN_FULL: &str = r#"
+query MeInFull {
+  me {
+    id email name role impersonationAllowed isTwoFactorEnabled
+    currentTeam { name owner { id } }
+    teams { id }
+    impersonatedBy { id }
+  }
+}
+"#;
+
 #[tokio::test]
 async fn register_creates_a_user_who_owns_a_team() {
     let app = TestApp::new().await;
     let s = app.register("Ann@Example.com", "Ann").await;
-    let me = app
-        .ok(Some(&s.token), "{ me { id email name role impersonationAllowed isTwoFactorEnabled currentTeam { name owner { id } } teams { id } impersonatedBy { id } } }", json!({}))
-        .await;
+    let me = app.ok(Some(&s.token), ME_IN_FULL, json!({})).await;
     assert_eq!(me["me"]["email"], "ann@example.com");
     assert_eq!(me["me"]["role"], "USER");
     assert_eq!(me["me"]["impersonationAllowed"], true);

@@ -5,6 +5,22 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+const THREE_WRONG_CODES: &str = r#"
+mutation ThreeWrongCodes {
+  a: authenticateTwoFactor(code: "000001") { accessToken }
+  b: authenticateTwoFactor(code: "000002") { accessToken }
+  c: authenticateTwoFactor(code: "000003") { accessToken }
+}
+"#;
+
+const DENIALS: &str = r#"
+query Denials {
+  auditLogs(filter: { action: "IMPERSONATION_DENIED" }) {
+    edges { node { actor { id } onBehalfOf { id } details } }
+  }
+}
+"#;
+
 const ME: &str = "{ me { id } }";
 
 fn sign(claims: &Value, key: &[u8], header: Header) -> String {
@@ -186,13 +202,7 @@ async fn wrong_totp_codes_are_rate_limited_across_aliases_batches_and_servers() 
         .unwrap()
         .to_string();
     // Three wrong codes in one request through aliases...
-    let v = app
-        .gql(
-            Some(&pre),
-            "mutation { a: authenticateTwoFactor(code: \"000001\") { accessToken } b: authenticateTwoFactor(code: \"000002\") { accessToken } c: authenticateTwoFactor(code: \"000003\") { accessToken } }",
-            json!({}),
-        )
-        .await;
+    let v = app.gql(Some(&pre), THREE_WRONG_CODES, json!({})).await;
     assert_eq!(v["errors"].as_array().unwrap().len(), 3);
     // ...and two in a batch, on another server sharing the database.
     let other = app.second_server().await;
@@ -273,9 +283,7 @@ async fn denied_impersonations_are_audited_and_change_nothing_else() {
         v["errors"][0]["extensions"]["reason"],
         "TARGET_IS_SUPER_ADMIN"
     );
-    let logs = app
-        .ok(Some(&admin.token), "{ auditLogs(filter: { action: \"IMPERSONATION_DENIED\" }) { edges { node { actor { id } onBehalfOf { id } details } } } }", json!({}))
-        .await;
+    let logs = app.ok(Some(&admin.token), DENIALS, json!({})).await;
     let node = &logs["auditLogs"]["edges"][0]["node"];
     assert_eq!(node["actor"]["id"], admin.user_id.as_str());
     assert_eq!(node["onBehalfOf"]["id"], sup.user_id.as_str());

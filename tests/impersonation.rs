@@ -5,8 +5,73 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const IMPERSONATE: &str = "mutation($u: ID!, $r: String) { impersonate(userId: $u, reason: $r) { accessToken refreshToken expiresAt user { id currentTeam { id } impersonatedBy { id name } impersonation { id reason impersonator { id } impersonatedUser { id } impersonatorTeam { id } startedAt expiresAt endedAt } } } }";
-const CANCEL: &str = "mutation { cancelImpersonation { accessToken refreshToken user { id isTwoFactorAuthenticated currentTeam { id } impersonatedBy { id } } } }";
+const IMPERSONATE: &str = r#"
+mutation Impersonate($u: ID!, $r: String) {
+  impersonate(userId: $u, reason: $r) {
+    accessToken refreshToken expiresAt
+    user {
+      id
+      currentTeam { id }
+      impersonatedBy { id name }
+      impersonation {
+        id reason startedAt expiresAt endedAt
+        impersonator { id }
+        impersonatedUser { id }
+        impersonatorTeam { id }
+      }
+    }
+  }
+}
+"#;
+
+const CANCEL: &str = r#"
+mutation Cancel {
+  cancelImpersonation {
+    accessToken refreshToken
+    user { id isTwoFactorAuthenticated currentTeam { id } impersonatedBy { id } }
+  }
+}
+"#;
+
+const STARTS: &str = r#"
+query Starts {
+  auditLogs(filter: { action: "IMPERSONATION_STARTED" }) {
+    edges { node { actor { id } onBehalfOf { id } entityType } }
+  }
+}
+"#;
+
+const COMMENT_ON_BUSINESS: &str = r#"
+mutation CommentOnBusiness($b: ID!, $x: String!) {
+  addBusinessComment(businessId: $b, text: $x) { ...CommentFields }
+}
+fragment CommentFields on Comment {
+  id text author { id } authorName isImpersonated onBehalfOf { id }
+}
+"#;
+
+const COMMENT_ON_LEAD: &str = r#"
+mutation CommentOnLead($l: ID!) {
+  addLeadComment(leadId: $l, text: "Called") { ...CommentFields }
+}
+fragment CommentFields on Comment {
+  id text author { id } authorName isImpersonated onBehalfOf { id }
+}
+"#;
+
+const SUPPORT_COMMENTS: &str = r#"
+query SupportComments {
+  auditLogs(filter: { action: "COMMENT_CREATED", isImpersonated: true }) {
+    edges { node { actor { id } actorName onBehalfOf { id } isImpersonated team { id } } }
+  }
+}
+"#;
+
+const SWITCH_TEAM: &str = r#"
+mutation SwitchTeam($t: ID!) {
+  switchTeam(teamId: $t) { accessToken refreshToken user { id currentTeam { id } } }
+}
+"#;
 
 struct World {
     app: TestApp,
@@ -114,10 +179,7 @@ async fn impersonation_acts_as_the_target_with_the_design_claims() {
 
     // The record and its audit row were written together.
     assert_eq!(w.app.count("impersonations", "").await, 1);
-    let logs = w
-        .app
-        .ok(Some(&w.admin.token), "{ auditLogs(filter: { action: \"IMPERSONATION_STARTED\" }) { edges { node { actor { id } onBehalfOf { id } entityType } } } }", json!({}))
-        .await;
+    let logs = w.app.ok(Some(&w.admin.token), STARTS, json!({})).await;
     let node = &logs["auditLogs"]["edges"][0]["node"];
     assert_eq!(node["actor"]["id"], w.admin.user_id.as_str());
     assert_eq!(node["onBehalfOf"]["id"], w.customer.user_id.as_str());
@@ -351,10 +413,9 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     let p = impersonate(&w.app, &w.admin, &w.customer.user_id).await;
     let t = p["accessToken"].as_str().unwrap();
     let text = "  Fixed the invoice <b>for you</b>  ";
-    let fields = "id text author { id } authorName isImpersonated onBehalfOf { id }";
     let c = w
         .app
-        .ok(Some(t), &format!("mutation($b: ID!, $x: String!) {{ addBusinessComment(businessId: $b, text: $x) {{ {fields} }} }}"), json!({ "b": biz, "x": text }))
+        .ok(Some(t), COMMENT_ON_BUSINESS, json!({ "b": biz, "x": text }))
         .await["addBusinessComment"]
         .clone();
     assert_eq!(c["text"], text, "stored exactly as written");
@@ -364,7 +425,7 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     assert_eq!(c["onBehalfOf"]["id"], w.customer.user_id.as_str());
     let lc = w
         .app
-        .ok(Some(t), &format!("mutation($l: ID!) {{ addLeadComment(leadId: $l, text: \"Called\") {{ {fields} }} }}"), json!({ "l": lead }))
+        .ok(Some(t), COMMENT_ON_LEAD, json!({ "l": lead }))
         .await["addLeadComment"]
         .clone();
     assert_eq!(lc["authorName"], "Support team (Ada Admin)");
@@ -373,7 +434,11 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     // The customer's own comment is theirs.
     let own = w
         .app
-        .ok(Some(&w.customer.token), &format!("mutation($b: ID!) {{ addBusinessComment(businessId: $b, text: \"Thanks\") {{ {fields} }} }}"), json!({ "b": biz }))
+        .ok(
+            Some(&w.customer.token),
+            COMMENT_ON_BUSINESS,
+            json!({ "b": biz, "x": "Thanks" }),
+        )
         .await["addBusinessComment"]
         .clone();
     assert_eq!(own["authorName"], "Carl Customer");
@@ -397,7 +462,7 @@ async fn comments_and_audit_rows_are_attributed_to_the_support_team() {
     // Audit rows written while impersonating: under the admin, on behalf of the customer.
     let logs = w
         .app
-        .ok(Some(&w.admin.token), "{ auditLogs(filter: { action: \"COMMENT_CREATED\", isImpersonated: true }) { edges { node { actor { id } actorName onBehalfOf { id } isImpersonated team { id } } } } }", json!({}))
+        .ok(Some(&w.admin.token), SUPPORT_COMMENTS, json!({}))
         .await;
     let edges = logs["auditLogs"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 2);
@@ -427,7 +492,10 @@ async fn cancel_returns_the_admin_to_their_team_and_ends_the_session() {
         .as_str()
         .unwrap()
         .to_string();
-    let switched = w.app.ok(Some(&w.admin.token), "mutation($t: ID!) { switchTeam(teamId: $t) { accessToken refreshToken user { id currentTeam { id } } } }", json!({ "t": second })).await;
+    let switched = w
+        .app
+        .ok(Some(&w.admin.token), SWITCH_TEAM, json!({ "t": second }))
+        .await;
     let admin = Session::from_payload(&switched["switchTeam"]);
     assert_eq!(admin.team_id.as_deref(), Some(second.as_str()));
     assert_eq!(claims(&admin.token)["isTwoFactorAuthenticated"], true);

@@ -8,6 +8,14 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+const REGISTER_NAMED: &str = r#"
+mutation RegisterNamed($n: String!) {
+  register(input: { email: "x@example.com", password: "correct-horse-1", name: $n }) {
+    user { currentTeam { name } }
+  }
+}
+"#;
+
 const LOGIN: &str =
     "mutation Login($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
 const AUTHENTICATE_2FA: &str =
@@ -537,7 +545,7 @@ async fn customers_see_no_support_address_or_details_in_their_audit_log() {
 #[tokio::test]
 async fn names_cannot_impersonate_support_or_hide_characters() {
     let app = TestApp::new().await;
-    let reg = "mutation Reg($n: String!) { register(input: { email: \"x@example.com\", password: \"correct-horse-1\", name: $n }) { user { currentTeam { name } } } }";
+    let reg = REGISTER_NAMED;
     for bad in [
         "Support team (Ada Admin)",
         " support TEAM",

@@ -4,6 +4,36 @@ mod common;
 use common::*;
 use serde_json::json;
 
+const TEAMS_PAGE: &str = r#"
+query TeamsPage($f: Int, $a: String, $s: String) {
+  teams(first: $f, after: $a, search: $s) {
+    edges { cursor node { name owner { name } members { name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"#;
+
+const CREATE_LEAD_LENA: &str = r#"
+mutation CreateLeadLena($b: ID) {
+  createLead(name: "Lena", businessId: $b) { id business { id } }
+}
+"#;
+
+const WORK_WITH_COMMENTS: &str = r#"
+query WorkWithComments {
+  businesses { name comments { text authorName isImpersonated } }
+  leads { name comments { text } }
+}
+"#;
+
+const FIRST_COMMENT_PAGE: &str = r#"
+query FirstCommentPage($b: ID!) {
+  business(id: $b) {
+    commentsConnection(first: 1) { edges { node { text } } pageInfo { hasNextPage } }
+  }
+}
+"#;
+
 #[tokio::test]
 async fn create_and_switch_teams() {
     let app = TestApp::new().await;
@@ -89,7 +119,7 @@ async fn the_teams_list_is_for_admins_paged_and_searchable() {
         app.register(&format!("u{i}@example.com"), &format!("Zed {i}"))
             .await;
     }
-    let q = "query($f: Int, $a: String, $s: String) { teams(first: $f, after: $a, search: $s) { edges { cursor node { name owner { name } members { name } } } pageInfo { hasNextPage endCursor } } }";
+    let q = TEAMS_PAGE;
     assert_eq!(
         app.err_code(Some(&user.token), q, json!({})).await,
         "FORBIDDEN"
@@ -162,7 +192,9 @@ async fn businesses_leads_and_comments_are_scoped_to_the_team() {
         b["createBusiness"]["team"]["id"],
         ann.team_id.clone().unwrap().as_str()
     );
-    let l = app.ok(Some(&ann.token), "mutation($b: ID) { createLead(name: \"Lena\", businessId: $b) { id business { id } } }", json!({ "b": biz })).await;
+    let l = app
+        .ok(Some(&ann.token), CREATE_LEAD_LENA, json!({ "b": biz }))
+        .await;
     let lead = l["createLead"]["id"].as_str().unwrap().to_string();
     assert_eq!(l["createLead"]["business"]["id"], biz.as_str());
     app.ok(
@@ -177,11 +209,15 @@ async fn businesses_leads_and_comments_are_scoped_to_the_team() {
         json!({ "l": lead }),
     )
     .await;
-    let d = app.ok(Some(&ann.token), "{ businesses { name comments { text authorName isImpersonated } } leads { name comments { text } } }", json!({})).await;
+    let d = app
+        .ok(Some(&ann.token), WORK_WITH_COMMENTS, json!({}))
+        .await;
     assert_eq!(d["businesses"][0]["comments"][0]["text"], "one");
     assert_eq!(d["businesses"][0]["comments"][0]["authorName"], "Ann");
     assert_eq!(d["leads"][0]["comments"][0]["text"], "two");
-    let page = app.ok(Some(&ann.token), "query($b: ID!) { business(id: $b) { commentsConnection(first: 1) { edges { node { text } } pageInfo { hasNextPage } } } }", json!({ "b": biz })).await;
+    let page = app
+        .ok(Some(&ann.token), FIRST_COMMENT_PAGE, json!({ "b": biz }))
+        .await;
     assert_eq!(
         page["business"]["commentsConnection"]["edges"][0]["node"]["text"],
         "one"
@@ -268,7 +304,15 @@ async fn audit_logs_are_team_scoped_for_users_and_global_for_admins() {
         json!({}),
     )
     .await;
-    let q = "query($f: AuditLogFilter, $n: Int, $a: String) { auditLogs(first: $n, after: $a, filter: $f) { edges { node { action actor { id } actorName team { id } entityType entityId isImpersonated createdAt } } pageInfo { hasNextPage endCursor } } }";
+    let q = r#"
+query AuditPage($f: AuditLogFilter, $n: Int, $a: String) {
+  auditLogs(first: $n, after: $a, filter: $f) {
+    edges {
+      node { action actor { id } actorName team { id } entityType entityId isImpersonated createdAt }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}"#;
     let ann_logs = app.ok(Some(&ann.token), q, json!({})).await;
     for e in ann_logs["auditLogs"]["edges"].as_array().unwrap() {
         assert_eq!(

@@ -4,6 +4,15 @@ mod common;
 use common::*;
 use serde_json::json;
 
+const TURN_ON: &str = r#"
+mutation TurnOn($c: String!) {
+  turnOnTwoFactor(code: $c, password: "correct-horse-1") {
+    accessToken
+    user { isTwoFactorEnabled isTwoFactorAuthenticated }
+  }
+}
+"#;
+
 #[tokio::test]
 async fn enrollment_gives_an_otpauth_url_and_a_qr_data_url() {
     let app = TestApp::new().await;
@@ -41,7 +50,7 @@ async fn turning_on_needs_a_valid_code_and_then_login_needs_the_second_factor() 
         json!({}),
     )
     .await;
-    let on = "mutation($c: String!) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\") { accessToken user { isTwoFactorEnabled isTwoFactorAuthenticated } } }";
+    let on = TURN_ON;
     assert_eq!(
         app.err_code(Some(&s.token), on, json!({ "c": "000000" }))
             .await,

@@ -16,6 +16,24 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+const LOGIN: &str = r#"
+mutation Login($e: String!, $p: String!) {
+  login(email: $e, password: $p) {
+    accessToken refreshToken expiresAt
+    user { id isTwoFactorAuthenticated currentTeam { id } }
+  }
+}
+"#;
+
+const TURN_ON_TWO_FACTOR: &str = r#"
+mutation TurnOnTwoFactor($c: String!) {
+  turnOnTwoFactor(code: $c, password: "correct-horse-1") {
+    accessToken refreshToken
+    user { id currentTeam { id } }
+  }
+}
+"#;
+
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
@@ -159,12 +177,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        self.ok(
-            None,
-            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken expiresAt user { id isTwoFactorAuthenticated currentTeam { id } } } }",
-            json!({ "e": email, "p": password }),
-        )
-        .await["login"]
+        self.ok(None, LOGIN, json!({ "e": email, "p": password }))
+            .await["login"]
             .clone()
     }
 
@@ -184,11 +198,7 @@ impl TestApp {
         let secret = secret_from_url(&url);
         let code = self.code(&secret);
         let d = self
-            .ok(
-                Some(&s.token),
-                "mutation($c: String!) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\") { accessToken refreshToken user { id currentTeam { id } } } }",
-                json!({ "c": code }),
-            )
+            .ok(Some(&s.token), TURN_ON_TWO_FACTOR, json!({ "c": code }))
             .await;
         (Session::from_payload(&d["turnOnTwoFactor"]), secret)
     }

@@ -198,3 +198,108 @@ pub fn new_impersonation_code() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), 24)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::with_defaults("sqlite::memory:")
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn grant(two_factor_enabled: bool, authenticated: bool) -> AccessGrant<'static> {
+        AccessGrant {
+            user_id: "u1",
+            team_id: Some("t1"),
+            two_factor_enabled,
+            two_factor_authenticated: authenticated,
+            impersonation: None,
+        }
+    }
+
+    fn issue(g: AccessGrant<'_>) -> (String, DateTime<Utc>) {
+        issue_access(&config(), now(), chrono::Duration::minutes(15), g).unwrap()
+    }
+
+    #[test]
+    fn an_access_token_verifies_with_its_claims() {
+        let (token, exp) = issue(grant(false, false));
+        assert_eq!(exp, now() + chrono::Duration::minutes(15));
+        let c = verify_access(&config(), now(), &token).unwrap();
+        assert_eq!((c.sub.as_str(), c.team_id.as_deref()), ("u1", Some("t1")));
+        assert_eq!(c.typ, ACCESS_TOKEN_TYPE);
+        assert!(c.impersonation().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_user_with_two_factor_on_gets_a_pre_two_factor_token_until_it_is_passed() {
+        let (token, _) = issue(grant(true, false));
+        let c = verify_access(&config(), now(), &token).unwrap();
+        assert!(c.is_pre_two_factor());
+        let (token, _) = issue(grant(true, true));
+        assert!(
+            !verify_access(&config(), now(), &token)
+                .unwrap()
+                .is_pre_two_factor()
+        );
+    }
+
+    #[test]
+    fn impersonation_claims_go_together_and_never_wait_for_two_factor() {
+        let mut g = grant(true, false);
+        g.impersonation = Some(ImpersonationClaims {
+            impersonated_by: "admin".into(),
+            impersonated_at: now().timestamp(),
+            code: "c".repeat(24),
+            impersonator_team_id: Some("t0".into()),
+        });
+        assert!(!g.waits_for_two_factor());
+        let (token, _) = issue(g);
+        let c = verify_access(&config(), now(), &token).unwrap();
+        let imp = c.impersonation().unwrap().unwrap();
+        assert_eq!(imp.impersonated_by, "admin");
+        assert_eq!(c.act.unwrap().sub, "admin");
+    }
+
+    #[test]
+    fn expiry_is_checked_against_the_given_clock_with_the_leeway() {
+        let (token, exp) = issue(grant(false, false));
+        let leeway = chrono::Duration::seconds(config().jwt_leeway_seconds as i64);
+        assert!(
+            verify_access(
+                &config(),
+                exp + leeway - chrono::Duration::seconds(1),
+                &token
+            )
+            .is_ok()
+        );
+        let late = verify_access(&config(), exp + leeway, &token).unwrap_err();
+        assert_eq!(late.code(), "UNAUTHENTICATED");
+    }
+
+    #[test]
+    fn another_key_or_audience_is_refused() {
+        let (token, _) = issue(grant(false, false));
+        let mut other = config();
+        other.jwt_secret = b"another-secret-that-is-long-enough-for-hs256".to_vec();
+        assert!(verify_access(&other, now(), &token).is_err());
+        let mut other = config();
+        other.audience = "someone-else".into();
+        assert!(verify_access(&other, now(), &token).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_stored_only_as_hashes_and_codes_are_24_characters() {
+        let (token, hash) = new_refresh_token();
+        assert_eq!(hash, hash_refresh_token(&token));
+        assert_ne!(hash, token);
+        assert_ne!(new_refresh_token().0, token);
+        let code = new_impersonation_code();
+        assert_eq!(code.len(), 24);
+        assert!(code.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -87,3 +87,60 @@ impl<T> Page<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "01a1feb8-7151-7059-a8ba-26c2068d7c64";
+
+    #[test]
+    fn page_sizes_default_and_are_bounded() {
+        assert_eq!(
+            PageArgs::parse(None, None).unwrap().first,
+            DEFAULT_PAGE_SIZE
+        );
+        assert_eq!(PageArgs::parse_or(None, None, 100).unwrap().first, 100);
+        assert_eq!(PageArgs::parse(Some(100), None).unwrap().first, 100);
+        for bad in [-1, 101] {
+            let e = PageArgs::parse(Some(bad), None).unwrap_err();
+            assert_eq!(e.code(), "BAD_USER_INPUT", "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        let after = PageArgs::parse(None, Some(encode_cursor(ID)))
+            .unwrap()
+            .after;
+        assert_eq!(after.as_deref(), Some(ID));
+        for bad in ["", "not base64!", &encode_cursor("not-a-uuid")] {
+            assert!(
+                PageArgs::parse(None, Some(bad.to_string())).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_knows_whether_more_follow() {
+        let args = PageArgs::parse(Some(2), None).unwrap();
+        let page = Page::from_rows(vec![1, 2, 3], &args);
+        assert_eq!(page.items, [1, 2]);
+        assert!(page.has_next_page && !page.has_previous_page);
+        let page = Page::from_rows(vec![1, 2], &args);
+        assert!(!page.has_next_page);
+    }
+
+    #[test]
+    fn a_list_costs_its_page_size_times_its_children() {
+        assert_eq!(list_complexity(Some(10), 20, 3), 31);
+        assert_eq!(list_complexity(None, 20, 3), 61);
+        assert_eq!(
+            list_complexity(Some(5000), 20, 1),
+            101,
+            "an out-of-range size costs the most"
+        );
+        assert_eq!(list_complexity(Some(0), 20, 3), 1);
+    }
+}

@@ -12,6 +12,37 @@ use crate::services::businesses;
 use crate::services::comments::{self, CommentTarget, CommentWindow};
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, PageArgs, list_complexity};
 
+/// The team a record belongs to.
+async fn team_of(ctx: &Context<'_>, team_id: &str) -> Result<Team> {
+    load_team(ctx, team_id)
+        .await?
+        .map(Team)
+        .ok_or_else(|| AppError::NotFound("team").into())
+}
+
+/// The plain `comments` list of a business or lead: the latest `first`, oldest first.
+async fn latest_comments(
+    ctx: &Context<'_>,
+    target: CommentTarget<'_>,
+    first: Option<i32>,
+) -> Result<Vec<Comment>> {
+    let n = PageArgs::parse(first, None)?.first;
+    let page = comments::list(&state(ctx)?.db, target, CommentWindow::Latest(n)).await?;
+    Ok(page.items.into_iter().map(Comment).collect())
+}
+
+/// `commentsConnection` of a business or lead.
+async fn comment_page(
+    ctx: &Context<'_>,
+    target: CommentTarget<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, Comment>> {
+    let args = page_args(first, after)?;
+    let page = comments::list(&state(ctx)?.db, target, CommentWindow::Page(&args)).await?;
+    Ok(connection(page, |c| &c.id, Comment))
+}
+
 pub struct Business(pub business::Model);
 
 #[Object]
@@ -23,10 +54,7 @@ impl Business {
         &self.0.name
     }
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load_team(ctx, &self.0.team_id)
-            .await?
-            .map(Team)
-            .ok_or_else(|| AppError::NotFound("team").into())
+        team_of(ctx, &self.0.team_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -35,14 +63,7 @@ impl Business {
     /// `commentsConnection` for all of them, a page at a time.
     #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
-        let n = PageArgs::parse(first, None)?.first;
-        let page = comments::list(
-            &state(ctx)?.db,
-            CommentTarget::Business(&self.0.id),
-            CommentWindow::Latest(n),
-        )
-        .await?;
-        Ok(page.items.into_iter().map(Comment).collect())
+        latest_comments(ctx, CommentTarget::Business(&self.0.id), first).await
     }
     /// Comments, oldest first, as a connection (at most 100 per page).
     #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
@@ -52,14 +73,7 @@ impl Business {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
-        let args = page_args(first, after)?;
-        let page = comments::list(
-            &state(ctx)?.db,
-            CommentTarget::Business(&self.0.id),
-            CommentWindow::Page(&args),
-        )
-        .await?;
-        Ok(connection(page, |c| &c.id, Comment))
+        comment_page(ctx, CommentTarget::Business(&self.0.id), first, after).await
     }
 }
 
@@ -74,10 +88,7 @@ impl Lead {
         &self.0.name
     }
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load_team(ctx, &self.0.team_id)
-            .await?
-            .map(Team)
-            .ok_or_else(|| AppError::NotFound("team").into())
+        team_of(ctx, &self.0.team_id).await
     }
     async fn business(&self, ctx: &Context<'_>) -> Result<Option<Business>> {
         match &self.0.business_id {
@@ -94,14 +105,7 @@ impl Lead {
     /// `commentsConnection` for all of them, a page at a time.
     #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
     async fn comments(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Comment>> {
-        let n = PageArgs::parse(first, None)?.first;
-        let page = comments::list(
-            &state(ctx)?.db,
-            CommentTarget::Lead(&self.0.id),
-            CommentWindow::Latest(n),
-        )
-        .await?;
-        Ok(page.items.into_iter().map(Comment).collect())
+        latest_comments(ctx, CommentTarget::Lead(&self.0.id), first).await
     }
     /// Comments, oldest first, as a connection (at most 100 per page).
     #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
@@ -111,14 +115,7 @@ impl Lead {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
-        let args = page_args(first, after)?;
-        let page = comments::list(
-            &state(ctx)?.db,
-            CommentTarget::Lead(&self.0.id),
-            CommentWindow::Page(&args),
-        )
-        .await?;
-        Ok(connection(page, |c| &c.id, Comment))
+        comment_page(ctx, CommentTarget::Lead(&self.0.id), first, after).await
     }
 }
 

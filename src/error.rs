@@ -11,7 +11,7 @@ pub enum AppError {
     TwoFactorRequired,
     #[error("{0}")]
     Forbidden(&'static str),
-    #[error("impersonation denied: {0:?}")]
+    #[error("impersonation denied: {}", .0.as_str())]
     ImpersonationDenied(ImpersonationDenial),
     #[error("not allowed while impersonating")]
     BlockedWhileImpersonating,

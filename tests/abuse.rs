@@ -73,7 +73,7 @@ async fn batches_are_bounded() {
     let app = TestApp::new().await;
     let op = json!({ "query": REGISTER_X });
     let (_, v) = app.post_json(None, json!(vec![op.clone(); 11])).await;
-    assert_eq!(error_code(&v), "BAD_USER_INPUT");
+    assert_eq!(error_code(&v), "GRAPHQL_VALIDATION_FAILED");
     assert_eq!(
         app.count("users", "").await,
         0,

@@ -1,4 +1,8 @@
-//! A limit async-graphql's own complexity count misses: its validation skips `__typename`,
+//! What happens to a document before it runs: its errors get the contract's codes
+//! (`ErrorCodes`), and a limit async-graphql's own complexity count misses is applied
+//! (`SelectionLimit`).
+//!
+//! The limit: async-graphql's complexity count misses `__typename`: its validation skips `__typename`,
 //! so a document of 10,000 aliased `__typename`s costs nothing there yet builds a 10,000-entry
 //! answer. This extension counts every selection of the document, `__typename` included,
 //! fragments expanded where they are spread, and refuses a document whose count exceeds the
@@ -6,7 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::ValidationResult;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, ServerError, ServerResult, Variables};
 
@@ -52,9 +59,7 @@ impl Extension for SelectionLimitExtension {
                 ),
                 None,
             );
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
-            e.extensions = Some(ext);
+            set_code(&mut e, VALIDATION_FAILED);
             return Err(e);
         }
         Ok(doc)
@@ -105,5 +110,56 @@ impl<'a> Counter<'a> {
         let n = self.count(&def.node.selection_set.node, depth + 1);
         self.fragments.insert(name, Some(n));
         n
+    }
+}
+
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Gives the code an error lacks: a document that does not parse is `GRAPHQL_PARSE_FAILED`,
+/// one that does not validate (unknown fields, wrong argument or variable types, the depth,
+/// complexity and directive limits) `GRAPHQL_VALIDATION_FAILED`, as Apollo names them.
+pub fn set_code(e: &mut ServerError, code: &str) {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+}
+
+/// Puts `GRAPHQL_PARSE_FAILED` / `GRAPHQL_VALIDATION_FAILED` on the errors of those stages.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut e| {
+            set_code(&mut e, PARSE_FAILED);
+            e
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for e in &mut errors {
+                set_code(e, VALIDATION_FAILED);
+            }
+            errors
+        })
     }
 }

@@ -3,6 +3,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod scalars;
 pub mod types;
 
 use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};

@@ -1,11 +1,9 @@
 //! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/health`, `/ready`.
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod graphql;
 
-use async_graphql::BatchRequest;
-use async_graphql::dataloader::DataLoader;
+use std::net::SocketAddr;
+
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -13,17 +11,18 @@ use axum::response::{Html, IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
-use crate::auth::context::{AuthContext, Caller, RequestMeta};
-use crate::config::{Config, Environment};
+use crate::auth::context::RequestMeta;
+use crate::config::Config;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
-use crate::graphql::loaders::{MembersLoader, TeamLoader, UserLoader};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct HttpState {
     pub app: AppState,
     pub schema: AppSchema,
+    /// The same schema with limits that fit the standard introspection query.
+    pub introspection_schema: AppSchema,
 }
 
 /// Reads `Authorization: Bearer <token>`. A missing header is an anonymous request; any
@@ -66,65 +65,17 @@ fn client_ip(
         .or_else(|| connect.map(|Extension(ConnectInfo(a))| a.ip().to_string()))
 }
 
-/// A GraphQL response carrying one error, for failures before execution (no location: the
-/// error is about the request, not a place in the query).
-fn error_response(e: AppError) -> Response {
-    let extended = async_graphql::ErrorExtensions::extend(&e);
-    let mut err = async_graphql::ServerError::new(extended.message, None);
-    err.extensions = extended.extensions;
-    GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response()
-}
-
-/// `POST /graphql`. Authenticates once, then runs the request with the `AuthContext`, the
-/// request facts and fresh per-request DataLoaders attached.
+/// `POST /graphql`: see `graphql.rs`.
 pub async fn graphql(
     State(s): State<HttpState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    req: GraphQLBatchRequest,
+    body: axum::body::Bytes,
 ) -> Response {
-    let config = &s.app.config;
-    if let BatchRequest::Batch(ops) = &req.0
-        && ops.len() > config.max_batch
-    {
-        let msg = format!("at most {} operations per batch", config.max_batch);
-        return error_response(AppError::bad_input("batch", msg));
-    }
-    let caller = match bearer(&headers) {
-        Err(e) => return error_response(e),
-        Ok(None) => None,
-        Ok(Some(token)) => match crate::services::authentication::authenticate(&s.app, token).await
-        {
-            Ok(c) => Some(c),
-            Err(e) => return error_response(e),
-        },
-    };
-    // In production the schema is visible only to 2FA-authenticated admins.
-    let introspection = config.environment == Environment::Development
-        || caller.as_ref().is_some_and(AuthContext::may_introspect);
     let meta = RequestMeta {
-        ip: client_ip(config, &headers, connect),
+        ip: client_ip(&s.app.config, &headers, connect),
     };
-    let mut req = req.into_inner();
-    if !introspection {
-        req = req.disable_introspection();
-    }
-    let req = req
-        .data(Caller(caller))
-        .data(meta)
-        .data(Arc::new(DataLoader::new(
-            UserLoader(s.app.db.clone()),
-            tokio::spawn,
-        )))
-        .data(Arc::new(DataLoader::new(
-            TeamLoader(s.app.db.clone()),
-            tokio::spawn,
-        )))
-        .data(Arc::new(DataLoader::new(
-            MembersLoader(s.app.db.clone()),
-            tokio::spawn,
-        )));
-    GraphQLResponse::from(s.schema.execute_batch(req).await).into_response()
+    graphql::graphql(s, headers, meta, body).await
 }
 
 /// `GET /graphql`: the GraphiQL playground, with a headers editor for `Authorization`.

@@ -1,6 +1,6 @@
 //! Audit rows.
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::{Team, User, load_user, maybe_team, maybe_user};
 use crate::entities::audit_log;
@@ -63,7 +63,7 @@ impl AuditLog {
     async fn ip_address(&self) -> Option<&str> {
         self.0.ip_address.as_deref()
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }

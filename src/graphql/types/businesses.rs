@@ -1,7 +1,7 @@
 //! Businesses, leads and their comments.
+use crate::graphql::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::super::state;
 use super::{Team, User, connection, load_team, load_user, maybe_user, page_args};
@@ -56,8 +56,8 @@ impl Business {
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
         team_of(ctx, &self.0.team_id).await
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
     /// The latest `first` comments (default 20, at most 100), oldest first. See
     /// `commentsConnection` for all of them, a page at a time.
@@ -98,8 +98,8 @@ impl Lead {
             None => Ok(None),
         }
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
     /// The latest `first` comments (default 20, at most 100), oldest first. See
     /// `commentsConnection` for all of them, a page at a time.
@@ -146,7 +146,7 @@ impl Comment {
     async fn is_impersonated(&self) -> bool {
         self.0.is_impersonated
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }

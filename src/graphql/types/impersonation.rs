@@ -1,6 +1,6 @@
 //! Impersonation sessions.
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::super::state;
 use super::{Team, User, load_user, maybe_team};
@@ -23,14 +23,14 @@ impl Impersonation {
     async fn impersonator_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
         maybe_team(ctx, self.0.impersonator_team_id.as_deref()).await
     }
-    async fn started_at(&self) -> DateTime<Utc> {
-        self.0.started_at
+    async fn started_at(&self) -> DateTime {
+        self.0.started_at.into()
     }
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.0.expires_at
+    async fn expires_at(&self) -> DateTime {
+        self.0.expires_at.into()
     }
-    async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ended_at
+    async fn ended_at(&self) -> Option<DateTime> {
+        self.0.ended_at.map(DateTime)
     }
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()

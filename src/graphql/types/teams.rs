@@ -1,9 +1,9 @@
 //! Teams.
 use std::sync::Arc;
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::super::loaders::MembersLoader;
 use super::{User, load_user};
@@ -31,7 +31,7 @@ impl Team {
             .unwrap_or_default();
         Ok(members.into_iter().map(User).collect())
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }

@@ -1,6 +1,6 @@
 //! Users, the caller, the tokens handed out, and 2FA enrolment.
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::super::state;
 use super::{Impersonation, Team, maybe_team};
@@ -35,8 +35,8 @@ impl User {
     async fn is_two_factor_enabled(&self) -> bool {
         self.0.totp_enabled
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
     /// Can the caller impersonate this user now, and if not, why. Admins only; the Teams List
     /// uses it to disable the Impersonate button.
@@ -131,8 +131,8 @@ impl AuthPayload {
     async fn refresh_token(&self) -> Option<&str> {
         self.0.refresh_token.as_deref()
     }
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.0.expires_at
+    async fn expires_at(&self) -> DateTime {
+        self.0.expires_at.into()
     }
     async fn user(&self) -> CurrentUser {
         CurrentUser(self.0.context.clone())

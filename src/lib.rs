@@ -111,7 +111,8 @@ pub fn app(state: AppState) -> Router {
         app: state,
     };
     Router::new()
-        .route("/graphql", get(http::graphiql).post(http::graphql))
+        .route("/graphql", get(http::graphiql::page).post(http::graphql))
+        .route("/graphiql/{file}", get(http::graphiql::asset))
         .route("/health", get(http::health))
         .route("/ready", get(http::ready))
         .with_state(http_state)

@@ -155,3 +155,64 @@ async fn the_address_appended_by_the_trusted_proxy_is_recorded() {
     assert_eq!(logged("203.0.113.7").await, 1);
     assert_eq!(logged("6.6.6.6").await, 0);
 }
+
+/// GraphiQL comes entirely from this server: the page names only its own assets, each is
+/// served with its media type, and a Content-Security-Policy keeps other origins' scripts out.
+#[tokio::test]
+async fn graphiql_is_served_offline_from_this_server() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let resp = app
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::get("/graphql")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains("//unpkg"),
+        "{html}"
+    );
+    let mut assets = 0;
+    for src in html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/graphiql/"))
+    {
+        let (status, body) = app.get(src).await;
+        assert_eq!(status, StatusCode::OK, "{src}");
+        assert!(body.len() > 50, "{src}");
+        assets += 1;
+    }
+    assert_eq!(
+        assets, 6,
+        "react, react-dom, graphiql (js and css), the page's script and css"
+    );
+    assert_eq!(
+        app.get("/graphiql/../Cargo.toml").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let off = TestApp::with_config(|c| c.graphiql = false).await;
+    assert_eq!(
+        off.get("/graphiql/graphiql.min.js").await.0,
+        StatusCode::NOT_FOUND
+    );
+}

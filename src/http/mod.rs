@@ -1,13 +1,13 @@
 //! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/health`, `/ready`.
+pub mod graphiql;
 mod graphql;
 
 use std::net::SocketAddr;
 
-use async_graphql::http::GraphiQLSource;
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
@@ -76,33 +76,6 @@ pub async fn graphql(
         ip: client_ip(&s.app.config, &headers, connect),
     };
     graphql::graphql(s, headers, meta, body).await
-}
-
-/// `GET /graphql`: the GraphiQL playground, with a headers editor for `Authorization`.
-/// Operations are never executed over GET (a link must not be able to run a mutation).
-pub async fn graphiql(State(s): State<HttpState>, uri: Uri) -> Response {
-    if uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")))
-    {
-        let msg = "GraphQL operations must be sent with POST";
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
-            msg,
-        )
-            .into_response();
-    }
-    if !s.app.config.graphiql {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("CRM API")
-            .finish(),
-    )
-    .into_response()
 }
 
 /// CORS for the frontend: only the configured origins (`ALLOWED_ORIGINS`); none by default.

@@ -15,6 +15,10 @@ pub enum AppError {
     ImpersonationDenied(ImpersonationDenial),
     #[error("not allowed while impersonating")]
     BlockedWhileImpersonating,
+    /// A mutation in a READ_ONLY impersonation session (code BLOCKED_WHILE_IMPERSONATING,
+    /// `extensions.reason: "READ_ONLY"`).
+    #[error("this impersonation session is read-only: elevate it to write")]
+    ReadOnlySession,
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Invalid argument; `field` names the offending input.
@@ -49,7 +53,9 @@ impl AppError {
             AppError::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::ImpersonationDenied(_) => "IMPERSONATION_DENIED",
-            AppError::BlockedWhileImpersonating => "BLOCKED_WHILE_IMPERSONATING",
+            AppError::BlockedWhileImpersonating | AppError::ReadOnlySession => {
+                "BLOCKED_WHILE_IMPERSONATING"
+            }
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
@@ -83,6 +89,7 @@ impl ErrorExtensions for AppError {
             e.set("code", self.code());
             match self {
                 AppError::ImpersonationDenied(reason) => e.set("reason", reason.as_str()),
+                AppError::ReadOnlySession => e.set("reason", "READ_ONLY"),
                 AppError::BadInput { field, .. } => e.set("field", *field),
                 AppError::RateLimited {
                     retry_after_seconds,

@@ -91,6 +91,7 @@ fn schema_with(state: AppState, limits: Limits) -> AppSchema {
         .limit_directives(limits.directives)
         .limit_recursive_depth(limits.depth * 2)
         .extension(graphql::limits::ErrorCodes)
+        .extension(graphql::read_only::ReadOnlySessions)
         .extension(graphql::limits::SelectionLimit {
             max: limits.complexity,
         });

@@ -8,6 +8,7 @@ mod m20261121_000003_sessions_valid_after;
 mod m20261121_000004_impersonation_end_reason;
 mod m20261121_000005_user_role_values;
 mod m20261121_000006_comments_one_table;
+mod m20261121_000007_modes_and_switch;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_impersonation_end_reason::Migration),
             Box::new(m20261121_000005_user_role_values::Migration),
             Box::new(m20261121_000006_comments_one_table::Migration),
+            Box::new(m20261121_000007_modes_and_switch::Migration),
         ]
     }
 }

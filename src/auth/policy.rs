@@ -23,6 +23,8 @@ pub enum ImpersonationDenial {
     AlreadyImpersonating,
     /// The target switched `impersonationAllowed` off.
     NotAllowedByUser,
+    /// Impersonation is switched off for everyone (the kill switch).
+    ImpersonationDisabled,
 }
 
 impl ImpersonationDenial {
@@ -34,6 +36,7 @@ impl ImpersonationDenial {
             ImpersonationDenial::TargetIsAdmin => "TARGET_IS_ADMIN",
             ImpersonationDenial::AlreadyImpersonating => "ALREADY_IMPERSONATING",
             ImpersonationDenial::NotAllowedByUser => "NOT_ALLOWED_BY_USER",
+            ImpersonationDenial::ImpersonationDisabled => "IMPERSONATION_DISABLED",
         }
     }
 }
@@ -56,12 +59,25 @@ pub struct Target<'a> {
     pub impersonation_allowed: bool,
 }
 
-/// Decides whether `who` may impersonate `target`. Being an admin at all is checked by the
+/// Whether impersonation is switched on for everyone (the kill switch, kept in the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch {
+    pub enabled: bool,
+}
+
+/// Decides whether `who` may impersonate `target` now. Being an admin at all is checked by the
 /// guards (FORBIDDEN), not here; this answers the contract's denial reasons.
-pub fn check(who: Impersonator<'_>, target: Target<'_>) -> Result<(), ImpersonationDenial> {
+pub fn check(
+    switch: Switch,
+    who: Impersonator<'_>,
+    target: Target<'_>,
+) -> Result<(), ImpersonationDenial> {
     use ImpersonationDenial::*;
     if who.is_impersonating {
         return Err(AlreadyImpersonating);
+    }
+    if !switch.enabled {
+        return Err(ImpersonationDisabled);
     }
     if !who.two_factor_enabled {
         return Err(TwoFactorDisabled);
@@ -114,6 +130,8 @@ mod tests {
     use super::*;
     use ImpersonationDenial::*;
 
+    const ON: Switch = Switch { enabled: true };
+
     fn admin() -> Impersonator<'static> {
         Impersonator {
             id: "admin",
@@ -133,7 +151,7 @@ mod tests {
 
     #[test]
     fn admin_with_2fa_may_impersonate_a_consenting_user() {
-        assert_eq!(check(admin(), customer()), Ok(()));
+        assert_eq!(check(ON, admin(), customer()), Ok(()));
     }
 
     #[test]
@@ -142,7 +160,7 @@ mod tests {
             two_factor_enabled: false,
             ..admin()
         };
-        assert_eq!(check(who, customer()), Err(TwoFactorDisabled));
+        assert_eq!(check(ON, who, customer()), Err(TwoFactorDisabled));
     }
 
     #[test]
@@ -156,7 +174,7 @@ mod tests {
             role: Role::SuperAdmin,
             ..admin()
         };
-        assert_eq!(check(who, target), Err(SelfTarget));
+        assert_eq!(check(ON, who, target), Err(SelfTarget));
     }
 
     #[test]
@@ -165,12 +183,12 @@ mod tests {
             role: Role::SuperAdmin,
             ..customer()
         };
-        assert_eq!(check(admin(), target), Err(TargetIsSuperAdmin));
+        assert_eq!(check(ON, admin(), target), Err(TargetIsSuperAdmin));
         let who = Impersonator {
             role: Role::SuperAdmin,
             ..admin()
         };
-        assert_eq!(check(who, target), Err(TargetIsSuperAdmin));
+        assert_eq!(check(ON, who, target), Err(TargetIsSuperAdmin));
     }
 
     #[test]
@@ -179,12 +197,12 @@ mod tests {
             role: Role::Admin,
             ..customer()
         };
-        assert_eq!(check(admin(), target), Err(TargetIsAdmin));
+        assert_eq!(check(ON, admin(), target), Err(TargetIsAdmin));
         let who = Impersonator {
             role: Role::SuperAdmin,
             ..admin()
         };
-        assert_eq!(check(who, target), Ok(()));
+        assert_eq!(check(ON, who, target), Ok(()));
     }
 
     #[test]
@@ -193,7 +211,7 @@ mod tests {
             is_impersonating: true,
             ..admin()
         };
-        assert_eq!(check(who, customer()), Err(AlreadyImpersonating));
+        assert_eq!(check(ON, who, customer()), Err(AlreadyImpersonating));
     }
 
     #[test]
@@ -202,6 +220,27 @@ mod tests {
             impersonation_allowed: false,
             ..customer()
         };
-        assert_eq!(check(admin(), target), Err(NotAllowedByUser));
+        assert_eq!(check(ON, admin(), target), Err(NotAllowedByUser));
+    }
+
+    #[test]
+    fn nobody_impersonates_while_the_switch_is_off() {
+        let off = Switch { enabled: false };
+        assert_eq!(check(off, admin(), customer()), Err(ImpersonationDisabled));
+        let who = Impersonator {
+            role: Role::SuperAdmin,
+            ..admin()
+        };
+        assert_eq!(check(off, who, customer()), Err(ImpersonationDisabled));
+    }
+
+    #[test]
+    fn already_impersonating_is_told_before_the_switch() {
+        let who = Impersonator {
+            is_impersonating: true,
+            ..admin()
+        };
+        let off = Switch { enabled: false };
+        assert_eq!(check(off, who, customer()), Err(AlreadyImpersonating));
     }
 }

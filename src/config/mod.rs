@@ -54,6 +54,8 @@ pub struct Config {
     pub access_token_ttl: chrono::Duration,
     pub refresh_token_ttl: chrono::Duration,
     pub impersonation_ttl: chrono::Duration,
+    /// The mode of a session when `impersonate` does not say.
+    pub impersonation_default_mode: crate::entities::impersonation::Mode,
     /// Allowed clock skew when checking `exp`, in seconds.
     pub jwt_leeway_seconds: u64,
     pub db_max_connections: u32,
@@ -93,6 +95,17 @@ impl Config {
             o.impersonation_ttl_minutes,
             1440,
         )?;
+        c.impersonation_default_mode =
+            match o.impersonation_default_mode.to_ascii_uppercase().as_str() {
+                "READ_WRITE" => crate::entities::impersonation::Mode::ReadWrite,
+                "READ_ONLY" => crate::entities::impersonation::Mode::ReadOnly,
+                other => {
+                    return Err(invalid(
+                        "IMPERSONATION_DEFAULT_MODE",
+                        format!("is {other:?}; allowed: READ_WRITE or READ_ONLY"),
+                    ));
+                }
+            };
         c.access_token_ttl = minutes("ACCESS_TOKEN_TTL_MINUTES", o.access_token_ttl_minutes, 1440)?;
         c.refresh_token_ttl = chrono::Duration::days(in_range(
             "REFRESH_TOKEN_TTL_DAYS",
@@ -180,6 +193,7 @@ impl Config {
             access_token_ttl: chrono::Duration::minutes(15),
             refresh_token_ttl: chrono::Duration::days(30),
             impersonation_ttl: chrono::Duration::minutes(30),
+            impersonation_default_mode: crate::entities::impersonation::Mode::ReadWrite,
             jwt_leeway_seconds: 5,
             db_max_connections: 8,
             db_acquire_timeout: Duration::from_secs(5),

@@ -33,6 +33,14 @@ pub struct Opts {
         global = true
     )]
     pub impersonation_ttl_minutes: i64,
+    /// The mode of a session when `impersonate` does not say: READ_WRITE or READ_ONLY.
+    #[arg(
+        long,
+        env = "IMPERSONATION_DEFAULT_MODE",
+        default_value = "READ_WRITE",
+        global = true
+    )]
+    pub impersonation_default_mode: String,
     /// Lifetime of an access token, minutes (1..=1440).
     #[arg(
         long,

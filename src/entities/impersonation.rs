@@ -17,6 +17,30 @@ pub struct Model {
     /// Why it ended (`EndReason`), set together with `ended_at`.
     pub end_reason: Option<String>,
     pub reason: Option<String>,
+    pub mode: Mode,
+}
+
+// The same enum is the GraphQL `ImpersonationMode`.
+/// What an impersonation session may do: only read, or also write.
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "ImpersonationMode")]
+pub enum Mode {
+    #[sea_orm(string_value = "READ_ONLY")]
+    ReadOnly,
+    #[sea_orm(string_value = "READ_WRITE")]
+    ReadWrite,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "READ_ONLY",
+            Mode::ReadWrite => "READ_WRITE",
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub mod auth_failure;
 pub mod business;
 pub mod comment;
 pub mod impersonation;
+pub mod impersonation_setting;
 pub mod lead;
 pub mod refresh_token;
 pub mod role;

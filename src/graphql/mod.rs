@@ -3,6 +3,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod read_only;
 pub mod scalars;
 pub mod types;
 

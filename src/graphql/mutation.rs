@@ -9,10 +9,11 @@ use crate::auth::context::{caller, request_meta};
 use crate::auth::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
+use crate::entities::impersonation::Mode;
 use crate::services::accounts::{self, NewAccount};
 use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};
-use crate::services::{businesses, impersonation, leads, teams};
+use crate::services::{businesses, impersonation, leads, settings, teams};
 use crate::services::{sessions, two_factor};
 
 #[derive(InputObject)]
@@ -263,13 +264,15 @@ pub struct ImpersonationMutation;
 #[Object]
 impl ImpersonationMutation {
     /// Sign in as `userId`. Needs a 2FA-authenticated admin; the rules are in
-    /// `auth::policy` and refusals are IMPERSONATION_DENIED with the reason.
+    /// `auth::policy` and refusals are IMPERSONATION_DENIED with the reason. `mode` defaults
+    /// to IMPERSONATION_DEFAULT_MODE (READ_WRITE unless configured).
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
     async fn impersonate(
         &self,
         ctx: &Context<'_>,
         user_id: ID,
         reason: Option<String>,
+        mode: Option<Mode>,
     ) -> Result<AuthPayload> {
         let s = state(ctx)?;
         Ok(AuthPayload(
@@ -278,10 +281,49 @@ impl ImpersonationMutation {
                 caller(ctx)?,
                 &user_id,
                 reason.as_deref(),
+                mode,
                 &request_meta(ctx),
             )
             .await?,
         ))
+    }
+
+    /// Turns the caller's READ_ONLY session into READ_WRITE, with the impersonator's own
+    /// current TOTP code and a reason. Audited; the customer's history shows it.
+    #[graphql(guard = "SignedIn")]
+    async fn elevate_impersonation(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        reason: String,
+    ) -> Result<Impersonation> {
+        let s = state(ctx)?;
+        let meta = request_meta(ctx);
+        let record = impersonation::elevate(s, caller(ctx)?, &code, &reason, &meta).await?;
+        Ok(Impersonation(record))
+    }
+
+    /// Ends a running session (`ENDED_BY_ADMIN`): a super admin any, an admin their own.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::ADMIN)")]
+    async fn end_impersonation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> Result<Impersonation> {
+        let s = state(ctx)?;
+        let meta = request_meta(ctx);
+        let record =
+            impersonation::end_by_admin(s, caller(ctx)?, &id, reason.as_deref(), &meta).await?;
+        Ok(Impersonation(record))
+    }
+
+    /// The kill switch (SUPER_ADMIN): off ends every running session and refuses new ones
+    /// (`IMPERSONATION_DISABLED`) on every server. Returns the new state.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
+    async fn set_impersonation_enabled(&self, ctx: &Context<'_>, enabled: bool) -> Result<bool> {
+        let s = state(ctx)?;
+        Ok(settings::set_enabled(s, caller(ctx)?, enabled, &request_meta(ctx)).await?)
     }
 
     /// Ends the impersonation and returns the admin's own tokens, in the team the admin

@@ -193,7 +193,8 @@ pub async fn graphql(s: HttpState, headers: HeaderMap, meta: RequestMeta, body: 
         .data(Arc::new(DataLoader::new(
             MembersLoader(db.clone()),
             tokio::spawn,
-        )));
+        )))
+        .data(Arc::new(crate::graphql::types::SwitchOnce::default()));
     respond(media, schema.execute_batch(batch).await)
 }
 

@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 use super::impersonation::{self, EndReason};
 use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
-use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Target};
+use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Switch, Target};
 use crate::auth::tokens::{self, ImpersonationClaims};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
@@ -62,7 +62,8 @@ async fn live_impersonation(
         .one(&state.db)
         .await?
         .ok_or_else(ended)?;
-    if let Some((reason, cause)) = end_reason(now, &record, &impersonator, target) {
+    let switch = super::settings::switch(&state.db).await?;
+    if let Some((reason, cause)) = end_reason(now, switch, &record, &impersonator, target) {
         impersonation::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
@@ -77,6 +78,7 @@ async fn live_impersonation(
 /// words for the audit row.
 fn end_reason(
     now: DateTime<Utc>,
+    switch: Switch,
     record: &crate::entities::impersonation::Model,
     impersonator: &user::Model,
     target: &user::Model,
@@ -92,8 +94,15 @@ fn end_reason(
     if issued_before_revocation(impersonator, record.started_at.timestamp()) {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_PASSWORD_CHANGED"));
     }
-    match policy::check(Impersonator::of(impersonator, false), Target::of(target)) {
+    match policy::check(
+        switch,
+        Impersonator::of(impersonator, false),
+        Target::of(target),
+    ) {
         Ok(()) => None,
+        Err(ImpersonationDenial::ImpersonationDisabled) => {
+            Some((EndReason::EndedByAdmin, "IMPERSONATION_DISABLED"))
+        }
         Err(ImpersonationDenial::NotAllowedByUser) => {
             Some((EndReason::RevokedByUser, "NOT_ALLOWED_BY_USER"))
         }

@@ -16,12 +16,13 @@ use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
 use crate::auth::policy::{self, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
-use crate::entities::impersonation;
+use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
 
 /// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
 /// end first.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ImpersonationEndReason")]
 pub enum EndReason {
     /// `cancelImpersonation`.
     Cancelled,
@@ -82,11 +83,14 @@ pub async fn start(
     caller: &AuthContext,
     target_id: &str,
     reason: Option<&str>,
+    mode: Option<Mode>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
+    let mode = mode.unwrap_or(state.config.impersonation_default_mode);
     let target = users::find_user(&state.db, target_id).await?;
-    if let Err(reason) = policy::check(Impersonator::caller(caller), Target::of(&target)) {
+    let switch = super::settings::switch(&state.db).await?;
+    if let Err(reason) = policy::check(switch, Impersonator::caller(caller), Target::of(&target)) {
         let by = Attribution::admin_on(&caller.true_user().id, &target.id);
         let entry = Entry::new(action::IMPERSONATION_DENIED, by, state.clock.now())
             .team(caller.team_id.as_deref())
@@ -113,6 +117,7 @@ pub async fn start(
         ended_at: Set(None),
         end_reason: Set(None),
         reason: Set(reason.clone()),
+        mode: Set(mode),
     }
     .insert(&txn)
     .await?;
@@ -125,7 +130,7 @@ pub async fn start(
         )
         .team(caller.team_id.as_deref())
         .entity("Impersonation", &record.id)
-        .details(serde_json::json!({ "targetUserId": target.id, "reason": reason }))
+        .details(serde_json::json!({ "targetUserId": target.id, "reason": reason, "mode": mode.as_str() }))
         .meta(meta),
     )
     .await?;
@@ -339,4 +344,102 @@ pub async fn list(
     }
     let rows = q.limit(page.first + 1).all(conn).await?;
     Ok(Page::from_rows(rows, page))
+}
+
+/// `elevateImpersonation`: a READ_ONLY session becomes READ_WRITE, with the impersonator's own
+/// fresh TOTP code (once per time step, counted by the TOTP throttle) and a reason. Audited
+/// under the admin on behalf of the customer, so the customer's history shows it.
+pub async fn elevate(
+    state: &AppState,
+    caller: &AuthContext,
+    code: &str,
+    reason: &str,
+    meta: &RequestMeta,
+) -> AppResult<impersonation::Model> {
+    let active = caller
+        .impersonation
+        .as_ref()
+        .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
+    let reason = validation::text("reason", reason, validation::MAX_REASON)?;
+    if active.record.mode == Mode::ReadWrite {
+        return Err(AppError::bad_input(
+            "mode",
+            "this session is already read-write",
+        ));
+    }
+    super::two_factor::verify_totp(state, &active.impersonator, code, meta).await?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let changed = impersonation::Entity::update_many()
+        .col_expr(
+            impersonation::Column::Mode,
+            Expr::value(Mode::ReadWrite.as_str()),
+        )
+        .filter(impersonation::Column::Id.eq(active.record.id.clone()))
+        .filter(impersonation::Column::EndedAt.is_null())
+        .filter(impersonation::Column::Mode.eq(Mode::ReadOnly.as_str()))
+        .exec(&txn)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(AppError::bad_input(
+            "mode",
+            "this session is no longer read-only",
+        ));
+    }
+    let entry = Entry::for_caller(action::IMPERSONATION_ELEVATED, caller, meta, now)
+        .entity("Impersonation", &active.record.id)
+        .details(serde_json::json!({ "reason": reason, "from": "READ_ONLY", "to": "READ_WRITE" }));
+    audit::record(&txn, entry).await?;
+    let record = find(&txn, &active.record.id).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// `endImpersonation`: a super admin ends any session, an admin their own (another admin's
+/// session is `NOT_FOUND`, so its existence does not leak). `ENDED_BY_ADMIN`; the reason goes
+/// into the audit row. An ended or expired session is `BAD_USER_INPUT`.
+pub async fn end_by_admin(
+    state: &AppState,
+    caller: &AuthContext,
+    id: &str,
+    reason: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<impersonation::Model> {
+    let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let record = find(&txn, id).await?;
+    let own = record.impersonator_id == caller.user.id;
+    if !own && caller.role != crate::auth::Role::SuperAdmin {
+        return Err(AppError::NotFound("impersonation"));
+    }
+    let ended = || AppError::bad_input("id", "this session has already ended");
+    if record.ended_at.is_some() || record.expires_at <= now {
+        return Err(ended());
+    }
+    let cause = reason.as_deref().unwrap_or("ENDED_BY_ADMIN");
+    let team = caller.team_id.as_deref();
+    if !end_once(
+        &txn,
+        &record,
+        EndReason::EndedByAdmin,
+        cause,
+        now,
+        team,
+        meta,
+    )
+    .await?
+    {
+        return Err(ended());
+    }
+    let record = find(&txn, id).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<impersonation::Model> {
+    impersonation::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("impersonation"))
 }

@@ -11,6 +11,7 @@ pub mod memberships;
 pub mod pagination;
 pub mod profile;
 pub mod sessions;
+pub mod settings;
 pub mod teams;
 pub mod throttle;
 pub mod two_factor;

@@ -62,7 +62,7 @@ pub async fn generate_two_factor_secret(
 /// one) is never accepted twice; a conditional update makes racing requests safe. Runs before
 /// the mutation's transaction: wrong codes are counted and audited on their own, and after
 /// too many the user is `RATE_LIMITED`.
-async fn verify_totp(
+pub async fn verify_totp(
     state: &AppState,
     user: &user::Model,
     code: &str,

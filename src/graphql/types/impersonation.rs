@@ -35,6 +35,18 @@ impl Impersonation {
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    /// READ_ONLY sessions are refused every mutation but `cancelImpersonation` and
+    /// `elevateImpersonation`.
+    async fn mode(&self) -> crate::entities::impersonation::Mode {
+        self.0.mode
+    }
+    /// Why the session ended; null while it runs.
+    async fn end_reason(&self) -> Option<crate::services::impersonation::EndReason> {
+        self.0
+            .end_reason
+            .as_deref()
+            .and_then(crate::services::impersonation::EndReason::parse)
+    }
     /// Neither ended nor expired.
     async fn active(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(self.0.ended_at.is_none() && self.0.expires_at > state(ctx)?.clock.now())

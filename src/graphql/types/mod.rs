@@ -36,6 +36,21 @@ pub(crate) async fn load_team(ctx: &Context<'_>, id: &str) -> Result<Option<team
     loader.load_one(id.to_string()).await
 }
 
+/// The kill switch as this request sees it: read once per request, however many owners the
+/// Teams List checks.
+#[derive(Default)]
+pub struct SwitchOnce(pub tokio::sync::OnceCell<crate::auth::policy::Switch>);
+
+pub(crate) async fn switch(ctx: &Context<'_>) -> Result<crate::auth::policy::Switch> {
+    let once = ctx.data::<Arc<SwitchOnce>>()?;
+    let db = &super::state(ctx)?.db;
+    let s = once
+        .0
+        .get_or_try_init(|| crate::services::settings::switch(db))
+        .await?;
+    Ok(*s)
+}
+
 /// The team with this id, if an id is given and the team exists.
 async fn maybe_team(ctx: &Context<'_>, id: Option<&str>) -> Result<Option<Team>> {
     match id {

@@ -44,7 +44,11 @@ impl User {
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
         Ok(
-            match policy::check(Impersonator::caller(c), Target::of(&self.0)) {
+            match policy::check(
+                super::switch(ctx).await?,
+                Impersonator::caller(c),
+                Target::of(&self.0),
+            ) {
                 Ok(()) => ImpersonationCheck {
                     allowed: true,
                     reason: None,

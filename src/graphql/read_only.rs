@@ -1,0 +1,68 @@
+//! Read-only impersonation sessions, enforced where no mutation can forget it: in the
+//! pipeline, for every field of the mutation root. In a READ_ONLY session every mutation but
+//! `cancelImpersonation` and `elevateImpersonation` is `BLOCKED_WHILE_IMPERSONATING` with
+//! `extensions.reason: "READ_ONLY"`, before its resolver runs (so it changes nothing), and the
+//! refusal is audited. A mutation added later is covered without anyone remembering.
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{ErrorExtensions, ServerError, ServerResult, Value};
+
+use crate::AppState;
+use crate::auth::context::{Caller, RequestMeta};
+use crate::entities::impersonation::Mode;
+use crate::error::AppError;
+use crate::services::audit;
+
+/// The mutations a READ_ONLY session may still make: leave, or ask to write.
+pub const ALLOWED: [&str; 2] = ["cancelImpersonation", "elevateImpersonation"];
+
+pub struct ReadOnlySessions;
+
+impl ExtensionFactory for ReadOnlySessions {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ReadOnlySessions)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ReadOnlySessions {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let mutation = info.parent_type == "Mutation" && !ALLOWED.contains(&info.name);
+        let read_only = || {
+            ctx.data_opt::<Caller>()
+                .and_then(|c| c.0.as_ref())
+                .filter(|c| {
+                    c.impersonation
+                        .as_ref()
+                        .is_some_and(|i| i.record.mode == Mode::ReadOnly)
+                })
+        };
+        if let Some(caller) = mutation.then(read_only).flatten() {
+            if let Some(state) = ctx.data_opt::<AppState>() {
+                let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
+                if let Err(e) = audit::record_blocked(state, caller, info.name, &meta).await {
+                    tracing::error!(error = %e, "cannot audit a blocked operation");
+                }
+            }
+            let extended = AppError::ReadOnlySession.extend();
+            let mut e = ServerError::new(extended.message, None);
+            e.extensions = extended.extensions;
+            e.path = info
+                .path_node
+                .to_string_vec()
+                .into_iter()
+                .map(async_graphql::PathSegment::Field)
+                .collect();
+            return Err(e);
+        }
+        next.run(ctx, info).await
+    }
+}

@@ -1,0 +1,69 @@
+//! Impersonation for everyone: the kill switch. Kept in the database (one row), so switching
+//! it off holds on every server sharing it, and ends every running session at once.
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use super::audit::{self, Entry, action};
+use super::db_time;
+use super::impersonation::{self, EndReason};
+use crate::AppState;
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::policy::Switch;
+use crate::entities::{impersonation as record, impersonation_setting};
+use crate::error::AppResult;
+
+const GLOBAL: &str = "global";
+
+/// Whether impersonation is switched on (on unless a super admin switched it off).
+pub async fn switch(conn: &impl ConnectionTrait) -> AppResult<Switch> {
+    let row = impersonation_setting::Entity::find_by_id(GLOBAL.to_string())
+        .one(conn)
+        .await?;
+    Ok(Switch {
+        enabled: row.is_none_or(|r| r.enabled),
+    })
+}
+
+/// `setImpersonationEnabled`: a super admin switches impersonation on or off for everyone.
+/// Off ends every running session in the same transaction (`ENDED_BY_ADMIN`, cause
+/// `IMPERSONATION_DISABLED`); new ones are refused with `IMPERSONATION_DISABLED`.
+pub async fn set_enabled(
+    state: &AppState,
+    caller: &AuthContext,
+    enabled: bool,
+    meta: &RequestMeta,
+) -> AppResult<bool> {
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let row = impersonation_setting::ActiveModel {
+        id: Set(GLOBAL.to_string()),
+        enabled: Set(enabled),
+        updated_at: Set(Some(db_time(now))),
+        updated_by_id: Set(Some(caller.user.id.clone())),
+    };
+    match impersonation_setting::Entity::find_by_id(GLOBAL.to_string())
+        .one(&txn)
+        .await?
+    {
+        Some(_) => row.update(&txn).await?,
+        None => row.insert(&txn).await?,
+    };
+    let action = match enabled {
+        true => action::IMPERSONATION_ENABLED,
+        false => action::IMPERSONATION_DISABLED,
+    };
+    audit::record(&txn, Entry::for_caller(action, caller, meta, now)).await?;
+    if !enabled {
+        let running = record::Entity::find()
+            .filter(record::Column::EndedAt.is_null())
+            .all(&txn)
+            .await?;
+        for r in &running {
+            let team = r.impersonator_team_id.as_deref();
+            let cause = "IMPERSONATION_DISABLED";
+            impersonation::end_once(&txn, r, EndReason::EndedByAdmin, cause, now, team, meta)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(enabled)
+}

@@ -485,15 +485,15 @@ async fn expired_sessions_are_ended_once_by_the_sweep_on_every_server() {
     let (app, _admin, _carl, _token) = session_world().await;
     let other = app.second_server().await;
     assert_eq!(
-        crm::services::impersonation::sweep_expired(&app.state)
+        crm::services::session_ends::sweep_expired(&app.state)
             .await
             .unwrap(),
         0
     );
     app.clock.advance(chrono::Duration::minutes(31));
     let (a, b) = tokio::join!(
-        crm::services::impersonation::sweep_expired(&app.state),
-        crm::services::impersonation::sweep_expired(&other.state),
+        crm::services::session_ends::sweep_expired(&app.state),
+        crm::services::session_ends::sweep_expired(&other.state),
     );
     assert_eq!(
         a.unwrap() + b.unwrap(),

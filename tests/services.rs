@@ -8,7 +8,7 @@ use crm::auth::context::RequestMeta;
 use crm::services::comments::{self, CommentTarget, CommentWindow};
 use crm::services::pagination::PageArgs;
 use crm::services::throttle::{self, Scope};
-use crm::services::{audit, authentication, businesses, impersonation};
+use crm::services::{audit, authentication, businesses, session_ends};
 use serde_json::json;
 
 async fn context(app: &TestApp, token: &str) -> AuthContext {
@@ -173,18 +173,14 @@ async fn a_session_ends_once_whoever_notices_first() {
         .to_string();
     let record = context(&app, &imp).await.impersonation.unwrap().record;
     let cause = "test";
-    let first = impersonation::end_now(
+    let first = session_ends::end_now(
         &app.state,
         &record,
-        impersonation::EndReason::EndedByAdmin,
+        session_ends::EndReason::EndedByAdmin,
         cause,
     );
-    let second = impersonation::end_now(
-        &app.state,
-        &record,
-        impersonation::EndReason::Expired,
-        cause,
-    );
+    let second =
+        session_ends::end_now(&app.state, &record, session_ends::EndReason::Expired, cause);
     let (first, second) = tokio::join!(first, second);
     assert_eq!(
         [first.unwrap(), second.unwrap()]

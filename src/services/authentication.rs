@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 
-use super::impersonation::{self, EndReason};
+use super::impersonation;
+use super::session_ends::{self, EndReason};
 use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
 use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Switch, Target};
@@ -64,7 +65,7 @@ async fn live_impersonation(
         .ok_or_else(ended)?;
     let switch = super::settings::switch(&state.db).await?;
     if let Some((reason, cause)) = end_reason(now, switch, &record, &impersonator, target) {
-        impersonation::end_now(state, &record, reason, cause).await?;
+        session_ends::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
     Ok(ActiveImpersonation {

@@ -1,5 +1,6 @@
-//! Impersonation: start, cancel, end, history. The rules themselves live in `auth::policy`;
-//! the per-request re-check lives in `services::authentication`.
+//! Impersonation: start, cancel, elevate, end by an admin, history. The rules themselves
+//! live in `auth::policy`; the per-request re-check in `services::authentication`; how a
+//! session ends in `services::session_ends`.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,6 +11,7 @@ use sea_orm::{
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
+use super::session_ends::{EndReason, end_once};
 use super::sessions::{self, Refresh, Session};
 use super::{db_time, memberships, new_id, users, validation};
 use crate::AppState;
@@ -18,53 +20,6 @@ use crate::auth::policy::{self, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
-
-/// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
-/// end first.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "ImpersonationEndReason")]
-pub enum EndReason {
-    /// `cancelImpersonation`.
-    Cancelled,
-    /// The absolute lifetime ran out.
-    Expired,
-    /// No request for the idle limit.
-    IdleTimeout,
-    /// The customer withdrew consent.
-    RevokedByUser,
-    /// An admin ended it.
-    EndedByAdmin,
-    /// The impersonator lost the admin role, 2FA or their password, or the target became an
-    /// admin.
-    PolicyChanged,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Cancelled => "CANCELLED",
-            EndReason::Expired => "EXPIRED",
-            EndReason::IdleTimeout => "IDLE_TIMEOUT",
-            EndReason::RevokedByUser => "REVOKED_BY_USER",
-            EndReason::EndedByAdmin => "ENDED_BY_ADMIN",
-            EndReason::PolicyChanged => "POLICY_CHANGED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EndReason> {
-        use EndReason::*;
-        [
-            Cancelled,
-            Expired,
-            IdleTimeout,
-            RevokedByUser,
-            EndedByAdmin,
-            PolicyChanged,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-}
 
 pub async fn find_by_code(
     conn: &impl ConnectionTrait,
@@ -172,116 +127,6 @@ pub async fn start(
             }),
         },
     })
-}
-
-/// Ends `record` if it is still running: a conditional update, so of several requests,
-/// sweeps or servers noticing the end at once, exactly one records it, with its audit row
-/// (the admin acting on the target, `details.endReason` and the cause). Run it inside the
-/// transaction of the change that ends the session. Returns whether this call ended it.
-pub async fn end_once(
-    conn: &impl ConnectionTrait,
-    record: &impersonation::Model,
-    reason: EndReason,
-    cause: &str,
-    at: DateTime<Utc>,
-    team: Option<&str>,
-    meta: &RequestMeta,
-) -> AppResult<bool> {
-    let ended = impersonation::Entity::update_many()
-        .col_expr(impersonation::Column::EndedAt, Expr::value(db_time(at)))
-        .col_expr(
-            impersonation::Column::EndReason,
-            Expr::value(reason.as_str()),
-        )
-        .filter(impersonation::Column::Id.eq(record.id.clone()))
-        .filter(impersonation::Column::EndedAt.is_null())
-        .exec(conn)
-        .await?;
-    if ended.rows_affected != 1 {
-        return Ok(false);
-    }
-    audit::record(
-        conn,
-        Entry::new(
-            action::IMPERSONATION_ENDED,
-            Attribution::admin_on(&record.impersonator_id, &record.impersonated_user_id),
-            at,
-        )
-        .team(team)
-        .entity("Impersonation", &record.id)
-        .details(serde_json::json!({ "endReason": reason.as_str(), "cause": cause }))
-        .meta(meta),
-    )
-    .await?;
-    Ok(true)
-}
-
-/// Ends a session found dead outside any mutation (by the per-request re-check or the sweep),
-/// in a transaction of its own. The end time of an expired session is its expiry.
-pub async fn end_now(
-    state: &AppState,
-    record: &impersonation::Model,
-    reason: EndReason,
-    cause: &str,
-) -> AppResult<bool> {
-    let now = state.clock.now();
-    let at = match reason {
-        EndReason::Expired => Ord::min(record.expires_at, now),
-        _ => now,
-    };
-    let txn = super::write_txn(&state.db).await?;
-    let ended = end_once(
-        &txn,
-        record,
-        reason,
-        cause,
-        at,
-        record.impersonator_team_id.as_deref(),
-        &RequestMeta::default(),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(ended)
-}
-
-/// Records the end of every session that expired without anyone noticing (nobody used its
-/// token again). Run periodically by `serve`; returns how many it ended.
-pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
-    let now = state.clock.now();
-    let expired = impersonation::Entity::find()
-        .filter(impersonation::Column::EndedAt.is_null())
-        .filter(impersonation::Column::ExpiresAt.lte(db_time(now)))
-        .order_by_asc(impersonation::Column::Id)
-        .limit(500)
-        .all(&state.db)
-        .await?;
-    let mut n = 0;
-    for record in &expired {
-        if end_now(state, record, EndReason::Expired, "EXPIRED").await? {
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// How often `serve` records the end of sessions nobody touches again.
-pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Runs `sweep_expired` every `SWEEP_INTERVAL` for as long as the process lives. Every server
-/// may run it: the conditional end makes concurrent sweeps record each end once.
-pub fn spawn_sweeper(state: AppState) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match sweep_expired(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
-                Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
-            }
-        }
-    });
 }
 
 /// Ends the caller's impersonation and returns the admin's own tokens, back in the team the

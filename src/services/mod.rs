@@ -10,6 +10,7 @@ pub mod leads;
 pub mod memberships;
 pub mod pagination;
 pub mod profile;
+pub mod session_ends;
 pub mod sessions;
 pub mod settings;
 pub mod teams;

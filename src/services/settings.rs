@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::audit::{self, Entry, action};
 use super::db_time;
-use super::impersonation::{self, EndReason};
+use super::session_ends::{EndReason, end_once};
 use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::Switch;
@@ -60,8 +60,7 @@ pub async fn set_enabled(
         for r in &running {
             let team = r.impersonator_team_id.as_deref();
             let cause = "IMPERSONATION_DISABLED";
-            impersonation::end_once(&txn, r, EndReason::EndedByAdmin, cause, now, team, meta)
-                .await?;
+            end_once(&txn, r, EndReason::EndedByAdmin, cause, now, team, meta).await?;
         }
     }
     txn.commit().await?;

@@ -41,11 +41,11 @@ impl Impersonation {
         self.0.mode
     }
     /// Why the session ended; null while it runs.
-    async fn end_reason(&self) -> Option<crate::services::impersonation::EndReason> {
+    async fn end_reason(&self) -> Option<crate::services::session_ends::EndReason> {
         self.0
             .end_reason
             .as_deref()
-            .and_then(crate::services::impersonation::EndReason::parse)
+            .and_then(crate::services::session_ends::EndReason::parse)
     }
     /// Neither ended nor expired.
     async fn active(&self, ctx: &Context<'_>) -> Result<bool> {

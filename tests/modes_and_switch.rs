@@ -287,3 +287,30 @@ async fn the_kill_switch_ends_sessions_and_refuses_new_ones_on_every_server() {
         2
     );
 }
+
+#[tokio::test]
+async fn withdrawing_consent_ends_running_sessions_at_once_on_record() {
+    let w = world().await;
+    let (t, _, _) = impersonate(&w, &w.admin, None).await;
+    w.app
+        .ok(
+            Some(&w.carl.token),
+            "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
+            json!({}),
+        )
+        .await;
+    // Ended in the same transaction, before anyone uses the token again.
+    let revoked = "WHERE end_reason = 'REVOKED_BY_USER' AND ended_at IS NOT NULL";
+    assert_eq!(w.app.count("impersonations", revoked).await, 1);
+    assert_eq!(
+        w.app.err_code(Some(&t), ME, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        w.app
+            .count("audit_logs", "WHERE action = 'IMPERSONATION_ENDED'")
+            .await,
+        1,
+        "ended once"
+    );
+}

@@ -2,6 +2,7 @@
 use sea_orm::Set;
 
 use super::audit::{self, Entry, action};
+use super::session_ends::{self, EndReason};
 use super::throttle::{self, Scope};
 use super::{db_time, sessions, users, validation};
 use crate::AppState;
@@ -50,6 +51,12 @@ pub async fn update_profile(
         .entity("User", &user.id)
         .details(changed.into());
     audit::record(&txn, entry).await?;
+    if input.impersonation_allowed == Some(false) {
+        // Consent withdrawn: every session into this account ends now, in this transaction,
+        // on every server (not at its next request).
+        let (reason, cause) = (EndReason::RevokedByUser, "NOT_ALLOWED_BY_USER");
+        session_ends::end_running(&txn, Some(&user.id), reason, cause, now, meta).await?;
+    }
     txn.commit().await?;
     Ok(user)
 }

@@ -169,3 +169,28 @@ pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
     }
     Ok(n)
 }
+
+/// Ends every running session (into `user_id`'s account only, if given) with `reason` and
+/// `cause`, in `conn`: the transaction of the change that ends them (consent withdrawn, the
+/// kill switch). Returns how many it ended.
+pub async fn end_running(
+    conn: &impl ConnectionTrait,
+    into: Option<&str>,
+    reason: EndReason,
+    cause: &str,
+    at: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> AppResult<usize> {
+    let mut q = impersonation::Entity::find().filter(impersonation::Column::EndedAt.is_null());
+    if let Some(user_id) = into {
+        q = q.filter(impersonation::Column::ImpersonatedUserId.eq(user_id));
+    }
+    let mut n = 0;
+    for r in &q.all(conn).await? {
+        let team = r.impersonator_team_id.as_deref();
+        if end_once(conn, r, reason, cause, at, team, meta).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}

@@ -1,14 +1,14 @@
 //! Impersonation for everyone: the kill switch. Kept in the database (one row), so switching
 //! it off holds on every server sharing it, and ends every running session at once.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use super::audit::{self, Entry, action};
 use super::db_time;
-use super::session_ends::{EndReason, end_once};
+use super::session_ends::{self, EndReason};
 use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::Switch;
-use crate::entities::{impersonation as record, impersonation_setting};
+use crate::entities::impersonation_setting;
 use crate::error::AppResult;
 
 const GLOBAL: &str = "global";
@@ -53,15 +53,8 @@ pub async fn set_enabled(
     };
     audit::record(&txn, Entry::for_caller(action, caller, meta, now)).await?;
     if !enabled {
-        let running = record::Entity::find()
-            .filter(record::Column::EndedAt.is_null())
-            .all(&txn)
-            .await?;
-        for r in &running {
-            let team = r.impersonator_team_id.as_deref();
-            let cause = "IMPERSONATION_DISABLED";
-            end_once(&txn, r, EndReason::EndedByAdmin, cause, now, team, meta).await?;
-        }
+        let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
+        session_ends::end_running(&txn, None, reason, cause, now, meta).await?;
     }
     txn.commit().await?;
     Ok(enabled)

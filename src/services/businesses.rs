@@ -33,14 +33,10 @@ pub async fn create_business(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
-        Entry::new(action::BUSINESS_CREATED, Attribution::caller(caller), now)
-            .team(Some(&team_id))
-            .entity("Business", &b.id)
-            .meta(meta),
-    )
-    .await?;
+    let entry = Entry::for_caller(action::BUSINESS_CREATED, caller, meta, now)
+        .team(Some(&team_id))
+        .entity("Business", &b.id);
+    audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(b)
 }

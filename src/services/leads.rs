@@ -39,14 +39,10 @@ pub async fn create_lead(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
-        Entry::new(action::LEAD_CREATED, Attribution::caller(caller), now)
-            .team(Some(&team_id))
-            .entity("Lead", &l.id)
-            .meta(meta),
-    )
-    .await?;
+    let entry = Entry::for_caller(action::LEAD_CREATED, caller, meta, now)
+        .team(Some(&team_id))
+        .entity("Lead", &l.id);
+    audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(l)
 }

@@ -40,17 +40,9 @@ pub async fn generate_two_factor_secret(
         u.totp_last_step = Set(None);
     })
     .await?;
-    audit::record(
-        &txn,
-        Entry::new(
-            action::TWO_FACTOR_SECRET_GENERATED,
-            Attribution::caller(caller),
-            now,
-        )
-        .entity("User", &caller.user.id)
-        .meta(meta),
-    )
-    .await?;
+    let entry = Entry::for_caller(action::TWO_FACTOR_SECRET_GENERATED, caller, meta, now)
+        .entity("User", &caller.user.id);
+    audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(Enrollment {
         otpauth_url,
@@ -136,13 +128,9 @@ pub async fn turn_on_two_factor(
     })
     .await?;
     sessions::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
-    audit::record(
-        &txn,
-        Entry::new(action::TWO_FACTOR_ENABLED, Attribution::caller(caller), now)
-            .entity("User", &user.id)
-            .meta(meta),
-    )
-    .await?;
+    let entry =
+        Entry::for_caller(action::TWO_FACTOR_ENABLED, caller, meta, now).entity("User", &user.id);
+    audit::record(&txn, entry).await?;
     let session = sessions::issue_session(
         state,
         &txn,
@@ -171,17 +159,8 @@ pub async fn authenticate_two_factor(
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
-    audit::record(
-        &txn,
-        Entry::new(
-            action::TWO_FACTOR_AUTHENTICATED,
-            Attribution::caller(caller),
-            now,
-        )
-        .team(caller.team_id.as_deref())
-        .meta(meta),
-    )
-    .await?;
+    let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, caller, meta, now);
+    audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
     let session = sessions::issue_session(
         state,
@@ -217,17 +196,9 @@ pub async fn turn_off_two_factor(
     })
     .await?;
     sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
-    audit::record(
-        &txn,
-        Entry::new(
-            action::TWO_FACTOR_DISABLED,
-            Attribution::caller(caller),
-            now,
-        )
-        .entity("User", &caller.user.id)
-        .meta(meta),
-    )
-    .await?;
+    let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, caller, meta, now)
+        .entity("User", &caller.user.id);
+    audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! The impersonation policy: the one place that decides whether an admin may impersonate a
 //! user. One pure function, `check`, over the facts it needs (`Impersonator::of`/`caller` and
 //! `Target::of` read them from stored users), used by `impersonate`, by `impersonationCheck`
-//! in the Teams List, and again on every request made with an impersonation token.
+//! in the Teams List, by `requestSupportAccess`, and again on every request made with an
+//! impersonation token.
 use async_graphql::Enum;
 
 use super::{AuthContext, Role};
+use crate::entities::impersonation::Mode;
 use crate::entities::user;
 
 /// Why impersonation is refused. Public contract names.
@@ -25,6 +27,8 @@ pub enum ImpersonationDenial {
     NotAllowedByUser,
     /// Impersonation is switched off for everyone (the kill switch).
     ImpersonationDisabled,
+    /// The target approves each session and no grant covers this one (or not in this mode).
+    ApprovalRequired,
 }
 
 impl ImpersonationDenial {
@@ -37,6 +41,7 @@ impl ImpersonationDenial {
             ImpersonationDenial::AlreadyImpersonating => "ALREADY_IMPERSONATING",
             ImpersonationDenial::NotAllowedByUser => "NOT_ALLOWED_BY_USER",
             ImpersonationDenial::ImpersonationDisabled => "IMPERSONATION_DISABLED",
+            ImpersonationDenial::ApprovalRequired => "APPROVAL_REQUIRED",
         }
     }
 }
@@ -57,6 +62,29 @@ pub struct Target<'a> {
     pub id: &'a str,
     pub role: Role,
     pub impersonation_allowed: bool,
+    /// Every session needs the target's approval (an approved grant).
+    pub requires_approval: bool,
+}
+
+/// What the admin asks for: a mode, or none (the default), and the approved, unexpired grant
+/// of the target that covers this admin, if there is one (`services::support_access`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub mode: Option<Mode>,
+    pub default_mode: Mode,
+    /// The mode the covering grant allows.
+    pub grant: Option<Mode>,
+}
+
+impl Ask {
+    /// A session in `mode` (or the default), under no grant.
+    pub fn mode(mode: Option<Mode>, default_mode: Mode) -> Ask {
+        Ask {
+            mode,
+            default_mode,
+            grant: None,
+        }
+    }
 }
 
 /// Whether impersonation is switched on for everyone (the kill switch, kept in the database).
@@ -65,13 +93,17 @@ pub struct Switch {
     pub enabled: bool,
 }
 
-/// Decides whether `who` may impersonate `target` now. Being an admin at all is checked by the
-/// guards (FORBIDDEN), not here; this answers the contract's denial reasons.
+/// Decides whether `who` may impersonate `target` now, as asked, and in which mode the session
+/// runs. Being an admin at all is checked by the guards (FORBIDDEN), not here; this answers
+/// the contract's denial reasons. A grant, when one covers the admin, bounds the mode: without
+/// a mode asked, a READ_ONLY grant gives a READ_ONLY session; READ_WRITE asked under it is
+/// APPROVAL_REQUIRED.
 pub fn check(
     switch: Switch,
     who: Impersonator<'_>,
     target: Target<'_>,
-) -> Result<(), ImpersonationDenial> {
+    ask: Ask,
+) -> Result<Mode, ImpersonationDenial> {
     use ImpersonationDenial::*;
     if who.is_impersonating {
         return Err(AlreadyImpersonating);
@@ -94,7 +126,13 @@ pub fn check(
     if !target.impersonation_allowed {
         return Err(NotAllowedByUser);
     }
-    Ok(())
+    match (ask.grant, ask.mode) {
+        (None, _) if target.requires_approval => Err(ApprovalRequired),
+        (None, mode) => Ok(mode.unwrap_or(ask.default_mode)),
+        (Some(Mode::ReadOnly), Some(Mode::ReadWrite)) => Err(ApprovalRequired),
+        (Some(Mode::ReadOnly), _) => Ok(Mode::ReadOnly),
+        (Some(Mode::ReadWrite), mode) => Ok(mode.unwrap_or(ask.default_mode)),
+    }
 }
 
 impl<'a> Impersonator<'a> {
@@ -121,6 +159,7 @@ impl<'a> Target<'a> {
             id: &user.id,
             role: user.role,
             impersonation_allowed: user.impersonation_allowed,
+            requires_approval: user.impersonation_requires_approval,
         }
     }
 }
@@ -131,6 +170,35 @@ mod tests {
     use ImpersonationDenial::*;
 
     const ON: Switch = Switch { enabled: true };
+    const RW: Mode = Mode::ReadWrite;
+    const RO: Mode = Mode::ReadOnly;
+
+    /// No mode asked, READ_WRITE by default, no grant.
+    fn plain() -> Ask {
+        Ask::mode(None, RW)
+    }
+
+    fn check(
+        switch: Switch,
+        who: Impersonator<'_>,
+        target: Target<'_>,
+    ) -> Result<(), ImpersonationDenial> {
+        super::check(switch, who, target, plain()).map(|_| ())
+    }
+
+    fn approving() -> Target<'static> {
+        Target {
+            requires_approval: true,
+            ..customer()
+        }
+    }
+
+    fn under(grant: Option<Mode>, mode: Option<Mode>) -> Ask {
+        Ask {
+            grant,
+            ..Ask::mode(mode, RW)
+        }
+    }
 
     fn admin() -> Impersonator<'static> {
         Impersonator {
@@ -146,6 +214,7 @@ mod tests {
             id: "customer",
             role: Role::User,
             impersonation_allowed: true,
+            requires_approval: false,
         }
     }
 
@@ -242,5 +311,94 @@ mod tests {
         };
         let off = Switch { enabled: false };
         assert_eq!(check(off, who, customer()), Err(AlreadyImpersonating));
+    }
+
+    #[test]
+    fn the_session_runs_in_the_mode_asked_or_the_default() {
+        let ask = |mode, default_mode| Ask::mode(mode, default_mode);
+        assert_eq!(super::check(ON, admin(), customer(), ask(None, RW)), Ok(RW));
+        assert_eq!(super::check(ON, admin(), customer(), ask(None, RO)), Ok(RO));
+        assert_eq!(
+            super::check(ON, admin(), customer(), ask(Some(RO), RW)),
+            Ok(RO)
+        );
+        assert_eq!(
+            super::check(ON, admin(), customer(), ask(Some(RW), RO)),
+            Ok(RW)
+        );
+    }
+
+    #[test]
+    fn a_target_who_requires_approval_needs_a_grant() {
+        let denied = super::check(ON, admin(), approving(), under(None, None));
+        assert_eq!(denied, Err(ApprovalRequired));
+        let denied = super::check(ON, admin(), approving(), under(None, Some(RO)));
+        assert_eq!(denied, Err(ApprovalRequired));
+    }
+
+    #[test]
+    fn approval_binds_super_admins_too() {
+        let who = Impersonator {
+            role: Role::SuperAdmin,
+            ..admin()
+        };
+        let denied = super::check(ON, who, approving(), under(None, None));
+        assert_eq!(denied, Err(ApprovalRequired));
+    }
+
+    #[test]
+    fn a_read_write_grant_allows_either_mode() {
+        let t = approving();
+        assert_eq!(super::check(ON, admin(), t, under(Some(RW), None)), Ok(RW));
+        assert_eq!(
+            super::check(ON, admin(), t, under(Some(RW), Some(RO))),
+            Ok(RO)
+        );
+        assert_eq!(
+            super::check(ON, admin(), t, under(Some(RW), Some(RW))),
+            Ok(RW)
+        );
+    }
+
+    #[test]
+    fn a_read_only_grant_starts_read_only_and_refuses_read_write() {
+        let t = approving();
+        assert_eq!(super::check(ON, admin(), t, under(Some(RO), None)), Ok(RO));
+        assert_eq!(
+            super::check(ON, admin(), t, under(Some(RO), Some(RO))),
+            Ok(RO)
+        );
+        let denied = super::check(ON, admin(), t, under(Some(RO), Some(RW)));
+        assert_eq!(denied, Err(ApprovalRequired));
+    }
+
+    #[test]
+    fn a_grant_bounds_the_mode_even_without_approval_required() {
+        let t = customer();
+        assert_eq!(super::check(ON, admin(), t, under(Some(RO), None)), Ok(RO));
+        let denied = super::check(ON, admin(), t, under(Some(RO), Some(RW)));
+        assert_eq!(denied, Err(ApprovalRequired));
+    }
+
+    #[test]
+    fn consent_off_is_told_before_approval() {
+        let t = Target {
+            impersonation_allowed: false,
+            ..approving()
+        };
+        assert_eq!(check(ON, admin(), t), Err(NotAllowedByUser));
+    }
+
+    #[test]
+    fn a_grant_does_not_lift_any_other_rule() {
+        let target = Target {
+            role: Role::Admin,
+            ..approving()
+        };
+        let denied = super::check(ON, admin(), target, under(Some(RW), None));
+        assert_eq!(denied, Err(TargetIsAdmin));
+        let off = Switch { enabled: false };
+        let denied = super::check(off, admin(), approving(), under(Some(RW), None));
+        assert_eq!(denied, Err(ImpersonationDisabled));
     }
 }

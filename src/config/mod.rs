@@ -56,6 +56,10 @@ pub struct Config {
     pub impersonation_ttl: chrono::Duration,
     /// The mode of a session when `impersonate` does not say.
     pub impersonation_default_mode: crate::entities::impersonation::Mode,
+    /// A session with no request for this long ends (IDLE_TIMEOUT); none turns it off.
+    pub impersonation_idle: Option<chrono::Duration>,
+    /// How long a request for support access waits for the customer before it lapses.
+    pub support_request_ttl: chrono::Duration,
     /// Allowed clock skew when checking `exp`, in seconds.
     pub jwt_leeway_seconds: u64,
     pub db_max_connections: u32,
@@ -106,6 +110,21 @@ impl Config {
                     ));
                 }
             };
+        c.impersonation_idle = match in_range(
+            "IMPERSONATION_IDLE_MINUTES",
+            o.impersonation_idle_minutes,
+            0,
+            1440,
+        )? {
+            0 => None,
+            m => Some(chrono::Duration::minutes(m)),
+        };
+        c.support_request_ttl = chrono::Duration::hours(in_range(
+            "SUPPORT_REQUEST_TTL_HOURS",
+            o.support_request_ttl_hours,
+            1,
+            720,
+        )?);
         c.access_token_ttl = minutes("ACCESS_TOKEN_TTL_MINUTES", o.access_token_ttl_minutes, 1440)?;
         c.refresh_token_ttl = chrono::Duration::days(in_range(
             "REFRESH_TOKEN_TTL_DAYS",
@@ -194,6 +213,8 @@ impl Config {
             refresh_token_ttl: chrono::Duration::days(30),
             impersonation_ttl: chrono::Duration::minutes(30),
             impersonation_default_mode: crate::entities::impersonation::Mode::ReadWrite,
+            support_request_ttl: chrono::Duration::hours(24),
+            impersonation_idle: Some(chrono::Duration::minutes(10)),
             jwt_leeway_seconds: 5,
             db_max_connections: 8,
             db_acquire_timeout: Duration::from_secs(5),

@@ -41,6 +41,24 @@ pub struct Opts {
         global = true
     )]
     pub impersonation_default_mode: String,
+    /// How long an admin's request for support access waits for the customer, hours
+    /// (1..=720).
+    #[arg(
+        long,
+        env = "SUPPORT_REQUEST_TTL_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    pub support_request_ttl_hours: i64,
+    /// An impersonation session with no request for this many minutes ends (IDLE_TIMEOUT);
+    /// 0 turns the idle timeout off (0..=1440).
+    #[arg(
+        long,
+        env = "IMPERSONATION_IDLE_MINUTES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub impersonation_idle_minutes: i64,
     /// Lifetime of an access token, minutes (1..=1440).
     #[arg(
         long,

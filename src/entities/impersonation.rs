@@ -18,6 +18,19 @@ pub struct Model {
     pub end_reason: Option<String>,
     pub reason: Option<String>,
     pub mode: Mode,
+    /// The support access grant it runs under, if any: the session ends with it.
+    pub grant_id: Option<String>,
+    /// The session's last request, kept to within 30 seconds (for the idle timeout). Set for
+    /// every session; the column allows null only because older rows were filled in by a
+    /// migration.
+    pub last_activity_at: Option<DateTimeUtc>,
+}
+
+impl Model {
+    /// The last request made in the session, to within 30 seconds.
+    pub fn last_activity(&self) -> DateTimeUtc {
+        self.last_activity_at.unwrap_or(self.started_at)
+    }
 }
 
 // The same enum is the GraphQL `ImpersonationMode`.

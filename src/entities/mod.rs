@@ -8,6 +8,7 @@ pub mod impersonation_setting;
 pub mod lead;
 pub mod refresh_token;
 pub mod role;
+pub mod support_access_grant;
 pub mod team;
 pub mod team_member;
 pub mod user;

@@ -12,6 +12,8 @@ pub struct Model {
     pub role: super::role::Role,
     pub password_hash: String,
     pub impersonation_allowed: bool,
+    /// Every session needs an approved grant (`support_access_grants`).
+    pub impersonation_requires_approval: bool,
     /// Base32 TOTP secret; present from enrollment, enabled only after `turnOnTwoFactor`.
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,

@@ -13,7 +13,7 @@ use crate::entities::impersonation::Mode;
 use crate::services::accounts::{self, NewAccount};
 use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};
-use crate::services::{businesses, impersonation, leads, settings, teams};
+use crate::services::{businesses, impersonation, leads, settings, support_access, teams};
 use crate::services::{sessions, two_factor};
 
 #[derive(InputObject)]
@@ -27,6 +27,14 @@ pub struct RegisterInput {
 pub struct UpdateProfileInput {
     pub name: Option<String>,
     pub impersonation_allowed: Option<bool>,
+    pub impersonation_requires_approval: Option<bool>,
+}
+
+impl UpdateProfileInput {
+    /// Whether the input changes how support may enter the account.
+    fn touches_consent(&self) -> bool {
+        self.impersonation_allowed.is_some() || self.impersonation_requires_approval.is_some()
+    }
 }
 
 #[derive(Default)]
@@ -66,15 +74,15 @@ impl AccountMutation {
         ))
     }
 
-    /// The Profile Settings page. Changing `impersonationAllowed` is refused while
-    /// impersonating: it is the target's own consent.
-    #[graphql(
-        guard = "NotImpersonating::when(input.impersonation_allowed.is_some()).and(TwoFactorPassed)"
-    )]
+    /// The Profile Settings page. Changing `impersonationAllowed` or
+    /// `impersonationRequiresApproval` is refused while impersonating: it is the target's own
+    /// consent.
+    #[graphql(guard = "NotImpersonating::when(input.touches_consent()).and(TwoFactorPassed)")]
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
         let input = ProfileInput {
             name: input.name,
             impersonation_allowed: input.impersonation_allowed,
+            impersonation_requires_approval: input.impersonation_requires_approval,
         };
         Ok(User(
             profile::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?,
@@ -336,10 +344,99 @@ impl ImpersonationMutation {
     }
 }
 
+#[derive(Default)]
+pub struct SupportAccessMutation;
+
+/// Only the user a grant is for decides on it, signed in as themselves (never with an
+/// impersonation token: the guard refuses it before anything runs).
+#[Object]
+impl SupportAccessMutation {
+    /// An admin who could impersonate the user but for approval asks for access: PENDING
+    /// until the user decides, lapsing after SUPPORT_REQUEST_TTL_HOURS.
+    #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
+    async fn request_support_access(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        reason: String,
+        #[graphql(default_with = "Mode::ReadWrite")] mode: Mode,
+        #[graphql(default = 60)] minutes: i32,
+    ) -> Result<SupportAccessGrant> {
+        let ask = support_access::AccessRequest {
+            user_id: &user_id,
+            reason: &reason,
+            mode,
+            minutes,
+        };
+        let g = support_access::request(state(ctx)?, caller(ctx)?, ask, &request_meta(ctx)).await?;
+        Ok(SupportAccessGrant(g))
+    }
+
+    /// Approves a PENDING request for at most the minutes asked (all of them by default),
+    /// starting now.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn approve_support_access(
+        &self,
+        ctx: &Context<'_>,
+        grant_id: ID,
+        minutes: Option<i32>,
+    ) -> Result<SupportAccessGrant> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let g = support_access::approve(s, c, &grant_id, minutes, &meta).await?;
+        Ok(SupportAccessGrant(g))
+    }
+
+    /// Turns down a PENDING request.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn deny_support_access(
+        &self,
+        ctx: &Context<'_>,
+        grant_id: ID,
+    ) -> Result<SupportAccessGrant> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        Ok(SupportAccessGrant(
+            support_access::deny(s, c, &grant_id, &meta).await?,
+        ))
+    }
+
+    /// Opens a window for any admin, unasked, starting now.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn grant_support_access(
+        &self,
+        ctx: &Context<'_>,
+        reason: String,
+        #[graphql(default_with = "Mode::ReadWrite")] mode: Mode,
+        #[graphql(default = 60)] minutes: i32,
+    ) -> Result<SupportAccessGrant> {
+        let w = support_access::Window {
+            reason: &reason,
+            mode,
+            minutes,
+        };
+        let g = support_access::open(state(ctx)?, caller(ctx)?, w, &request_meta(ctx)).await?;
+        Ok(SupportAccessGrant(g))
+    }
+
+    /// Closes an open window: every session running under it ends at once
+    /// (REVOKED_BY_USER).
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn revoke_support_access(
+        &self,
+        ctx: &Context<'_>,
+        grant_id: ID,
+    ) -> Result<SupportAccessGrant> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        Ok(SupportAccessGrant(
+            support_access::revoke(s, c, &grant_id, &meta).await?,
+        ))
+    }
+}
+
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AccountMutation,
     TeamMutation,
     WorkMutation,
     ImpersonationMutation,
+    SupportAccessMutation,
 );

@@ -6,8 +6,9 @@ use super::state;
 use super::types::*;
 use crate::auth::context::caller;
 use crate::auth::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
+use crate::entities::support_access_grant::Status;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
-use crate::services::{audit, businesses, impersonation, leads, teams};
+use crate::services::{audit, businesses, impersonation, leads, settings, support_access, teams};
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -165,6 +166,41 @@ impl ImpersonationQuery {
         let args = page_args(first, after)?;
         let page = impersonation::list(&s.db, s.clock.now(), active_only, &args).await?;
         Ok(connection(page, |r| &r.id, Impersonation))
+    }
+
+    /// Support access grants of every user, newest first (at most 100 a page), optionally of
+    /// one status and one user. Admins only.
+    #[graphql(
+        guard = "AdminWithTwoFactor::ADMIN",
+        complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    async fn support_access_grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<Status>,
+        user_id: Option<ID>,
+    ) -> Result<Connection<String, SupportAccessGrant>> {
+        let s = state(ctx)?;
+        let args = page_args(first, after)?;
+        let user = user_id.as_ref().map(|u| u.as_str());
+        let page = support_access::list(&s.db, s.clock.now(), status, user, &args).await?;
+        Ok(connection(page, |r| &r.id, SupportAccessGrant))
+    }
+
+    /// How impersonation is set up: the kill switch (from the database) and this server's
+    /// settings. Admins only.
+    #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
+    async fn impersonation_settings(&self, ctx: &Context<'_>) -> Result<ImpersonationSettings> {
+        let s = state(ctx)?;
+        let minutes = |d: chrono::Duration| i32::try_from(d.num_minutes()).unwrap_or(i32::MAX);
+        Ok(ImpersonationSettings {
+            enabled: settings::switch(&s.db).await?.enabled,
+            default_mode: s.config.impersonation_default_mode,
+            ttl_minutes: minutes(s.config.impersonation_ttl),
+            idle_minutes: s.config.impersonation_idle.map_or(0, minutes),
+        })
     }
 }
 

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 
-use super::impersonation;
 use super::session_ends::{self, EndReason};
+use super::{impersonation, support_access};
 use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
-use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Switch, Target};
+use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Switch, Target};
 use crate::auth::tokens::{self, ImpersonationClaims};
+use crate::entities::impersonation::Mode;
+use crate::entities::support_access_grant::{self as grant, Status};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 
@@ -64,10 +66,22 @@ async fn live_impersonation(
         .await?
         .ok_or_else(ended)?;
     let switch = super::settings::switch(&state.db).await?;
-    if let Some((reason, cause)) = end_reason(now, switch, &record, &impersonator, target) {
+    let grant = match &record.grant_id {
+        Some(id) => support_access::find(&state.db, id).await?,
+        None => None,
+    };
+    let facts = Facts {
+        now,
+        switch,
+        default_mode: state.config.impersonation_default_mode,
+        idle: state.config.impersonation_idle,
+        grant: grant.as_ref(),
+    };
+    if let Some((reason, cause)) = end_reason(facts, &record, &impersonator, target) {
         session_ends::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
+    session_ends::touch(state, &record, now).await?;
     Ok(ActiveImpersonation {
         impersonator,
         record,
@@ -75,18 +89,47 @@ async fn live_impersonation(
     })
 }
 
+/// What the re-check of a running session reads besides the users.
+struct Facts<'a> {
+    now: DateTime<Utc>,
+    switch: Switch,
+    default_mode: Mode,
+    idle: Option<chrono::Duration>,
+    /// The grant the session runs under, if it has one and it still exists.
+    grant: Option<&'a grant::Model>,
+}
+
 /// Why a running session must end now, if it must: the reason recorded, and the cause in
 /// words for the audit row.
 fn end_reason(
-    now: DateTime<Utc>,
-    switch: Switch,
+    facts: Facts<'_>,
     record: &crate::entities::impersonation::Model,
     impersonator: &user::Model,
     target: &user::Model,
 ) -> Option<(EndReason, &'static str)> {
+    let now = facts.now;
     if record.expires_at <= now {
         return Some((EndReason::Expired, "EXPIRED"));
     }
+    if facts
+        .idle
+        .is_some_and(|idle| record.last_activity() + idle <= now)
+    {
+        return Some((EndReason::IdleTimeout, "IDLE_TIMEOUT"));
+    }
+    // A session under a grant ends with it (revocation ends them in its own transaction; this
+    // catches a session started while the grant was being revoked).
+    let grant = match (&record.grant_id, facts.grant) {
+        (None, _) => None,
+        (Some(_), None) => return Some((EndReason::RevokedByUser, "GRANT_REVOKED")),
+        (Some(_), Some(g)) => match support_access::status(g, now) {
+            Status::Approved => Some(g.mode),
+            Status::Revoked | Status::Denied | Status::Pending => {
+                return Some((EndReason::RevokedByUser, "GRANT_REVOKED"));
+            }
+            Status::Expired => return Some((EndReason::Expired, "GRANT_EXPIRED")),
+        },
+    };
     // Losing the admin role is checked here (the guards do it for `impersonate`); every
     // other rule is the policy's.
     if !impersonator.role.is_admin() {
@@ -95,17 +138,26 @@ fn end_reason(
     if issued_before_revocation(impersonator, record.started_at.timestamp()) {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_PASSWORD_CHANGED"));
     }
+    let ask = Ask {
+        mode: Some(record.mode),
+        default_mode: facts.default_mode,
+        grant,
+    };
     match policy::check(
-        switch,
+        facts.switch,
         Impersonator::of(impersonator, false),
         Target::of(target),
+        ask,
     ) {
-        Ok(()) => None,
+        Ok(_) => None,
         Err(ImpersonationDenial::ImpersonationDisabled) => {
             Some((EndReason::EndedByAdmin, "IMPERSONATION_DISABLED"))
         }
         Err(ImpersonationDenial::NotAllowedByUser) => {
             Some((EndReason::RevokedByUser, "NOT_ALLOWED_BY_USER"))
+        }
+        Err(ImpersonationDenial::ApprovalRequired) => {
+            Some((EndReason::RevokedByUser, "APPROVAL_REQUIRED"))
         }
         Err(denial) => Some((EndReason::PolicyChanged, denial.as_str())),
     }

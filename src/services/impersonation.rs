@@ -13,10 +13,10 @@ use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
 use super::session_ends::{EndReason, end_once};
 use super::sessions::{self, Refresh, Session};
-use super::{db_time, memberships, new_id, users, validation};
+use super::{db_time, memberships, new_id, support_access, users, validation};
 use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
-use crate::auth::policy::{self, Impersonator, Target};
+use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
@@ -42,22 +42,41 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
-    let mode = mode.unwrap_or(state.config.impersonation_default_mode);
     let target = users::find_user(&state.db, target_id).await?;
     let switch = super::settings::switch(&state.db).await?;
-    if let Err(reason) = policy::check(switch, Impersonator::caller(caller), Target::of(&target)) {
-        let by = Attribution::admin_on(&caller.true_user().id, &target.id);
-        let entry = Entry::new(action::IMPERSONATION_DENIED, by, state.clock.now())
-            .team(caller.team_id.as_deref())
-            .details(serde_json::json!({ "reason": reason.as_str() }))
-            .meta(meta);
-        audit::record(&state.db, entry).await?;
-        return Err(AppError::ImpersonationDenied(reason));
-    }
-    let admin = caller.true_user().clone();
     let now = state.clock.now();
+    let admin_id = &caller.true_user().id;
+    let grant = support_access::covering(&state.db, admin_id, &target.id, now).await?;
+    let ask = Ask {
+        mode,
+        default_mode: state.config.impersonation_default_mode,
+        grant: grant.as_ref().map(|g| g.mode),
+    };
+    let mode = match policy::check(
+        switch,
+        Impersonator::caller(caller),
+        Target::of(&target),
+        ask,
+    ) {
+        Ok(mode) => mode,
+        Err(reason) => {
+            let by = Attribution::admin_on(admin_id, &target.id);
+            let entry = Entry::new(action::IMPERSONATION_DENIED, by, now)
+                .team(caller.team_id.as_deref())
+                .details(serde_json::json!({ "reason": reason.as_str() }))
+                .meta(meta);
+            audit::record(&state.db, entry).await?;
+            return Err(AppError::ImpersonationDenied(reason));
+        }
+    };
+    let admin = caller.true_user().clone();
     let started_at = db_time(now);
-    let expires_at = db_time(crate::clock::later(now, state.config.impersonation_ttl)?);
+    // The session never outlives the grant it runs under.
+    let lifetime_end = crate::clock::later(now, state.config.impersonation_ttl)?;
+    let expires_at = db_time(match grant.as_ref().and_then(|g| g.expires_at) {
+        Some(grant_end) => lifetime_end.min(grant_end),
+        None => lifetime_end,
+    });
 
     let txn = super::write_txn(&state.db).await?;
     let target_team = memberships::valid_current_team(&txn, &target).await?;
@@ -73,6 +92,8 @@ pub async fn start(
         end_reason: Set(None),
         reason: Set(reason.clone()),
         mode: Set(mode),
+        grant_id: Set(grant.as_ref().map(|g| g.id.clone())),
+        last_activity_at: Set(Some(started_at)),
     }
     .insert(&txn)
     .await?;
@@ -85,7 +106,12 @@ pub async fn start(
         )
         .team(caller.team_id.as_deref())
         .entity("Impersonation", &record.id)
-        .details(serde_json::json!({ "targetUserId": target.id, "reason": reason, "mode": mode.as_str() }))
+        .details(serde_json::json!({
+            "targetUserId": target.id,
+            "reason": reason,
+            "mode": mode.as_str(),
+            "grantId": grant.as_ref().map(|g| &g.id),
+        }))
         .meta(meta),
     )
     .await?;
@@ -192,8 +218,9 @@ pub async fn list(
 }
 
 /// `elevateImpersonation`: a READ_ONLY session becomes READ_WRITE, with the impersonator's own
-/// fresh TOTP code (once per time step, counted by the TOTP throttle) and a reason. Audited
-/// under the admin on behalf of the customer, so the customer's history shows it.
+/// fresh TOTP code (once per time step, counted by the TOTP throttle) and a reason; refused
+/// (FORBIDDEN) under a READ_ONLY grant, before any code is spent. Audited under the admin on
+/// behalf of the customer, so the customer's history shows it.
 pub async fn elevate(
     state: &AppState,
     caller: &AuthContext,
@@ -211,6 +238,14 @@ pub async fn elevate(
             "mode",
             "this session is already read-write",
         ));
+    }
+    if let Some(grant_id) = &active.record.grant_id {
+        let grant = support_access::find(&state.db, grant_id).await?;
+        if grant.is_none_or(|g| g.mode == Mode::ReadOnly) {
+            return Err(AppError::Forbidden(
+                "the customer granted read-only access: ask them for read-write access",
+            ));
+        }
     }
     super::two_factor::verify_totp(state, &active.impersonator, code, meta).await?;
     let now = state.clock.now();

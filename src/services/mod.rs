@@ -13,6 +13,7 @@ pub mod profile;
 pub mod session_ends;
 pub mod sessions;
 pub mod settings;
+pub mod support_access;
 pub mod teams;
 pub mod throttle;
 pub mod two_factor;

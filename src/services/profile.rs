@@ -2,7 +2,7 @@
 use sea_orm::Set;
 
 use super::audit::{self, Entry, action};
-use super::session_ends::{self, EndReason};
+use super::session_ends::{self, EndReason, Running};
 use super::throttle::{self, Scope};
 use super::{db_time, sessions, users, validation};
 use crate::AppState;
@@ -14,10 +14,12 @@ use crate::error::{AppError, AppResult};
 pub struct ProfileInput {
     pub name: Option<String>,
     pub impersonation_allowed: Option<bool>,
+    pub impersonation_requires_approval: Option<bool>,
 }
 
-/// Updates the effective user's profile. (Changing `impersonationAllowed` while impersonating
-/// is refused by the resolver's guard before this runs.)
+/// Updates the effective user's profile. (Changing `impersonationAllowed` or
+/// `impersonationRequiresApproval` while impersonating is refused by the resolver's guard
+/// before this runs.)
 pub async fn update_profile(
     state: &AppState,
     caller: &AuthContext,
@@ -36,6 +38,9 @@ pub async fn update_profile(
     if let Some(allowed) = input.impersonation_allowed {
         changed.insert("impersonationAllowed".into(), allowed.into());
     }
+    if let Some(approval) = input.impersonation_requires_approval {
+        changed.insert("impersonationRequiresApproval".into(), approval.into());
+    }
     let now = state.clock.now();
     let txn = super::write_txn(&state.db).await?;
     let user = users::update(&txn, &caller.user.id, now, |u| {
@@ -45,17 +50,28 @@ pub async fn update_profile(
         if let Some(allowed) = input.impersonation_allowed {
             u.impersonation_allowed = Set(allowed);
         }
+        if let Some(approval) = input.impersonation_requires_approval {
+            u.impersonation_requires_approval = Set(approval);
+        }
     })
     .await?;
     let entry = Entry::for_caller(action::PROFILE_UPDATED, caller, meta, now)
         .entity("User", &user.id)
         .details(changed.into());
     audit::record(&txn, entry).await?;
-    if input.impersonation_allowed == Some(false) {
-        // Consent withdrawn: every session into this account ends now, in this transaction,
-        // on every server (not at its next request).
-        let (reason, cause) = (EndReason::RevokedByUser, "NOT_ALLOWED_BY_USER");
-        session_ends::end_running(&txn, Some(&user.id), reason, cause, now, meta).await?;
+    // Consent withdrawn, or approval required from now on: the sessions into this account
+    // that no longer qualify end now, in this transaction, on every server (not at their next
+    // request).
+    let ending = if input.impersonation_allowed == Some(false) {
+        Some((Running::Into(&user.id), "NOT_ALLOWED_BY_USER"))
+    } else if input.impersonation_requires_approval == Some(true) {
+        Some((Running::IntoWithoutGrant(&user.id), "APPROVAL_REQUIRED"))
+    } else {
+        None
+    };
+    if let Some((which, cause)) = ending {
+        let reason = EndReason::RevokedByUser;
+        session_ends::end_running(&txn, which, reason, cause, now, meta).await?;
     }
     txn.commit().await?;
     Ok(user)

@@ -111,8 +111,9 @@ pub async fn end_now(
     cause: &str,
 ) -> AppResult<bool> {
     let now = state.clock.now();
-    let at = match reason {
-        EndReason::Expired => Ord::min(record.expires_at, now),
+    let at = match (reason, state.config.impersonation_idle) {
+        (EndReason::Expired, _) => Ord::min(record.expires_at, now),
+        (EndReason::IdleTimeout, Some(idle)) => Ord::min(record.last_activity() + idle, now),
         _ => now,
     };
     let txn = super::write_txn(&state.db).await?;
@@ -150,41 +151,102 @@ pub fn spawn_sweeper(state: AppState) {
     });
 }
 
-/// Records the end of every session that expired without anyone noticing (nobody used its
-/// token again). Run periodically by `serve`; returns how many it ended.
+/// Records the end of every session that expired or went idle without anyone noticing
+/// (nobody used its token again). Run periodically by `serve`; returns how many it ended.
 pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {
+    use impersonation::Column as C;
     let now = state.clock.now();
+    let mut n = 0;
     let expired = impersonation::Entity::find()
-        .filter(impersonation::Column::EndedAt.is_null())
-        .filter(impersonation::Column::ExpiresAt.lte(db_time(now)))
-        .order_by_asc(impersonation::Column::Id)
+        .filter(C::EndedAt.is_null())
+        .filter(C::ExpiresAt.lte(db_time(now)))
+        .order_by_asc(C::Id)
         .limit(500)
         .all(&state.db)
         .await?;
-    let mut n = 0;
     for record in &expired {
         if end_now(state, record, EndReason::Expired, "EXPIRED").await? {
             n += 1;
         }
     }
+    if let Some(idle) = state.config.impersonation_idle {
+        let idle_since = db_time(now - idle);
+        let idle = impersonation::Entity::find()
+            .filter(C::EndedAt.is_null())
+            .filter(C::LastActivityAt.lte(idle_since))
+            .order_by_asc(C::Id)
+            .limit(500)
+            .all(&state.db)
+            .await?;
+        for record in &idle {
+            if end_now(state, record, EndReason::IdleTimeout, "IDLE_TIMEOUT").await? {
+                n += 1;
+            }
+        }
+    }
     Ok(n)
 }
 
-/// Ends every running session (into `user_id`'s account only, if given) with `reason` and
-/// `cause`, in `conn`: the transaction of the change that ends them (consent withdrawn, the
-/// kill switch). Returns how many it ended.
+/// How stale `last_activity_at` may get before a request writes it again: the idle timeout
+/// is kept to within this, without a write on every request.
+pub const ACTIVITY_GRANULARITY: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Notes a request in a running session: writes `last_activity_at` only when the stored value
+/// is older than `ACTIVITY_GRANULARITY` (one conditional update; concurrent requests write
+/// it at most once).
+pub async fn touch(
+    state: &AppState,
+    record: &impersonation::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use impersonation::Column as C;
+    if now - record.last_activity() < ACTIVITY_GRANULARITY {
+        return Ok(());
+    }
+    impersonation::Entity::update_many()
+        .col_expr(C::LastActivityAt, Expr::value(Some(db_time(now))))
+        .filter(C::Id.eq(record.id.clone()))
+        .filter(C::EndedAt.is_null())
+        .filter(C::LastActivityAt.lt(db_time(now - ACTIVITY_GRANULARITY)))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Which running sessions `end_running` ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Running<'a> {
+    /// Every one (the kill switch).
+    All,
+    /// Those into this user's account (consent withdrawn).
+    Into(&'a str),
+    /// Those into this user's account that run under no grant (approval turned on).
+    IntoWithoutGrant(&'a str),
+    /// Those running under this grant (the grant revoked).
+    UnderGrant(&'a str),
+}
+
+/// Ends every running session of `which` with `reason` and `cause`, in `conn`: the
+/// transaction of the change that ends them (consent withdrawn, approval turned on, a grant
+/// revoked, the kill switch). Returns how many it ended.
 pub async fn end_running(
     conn: &impl ConnectionTrait,
-    into: Option<&str>,
+    which: Running<'_>,
     reason: EndReason,
     cause: &str,
     at: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> AppResult<usize> {
-    let mut q = impersonation::Entity::find().filter(impersonation::Column::EndedAt.is_null());
-    if let Some(user_id) = into {
-        q = q.filter(impersonation::Column::ImpersonatedUserId.eq(user_id));
-    }
+    use impersonation::Column as C;
+    let mut q = impersonation::Entity::find().filter(C::EndedAt.is_null());
+    q = match which {
+        Running::All => q,
+        Running::Into(user_id) => q.filter(C::ImpersonatedUserId.eq(user_id)),
+        Running::IntoWithoutGrant(user_id) => q
+            .filter(C::ImpersonatedUserId.eq(user_id))
+            .filter(C::GrantId.is_null()),
+        Running::UnderGrant(grant_id) => q.filter(C::GrantId.eq(grant_id)),
+    };
     let mut n = 0;
     for r in &q.all(conn).await? {
         let team = r.impersonator_team_id.as_deref();

@@ -3,8 +3,9 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::super::state;
-use super::{Team, User, load_user, maybe_team};
+use super::{SupportAccessGrant, Team, User, load_user, maybe_team};
 use crate::entities::impersonation;
+use crate::services::support_access;
 
 /// One impersonation session. Its code is a secret and is never exposed.
 pub struct Impersonation(pub impersonation::Model);
@@ -46,6 +47,18 @@ impl Impersonation {
             .end_reason
             .as_deref()
             .and_then(crate::services::session_ends::EndReason::parse)
+    }
+    /// The session's last request, to within 30 seconds (the idle timeout counts from it).
+    async fn last_activity_at(&self) -> DateTime {
+        self.0.last_activity().into()
+    }
+    /// The customer's grant the session runs under, if any: it ends no later than the grant.
+    async fn grant(&self, ctx: &Context<'_>) -> Result<Option<SupportAccessGrant>> {
+        let Some(id) = &self.0.grant_id else {
+            return Ok(None);
+        };
+        let g = support_access::find(&state(ctx)?.db, id).await?;
+        Ok(g.map(SupportAccessGrant))
     }
     /// Neither ended nor expired.
     async fn active(&self, ctx: &Context<'_>) -> Result<bool> {

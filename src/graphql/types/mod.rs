@@ -3,6 +3,7 @@
 mod audit;
 mod businesses;
 mod impersonation;
+mod support_access;
 mod teams;
 mod users;
 
@@ -15,6 +16,7 @@ use async_graphql::{Context, OutputType, Result};
 pub use audit::AuditLog;
 pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
+pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
 pub use users::{AuthPayload, CurrentUser, ImpersonationCheck, TwoFactorSecret, User};
 

@@ -3,14 +3,15 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::super::state;
-use super::{Impersonation, Team, maybe_team};
+use super::{Impersonation, SupportAccessGrant, Team, maybe_team};
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, caller};
 use crate::auth::guards::AdminWithTwoFactor;
-use crate::auth::policy::{self, ImpersonationDenial, Impersonator, Target};
+use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Target};
+use crate::entities::support_access_grant::Status;
 use crate::entities::user;
-use crate::services::memberships;
 use crate::services::sessions::Session;
+use crate::services::{memberships, support_access};
 
 /// A user account.
 pub struct User(pub user::Model);
@@ -32,24 +33,44 @@ impl User {
     async fn impersonation_allowed(&self) -> bool {
         self.0.impersonation_allowed
     }
+    /// Every impersonation needs this user's approval (a grant).
+    async fn impersonation_requires_approval(&self) -> bool {
+        self.0.impersonation_requires_approval
+    }
     async fn is_two_factor_enabled(&self) -> bool {
         self.0.totp_enabled
     }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
-    /// Can the caller impersonate this user now, and if not, why. Admins only; the Teams List
-    /// uses it to disable the Impersonate button.
+    /// Can the caller impersonate this user now (without a mode: the default, or what the
+    /// grant allows), and if not, why. Admins only; the Teams List uses it to disable the
+    /// Impersonate button, or to offer "Request access" on APPROVAL_REQUIRED.
     #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
+        let s = state(ctx)?;
+        // Without a mode asked, a grant changes the answer only for a user who requires
+        // approval, so only their rows look one up.
+        let grant = match self.0.impersonation_requires_approval {
+            true => {
+                let now = s.clock.now();
+                support_access::covering(&s.db, &c.true_user().id, &self.0.id, now).await?
+            }
+            false => None,
+        };
+        let ask = Ask {
+            grant: grant.map(|g| g.mode),
+            ..Ask::mode(None, s.config.impersonation_default_mode)
+        };
         Ok(
             match policy::check(
                 super::switch(ctx).await?,
                 Impersonator::caller(c),
                 Target::of(&self.0),
+                ask,
             ) {
-                Ok(()) => ImpersonationCheck {
+                Ok(_) => ImpersonationCheck {
                     allowed: true,
                     reason: None,
                 },
@@ -89,6 +110,22 @@ impl CurrentUser {
     }
     async fn impersonation_allowed(&self) -> bool {
         self.0.user.impersonation_allowed
+    }
+    /// Every impersonation into this account needs its approval (a grant).
+    async fn impersonation_requires_approval(&self) -> bool {
+        self.0.user.impersonation_requires_approval
+    }
+    /// The support access grants of this account, newest first (the latest 100), optionally
+    /// of one status.
+    async fn support_access_grants(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Status>,
+    ) -> Result<Vec<SupportAccessGrant>> {
+        let s = state(ctx)?;
+        let now = s.clock.now();
+        let rows = support_access::mine(&s.db, &self.0.user.id, status, now).await?;
+        Ok(rows.into_iter().map(SupportAccessGrant).collect())
     }
     async fn is_two_factor_enabled(&self) -> bool {
         self.0.user.totp_enabled

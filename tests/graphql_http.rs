@@ -270,3 +270,20 @@ async fn every_date_time_is_utc_with_z_and_milliseconds() {
     let login = app.login("ann@example.com", "correct-horse-1").await;
     assert!(login["expiresAt"].as_str().unwrap().ends_with('Z'));
 }
+
+#[tokio::test]
+async fn an_argument_value_the_server_cannot_take_is_the_clients_error_not_internal() {
+    let app = TestApp::new().await;
+    let (admin, _) = app.admin("ada@support.test", "ADMIN").await;
+    // A nullable variable, left out, for an argument that is non-null with a default: the
+    // document validates, the value fails when the field runs.
+    let v = app
+        .gql(
+            Some(&admin.token),
+            "query($a: Boolean) { impersonations(activeOnly: $a) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("Boolean"));
+}

@@ -83,3 +83,39 @@ async fn comments_and_roles_written_before_the_new_model_are_moved() {
     );
     assert!(db.execute_unprepared(&neither).await.is_err());
 }
+
+#[tokio::test]
+async fn sessions_and_users_from_before_support_access_keep_the_designs_behaviour() {
+    let (url, _dir) = fresh_database().await;
+    let db = Database::connect(&url).await.unwrap();
+    // The data model as it was after migration 7.
+    migration::Migrator::up(&db, Some(7)).await.unwrap();
+    for sql in [
+        format!(
+            "INSERT INTO users (id, email, name, role, password_hash, impersonation_allowed, totp_enabled, created_at, updated_at) VALUES ('u1', 'a@example.com', 'Ada', 'ADMIN', 'x', true, true, {T}, {T})"
+        ),
+        format!(
+            "INSERT INTO users (id, email, name, role, password_hash, impersonation_allowed, totp_enabled, created_at, updated_at) VALUES ('u2', 'c@example.com', 'Carl', 'USER', 'x', true, false, {T}, {T})"
+        ),
+        format!(
+            "INSERT INTO impersonations (id, code, impersonator_id, impersonated_user_id, started_at, expires_at, mode) VALUES ('i1', 'secret-code', 'u1', 'u2', {T}, '2026-01-01 10:30:00+00:00', 'READ_WRITE')"
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    migration::Migrator::up(&db, None).await.unwrap();
+    // Nobody required approval before: nobody does now.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM users WHERE impersonation_requires_approval = false"
+        )
+        .await,
+        2
+    );
+    // A session from before runs under no grant; its last activity is its start.
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) AS n FROM impersonations WHERE id = 'i1' AND grant_id IS NULL AND last_activity_at = {T}")).await,
+        1
+    );
+}

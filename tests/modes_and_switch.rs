@@ -112,7 +112,7 @@ async fn a_read_only_session_is_refused_every_mutation_but_leaving_and_elevating
     let biz = d["businesses"][0]["id"].clone();
     let businesses = w.app.count("businesses", "").await;
     let comments = w.app.count("comments", "").await;
-    let blocked: [(&str, Value); 8] = [
+    let blocked: [(&str, Value); 12] = [
         ("mutation { createBusiness(name: \"X\") { id } }", json!({})),
         (
             "mutation($b: ID!) { addBusinessComment(businessId: $b, text: \"hi\") { id } }",
@@ -131,6 +131,23 @@ async fn a_read_only_session_is_refused_every_mutation_but_leaving_and_elevating
             "mutation { login(email: \"carl@customer.test\", password: \"correct-horse-1\") { accessToken } }",
             json!({}),
         ),
+        // And the support access ones, added after read-only sessions.
+        (
+            "mutation($u: ID!) { requestSupportAccess(userId: $u, reason: \"more\") { id } }",
+            json!({ "u": w.carl.user_id }),
+        ),
+        (
+            "mutation { grantSupportAccess(reason: \"me\") { id } }",
+            json!({}),
+        ),
+        (
+            "mutation { approveSupportAccess(grantId: \"x\") { id } }",
+            json!({}),
+        ),
+        (
+            "mutation { revokeSupportAccess(grantId: \"x\") { id } }",
+            json!({}),
+        ),
     ];
     for (q, vars) in blocked {
         let v = w.app.gql(Some(&t), q, vars).await;
@@ -140,7 +157,7 @@ async fn a_read_only_session_is_refused_every_mutation_but_leaving_and_elevating
     assert_eq!(w.app.count("businesses", "").await, businesses);
     assert_eq!(w.app.count("comments", "").await, comments);
     let audited = "WHERE action = 'BLOCKED_WHILE_IMPERSONATING' AND is_impersonated = true";
-    assert_eq!(w.app.count("audit_logs", audited).await, 8);
+    assert_eq!(w.app.count("audit_logs", audited).await, 12);
     // Leaving works.
     w.app
         .ok(

@@ -126,6 +126,21 @@ pub fn set_code(e: &mut ServerError, code: &str) {
     }
 }
 
+/// The code of an error async-graphql raised itself while executing: an argument value it
+/// could not coerce (a null variable for a non-null argument, a value out of an enum or
+/// scalar's range) is the client's (`BAD_USER_INPUT`); anything else is `INTERNAL`.
+pub fn execution_code(e: &ServerError) -> &'static str {
+    const INPUT: [&str; 3] = [
+        "Failed to parse",
+        "Expected input type",
+        "Invalid value for argument",
+    ];
+    match INPUT.iter().any(|p| e.message.starts_with(p)) {
+        true => "BAD_USER_INPUT",
+        false => "INTERNAL",
+    }
+}
+
 /// Puts `GRAPHQL_PARSE_FAILED` / `GRAPHQL_VALIDATION_FAILED` on the errors of those stages.
 pub struct ErrorCodes;
 

@@ -352,21 +352,22 @@ pub struct SupportAccessMutation;
 #[Object]
 impl SupportAccessMutation {
     /// An admin who could impersonate the user but for approval asks for access: PENDING
-    /// until the user decides, lapsing after SUPPORT_REQUEST_TTL_HOURS.
+    /// until the user decides, lapsing after SUPPORT_REQUEST_TTL_HOURS. `mode` and `minutes`
+    /// (1 to 10,080) given as null take their defaults.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
     async fn request_support_access(
         &self,
         ctx: &Context<'_>,
         user_id: ID,
         reason: String,
-        #[graphql(default_with = "Mode::ReadWrite")] mode: Mode,
-        #[graphql(default = 60)] minutes: i32,
+        #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
+        #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
     ) -> Result<SupportAccessGrant> {
         let ask = support_access::AccessRequest {
             user_id: &user_id,
             reason: &reason,
-            mode,
-            minutes,
+            mode: mode.unwrap_or(Mode::ReadWrite),
+            minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
         };
         let g = support_access::request(state(ctx)?, caller(ctx)?, ask, &request_meta(ctx)).await?;
         Ok(SupportAccessGrant(g))
@@ -399,19 +400,20 @@ impl SupportAccessMutation {
         ))
     }
 
-    /// Opens a window for any admin, unasked, starting now.
+    /// Opens a window for any admin, unasked, starting now. `mode` and `minutes` (1 to
+    /// 10,080) given as null take their defaults.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn grant_support_access(
         &self,
         ctx: &Context<'_>,
         reason: String,
-        #[graphql(default_with = "Mode::ReadWrite")] mode: Mode,
-        #[graphql(default = 60)] minutes: i32,
+        #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
+        #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
     ) -> Result<SupportAccessGrant> {
         let w = support_access::Window {
             reason: &reason,
-            mode,
-            minutes,
+            mode: mode.unwrap_or(Mode::ReadWrite),
+            minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
         };
         let g = support_access::open(state(ctx)?, caller(ctx)?, w, &request_meta(ctx)).await?;
         Ok(SupportAccessGrant(g))

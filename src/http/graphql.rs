@@ -221,10 +221,12 @@ fn is_request_error(r: &async_graphql::Response) -> bool {
 }
 
 /// Serializes one response: a request error has no `data` entry; an error without a code
-/// (one async-graphql raised itself during execution) gets `INTERNAL`.
+/// (one async-graphql raised itself during execution) gets `BAD_USER_INPUT` for an argument
+/// it could not coerce, else `INTERNAL`.
 fn to_json(mut r: async_graphql::Response) -> (serde_json::Value, bool) {
     for e in &mut r.errors {
-        crate::graphql::limits::set_code(e, "INTERNAL");
+        let code = crate::graphql::limits::execution_code(e);
+        crate::graphql::limits::set_code(e, code);
     }
     let request_error = is_request_error(&r);
     let mut v = serde_json::to_value(&r).unwrap_or_default();

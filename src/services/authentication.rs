@@ -52,7 +52,7 @@ async fn live_impersonation(
     target: &user::Model,
 ) -> AppResult<ActiveImpersonation> {
     let ended = || AppError::Unauthenticated("impersonation session has ended");
-    let record = impersonation::find_by_code(&state.db, &imp.code)
+    let mut record = impersonation::find_by_code(&state.db, &imp.code)
         .await?
         .ok_or_else(ended)?;
     let matches = record.impersonator_id == imp.impersonated_by
@@ -81,7 +81,7 @@ async fn live_impersonation(
         session_ends::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
-    session_ends::touch(state, &record, now).await?;
+    session_ends::touch(state, &mut record, now).await?;
     Ok(ActiveImpersonation {
         impersonator,
         record,

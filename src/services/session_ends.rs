@@ -193,16 +193,17 @@ pub const ACTIVITY_GRANULARITY: chrono::Duration = chrono::Duration::seconds(30)
 
 /// Notes a request in a running session: writes `last_activity_at` only when the stored value
 /// is older than `ACTIVITY_GRANULARITY` (one conditional update; concurrent requests write
-/// it at most once).
+/// it at most once), and keeps `record` in step.
 pub async fn touch(
     state: &AppState,
-    record: &impersonation::Model,
+    record: &mut impersonation::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     use impersonation::Column as C;
     if now - record.last_activity() < ACTIVITY_GRANULARITY {
         return Ok(());
     }
+    record.last_activity_at = Some(db_time(now));
     impersonation::Entity::update_many()
         .col_expr(C::LastActivityAt, Expr::value(Some(db_time(now))))
         .filter(C::Id.eq(record.id.clone()))

@@ -11,7 +11,8 @@ use crate::services::audit::action;
 use crate::services::comments::{self, CommentTarget};
 use crate::services::{accounts, businesses, leads, sessions, users};
 
-/// A demo account: email, password, name, role, 2FA on, impersonation allowed.
+/// A demo account: email, password, name, role, 2FA on, impersonation allowed, approval
+/// required.
 pub struct DemoAccount {
     pub email: &'static str,
     pub password: &'static str,
@@ -19,6 +20,7 @@ pub struct DemoAccount {
     pub role: Role,
     pub two_factor: bool,
     pub impersonation_allowed: bool,
+    pub requires_approval: bool,
 }
 
 pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
@@ -29,6 +31,7 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         role: Role::SuperAdmin,
         two_factor: true,
         impersonation_allowed: true,
+        requires_approval: false,
     },
     DemoAccount {
         email: "admin@demo.test",
@@ -37,6 +40,7 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         role: Role::Admin,
         two_factor: true,
         impersonation_allowed: true,
+        requires_approval: false,
     },
     DemoAccount {
         email: "olivia@demo.test",
@@ -45,6 +49,16 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         role: Role::User,
         two_factor: false,
         impersonation_allowed: true,
+        requires_approval: false,
+    },
+    DemoAccount {
+        email: "quinn@demo.test",
+        password: "demo-owner-3",
+        name: "Quinn Careful",
+        role: Role::User,
+        two_factor: false,
+        impersonation_allowed: true,
+        requires_approval: true,
     },
     DemoAccount {
         email: "paul@demo.test",
@@ -53,6 +67,7 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         role: Role::User,
         two_factor: false,
         impersonation_allowed: false,
+        requires_approval: false,
     },
 ];
 
@@ -95,6 +110,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
             accounts::create_user_with_team(state, &txn, new, action::USER_CREATED, &meta).await?;
         let mut m = u.into_active_model();
         m.impersonation_allowed = Set(a.impersonation_allowed);
+        m.impersonation_requires_approval = Set(a.requires_approval);
         if a.two_factor {
             m.totp_secret = Set(Some(totp::new_secret()));
             m.totp_enabled = Set(true);
@@ -235,6 +251,8 @@ pub async fn banner(state: &AppState, addr: &str, seeded: bool) -> String {
             " (2FA on: code from `cargo run --release -- demo-totp EMAIL`)"
         } else if !a.impersonation_allowed {
             " (impersonation switched off)"
+        } else if a.requires_approval {
+            " (approves each support session)"
         } else {
             ""
         };

@@ -285,5 +285,10 @@ async fn an_argument_value_the_server_cannot_take_is_the_clients_error_not_inter
         )
         .await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("Boolean"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Boolean")
+    );
 }

@@ -45,7 +45,7 @@ fn operations() -> Vec<String> {
 #[test]
 fn the_readme_shows_every_operation_of_the_walkthrough_verbatim() {
     let ops = operations();
-    assert_eq!(ops.len(), 9);
+    assert_eq!(ops.len(), 13);
     for op in ops {
         assert!(README.contains(op.trim()), "README lacks:\n{op}");
     }
@@ -130,4 +130,41 @@ async fn the_walkthrough_runs_as_the_readme_tells_it() {
         actions.contains(&&json!("IMPERSONATION_ENDED")),
         "{actions:?}"
     );
+
+    // 7. Customer approval. Quinn approves each support session: the Teams List offers
+    // "Request access" instead of Impersonate.
+    let d = data(&app, Some(&admin), "TeamsList", json!({})).await;
+    let quinn = d["teams"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["owner"].clone())
+        .find(|o| o["name"] == "Quinn Careful")
+        .unwrap();
+    assert_eq!(quinn["impersonationCheck"]["reason"], "APPROVAL_REQUIRED");
+    let vars =
+        json!({ "userId": quinn["id"], "reason": "ticket #43: export fails", "minutes": 30 });
+    let d = data(&app, Some(&admin), "RequestAccess", vars).await;
+    assert_eq!(d["requestSupportAccess"]["status"], "PENDING");
+    // Quinn signs in, sees the request, and approves it for 15 of the 30 minutes.
+    let creds = json!({ "email": "quinn@demo.test", "password": "demo-owner-3" });
+    let quinn_token = token(&data(&app, None, "SignIn", creds).await["login"]);
+    let d = data(&app, Some(&quinn_token), "PendingRequests", json!({})).await;
+    let request = &d["me"]["supportAccessGrants"][0];
+    assert_eq!(request["requestedBy"]["name"], "Ada Admin");
+    let vars = json!({ "grantId": request["id"], "minutes": 15 });
+    let d = data(&app, Some(&quinn_token), "Approve", vars).await;
+    assert_eq!(d["approveSupportAccess"]["status"], "APPROVED");
+    // Ada enters, for no longer than the window.
+    let vars = json!({ "userId": quinn["id"], "reason": "ticket #43" });
+    let d = data(&app, Some(&admin), "Impersonate", vars).await;
+    let as_quinn = token(&d["impersonate"]);
+    let d = data(&app, Some(&as_quinn), "WhatTheCustomerSees", json!({})).await;
+    assert_eq!(d["me"]["name"], "Quinn Careful");
+    // Quinn revokes: Ada's session ends at once.
+    let vars = json!({ "grantId": request["id"] });
+    let d = data(&app, Some(&quinn_token), "Revoke", vars).await;
+    assert_eq!(d["revokeSupportAccess"]["status"], "REVOKED");
+    let v = run(&app, Some(&as_quinn), "WhatTheCustomerSees", json!({})).await;
+    assert_eq!(error_code(&v), "UNAUTHENTICATED");
 }

@@ -92,6 +92,7 @@ fn schema_with(state: AppState, limits: Limits) -> AppSchema {
         .limit_recursive_depth(limits.depth * 2)
         .extension(graphql::limits::ErrorCodes)
         .extension(graphql::read_only::ReadOnlySessions)
+        .extension(graphql::ledger::ActivityLedger)
         .extension(graphql::limits::SelectionLimit {
             max: limits.complexity,
         });

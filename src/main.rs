@@ -248,6 +248,7 @@ async fn serve(state: AppState) {
     }
     tracing::info!(config = ?state.config, "serving");
     crm::services::session_ends::spawn_sweeper(state.clone());
+    crm::services::outbox::spawn_worker(state.clone());
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -10,6 +10,7 @@ mod m20261121_000005_user_role_values;
 mod m20261121_000006_comments_one_table;
 mod m20261121_000007_modes_and_switch;
 mod m20261121_000008_support_access;
+mod m20261121_000009_transparency;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_comments_one_table::Migration),
             Box::new(m20261121_000007_modes_and_switch::Migration),
             Box::new(m20261121_000008_support_access::Migration),
+            Box::new(m20261121_000009_transparency::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 mod checks;
 mod opts;
 mod secret;
+pub mod smtp;
 
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ pub struct Config {
     pub impersonation_default_mode: crate::entities::impersonation::Mode,
     /// A session with no request for this long ends (IDLE_TIMEOUT); none turns it off.
     pub impersonation_idle: Option<chrono::Duration>,
+    /// Where notices are e-mailed from (`SMTP_URL`, `SMTP_FROM`); none: in the app only.
+    pub smtp: Option<smtp::SmtpConfig>,
     /// How long a request for support access waits for the customer before it lapses.
     pub support_request_ttl: chrono::Duration,
     /// Allowed clock skew when checking `exp`, in seconds.
@@ -118,6 +121,10 @@ impl Config {
         )? {
             0 => None,
             m => Some(chrono::Duration::minutes(m)),
+        };
+        c.smtp = match o.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Some(smtp::parse(url, o.smtp_from.as_deref())?),
+            None => None,
         };
         c.support_request_ttl = chrono::Duration::hours(in_range(
             "SUPPORT_REQUEST_TTL_HOURS",
@@ -214,6 +221,7 @@ impl Config {
             impersonation_ttl: chrono::Duration::minutes(30),
             impersonation_default_mode: crate::entities::impersonation::Mode::ReadWrite,
             support_request_ttl: chrono::Duration::hours(24),
+            smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
             jwt_leeway_seconds: 5,
             db_max_connections: 8,

@@ -50,6 +50,13 @@ pub struct Opts {
         global = true
     )]
     pub support_request_ttl_hours: i64,
+    /// E-mail notices through this server: `smtp://[user:pass@]host:port` (STARTTLS required,
+    /// except to a loopback relay) or `smtps://…`. Unset: notices stay in the app.
+    #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of e-mailed notices, e.g. `CRM <no-reply@example.com>`.
+    #[arg(long, env = "SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
     /// An impersonation session with no request for this many minutes ends (IDLE_TIMEOUT);
     /// 0 turns the idle timeout off (0..=1440).
     #[arg(

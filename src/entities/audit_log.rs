@@ -17,6 +17,8 @@ pub struct Model {
     pub details: Option<String>,
     pub ip_address: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The impersonation session the row was written in (its start, its writes, its end).
+    pub impersonation_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

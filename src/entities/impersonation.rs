@@ -48,6 +48,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// For the customer's notices.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "read-only",
+            Mode::ReadWrite => "read and write",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::ReadOnly => "READ_ONLY",

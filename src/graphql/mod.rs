@@ -1,4 +1,5 @@
 //! The GraphQL schema: root objects merged from one object per domain.
+pub mod ledger;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;

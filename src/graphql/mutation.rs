@@ -14,7 +14,7 @@ use crate::services::accounts::{self, NewAccount};
 use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};
 use crate::services::{businesses, impersonation, leads, settings, support_access, teams};
-use crate::services::{sessions, two_factor};
+use crate::services::{notifications, sessions, two_factor};
 
 #[derive(InputObject)]
 pub struct RegisterInput {
@@ -434,6 +434,27 @@ impl SupportAccessMutation {
     }
 }
 
+#[derive(Default)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Marks the caller's notices read: those of `ids`, or all when `ids` is null. Returns
+    /// how many were newly marked. Never with an impersonation token: support cannot mark
+    /// the customer's notices read.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+    ) -> Result<i32> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
+        let n = notifications::mark_read(s, c, ids.as_deref(), &meta).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AccountMutation,
@@ -441,4 +462,5 @@ pub struct Mutation(
     WorkMutation,
     ImpersonationMutation,
     SupportAccessMutation,
+    NotificationMutation,
 );

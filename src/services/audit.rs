@@ -46,6 +46,7 @@ pub mod action {
     pub const SUPPORT_ACCESS_GRANTED: &str = "SUPPORT_ACCESS_GRANTED";
     pub const SUPPORT_ACCESS_REVOKED: &str = "SUPPORT_ACCESS_REVOKED";
     pub const SUPPORT_ACCESS_REFUSED: &str = "SUPPORT_ACCESS_REFUSED";
+    pub const NOTIFICATIONS_READ: &str = "NOTIFICATIONS_READ";
 }
 
 /// One row to write.
@@ -58,6 +59,8 @@ pub struct Entry<'a> {
     pub details: Option<serde_json::Value>,
     pub ip: Option<&'a str>,
     pub at: DateTime<Utc>,
+    /// The impersonation session it belongs to.
+    pub session: Option<&'a str>,
 }
 
 impl<'a> Entry<'a> {
@@ -73,9 +76,12 @@ impl<'a> Entry<'a> {
         meta: &'a RequestMeta,
         at: DateTime<Utc>,
     ) -> Self {
-        Self::new(action, Attribution::caller(caller), at)
+        let session = caller.impersonation.as_ref().map(|i| i.record.id.as_str());
+        let mut e = Self::new(action, Attribution::caller(caller), at)
             .team(caller.team_id.as_deref())
-            .meta(meta)
+            .meta(meta);
+        e.session = session;
+        e
     }
 
     /// An entry whose actor may be unknown.
@@ -88,7 +94,14 @@ impl<'a> Entry<'a> {
             details: None,
             ip: None,
             at,
+            session: None,
         }
+    }
+
+    /// The impersonation session the row belongs to.
+    pub fn session(mut self, impersonation_id: &'a str) -> Self {
+        self.session = Some(impersonation_id);
+        self
     }
 
     pub fn team(mut self, team_id: Option<&'a str>) -> Self {
@@ -133,6 +146,7 @@ pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audi
         details: Set(e.details.map(|d| d.to_string())),
         ip_address: Set(e.ip.map(str::to_string)),
         created_at: Set(db_time(e.at)),
+        impersonation_id: Set(e.session.map(str::to_string)),
     };
     Ok(row.insert(conn).await?)
 }
@@ -155,6 +169,31 @@ pub async fn record_blocked(
     .details(serde_json::json!({ "operation": operation }));
     record(&state.db, entry).await?;
     Ok(())
+}
+
+/// Actions that record no change to the customer's data: refusals, failures and the
+/// session's own bookkeeping.
+const NOT_CHANGES: [&str; 6] = [
+    action::BLOCKED_WHILE_IMPERSONATING,
+    action::IMPERSONATION_STARTED,
+    action::IMPERSONATION_ENDED,
+    action::IMPERSONATION_ELEVATED,
+    action::SUPPORT_ACCESS_REFUSED,
+    action::TWO_FACTOR_FAILED,
+];
+
+/// How many changes an impersonation session made: its audit rows written with the
+/// impersonation token, refusals and failures aside.
+pub async fn changes_in(conn: &impl ConnectionTrait, impersonation_id: &str) -> AppResult<u64> {
+    use audit_log::Column as C;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(audit_log::Entity::find()
+        .filter(C::ImpersonationId.eq(impersonation_id))
+        .filter(C::IsImpersonated.eq(true))
+        .filter(C::Action.is_not_in(NOT_CHANGES))
+        .filter(C::Action.not_like("%_FAILED"))
+        .count(conn)
+        .await?)
 }
 
 /// Filters of `auditLogs`.
@@ -183,18 +222,61 @@ pub async fn list_for(
         return list(conn, None, filter, page).await;
     }
     let team = super::memberships::current_team(conn, caller).await?;
-    let mut page = list(conn, Some(&team), filter, page).await?;
-    for row in &mut page.items {
-        row.ip_address = None;
-        row.details = None;
+    let page = list(conn, Some(&team), filter, page).await?;
+    Ok(as_seen_by(caller, page))
+}
+
+/// The audit rows written in one impersonation session (its start, its changes, refusals,
+/// elevation, its end), newest first, as `caller` may see them. Whether the caller may read
+/// the session at all is `impersonation::may_read`'s to decide, before this.
+pub async fn for_session(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    impersonation_id: &str,
+    page: &super::pagination::PageArgs,
+) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    let scope = Scope::Session(impersonation_id);
+    let page = list_scoped(conn, scope, &Filter::default(), page).await?;
+    Ok(as_seen_by(caller, page))
+}
+
+/// What everyone but a 2FA admin sees of audit rows: no client addresses and no `details`,
+/// which tell about support staff (their address, email, role, 2FA state).
+fn as_seen_by(
+    caller: &AuthContext,
+    mut page: super::pagination::Page<audit_log::Model>,
+) -> super::pagination::Page<audit_log::Model> {
+    if !caller.is_admin_with_two_factor() {
+        for row in &mut page.items {
+            row.ip_address = None;
+            row.details = None;
+        }
     }
-    Ok(page)
+    page
+}
+
+/// Which rows a listing may return.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    All,
+    Team(&'a str),
+    Session(&'a str),
 }
 
 /// Audit rows with an actor, newest first. `scope_team` restricts to one team.
 async fn list(
     conn: &impl ConnectionTrait,
     scope_team: Option<&str>,
+    filter: &Filter,
+    page: &super::pagination::PageArgs,
+) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    let scope = scope_team.map_or(Scope::All, Scope::Team);
+    list_scoped(conn, scope, filter, page).await
+}
+
+async fn list_scoped(
+    conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
     filter: &Filter,
     page: &super::pagination::PageArgs,
 ) -> AppResult<super::pagination::Page<audit_log::Model>> {
@@ -205,9 +287,11 @@ async fn list(
     let mut q = audit_log::Entity::find()
         .filter(C::ActorId.is_not_null())
         .order_by_desc(C::Id);
-    if let Some(t) = scope_team {
-        q = q.filter(C::TeamId.eq(t));
-    }
+    q = match scope {
+        Scope::All => q,
+        Scope::Team(t) => q.filter(C::TeamId.eq(t)),
+        Scope::Session(i) => q.filter(C::ImpersonationId.eq(i)),
+    };
     if let Some(v) = &filter.action {
         q = q.filter(C::Action.eq(v.clone()));
     }

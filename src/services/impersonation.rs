@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
+use super::notifications::Notice;
 use super::pagination::{Page, PageArgs};
 use super::session_ends::{EndReason, end_once};
 use super::sessions::{self, Refresh, Session};
@@ -104,8 +105,10 @@ pub async fn start(
             Attribution::admin_on(&admin.id, &target.id),
             now,
         )
-        .team(caller.team_id.as_deref())
+        // In the customer's team log: it is about their account.
+        .team(target_team.as_deref())
         .entity("Impersonation", &record.id)
+        .session(&record.id)
         .details(serde_json::json!({
             "targetUserId": target.id,
             "reason": reason,
@@ -115,6 +118,21 @@ pub async fn start(
         .meta(meta),
     )
     .await?;
+
+    let message = format!(
+        "{} entered your account ({}): {}.",
+        super::notifications::support_name(&admin),
+        mode.in_words(),
+        reason.as_deref().unwrap_or("no reason given"),
+    );
+    let notice = Notice {
+        kind: super::notifications::kind::IMPERSONATION_STARTED,
+        message,
+        subject: "Support entered your account",
+        impersonation_id: Some(&record.id),
+        grant_id: record.grant_id.as_deref(),
+    };
+    super::notifications::notify(&txn, &state.config, &target, notice, now).await?;
 
     let claims = ImpersonationClaims {
         impersonated_by: admin.id.clone(),
@@ -177,11 +195,11 @@ pub async fn cancel(
     // Of racing cancels with one token, exactly one ends the session.
     let ended = end_once(
         &txn,
+        &state.config,
         record,
         EndReason::Cancelled,
         "CANCELLED",
         now,
-        team.as_deref(),
         meta,
     )
     .await?;
@@ -195,6 +213,36 @@ pub async fn cancel(
         sessions::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
     txn.commit().await?;
     Ok(session)
+}
+
+/// Who may read a session's details (its activity, its changes): 2FA admins, and the
+/// customer whose account it entered (support inside that account sees what the customer
+/// sees). Everything else about support staff the customer sees is trimmed where it is read
+/// (`audit::for_session`, `may_see_support_team`).
+pub fn may_read(caller: &AuthContext, record: &impersonation::Model) -> bool {
+    caller.is_admin_with_two_factor() || caller.user.id == record.impersonated_user_id
+}
+
+/// Whether the caller may see which of support's teams a session was started from: admins
+/// only; the customer learns who entered, not support's internal teams.
+pub fn may_see_support_team(caller: &AuthContext) -> bool {
+    caller.is_admin_with_two_factor()
+}
+
+/// The sessions into `user_id`'s account, newest first: the customer's access history.
+pub async fn into_account(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    page: &PageArgs,
+) -> AppResult<Page<impersonation::Model>> {
+    let mut q = impersonation::Entity::find()
+        .filter(impersonation::Column::ImpersonatedUserId.eq(user_id))
+        .order_by_desc(impersonation::Column::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(impersonation::Column::Id.lt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
 }
 
 /// Impersonation history, newest first. `active_only` keeps sessions neither ended nor expired.
@@ -298,14 +346,13 @@ pub async fn end_by_admin(
         return Err(ended());
     }
     let cause = reason.as_deref().unwrap_or("ENDED_BY_ADMIN");
-    let team = caller.team_id.as_deref();
     if !end_once(
         &txn,
+        &state.config,
         &record,
         EndReason::EndedByAdmin,
         cause,
         now,
-        team,
         meta,
     )
     .await?
@@ -315,6 +362,16 @@ pub async fn end_by_admin(
     let record = find(&txn, id).await?;
     txn.commit().await?;
     Ok(record)
+}
+
+/// The session with this id, if any.
+pub async fn find_by_id(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> AppResult<Option<impersonation::Model>> {
+    Ok(impersonation::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?)
 }
 
 async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<impersonation::Model> {

@@ -1,5 +1,6 @@
 //! The logic, over SeaORM. Services take a connection or transaction and return `AppResult`.
 pub mod accounts;
+pub mod activity;
 pub mod attribution;
 pub mod audit;
 pub mod authentication;
@@ -8,6 +9,8 @@ pub mod comments;
 pub mod impersonation;
 pub mod leads;
 pub mod memberships;
+pub mod notifications;
+pub mod outbox;
 pub mod pagination;
 pub mod profile;
 pub mod session_ends;

@@ -71,7 +71,7 @@ pub async fn update_profile(
     };
     if let Some((which, cause)) = ending {
         let reason = EndReason::RevokedByUser;
-        session_ends::end_running(&txn, which, reason, cause, now, meta).await?;
+        session_ends::end_running(&txn, &state.config, which, reason, cause, now, meta).await?;
     }
     txn.commit().await?;
     Ok(user)

@@ -7,9 +7,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
-use super::db_time;
+use super::notifications::{self, Notice};
+use super::{db_time, memberships, users};
 use crate::AppState;
 use crate::auth::context::RequestMeta;
+use crate::config::Config;
 use crate::entities::impersonation;
 use crate::error::AppResult;
 
@@ -45,6 +47,18 @@ impl EndReason {
         }
     }
 
+    /// How the session ended, in words for the customer's notice.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            EndReason::Cancelled => "they signed out of it",
+            EndReason::Expired => "the session's time ran out",
+            EndReason::IdleTimeout => "the session was left idle",
+            EndReason::RevokedByUser => "you withdrew access",
+            EndReason::EndedByAdmin => "a support administrator ended it",
+            EndReason::PolicyChanged => "support's permissions changed",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<EndReason> {
         use EndReason::*;
         [
@@ -61,16 +75,18 @@ impl EndReason {
 }
 
 /// Ends `record` if it is still running: a conditional update, so of several requests,
-/// sweeps or servers noticing the end at once, exactly one records it, with its audit row
-/// (the admin acting on the target, `details.endReason` and the cause). Run it inside the
-/// transaction of the change that ends the session. Returns whether this call ended it.
+/// sweeps or servers noticing the end at once, exactly one records it, with its audit row (the
+/// admin acting on the target, in the target's team log, `details.endReason` and the cause)
+/// and the customer's notice (how it ended, how long it lasted, how many changes it made).
+/// Run it inside the transaction of the change that ends the session. Returns whether this
+/// call ended it.
 pub async fn end_once(
     conn: &impl ConnectionTrait,
+    config: &Config,
     record: &impersonation::Model,
     reason: EndReason,
     cause: &str,
     at: DateTime<Utc>,
-    team: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<bool> {
     let ended = impersonation::Entity::update_many()
@@ -86,6 +102,9 @@ pub async fn end_once(
     if ended.rows_affected != 1 {
         return Ok(false);
     }
+    let target = users::find_user(conn, &record.impersonated_user_id).await?;
+    let admin = users::find_user(conn, &record.impersonator_id).await?;
+    let team = memberships::valid_current_team(conn, &target).await?;
     audit::record(
         conn,
         Entry::new(
@@ -93,12 +112,30 @@ pub async fn end_once(
             Attribution::admin_on(&record.impersonator_id, &record.impersonated_user_id),
             at,
         )
-        .team(team)
+        .team(team.as_deref())
         .entity("Impersonation", &record.id)
+        .session(&record.id)
         .details(serde_json::json!({ "endReason": reason.as_str(), "cause": cause }))
         .meta(meta),
     )
     .await?;
+    let changes = audit::changes_in(conn, &record.id).await?;
+    let message = format!(
+        "{} left your account: {}, after {}, with {} change{}.",
+        notifications::support_name(&admin),
+        reason.in_words(),
+        notifications::minutes_in_words(at - record.started_at),
+        changes,
+        if changes == 1 { "" } else { "s" },
+    );
+    let notice = Notice {
+        kind: notifications::kind::IMPERSONATION_ENDED,
+        message,
+        subject: "Support left your account",
+        impersonation_id: Some(&record.id),
+        grant_id: record.grant_id.as_deref(),
+    };
+    notifications::notify(conn, config, &target, notice, at).await?;
     Ok(true)
 }
 
@@ -117,16 +154,8 @@ pub async fn end_now(
         _ => now,
     };
     let txn = super::write_txn(&state.db).await?;
-    let ended = end_once(
-        &txn,
-        record,
-        reason,
-        cause,
-        at,
-        record.impersonator_team_id.as_deref(),
-        &RequestMeta::default(),
-    )
-    .await?;
+    let meta = RequestMeta::default();
+    let ended = end_once(&txn, &state.config, record, reason, cause, at, &meta).await?;
     txn.commit().await?;
     Ok(ended)
 }
@@ -232,6 +261,7 @@ pub enum Running<'a> {
 /// revoked, the kill switch). Returns how many it ended.
 pub async fn end_running(
     conn: &impl ConnectionTrait,
+    config: &Config,
     which: Running<'_>,
     reason: EndReason,
     cause: &str,
@@ -250,8 +280,7 @@ pub async fn end_running(
     };
     let mut n = 0;
     for r in &q.all(conn).await? {
-        let team = r.impersonator_team_id.as_deref();
-        if end_once(conn, r, reason, cause, at, team, meta).await? {
+        if end_once(conn, config, r, reason, cause, at, meta).await? {
             n += 1;
         }
     }

@@ -54,8 +54,16 @@ pub async fn set_enabled(
     audit::record(&txn, Entry::for_caller(action, caller, meta, now)).await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
-        session_ends::end_running(&txn, session_ends::Running::All, reason, cause, now, meta)
-            .await?;
+        session_ends::end_running(
+            &txn,
+            &state.config,
+            session_ends::Running::All,
+            reason,
+            cause,
+            now,
+            meta,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(enabled)

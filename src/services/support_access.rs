@@ -14,6 +14,7 @@ use sea_orm::{
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
+use super::notifications::{self, Notice};
 use super::pagination::{Page, PageArgs};
 use super::session_ends::{self, EndReason};
 use super::{db_time, memberships, new_id, users, validation};
@@ -170,6 +171,21 @@ pub async fn request(
     }))
     .meta(meta);
     audit::record(&txn, entry).await?;
+    let message = format!(
+        "{} asks to enter your account for {} ({}): {}.",
+        notifications::support_name(caller.true_user()),
+        notifications::minutes_in_words(chrono::Duration::minutes(minutes.into())),
+        ask.mode.in_words(),
+        reason,
+    );
+    let notice = Notice {
+        kind: notifications::kind::SUPPORT_ACCESS_REQUESTED,
+        message,
+        subject: "Support asks to enter your account",
+        impersonation_id: None,
+        grant_id: Some(&row.id),
+    };
+    notifications::notify(&txn, &state.config, &target, notice, now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -275,6 +291,7 @@ pub async fn revoke(
         }
         let ended = session_ends::end_running(
             &txn,
+            &state.config,
             session_ends::Running::UnderGrant(&g.id),
             EndReason::RevokedByUser,
             "GRANT_REVOKED",

@@ -5,6 +5,7 @@ mod businesses;
 mod impersonation;
 mod support_access;
 mod teams;
+mod transparency;
 mod users;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
 pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
+pub use transparency::{ImpersonationActivity, Notification};
 pub use users::{AuthPayload, CurrentUser, ImpersonationCheck, TwoFactorSecret, User};
 
 use super::loaders::{TeamLoader, UserLoader};

@@ -3,15 +3,20 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::super::state;
-use super::{Impersonation, SupportAccessGrant, Team, maybe_team};
+use super::{
+    Impersonation, Notification, SupportAccessGrant, Team, connection, maybe_team, page_args,
+};
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, caller};
 use crate::auth::guards::AdminWithTwoFactor;
 use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Target};
 use crate::entities::support_access_grant::Status;
 use crate::entities::user;
+use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
 use crate::services::sessions::Session;
+use crate::services::{impersonation, notifications};
 use crate::services::{memberships, support_access};
+use async_graphql::connection::Connection;
 
 /// A user account.
 pub struct User(pub user::Model);
@@ -114,6 +119,34 @@ impl CurrentUser {
     /// Every impersonation into this account needs its approval (a grant).
     async fn impersonation_requires_approval(&self) -> bool {
         self.0.user.impersonation_requires_approval
+    }
+    /// The impersonation sessions into this account, newest first (at most 100 a page): who
+    /// entered, why, in which mode, under which grant, when, how it ended, what they did.
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn access_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Impersonation>> {
+        let args = page_args(first, after)?;
+        let db = &state(ctx)?.db;
+        let page = impersonation::into_account(db, &self.0.user.id, &args).await?;
+        Ok(connection(page, |r| &r.id, Impersonation))
+    }
+    /// Notices about this account, newest first (at most 100 a page).
+    #[graphql(complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default = false)] unread_only: bool,
+    ) -> Result<Connection<String, Notification>> {
+        let args = page_args(first, after)?;
+        let db = &state(ctx)?.db;
+        let page = notifications::list(db, &self.0.user.id, unread_only, &args).await?;
+        Ok(connection(page, |r| &r.id, Notification))
     }
     /// The support access grants of this account, newest first (the latest 100), optionally
     /// of one status.

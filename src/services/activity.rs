@@ -1,0 +1,67 @@
+//! The activity ledger: every GraphQL operation made with an impersonation token, refused
+//! ones included, as one row of its session. Only the operation's type, name, top-level
+//! fields and outcome: never variable values or the query text (they carry customer data and
+//! secrets). Written on its own, outside the operation's transaction, so a refused mutation
+//! still changes nothing else.
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::pagination::{Page, PageArgs};
+use super::{db_time, new_id};
+use crate::entities::impersonation_activity as activity;
+use crate::error::AppResult;
+
+/// One operation to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// query, mutation or subscription.
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub fields: Vec<String>,
+}
+
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    impersonation_id: &str,
+    op: &Operation,
+    outcome: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    activity::ActiveModel {
+        id: Set(new_id()),
+        impersonation_id: Set(impersonation_id.to_string()),
+        at: Set(db_time(at)),
+        operation_type: Set(op.kind.to_string()),
+        operation_name: Set(op.name.as_ref().map(|n| n.chars().take(200).collect())),
+        fields: Set(serde_json::to_string(&op.fields).unwrap_or_else(|_| "[]".into())),
+        outcome: Set(outcome.chars().take(64).collect()),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// A session's activity, oldest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    impersonation_id: &str,
+    page: &PageArgs,
+) -> AppResult<Page<activity::Model>> {
+    use activity::Column as C;
+    let mut q = activity::Entity::find()
+        .filter(C::ImpersonationId.eq(impersonation_id))
+        .order_by_asc(C::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(C::Id.gt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
+}
+
+/// The field names of a stored row.
+pub fn fields(row: &activity::Model) -> Vec<String> {
+    serde_json::from_str(&row.fields).unwrap_or_default()
+}

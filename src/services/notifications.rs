@@ -1,0 +1,134 @@
+//! Notices to a user about their account: written in the transaction of what they tell (a
+//! session started or ended in the account, access asked for), listed in the app, and, with
+//! `SMTP_URL` set, queued in the same transaction for e-mail (`services::outbox`). Nothing an
+//! admin sets turns them off.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::audit::{self, Entry, action};
+use super::pagination::{Page, PageArgs};
+use super::{db_time, new_id, outbox};
+use crate::AppState;
+use crate::auth::context::{AuthContext, RequestMeta};
+use crate::config::Config;
+use crate::entities::{notification, user};
+use crate::error::AppResult;
+
+pub mod kind {
+    pub const IMPERSONATION_STARTED: &str = "IMPERSONATION_STARTED";
+    pub const IMPERSONATION_ENDED: &str = "IMPERSONATION_ENDED";
+    pub const SUPPORT_ACCESS_REQUESTED: &str = "SUPPORT_ACCESS_REQUESTED";
+}
+
+/// A notice to write.
+pub struct Notice<'a> {
+    pub kind: &'static str,
+    /// Ready to show.
+    pub message: String,
+    /// The e-mail's subject line.
+    pub subject: &'static str,
+    pub impersonation_id: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
+}
+
+/// Writes the notice for `to` on `conn` (the transaction of the change it tells about) and,
+/// when e-mail is set up, its e-mail into the outbox in the same transaction.
+pub async fn notify(
+    conn: &impl ConnectionTrait,
+    config: &Config,
+    to: &user::Model,
+    n: Notice<'_>,
+    at: DateTime<Utc>,
+) -> AppResult<notification::Model> {
+    let row = notification::ActiveModel {
+        id: Set(new_id()),
+        user_id: Set(to.id.clone()),
+        kind: Set(n.kind.to_string()),
+        message: Set(n.message),
+        created_at: Set(db_time(at)),
+        read_at: Set(None),
+        impersonation_id: Set(n.impersonation_id.map(str::to_string)),
+        grant_id: Set(n.grant_id.map(str::to_string)),
+    }
+    .insert(conn)
+    .await?;
+    if config.smtp.is_some() {
+        outbox::enqueue(conn, &row, &to.email, n.subject, at).await?;
+    }
+    Ok(row)
+}
+
+/// A user's notices, newest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    unread_only: bool,
+    page: &PageArgs,
+) -> AppResult<Page<notification::Model>> {
+    use notification::Column as C;
+    let mut q = notification::Entity::find()
+        .filter(C::UserId.eq(user_id))
+        .order_by_desc(C::Id);
+    if unread_only {
+        q = q.filter(C::ReadAt.is_null());
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(C::Id.lt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
+}
+
+/// `markNotificationsRead`: marks the caller's notices read (those of `ids`, others' ids
+/// ignored, or all when `ids` is `None`), audited in the same transaction. Returns how many
+/// were newly marked.
+pub async fn mark_read(
+    state: &AppState,
+    caller: &AuthContext,
+    ids: Option<&[String]>,
+    meta: &RequestMeta,
+) -> AppResult<u64> {
+    let now = state.clock.now();
+    let txn = super::write_txn(&state.db).await?;
+    let n = mark(&txn, &caller.user.id, ids, now).await?;
+    let entry = Entry::for_caller(action::NOTIFICATIONS_READ, caller, meta, now)
+        .details(serde_json::json!({ "marked": n }));
+    audit::record(&txn, entry).await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+async fn mark(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    ids: Option<&[String]>,
+    at: DateTime<Utc>,
+) -> AppResult<u64> {
+    use notification::Column as C;
+    let mut q = notification::Entity::update_many()
+        .col_expr(C::ReadAt, Expr::value(Some(db_time(at))))
+        .filter(C::UserId.eq(user_id))
+        .filter(C::ReadAt.is_null());
+    if let Some(ids) = ids {
+        q = q.filter(C::Id.is_in(ids.iter().cloned()));
+    }
+    Ok(q.exec(conn).await?.rows_affected)
+}
+
+/// "Ada Admin (support)": how a notice names support staff.
+pub fn support_name(admin: &user::Model) -> String {
+    format!("{} (support)", admin.name)
+}
+
+/// A duration in words, to the minute.
+pub fn minutes_in_words(d: chrono::Duration) -> String {
+    match d.num_minutes() {
+        0 => "less than a minute".into(),
+        1 => "1 minute".into(),
+        m => format!("{m} minutes"),
+    }
+}

@@ -16,6 +16,8 @@ pub struct Attribution {
     pub on_behalf_of_id: Option<String>,
     /// Written with an impersonation token.
     pub is_impersonated: bool,
+    /// The impersonation session it was written in, while impersonating.
+    pub session: Option<String>,
 }
 
 impl Attribution {
@@ -26,6 +28,7 @@ impl Attribution {
                 actor_id: imp.impersonator.id.clone(),
                 on_behalf_of_id: Some(ctx.user.id.clone()),
                 is_impersonated: true,
+                session: Some(imp.record.id.clone()),
             },
             None => Attribution::user(&ctx.user.id),
         }
@@ -37,6 +40,7 @@ impl Attribution {
             actor_id: user_id.to_string(),
             on_behalf_of_id: None,
             is_impersonated: false,
+            session: None,
         }
     }
 

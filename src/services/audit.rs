@@ -59,7 +59,8 @@ pub struct Entry<'a> {
     pub details: Option<serde_json::Value>,
     pub ip: Option<&'a str>,
     pub at: DateTime<Utc>,
-    /// The impersonation session it belongs to.
+    /// The impersonation session it belongs to, when the attribution does not say (an
+    /// impersonated write carries its session in its `Attribution`).
     pub session: Option<&'a str>,
 }
 
@@ -76,12 +77,9 @@ impl<'a> Entry<'a> {
         meta: &'a RequestMeta,
         at: DateTime<Utc>,
     ) -> Self {
-        let session = caller.impersonation.as_ref().map(|i| i.record.id.as_str());
-        let mut e = Self::new(action, Attribution::caller(caller), at)
+        Self::new(action, Attribution::caller(caller), at)
             .team(caller.team_id.as_deref())
-            .meta(meta);
-        e.session = session;
-        e
+            .meta(meta)
     }
 
     /// An entry whose actor may be unknown.
@@ -130,9 +128,15 @@ impl<'a> Entry<'a> {
 /// wrong code, a blocked operation) the database itself, so the row stands while the refused
 /// mutation changes nothing.
 pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audit_log::Model> {
-    let (actor_id, on_behalf_of_id, is_impersonated) = match e.by {
-        Some(by) => (Some(by.actor_id), by.on_behalf_of_id, by.is_impersonated),
-        None => (None, None, false),
+    let session = e.session.map(str::to_string);
+    let (actor_id, on_behalf_of_id, is_impersonated, session) = match e.by {
+        Some(by) => (
+            Some(by.actor_id),
+            by.on_behalf_of_id,
+            by.is_impersonated,
+            by.session.or(session),
+        ),
+        None => (None, None, false, session),
     };
     let row = audit_log::ActiveModel {
         id: Set(new_id()),
@@ -146,7 +150,7 @@ pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audi
         details: Set(e.details.map(|d| d.to_string())),
         ip_address: Set(e.ip.map(str::to_string)),
         created_at: Set(db_time(e.at)),
-        impersonation_id: Set(e.session.map(str::to_string)),
+        impersonation_id: Set(session),
     };
     Ok(row.insert(conn).await?)
 }

@@ -141,8 +141,9 @@ impl CurrentUser {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(default = false)] unread_only: bool,
+        #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
     ) -> Result<Connection<String, Notification>> {
+        let unread_only = unread_only.unwrap_or(false);
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
         let page = notifications::list(db, &self.0.user.id, unread_only, &args).await?;

@@ -60,9 +60,10 @@ pub async fn enqueue(
 
 /// Runs `deliver_due` every `POLL` for as long as the process lives, when e-mail is set up.
 pub fn spawn_worker(state: AppState) {
-    if state.config.smtp.is_none() {
+    let Some(smtp) = &state.config.smtp else {
         return;
-    }
+    };
+    tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "e-mailing notices");
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

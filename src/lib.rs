@@ -50,7 +50,7 @@ impl AppState {
 /// The GraphQL schema with its data and limits.
 pub fn build_schema(state: AppState) -> AppSchema {
     let limits = Limits::of(&state.config);
-    schema_with(state, limits)
+    schema_with(state, limits, true)
 }
 
 /// The same schema for the standard introspection query (GraphiQL, codegen and
@@ -63,7 +63,7 @@ pub fn build_introspection_schema(state: AppState) -> AppSchema {
         complexity: 50_000,
         directives: state.config.max_directives,
     };
-    schema_with(state, limits)
+    schema_with(state, limits, true)
 }
 
 struct Limits {
@@ -82,7 +82,7 @@ impl Limits {
     }
 }
 
-fn schema_with(state: AppState, limits: Limits) -> AppSchema {
+fn schema_with(state: AppState, limits: Limits, ledger: bool) -> AppSchema {
     let production = state.config.environment == Environment::Production;
     let builder = graphql::schema_builder()
         .data(state)
@@ -92,10 +92,13 @@ fn schema_with(state: AppState, limits: Limits) -> AppSchema {
         .limit_recursive_depth(limits.depth * 2)
         .extension(graphql::limits::ErrorCodes)
         .extension(graphql::read_only::ReadOnlySessions)
-        .extension(graphql::ledger::ActivityLedger)
         .extension(graphql::limits::SelectionLimit {
             max: limits.complexity,
         });
+    let builder = match ledger {
+        true => builder.extension(graphql::ledger::ActivityLedger),
+        false => builder,
+    };
     if production {
         // No "did you mean" hints for probing clients; introspection is gated per request.
         builder.disable_suggestions().finish()
@@ -106,9 +109,32 @@ fn schema_with(state: AppState, limits: Limits) -> AppSchema {
 
 /// The HTTP application.
 pub fn app(state: AppState) -> Router {
+    app_with(state, AppOptions::default())
+}
+
+/// How `app_with` builds the server. The server itself always uses the default; no setting
+/// reaches this.
+#[doc(hidden)]
+pub struct AppOptions {
+    /// Record operations made with impersonation tokens (always, but for the benchmark that
+    /// measures what recording costs: `examples/ledger_cost.rs`).
+    pub activity_ledger: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            activity_ledger: true,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let config = state.config.clone();
+    let limits = Limits::of(&state.config);
     let http_state = http::HttpState {
-        schema: build_schema(state.clone()),
+        schema: schema_with(state.clone(), limits, options.activity_ledger),
         introspection_schema: build_introspection_schema(state.clone()),
         app: state,
     };

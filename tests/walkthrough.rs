@@ -45,7 +45,7 @@ fn operations() -> Vec<String> {
 #[test]
 fn the_readme_shows_every_operation_of_the_walkthrough_verbatim() {
     let ops = operations();
-    assert_eq!(ops.len(), 13);
+    assert_eq!(ops.len(), 15);
     for op in ops {
         assert!(README.contains(op.trim()), "README lacks:\n{op}");
     }
@@ -167,4 +167,30 @@ async fn the_walkthrough_runs_as_the_readme_tells_it() {
     assert_eq!(d["revokeSupportAccess"]["status"], "REVOKED");
     let v = run(&app, Some(&as_quinn), "WhatTheCustomerSees", json!({})).await;
     assert_eq!(error_code(&v), "UNAUTHENTICATED");
+
+    // 8. Quinn's side: who entered, why, what they did, how it ended; and the notices.
+    let d = data(&app, Some(&quinn_token), "MyAccessHistory", json!({})).await;
+    let session = &d["me"]["accessHistory"]["edges"][0]["node"];
+    assert_eq!(session["impersonator"]["name"], "Ada Admin");
+    assert_eq!(session["reason"], "ticket #43");
+    assert_eq!(session["endReason"], "REVOKED_BY_USER");
+    let activity = &session["activity"]["edges"][0]["node"];
+    assert_eq!(activity["operationName"], "WhatTheCustomerSees");
+    assert_eq!(activity["fields"], json!(["me", "businesses"]));
+    assert_eq!(activity["outcome"], "OK");
+    let d = data(&app, Some(&quinn_token), "MyNotices", json!({})).await;
+    let kinds: Vec<&Value> = d["me"]["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["kind"])
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            &json!("IMPERSONATION_ENDED"),
+            &json!("IMPERSONATION_STARTED"),
+            &json!("SUPPORT_ACCESS_REQUESTED")
+        ]
+    );
 }

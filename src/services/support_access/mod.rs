@@ -6,24 +6,25 @@
 //! themselves: the guards refuse impersonation tokens before anything here runs, and a grant
 //! of someone else is NOT_FOUND.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::notifications::{self, Notice};
-use super::pagination::{Page, PageArgs};
 use super::session_ends::{self, EndReason};
-use super::{db_time, memberships, new_id, users, validation};
 use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::error::{AppError, AppResult};
+use crate::services::{db_time, memberships, new_id, users, validation};
+
+mod lookup;
+
+use lookup::with_status;
+pub use lookup::{covering, find, list, mine, status};
 
 /// The longest window, in minutes (a week).
 pub const MAX_MINUTES: i32 = 10_080;
@@ -31,70 +32,6 @@ pub const MAX_MINUTES: i32 = 10_080;
 pub const DEFAULT_MINUTES: i32 = 60;
 /// How many of a user's own grants `me.supportAccessGrants` lists, newest first.
 pub const MAX_OWN_LISTED: u64 = 100;
-
-/// Where the grant stands now: a PENDING or APPROVED grant past its `expires_at` has lapsed
-/// or run out (EXPIRED), whether or not anything has written that down yet.
-pub fn status(g: &grant::Model, now: DateTime<Utc>) -> Status {
-    match g.status {
-        Status::Pending | Status::Approved if g.expires_at.is_none_or(|e| e <= now) => {
-            Status::Expired
-        }
-        s => s,
-    }
-}
-
-/// The same rule as `status`, as a filter on stored rows.
-fn with_status(s: Status, now: DateTime<Utc>) -> Condition {
-    use grant::Column as C;
-    let now = db_time(now);
-    let live = |s: Status| {
-        Condition::all()
-            .add(C::Status.eq(s.as_str()))
-            .add(C::ExpiresAt.gt(now))
-    };
-    match s {
-        Status::Pending | Status::Approved => live(s),
-        Status::Expired => Condition::any().add(C::Status.eq(s.as_str())).add(
-            Condition::all()
-                .add(C::Status.is_in([Status::Pending.as_str(), Status::Approved.as_str()]))
-                .add(
-                    Condition::any()
-                        .add(C::ExpiresAt.is_null())
-                        .add(C::ExpiresAt.lte(now)),
-                ),
-        ),
-        Status::Denied | Status::Revoked => Condition::all().add(C::Status.eq(s.as_str())),
-    }
-}
-
-/// The approved, unexpired grant of `user_id` that lets `admin_id` in: asked by that admin or
-/// opened unasked. Of several, the one allowing READ_WRITE, then the one lasting longest.
-pub async fn covering(
-    conn: &impl ConnectionTrait,
-    admin_id: &str,
-    user_id: &str,
-    now: DateTime<Utc>,
-) -> AppResult<Option<grant::Model>> {
-    use grant::Column as C;
-    let grants = grant::Entity::find()
-        .filter(C::UserId.eq(user_id))
-        .filter(with_status(Status::Approved, now))
-        .filter(
-            Condition::any()
-                .add(C::RequestedById.eq(admin_id))
-                .add(C::RequestedById.is_null()),
-        )
-        .all(conn)
-        .await?;
-    Ok(grants
-        .into_iter()
-        .max_by_key(|g| (g.mode == Mode::ReadWrite, g.expires_at)))
-}
-
-/// The grant with this id, as stored.
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<Option<grant::Model>> {
-    Ok(grant::Entity::find_by_id(id.to_string()).one(conn).await?)
-}
 
 /// What an admin asks for in `requestSupportAccess`.
 pub struct AccessRequest<'a> {
@@ -203,39 +140,20 @@ pub async fn approve(
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
         if status(&g, now) != Status::Pending {
-            return Err(not_in("PENDING", &g, now));
+            return Err(not_in(Status::Pending, &g, now));
         }
-        let minutes = window(
-            "minutes",
-            minutes.unwrap_or(g.requested_minutes),
-            g.requested_minutes,
-        )?;
+        let asked = g.requested_minutes;
+        let minutes = window("minutes", minutes.unwrap_or(asked), asked)?;
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
         let txn = super::write_txn(&state.db).await?;
-        let moved = transition(
-            &txn,
-            &g,
-            Status::Pending,
-            Status::Approved,
-            now,
-            Some(until),
-        )
-        .await?;
-        if !moved {
-            return Err(not_in("PENDING", &g, now));
-        }
-        let details = serde_json::json!({ "minutes": minutes, "mode": g.mode.as_str() });
-        decided(
-            &txn,
-            caller,
-            action::SUPPORT_ACCESS_APPROVED,
-            &g,
-            details,
-            now,
-            meta,
-        )
-        .await?;
-        let g = reload(&txn, id).await?;
+        let d = Decision {
+            from: Status::Pending,
+            to: Status::Approved,
+            until: Some(until),
+            action: action::SUPPORT_ACCESS_APPROVED,
+            details: serde_json::json!({ "minutes": minutes, "mode": g.mode.as_str() }),
+        };
+        let g = decide(&txn, caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -253,21 +171,14 @@ pub async fn deny(
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
         let txn = super::write_txn(&state.db).await?;
-        if !transition(&txn, &g, Status::Pending, Status::Denied, now, None).await? {
-            return Err(not_in("PENDING", &g, now));
-        }
-        let details = serde_json::json!({});
-        decided(
-            &txn,
-            caller,
-            action::SUPPORT_ACCESS_DENIED,
-            &g,
-            details,
-            now,
-            meta,
-        )
-        .await?;
-        let g = reload(&txn, id).await?;
+        let d = Decision {
+            from: Status::Pending,
+            to: Status::Denied,
+            until: None,
+            action: action::SUPPORT_ACCESS_DENIED,
+            details: serde_json::json!({}),
+        };
+        let g = decide(&txn, caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -286,31 +197,26 @@ pub async fn revoke(
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
         let txn = super::write_txn(&state.db).await?;
-        if !transition(&txn, &g, Status::Approved, Status::Revoked, now, Some(now)).await? {
-            return Err(not_in("APPROVED", &g, now));
-        }
-        let ended = session_ends::end_running(
+        let d = Decision {
+            from: Status::Approved,
+            to: Status::Revoked,
+            until: Some(now),
+            action: action::SUPPORT_ACCESS_REVOKED,
+            details: serde_json::json!({}),
+        };
+        let g = decide(&txn, caller, &g, d, now, meta).await?;
+        let under = session_ends::Running::UnderGrant(&g.id);
+        let reason = EndReason::RevokedByUser;
+        session_ends::end_running(
             &txn,
             &state.config,
-            session_ends::Running::UnderGrant(&g.id),
-            EndReason::RevokedByUser,
+            under,
+            reason,
             "GRANT_REVOKED",
             now,
             meta,
         )
         .await?;
-        let details = serde_json::json!({ "sessionsEnded": ended });
-        decided(
-            &txn,
-            caller,
-            action::SUPPORT_ACCESS_REVOKED,
-            &g,
-            details,
-            now,
-            meta,
-        )
-        .await?;
-        let g = reload(&txn, id).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -351,59 +257,14 @@ pub async fn open(
         }
         .insert(&txn)
         .await?;
-        let details = serde_json::json!({ "minutes": minutes, "mode": w.mode.as_str() });
-        decided(
-            &txn,
-            caller,
-            action::SUPPORT_ACCESS_GRANTED,
-            &g,
-            details,
-            now,
-            meta,
-        )
-        .await?;
+        let entry = Entry::for_caller(action::SUPPORT_ACCESS_GRANTED, caller, meta, now)
+            .entity("SupportAccessGrant", &g.id)
+            .details(serde_json::json!({ "minutes": minutes, "mode": w.mode.as_str() }));
+        audit::record(&txn, entry).await?;
         txn.commit().await?;
         Ok(g)
     })
     .await
-}
-
-/// The caller's own grants, newest first (at most `MAX_OWN_LISTED`), optionally of one status.
-pub async fn mine(
-    conn: &impl ConnectionTrait,
-    user_id: &str,
-    only: Option<Status>,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<grant::Model>> {
-    let mut q = grant::Entity::find()
-        .filter(grant::Column::UserId.eq(user_id))
-        .order_by_desc(grant::Column::Id);
-    if let Some(s) = only {
-        q = q.filter(with_status(s, now));
-    }
-    Ok(q.limit(MAX_OWN_LISTED).all(conn).await?)
-}
-
-/// Every grant, newest first, for admins: optionally of one status and one user.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    only: Option<Status>,
-    user_id: Option<&str>,
-    page: &PageArgs,
-) -> AppResult<Page<grant::Model>> {
-    let mut q = grant::Entity::find().order_by_desc(grant::Column::Id);
-    if let Some(s) = only {
-        q = q.filter(with_status(s, now));
-    }
-    if let Some(u) = user_id {
-        q = q.filter(grant::Column::UserId.eq(u));
-    }
-    if let Some(after) = &page.after {
-        q = q.filter(grant::Column::Id.lt(after.clone()));
-    }
-    let rows = q.limit(page.first + 1).all(conn).await?;
-    Ok(Page::from_rows(rows, page))
 }
 
 /// A grant of the caller's; anyone else's is NOT_FOUND (its existence does not leak).
@@ -450,27 +311,42 @@ async fn transition(
     Ok(moved.rows_affected == 1)
 }
 
-/// The audit row of the user's decision, in the user's team log.
-async fn decided(
-    conn: &impl ConnectionTrait,
-    caller: &AuthContext,
-    what: &'static str,
-    g: &grant::Model,
+/// One decision of the user on a grant: the state it moves from and to, the new
+/// `expires_at` (the approved window, or the revocation time; a denial clears it), and its
+/// audit row.
+struct Decision {
+    from: Status,
+    to: Status,
+    until: Option<DateTime<Utc>>,
+    action: &'static str,
     details: serde_json::Value,
-    now: DateTime<Utc>,
-    meta: &RequestMeta,
-) -> AppResult<()> {
-    let entry = Entry::for_caller(what, caller, meta, now)
-        .entity("SupportAccessGrant", &g.id)
-        .details(details);
-    audit::record(conn, entry).await?;
-    Ok(())
 }
 
-fn not_in(wanted: &str, g: &grant::Model, now: DateTime<Utc>) -> AppError {
+/// Makes the decision in `txn`: the move (refused, `BAD_USER_INPUT`, when the grant is no
+/// longer in `from`) and its audit row in the user's team log. Returns the grant as it is now.
+async fn decide(
+    txn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    g: &grant::Model,
+    d: Decision,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> AppResult<grant::Model> {
+    if !transition(txn, g, d.from, d.to, now, d.until).await? {
+        return Err(not_in(d.from, g, now));
+    }
+    let entry = Entry::for_caller(d.action, caller, meta, now)
+        .entity("SupportAccessGrant", &g.id)
+        .details(d.details);
+    audit::record(txn, entry).await?;
+    reload(txn, &g.id).await
+}
+
+fn not_in(wanted: Status, g: &grant::Model, now: DateTime<Utc>) -> AppError {
+    let is = status(g, now).as_str();
     AppError::bad_input(
         "grantId",
-        format!("this grant is {}, not {wanted}", status(g, now).as_str()),
+        format!("this grant is {is}, not {}", wanted.as_str()),
     )
 }
 

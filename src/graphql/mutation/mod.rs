@@ -13,8 +13,8 @@ use crate::entities::impersonation::Mode;
 use crate::services::accounts::{self, NewAccount};
 use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};
-use crate::services::{businesses, impersonation, leads, settings, support_access, teams};
-use crate::services::{notifications, sessions, two_factor};
+use crate::services::{businesses, impersonation, leads, settings, teams};
+use crate::services::{sessions, two_factor};
 
 #[derive(InputObject)]
 pub struct RegisterInput {
@@ -344,116 +344,9 @@ impl ImpersonationMutation {
     }
 }
 
-#[derive(Default)]
-pub struct SupportAccessMutation;
+mod customer;
 
-/// Only the user a grant is for decides on it, signed in as themselves (never with an
-/// impersonation token: the guard refuses it before anything runs).
-#[Object]
-impl SupportAccessMutation {
-    /// An admin who could impersonate the user but for approval asks for access: PENDING
-    /// until the user decides, lapsing after SUPPORT_REQUEST_TTL_HOURS. `mode` and `minutes`
-    /// (1 to 10,080) given as null take their defaults.
-    #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
-    async fn request_support_access(
-        &self,
-        ctx: &Context<'_>,
-        user_id: ID,
-        reason: String,
-        #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
-        #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
-    ) -> Result<SupportAccessGrant> {
-        let ask = support_access::AccessRequest {
-            user_id: &user_id,
-            reason: &reason,
-            mode: mode.unwrap_or(Mode::ReadWrite),
-            minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
-        };
-        let g = support_access::request(state(ctx)?, caller(ctx)?, ask, &request_meta(ctx)).await?;
-        Ok(SupportAccessGrant(g))
-    }
-
-    /// Approves a PENDING request for at most the minutes asked (all of them by default),
-    /// starting now.
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn approve_support_access(
-        &self,
-        ctx: &Context<'_>,
-        grant_id: ID,
-        minutes: Option<i32>,
-    ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        let g = support_access::approve(s, c, &grant_id, minutes, &meta).await?;
-        Ok(SupportAccessGrant(g))
-    }
-
-    /// Turns down a PENDING request.
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn deny_support_access(
-        &self,
-        ctx: &Context<'_>,
-        grant_id: ID,
-    ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        Ok(SupportAccessGrant(
-            support_access::deny(s, c, &grant_id, &meta).await?,
-        ))
-    }
-
-    /// Opens a window for any admin, unasked, starting now. `mode` and `minutes` (1 to
-    /// 10,080) given as null take their defaults.
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn grant_support_access(
-        &self,
-        ctx: &Context<'_>,
-        reason: String,
-        #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
-        #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
-    ) -> Result<SupportAccessGrant> {
-        let w = support_access::Window {
-            reason: &reason,
-            mode: mode.unwrap_or(Mode::ReadWrite),
-            minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
-        };
-        let g = support_access::open(state(ctx)?, caller(ctx)?, w, &request_meta(ctx)).await?;
-        Ok(SupportAccessGrant(g))
-    }
-
-    /// Closes an open window: every session running under it ends at once
-    /// (REVOKED_BY_USER).
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn revoke_support_access(
-        &self,
-        ctx: &Context<'_>,
-        grant_id: ID,
-    ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        Ok(SupportAccessGrant(
-            support_access::revoke(s, c, &grant_id, &meta).await?,
-        ))
-    }
-}
-
-#[derive(Default)]
-pub struct NotificationMutation;
-
-#[Object]
-impl NotificationMutation {
-    /// Marks the caller's notices read: those of `ids`, or all when `ids` is null. Returns
-    /// how many were newly marked. Never with an impersonation token: support cannot mark
-    /// the customer's notices read.
-    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn mark_notifications_read(
-        &self,
-        ctx: &Context<'_>,
-        ids: Option<Vec<ID>>,
-    ) -> Result<i32> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
-        let n = notifications::mark_read(s, c, ids.as_deref(), &meta).await?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
-    }
-}
+pub use customer::{NotificationMutation, SupportAccessMutation};
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

@@ -140,6 +140,7 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
     };
     Router::new()
         .route("/graphql", get(http::graphiql::page).post(http::graphql))
+        .route("/graphql/ws", get(http::ws::upgrade))
         .route("/graphiql/{file}", get(http::graphiql::asset))
         .route("/health", get(http::health))
         .route("/ready", get(http::ready))

@@ -6,21 +6,23 @@ pub mod mutation;
 pub mod query;
 pub mod read_only;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Context, Schema, SchemaBuilder};
 
 use crate::AppState;
 use crate::error::AppError;
 
-pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// The schema without data; `print-schema` uses it, needing no database.
-pub fn schema_builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+pub fn schema_builder()
+-> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::Subscription,
     )
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/health`, `/ready`.
 pub mod graphiql;
 mod graphql;
+pub mod ws;
 
 use std::net::SocketAddr;
 

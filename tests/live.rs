@@ -1,0 +1,269 @@
+//! GraphQL over WebSocket (`graphql-transport-ws`) on a real socket, with a real client
+//! (tokio-tungstenite): authentication by `connection_init`, the same limits as HTTP,
+//! `currentImpersonation`, and the socket closed when its token dies.
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Serves the app on a free loopback port; returns the WebSocket URL.
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("ws://{addr}/graphql/ws")
+}
+
+async fn connect(url: &str) -> Socket {
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+}
+
+async fn send(s: &mut Socket, v: Value) {
+    s.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next message, within `secs` seconds: a JSON message, or the close code.
+async fn next(s: &mut Socket, secs: u64) -> Result<Value, u16> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(secs), s.next())
+            .await
+            .expect("a message in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(frame))) => return Err(frame.map_or(0, |f| f.code.into())),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(0),
+        }
+    }
+}
+
+/// Connects and sends `connection_init` with the token; returns the socket after the ack.
+async fn init(url: &str, token: Option<&str>) -> Socket {
+    let mut s = connect(url).await;
+    let payload = match token {
+        Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
+        None => json!({}),
+    };
+    send(
+        &mut s,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    let ack = next(&mut s, 5).await.expect("an ack");
+    assert_eq!(ack["type"], "connection_ack");
+    s
+}
+
+async fn subscribe(s: &mut Socket, id: &str, query: &str) {
+    send(
+        s,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+}
+
+const CURRENT: &str =
+    "subscription { currentImpersonation { kind at impersonation { id mode endReason } } }";
+
+struct World {
+    app: TestApp,
+    url: String,
+    admin: Session,
+    admin_secret: String,
+    carl: Session,
+}
+
+async fn world() -> World {
+    let app = TestApp::new().await;
+    let url = serve(&app).await;
+    let (admin, admin_secret) = app.admin("ada@support.test", "ADMIN").await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    World {
+        app,
+        url,
+        admin,
+        admin_secret,
+        carl,
+    }
+}
+
+async fn impersonate(w: &World, mode: &str) -> String {
+    let d = w
+        .app
+        .ok(
+            Some(&w.admin.token),
+            "mutation($u: ID!, $m: ImpersonationMode) { impersonate(userId: $u, reason: \"ticket\", mode: $m) { accessToken } }",
+            json!({ "u": w.carl.user_id, "m": mode }),
+        )
+        .await;
+    d["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_bad_token_closes_the_socket_with_4401_before_any_ack() {
+    let w = world().await;
+    let mut s = connect(&w.url).await;
+    send(
+        &mut s,
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } }),
+    )
+    .await;
+    assert_eq!(next(&mut s, 5).await, Err(4401));
+}
+
+#[tokio::test]
+async fn anonymous_and_wrong_callers_get_errors_with_the_contracts_codes_and_keep_the_socket() {
+    let w = world().await;
+    let mut s = init(&w.url, None).await;
+    subscribe(&mut s, "1", CURRENT).await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(m["type"], "error");
+    assert_eq!(m["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    // A normal token may not watch an impersonation; queries work over the socket.
+    let mut s = init(&w.url, Some(&w.carl.token)).await;
+    subscribe(&mut s, "1", CURRENT).await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(m["payload"][0]["extensions"]["code"], "FORBIDDEN");
+    subscribe(&mut s, "2", "{ me { name } }").await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(m["type"], "next");
+    assert_eq!(m["payload"]["data"]["me"]["name"], "Carl");
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!((&m["type"], &m["id"]), (&json!("complete"), &json!("2")));
+    // The same limits as HTTP.
+    let deep = format!(
+        "{{ me {} }}",
+        "{ teams { owner ".repeat(10) + "{ id }" + &"} } ".repeat(10)
+    );
+    subscribe(&mut s, "3", &deep).await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(
+        m["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+}
+
+#[tokio::test]
+async fn the_agent_sees_elevation_then_the_end_then_the_socket_closes() {
+    let w = world().await;
+    let t = impersonate(&w, "READ_ONLY").await;
+    let mut s = init(&w.url, Some(&t)).await;
+    subscribe(&mut s, "cur", CURRENT).await;
+    let code = w.app.code(&w.admin_secret);
+    w.app
+        .ok(
+            Some(&t),
+            "mutation($c: String!) { elevateImpersonation(code: $c, reason: \"fix\") { mode } }",
+            json!({ "c": code }),
+        )
+        .await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(
+        m["payload"]["data"]["currentImpersonation"]["kind"],
+        "ELEVATED"
+    );
+    assert_eq!(
+        m["payload"]["data"]["currentImpersonation"]["impersonation"]["mode"],
+        "READ_WRITE"
+    );
+    // The customer withdraws consent: ENDED with the reason, complete, then 4401.
+    w.app
+        .ok(
+            Some(&w.carl.token),
+            "mutation { updateProfile(input: { impersonationAllowed: false }) { id } }",
+            json!({}),
+        )
+        .await;
+    let m = next(&mut s, 5).await.unwrap();
+    let event = &m["payload"]["data"]["currentImpersonation"];
+    assert_eq!(event["kind"], "ENDED");
+    assert_eq!(event["impersonation"]["endReason"], "REVOKED_BY_USER");
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(m["type"], "complete");
+    assert_eq!(m["id"], "cur");
+    assert_eq!(next(&mut s, 5).await, Err(4401));
+}
+
+#[tokio::test]
+async fn the_last_minutes_are_announced() {
+    let w = world().await;
+    let t = impersonate(&w, "READ_WRITE").await;
+    let mut s = init(&w.url, Some(&t)).await;
+    subscribe(&mut s, "cur", CURRENT).await;
+    // 26 of 30 minutes pass (with a request every 9, so the session does not go idle).
+    for step in [9, 9, 8] {
+        w.app.clock.advance(chrono::Duration::minutes(step));
+        w.app.ok(Some(&t), "{ me { id } }", json!({})).await;
+    }
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(
+        m["payload"]["data"]["currentImpersonation"]["kind"],
+        "EXPIRING"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_closes_the_users_sockets_within_seconds() {
+    let w = world().await;
+    let mut s = init(&w.url, Some(&w.carl.token)).await;
+    w.app.clock.advance(chrono::Duration::seconds(2));
+    w.app
+        .ok(
+            Some(&w.carl.token),
+            "mutation { changePassword(currentPassword: \"correct-horse-1\", newPassword: \"battery-staple-2\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(next(&mut s, 6).await, Err(4401));
+}
+
+#[tokio::test]
+async fn production_introspection_rules_hold_over_the_socket() {
+    let app = TestApp::with_config(|c| c.environment = crm::config::Environment::Production).await;
+    let url = serve(&app).await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let mut s = init(&url, Some(&carl.token)).await;
+    subscribe(&mut s, "1", "{ __schema { queryType { name } } }").await;
+    // As over HTTP: the schema is not shown to a customer.
+    let m = next(&mut s, 5).await.unwrap();
+    assert!(m["payload"]["data"]["__schema"].is_null(), "{m}");
+    let (admin, _) = app.admin("ada@support.test", "ADMIN").await;
+    let mut s = init(&url, Some(&admin.token)).await;
+    subscribe(&mut s, "1", "{ __schema { queryType { name } } }").await;
+    let m = next(&mut s, 5).await.unwrap();
+    assert_eq!(
+        m["payload"]["data"]["__schema"]["queryType"]["name"],
+        "Query"
+    );
+}

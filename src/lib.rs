@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod seed;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Bounds concurrent password hashing.
     pub hashing: auth::password::HashingPool,
+    /// Live events for this server's subscribers.
+    pub events: events::Bus,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             config: Arc::new(config),
             clock,
             hashing,
+            events: events::Bus::default(),
         }
     }
 }
@@ -136,6 +140,7 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let http_state = http::HttpState {
         schema: schema_with(state.clone(), limits, options.activity_ledger),
         introspection_schema: build_introspection_schema(state.clone()),
+        connections: Default::default(),
         app: state,
     };
     Router::new()

@@ -11,6 +11,7 @@ mod m20261121_000006_comments_one_table;
 mod m20261121_000007_modes_and_switch;
 mod m20261121_000008_support_access;
 mod m20261121_000009_transparency;
+mod m20261122_000010_events;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_modes_and_switch::Migration),
             Box::new(m20261121_000008_support_access::Migration),
             Box::new(m20261121_000009_transparency::Migration),
+            Box::new(m20261122_000010_events::Migration),
         ]
     }
 }

@@ -83,6 +83,18 @@ impl Guard for TrueUserAdmin {
     }
 }
 
+/// The token is an impersonation token (the impersonating admin's own session's view).
+pub struct Impersonating;
+
+impl Guard for Impersonating {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        match caller(ctx)?.is_impersonating() {
+            true => Ok(()),
+            false => Err(AppError::Forbidden("this needs an impersonation token").into()),
+        }
+    }
+}
+
 /// The token is not an impersonation token. Guards the operations the design blocks while
 /// impersonating: team changes and the target's security settings. `when(false)` lets an
 /// argument decide (e.g. `updateProfile` only when it touches `impersonationAllowed`).

@@ -63,6 +63,8 @@ pub struct Config {
     pub smtp: Option<smtp::SmtpConfig>,
     /// How long a request for support access waits for the customer before it lapses.
     pub support_request_ttl: chrono::Duration,
+    /// Live events over WebSocket: the caps and the ping interval.
+    pub ws: WsLimits,
     /// Allowed clock skew when checking `exp`, in seconds.
     pub jwt_leeway_seconds: u64,
     pub db_max_connections: u32,
@@ -89,6 +91,26 @@ pub struct Config {
     pub max_batch: usize,
     /// Concurrent password hashes (argon2 is memory- and CPU-heavy).
     pub password_hash_concurrency: usize,
+}
+
+/// Bounds on live connections (`WS_MAX_CONNECTIONS_PER_USER`,
+/// `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION`, `WS_PING_SECONDS`).
+#[derive(Clone, Debug)]
+pub struct WsLimits {
+    pub connections_per_user: usize,
+    pub subscriptions_per_connection: usize,
+    /// How often each socket is pinged; one silent for a whole interval is closed.
+    pub ping: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            connections_per_user: 10,
+            subscriptions_per_connection: 20,
+            ping: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Config {
@@ -132,6 +154,23 @@ impl Config {
             1,
             720,
         )?);
+        c.ws = WsLimits {
+            connections_per_user: in_range(
+                "WS_MAX_CONNECTIONS_PER_USER",
+                o.ws_max_connections_per_user,
+                1,
+                1000,
+            )? as usize,
+            subscriptions_per_connection: in_range(
+                "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                o.ws_max_subscriptions_per_connection,
+                1,
+                1000,
+            )? as usize,
+            ping: Duration::from_secs(
+                in_range("WS_PING_SECONDS", o.ws_ping_seconds, 5, 600)? as u64
+            ),
+        };
         c.access_token_ttl = minutes("ACCESS_TOKEN_TTL_MINUTES", o.access_token_ttl_minutes, 1440)?;
         c.refresh_token_ttl = chrono::Duration::days(in_range(
             "REFRESH_TOKEN_TTL_DAYS",
@@ -223,6 +262,7 @@ impl Config {
             support_request_ttl: chrono::Duration::hours(24),
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
+            ws: WsLimits::default(),
             jwt_leeway_seconds: 5,
             db_max_connections: 8,
             db_acquire_timeout: Duration::from_secs(5),

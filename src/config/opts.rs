@@ -66,6 +66,26 @@ pub struct Opts {
         global = true
     )]
     pub impersonation_idle_minutes: i64,
+    /// Live events: open WebSocket connections one person may hold on one server (1..=1000).
+    #[arg(
+        long,
+        env = "WS_MAX_CONNECTIONS_PER_USER",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_max_connections_per_user: i64,
+    /// Live events: subscriptions running at once on one connection (1..=1000).
+    #[arg(
+        long,
+        env = "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 20,
+        global = true
+    )]
+    pub ws_max_subscriptions_per_connection: i64,
+    /// Live events: the server pings each socket this often, seconds, and closes one that
+    /// has sent nothing (not even a pong) since the previous ping (5..=600).
+    #[arg(long, env = "WS_PING_SECONDS", default_value_t = 30, global = true)]
+    pub ws_ping_seconds: i64,
     /// Lifetime of an access token, minutes (1..=1440).
     #[arg(
         long,

@@ -4,6 +4,7 @@ pub mod auth_failure;
 pub mod business;
 pub mod comment;
 pub mod email_outbox;
+pub mod event;
 pub mod impersonation;
 pub mod impersonation_activity;
 pub mod impersonation_setting;

@@ -1,23 +1,33 @@
-//! Subscriptions (over `GET /graphql/ws`). `currentImpersonation`: the impersonating admin's
-//! own session, watched from the database (so a change made on any server is seen): ELEVATED
-//! when it becomes read-write, EXPIRING at most once a minute in its last 5 minutes, ENDED
-//! (with its end reason) when it ends, after which the subscription completes.
+//! Subscriptions (over `GET /graphql/ws`), fed by this server's event bus (`crate::events`),
+//! which receives what every server commits. What each subscriber receives of an event is
+//! decided in `services::live` under its own `AuthContext`.
+//!
+//! - `myAccountEvents`: the customer's own account (sessions started, elevated, ended; access
+//!   asked for, decided, lapsed), with the stored notice.
+//! - `impersonationEvents`: admins with 2FA, every session started, elevated or ended.
+//! - `currentImpersonation`: the impersonating admin's own session: ELEVATED, EXPIRING (at
+//!   most once a minute in its last 5 minutes), then ENDED with its end reason, and the
+//!   subscription completes. Woken by the bus, and read again every `WATCH` regardless.
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, Result, SimpleObject, Subscription as SubscriptionRoot};
 use futures_util::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::state;
-use super::types::Impersonation;
+use super::types::{Impersonation, Notification, SupportAccessGrant};
 use crate::AppState;
-use crate::auth::context::caller;
+use crate::auth::context::{AuthContext, caller};
+use crate::auth::guards::{AdminWithTwoFactor, Impersonating, NotImpersonating, TwoFactorPassed};
 use crate::entities::impersonation::{self as session, Mode};
-use crate::error::AppError;
+use crate::events::{Event, SlowConsumer};
 use crate::graphql::scalars::DateTime;
-use crate::services::impersonation;
+use crate::services::{impersonation, live};
 
-/// How often a watched session is read again.
-const WATCH: Duration = Duration::from_secs(1);
+/// How often a watched session is read again without being woken.
+const WATCH: Duration = Duration::from_secs(2);
 /// EXPIRING is told during the session's last minutes, at most once a minute.
 const EXPIRING_WITHIN: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -30,26 +40,87 @@ pub struct ImpersonationEvent {
     pub at: DateTime,
 }
 
+/// Something that happened in the customer's account.
+#[derive(SimpleObject)]
+pub struct AccountEvent {
+    /// IMPERSONATION_STARTED, IMPERSONATION_ELEVATED, IMPERSONATION_ENDED,
+    /// SUPPORT_ACCESS_REQUESTED, SUPPORT_ACCESS_APPROVED, SUPPORT_ACCESS_DENIED,
+    /// SUPPORT_ACCESS_REVOKED, SUPPORT_ACCESS_GRANTED or SUPPORT_ACCESS_EXPIRED.
+    pub kind: String,
+    /// The notice stored for it (sessions starting, elevated or ending; access asked for).
+    pub notification: Option<Notification>,
+    pub impersonation: Option<Impersonation>,
+    pub grant: Option<SupportAccessGrant>,
+    pub at: DateTime,
+}
+
 #[derive(Default)]
 pub struct Subscription;
 
 #[SubscriptionRoot]
 impl Subscription {
+    /// The customer's own account: sessions starting, elevated and ending in it, access asked
+    /// for, decided and lapsed. Not with an impersonation token.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn my_account_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = AccountEvent> + use<>> {
+        let (state, me, feed) = open(ctx).await?;
+        Ok(events(feed, slow(ctx), move |e| {
+            let (state, me) = (state.clone(), me.clone());
+            async move {
+                let seen = live::for_account(&state.db, &me, &e).await;
+                let v = unless_failed(seen)?;
+                Some(AccountEvent {
+                    kind: v.kind,
+                    notification: v.notification.map(Notification),
+                    impersonation: v.impersonation.map(Impersonation),
+                    grant: v.grant.map(SupportAccessGrant),
+                    at: DateTime(v.at),
+                })
+            }
+        }))
+    }
+
+    /// Admins with 2FA (not while impersonating): every session started, elevated or ended,
+    /// system-wide.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::ADMIN)")]
+    async fn impersonation_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = ImpersonationEvent> + use<>> {
+        let (state, me, feed) = open(ctx).await?;
+        Ok(events(feed, slow(ctx), move |e| {
+            let (state, me) = (state.clone(), me.clone());
+            async move {
+                let (kind, record) = unless_failed(live::for_admin(&state.db, &me, &e).await)?;
+                Some(ImpersonationEvent {
+                    kind: kind.to_string(),
+                    impersonation: Impersonation(record),
+                    at: DateTime(e.at),
+                })
+            }
+        }))
+    }
+
     /// The impersonating admin's own session (needs an impersonation token): ELEVATED,
     /// EXPIRING (at most once a minute during its last 5 minutes), then ENDED with its end
     /// reason, and the subscription completes.
+    #[graphql(guard = "Impersonating")]
     async fn current_impersonation(
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = ImpersonationEvent> + use<>> {
-        let c = caller(ctx)?;
-        let active = c
-            .impersonation
-            .as_ref()
-            .ok_or(AppError::Forbidden("this needs an impersonation token"))?;
+        let (state, me, feed) = open(ctx).await?;
+        let Some(active) = me.impersonation.clone() else {
+            unreachable!("guarded: an impersonation token")
+        };
         let watch = Watch {
-            state: state(ctx)?.clone(),
-            last: active.record.clone(),
+            state,
+            me,
+            feed,
+            last: active.record,
             warned_at: None,
             done: false,
         };
@@ -57,20 +128,97 @@ impl Subscription {
     }
 }
 
+/// What every subscription starts from: the app, the caller (as `connection_init`
+/// established it; the socket re-checks the token), and the feed of events from now on.
+async fn open(
+    ctx: &Context<'_>,
+) -> Result<(AppState, Arc<AuthContext>, broadcast::Receiver<Arc<Event>>)> {
+    let state = state(ctx)?.clone();
+    let me = Arc::new(caller(ctx)?.clone());
+    let feed = live::subscribe(&state).await?;
+    Ok((state, me, feed))
+}
+
+fn slow(ctx: &Context<'_>) -> SlowConsumer {
+    ctx.data_opt::<SlowConsumer>().cloned().unwrap_or_default()
+}
+
+/// A failure to load is logged and the event skipped.
+fn unless_failed<T>(r: crate::error::AppResult<Option<T>>) -> Option<T> {
+    r.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot load a live event");
+        None
+    })
+}
+
+/// The events `see` keeps (as it shows them to this subscriber). A subscriber that falls
+/// `BACKLOG` events behind rings `slow` and its stream ends.
+fn events<T, F, Fut>(
+    feed: broadcast::Receiver<Arc<Event>>,
+    slow: SlowConsumer,
+    see: F,
+) -> impl Stream<Item = T> + use<T, F, Fut>
+where
+    F: Fn(Arc<Event>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<T>> + Send,
+    T: Send,
+{
+    futures_util::stream::unfold((feed, see, slow), |(mut feed, see, slow)| async move {
+        loop {
+            match feed.recv().await {
+                Ok(e) => {
+                    if let Some(shown) = see(e).await {
+                        return Some((shown, (feed, see, slow)));
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a live subscriber fell behind; dropping it");
+                    slow.0.notify_one();
+                    return None;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 struct Watch {
     state: AppState,
+    me: Arc<AuthContext>,
+    feed: broadcast::Receiver<Arc<Event>>,
     last: session::Model,
     warned_at: Option<chrono::DateTime<chrono::Utc>>,
     done: bool,
 }
 
 impl Watch {
+    /// Waits for news of the session (or `WATCH`), then reads it.
+    async fn wake(&mut self) {
+        let sleep = tokio::time::sleep(WATCH);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return,
+                e = self.feed.recv() => match e {
+                    Ok(e) if live::about_own_session(&self.me, &e) => return,
+                    Ok(_) => {}
+                    // Behind or closed: reading the session again is all it needs.
+                    Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Closed) => {
+                        sleep.as_mut().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
     async fn next(mut self) -> Option<(ImpersonationEvent, Watch)> {
         if self.done {
             return None;
         }
         loop {
-            tokio::time::sleep(WATCH).await;
+            self.wake().await;
             let now = self.state.clock.now();
             let current = match impersonation::find_by_id(&self.state.db, &self.last.id).await {
                 Ok(Some(r)) => r,

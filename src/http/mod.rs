@@ -24,6 +24,8 @@ pub struct HttpState {
     pub schema: AppSchema,
     /// The same schema with limits that fit the standard introspection query.
     pub introspection_schema: AppSchema,
+    /// Open WebSocket connections per person on this server.
+    pub connections: std::sync::Arc<ws::Connections>,
 }
 
 /// Reads `Authorization: Bearer <token>`. A missing header is an anonymous request; any

@@ -1,8 +1,17 @@
 //! `GET /graphql/ws`: GraphQL over WebSocket (`graphql-transport-ws`), async-graphql's own
-//! protocol machine driven by a loop of ours that also re-checks the connection's token, as
-//! HTTP would, every `RECHECK`: when it would be refused (revoked, password changed, session
-//! ended, role or 2FA lost), the subscriptions get a moment to send their last event
-//! (`currentImpersonation`'s ENDED), then the socket closes with 4401.
+//! protocol machine driven by a loop of ours that reads the socket and:
+//!
+//! - re-checks the connection's token, as HTTP would, every `RECHECK`: when it would be
+//!   refused (revoked, password changed, session ended) the subscriptions get a moment to send
+//!   their last event (`currentImpersonation`'s ENDED), then the socket closes with 4401; when
+//!   the rights it was opened with changed (role, 2FA), with 4403;
+//! - caps the connections of one person on this server (`WS_MAX_CONNECTIONS_PER_USER`, 4429)
+//!   and the operations running on one connection (`WS_MAX_SUBSCRIPTIONS_PER_CONNECTION`, an
+//!   `error` message with `RATE_LIMITED`);
+//! - pings every `WS_PING_SECONDS` and closes (1001) a socket that sent nothing, not even a
+//!   pong, for a whole interval; closes (4408) one that does not initialise in time;
+//! - drops a client that reads too slowly (1013, or the socket dropped when a send stalls)
+//!   instead of buffering for it.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::HttpState;
 use crate::auth::context::{Caller, RequestMeta};
 use crate::error::AppError;
+use crate::events::SlowConsumer;
 use crate::graphql::loaders::{MembersLoader, TeamLoader, UserLoader};
 use crate::services::authentication::authenticate;
 
@@ -28,10 +38,27 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 const RECHECK: Duration = Duration::from_secs(2);
 /// How long subscriptions may still send after the token is found dead.
 const LAST_WORDS: Duration = Duration::from_millis(1500);
-/// A connection that sends nothing (no ping) for this long is closed.
-const IDLE: Duration = Duration::from_secs(60);
+/// A connection that has not sent `connection_init` by then is closed (4408).
+const INIT_WITHIN: Duration = Duration::from_secs(10);
+/// A message the client does not take within this long drops the connection.
+const SEND_WITHIN: Duration = Duration::from_secs(10);
 /// Close code: the token is not (or no longer) accepted.
 pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
+/// Close code: the token stands, but the rights it was opened with changed (role, 2FA).
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+/// Close code: `connection_init` did not come in time (as `graphql-ws` has it).
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// Close code: this person already holds `WS_MAX_CONNECTIONS_PER_USER` connections here.
+pub const CLOSE_TOO_MANY: u16 = 4429;
+/// Close code: the client fell too far behind (events were dropped); connect again.
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Close code: the client sent more than `INPUT_QUEUE` messages faster than they could be read.
+pub const CLOSE_POLICY: u16 = 1008;
+/// Client messages waiting for the protocol machine (it waits while `connection_init` is
+/// checked).
+const INPUT_QUEUE: usize = 64;
+/// Close code: the client answered no ping for a whole `WS_PING_SECONDS`.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 pub async fn upgrade(
     State(s): State<HttpState>,
@@ -50,9 +77,14 @@ pub async fn upgrade(
 /// may introspect (in production only 2FA admins may, as over HTTP).
 #[derive(Default)]
 struct Established {
+    initialized: bool,
     token: Option<String>,
-    refused: bool,
+    /// The close code when `connection_init` was refused.
+    refused: Option<u16>,
     may_introspect: bool,
+    standing: Option<Standing>,
+    /// This connection's place under the per-person cap.
+    slot: Option<Slot>,
 }
 
 /// The schema, with the introspection rule HTTP applies per request applied per operation.
@@ -94,19 +126,18 @@ impl async_graphql::Executor for Gate {
 }
 
 async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
-    let (mut sink, incoming) = socket.split();
-    let input = incoming
-        .take_while(|m| futures_util::future::ready(m.is_ok()))
-        .filter_map(|m| {
-            futures_util::future::ready(match m {
-                Ok(Message::Text(t)) => Some(t.as_bytes().to_vec()),
-                Ok(Message::Binary(b)) => Some(b.to_vec()),
-                _ => None,
-            })
-        });
+    let limits = s.app.config.ws.clone();
+    let (mut sink, mut incoming) = socket.split();
+    // The protocol machine reads what the loop below lets through.
+    let (to_machine, input) = tokio::sync::mpsc::channel::<Vec<u8>>(INPUT_QUEUE);
+    let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
+        rx.recv().await.map(|m| (m, rx))
+    }));
     let established = Arc::new(Mutex::new(Established::default()));
+    let slow = SlowConsumer::default();
     let on_init = {
         let (app, established, meta) = (s.app.clone(), established.clone(), meta.clone());
+        let (connections, slow) = (s.connections.clone(), slow.clone());
         move |payload: serde_json::Value| async move {
             let header = payload.get("Authorization").and_then(|v| v.as_str());
             let token = match header {
@@ -124,17 +155,30 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
                 (Some(t), _) => authenticate(&app, t).await.map(Some),
             };
             let mut e = established.lock().unwrap_or_else(|p| p.into_inner());
-            match caller {
-                Ok(c) => {
-                    e.token = token;
-                    e.may_introspect = c.as_ref().is_some_and(|c| c.may_introspect());
-                    Ok(connection_data(&app, c, meta))
-                }
+            e.initialized = true;
+            let c = match caller {
+                Ok(c) => c,
                 Err(err) => {
-                    e.refused = true;
-                    Err(async_graphql::Error::new(err.to_string()))
+                    e.refused = Some(CLOSE_UNAUTHENTICATED);
+                    return Err(async_graphql::Error::new(err.to_string()));
                 }
+            };
+            if let Some(c) = &c {
+                let person = c.true_user().id.clone();
+                match connections.take(&person, app.config.ws.connections_per_user) {
+                    Some(slot) => e.slot = Some(slot),
+                    None => {
+                        e.refused = Some(CLOSE_TOO_MANY);
+                        return Err(async_graphql::Error::new("too many connections"));
+                    }
+                }
+                e.standing = Some(Standing::of(c));
             }
+            e.token = token;
+            e.may_introspect = c.as_ref().is_some_and(|c| c.may_introspect());
+            let mut data = connection_data(&app, c, meta);
+            data.insert(slow);
+            Ok(data)
         }
     };
     let gate = Gate {
@@ -143,41 +187,237 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
         development: s.app.config.environment == crate::config::Environment::Development,
     };
     let mut machine = ProtocolMachine::new(gate, input, WebSocketProtocols::GraphQLWS)
-        .on_connection_init(on_init)
-        .keepalive_timeout(IDLE);
+        .on_connection_init(on_init);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.reset();
-    let mut closing: Option<tokio::time::Instant> = None;
+    let mut ping = tokio::time::interval(limits.ping);
+    ping.reset();
+    let mut heard = true;
+    let init_by = tokio::time::Instant::now() + INIT_WITHIN;
+    let mut closing: Option<(tokio::time::Instant, u16)> = None;
     let mut refusals = Refusals::default();
+    let mut running = Running::new(limits.subscriptions_per_connection);
     loop {
-        let deadline = closing.unwrap_or_else(tokio::time::Instant::now);
+        let deadline = closing.map_or_else(tokio::time::Instant::now, |c| c.0);
+        let initialized = established.lock().map(|e| e.initialized).unwrap_or(true);
         tokio::select! {
+            frame = incoming.next() => {
+                heard = true;
+                let bytes = match frame {
+                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(b))) => b.to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                };
+                match running.admit(&bytes) {
+                    // The machine reads its input whenever it is polled (each turn of this
+                    // loop); a full queue means a client sending faster than any use.
+                    Ok(()) => {
+                        if to_machine.try_send(bytes).is_err() {
+                            close(&mut sink, CLOSE_POLICY, "too many messages").await;
+                            return;
+                        }
+                    }
+                    Err(refusal) => {
+                        if !send(&mut sink, Message::Text(Utf8Bytes::from(refusal))).await {
+                            return;
+                        }
+                    }
+                }
+            },
             msg = machine.next() => match msg {
                 Some(WsMessage::Text(text)) => {
+                    running.finished(&text);
                     let Some(text) = refusals.rewrite(text) else { continue };
-                    if sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                    if !send(&mut sink, Message::Text(Utf8Bytes::from(text))).await {
                         return;
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let refused = established.lock().map(|e| e.refused).unwrap_or(true);
-                    let code = if refused { CLOSE_UNAUTHENTICATED } else { code };
-                    close(&mut sink, code, &reason).await;
+                    let refused = established.lock().map(|e| e.refused).unwrap_or(None);
+                    close(&mut sink, refused.unwrap_or(code), &reason).await;
                     return;
                 }
                 None => return,
             },
+            _ = slow.0.notified() => {
+                close(&mut sink, CLOSE_TRY_AGAIN, "too slow: events were dropped").await;
+                return;
+            },
+            _ = ping.tick() => {
+                if !heard {
+                    close(&mut sink, CLOSE_GOING_AWAY, "no answer to ping").await;
+                    return;
+                }
+                heard = false;
+                if !send(&mut sink, Message::Ping(Default::default())).await {
+                    return;
+                }
+            },
+            _ = tokio::time::sleep_until(init_by), if !initialized => {
+                close(&mut sink, CLOSE_INIT_TIMEOUT, "connection initialisation timeout").await;
+                return;
+            },
             _ = recheck.tick(), if closing.is_none() => {
-                let token = established.lock().ok().and_then(|e| e.token.clone());
-                if let Some(t) = token
-                    && let Err(AppError::Unauthenticated(_)) = authenticate(&s.app, &t).await
-                {
-                    closing = Some(tokio::time::Instant::now() + LAST_WORDS);
+                let (token, standing) = match established.lock() {
+                    Ok(e) => (e.token.clone(), e.standing),
+                    Err(_) => (None, None),
+                };
+                if let Some(t) = token {
+                    let code = match authenticate(&s.app, &t).await {
+                        Err(AppError::Unauthenticated(_)) => Some(CLOSE_UNAUTHENTICATED),
+                        Ok(c) if Some(Standing::of(&c)) != standing => Some(CLOSE_FORBIDDEN),
+                        _ => None,
+                    };
+                    if let Some(code) = code {
+                        closing = Some((tokio::time::Instant::now() + LAST_WORDS, code));
+                    }
                 }
             },
             _ = tokio::time::sleep_until(deadline), if closing.is_some() => {
-                close(&mut sink, CLOSE_UNAUTHENTICATED, "the session has ended").await;
+                let code = closing.map_or(CLOSE_UNAUTHENTICATED, |c| c.1);
+                let reason = match code {
+                    CLOSE_FORBIDDEN => "the account's role or two-factor standing changed",
+                    _ => "the session has ended",
+                };
+                close(&mut sink, code, reason).await;
                 return;
+            }
+        }
+    }
+}
+
+/// Sends within `SEND_WITHIN`; false when the peer is gone or reads too slowly (the socket is
+/// then dropped, not buffered).
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: Message,
+) -> bool {
+    match tokio::time::timeout(SEND_WITHIN, sink.send(msg)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("a WebSocket client reads too slowly; dropping it");
+            false
+        }
+    }
+}
+
+/// What the caller's rights on the socket rest on: when a re-check finds them changed (role,
+/// 2FA), the socket closes with 4403 and the client connects again under its new rights.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Standing {
+    role: crate::auth::Role,
+    admin_with_two_factor: bool,
+    impersonating: bool,
+}
+
+impl Standing {
+    fn of(c: &crate::auth::AuthContext) -> Standing {
+        Standing {
+            role: c.role,
+            admin_with_two_factor: c.is_admin_with_two_factor(),
+            impersonating: c.is_impersonating(),
+        }
+    }
+}
+
+/// The operations running on a connection, at most `cap` at once. A `subscribe` over the cap
+/// is answered with an `error` message (`RATE_LIMITED`, `extensions.limit`) and not run.
+struct Running {
+    cap: usize,
+    ids: std::collections::HashSet<String>,
+}
+
+impl Running {
+    fn new(cap: usize) -> Running {
+        Running {
+            cap,
+            ids: Default::default(),
+        }
+    }
+
+    /// Lets a client message through, or returns the refusal to send instead.
+    fn admit(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return Ok(());
+        };
+        let id = msg["id"].as_str().unwrap_or_default().to_string();
+        match msg["type"].as_str() {
+            Some("subscribe") if !self.ids.contains(&id) && self.ids.len() >= self.cap => {
+                let cap = self.cap;
+                Err(serde_json::json!({
+                    "id": id,
+                    "type": "error",
+                    "payload": [{
+                        "message": format!("at most {cap} operations at once on one connection"),
+                        "extensions": { "code": "RATE_LIMITED", "limit": cap },
+                    }],
+                })
+                .to_string())
+            }
+            Some("subscribe") => {
+                self.ids.insert(id);
+                Ok(())
+            }
+            Some("complete") => {
+                self.ids.remove(&id);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Notes an operation the server finished (`complete` or `error`).
+    fn finished(&mut self, text: &str) {
+        if let Ok(msg) = serde_json::from_str::<serde_json::Value>(text)
+            && matches!(msg["type"].as_str(), Some("complete" | "error"))
+            && let Some(id) = msg["id"].as_str()
+        {
+            self.ids.remove(id);
+        }
+    }
+}
+
+/// Open connections per person on this server (`WS_MAX_CONNECTIONS_PER_USER`).
+#[derive(Default)]
+pub struct Connections {
+    open: Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl Connections {
+    /// A slot for one more connection of `person`, or none at the cap. The slot is given
+    /// back when dropped (the connection ends).
+    fn take(self: &Arc<Self>, person: &str, cap: usize) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(person.to_string()).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            connections: self.clone(),
+            person: person.to_string(),
+        })
+    }
+}
+
+struct Slot {
+    connections: Arc<Connections>,
+    person: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.person) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.person);
             }
         }
     }

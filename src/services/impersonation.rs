@@ -318,6 +318,20 @@ pub async fn elevate(
         .entity("Impersonation", &active.record.id)
         .details(serde_json::json!({ "reason": reason, "from": "READ_ONLY", "to": "READ_WRITE" }));
     audit::record(&txn, entry).await?;
+    // The customer is told: support can now change things (the caller's user is the target).
+    let message = format!(
+        "{} can now make changes in your account: {}.",
+        super::notifications::support_name(&active.impersonator),
+        reason,
+    );
+    let notice = Notice {
+        kind: super::notifications::kind::IMPERSONATION_ELEVATED,
+        message,
+        subject: "Support can now make changes in your account",
+        impersonation_id: Some(&active.record.id),
+        grant_id: active.record.grant_id.as_deref(),
+    };
+    super::notifications::notify(&txn, &state.config, &caller.user, notice, now).await?;
     let record = find(&txn, &active.record.id).await?;
     txn.commit().await?;
     Ok(record)

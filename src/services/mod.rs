@@ -8,6 +8,7 @@ pub mod businesses;
 pub mod comments;
 pub mod impersonation;
 pub mod leads;
+pub mod live;
 pub mod memberships;
 pub mod notifications;
 pub mod outbox;

@@ -17,12 +17,10 @@ use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Config;
 use crate::entities::{notification, user};
 use crate::error::AppResult;
+use crate::events::{self, NewEvent};
 
-pub mod kind {
-    pub const IMPERSONATION_STARTED: &str = "IMPERSONATION_STARTED";
-    pub const IMPERSONATION_ENDED: &str = "IMPERSONATION_ENDED";
-    pub const SUPPORT_ACCESS_REQUESTED: &str = "SUPPORT_ACCESS_REQUESTED";
-}
+/// A notice's kind is the kind of the live event it goes out with.
+pub use crate::events::kind;
 
 /// A notice to write.
 pub struct Notice<'a> {
@@ -35,8 +33,9 @@ pub struct Notice<'a> {
     pub grant_id: Option<&'a str>,
 }
 
-/// Writes the notice for `to` on `conn` (the transaction of the change it tells about) and,
-/// when e-mail is set up, its e-mail into the outbox in the same transaction.
+/// Writes the notice for `to` on `conn` (the transaction of the change it tells about), its
+/// live event (of the notice's kind), and, when e-mail is set up, its e-mail into the outbox,
+/// all in the same transaction.
 pub async fn notify(
     conn: &impl ConnectionTrait,
     config: &Config,
@@ -59,6 +58,14 @@ pub async fn notify(
     if config.smtp.is_some() {
         outbox::enqueue(conn, &row, &to.email, n.subject, at).await?;
     }
+    // Live: the customer's open sessions (`myAccountEvents`) are told with the notice.
+    let mut event = NewEvent::new(n.kind, &to.id)
+        .grant(n.grant_id)
+        .notification(&row.id);
+    if let Some(id) = n.impersonation_id {
+        event = event.impersonation(id);
+    }
+    events::publish(conn, event, at).await?;
     Ok(row)
 }
 

@@ -176,6 +176,13 @@ pub fn spawn_sweeper(state: AppState) {
                 Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
                 Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
             }
+            if let Err(e) = super::support_access::expire_lapsed(&state).await {
+                tracing::warn!(error = %e, "support access sweep failed");
+            }
+            let old = state.clock.now() - crate::events::KEPT;
+            if let Err(e) = crate::events::prune(&state.db, old).await {
+                tracing::warn!(error = %e, "cannot prune old events");
+            }
         }
     });
 }

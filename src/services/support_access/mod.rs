@@ -7,7 +7,9 @@
 //! of someone else is NOT_FOUND.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
@@ -19,6 +21,7 @@ use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent};
 use crate::services::{db_time, memberships, new_id, users, validation};
 
 mod lookup;
@@ -261,6 +264,9 @@ pub async fn open(
             .entity("SupportAccessGrant", &g.id)
             .details(serde_json::json!({ "minutes": minutes, "mode": w.mode.as_str() }));
         audit::record(&txn, entry).await?;
+        let event =
+            NewEvent::new(events::kind::SUPPORT_ACCESS_GRANTED, &g.user_id).grant(Some(&g.id));
+        events::publish(&txn, event, now).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -339,7 +345,51 @@ async fn decide(
         .entity("SupportAccessGrant", &g.id)
         .details(d.details);
     audit::record(txn, entry).await?;
+    let kind = match d.to {
+        Status::Approved => events::kind::SUPPORT_ACCESS_APPROVED,
+        Status::Denied => events::kind::SUPPORT_ACCESS_DENIED,
+        Status::Revoked => events::kind::SUPPORT_ACCESS_REVOKED,
+        Status::Expired => events::kind::SUPPORT_ACCESS_EXPIRED,
+        Status::Pending => events::kind::SUPPORT_ACCESS_REQUESTED,
+    };
+    let event = NewEvent::new(kind, &g.user_id).grant(Some(&g.id));
+    events::publish(txn, event, now).await?;
     reload(txn, &g.id).await
+}
+
+/// Marks the grants that lapsed (a request nobody answered, a window that ran out) EXPIRED,
+/// each with one conditional update and its `SUPPORT_ACCESS_EXPIRED` event, so the customer
+/// sees it go. Their status already reads EXPIRED without this (`status`): this is the news.
+/// Returns how many it marked. Every server's sweep runs it; each grant is marked once.
+pub async fn expire_lapsed(state: &AppState) -> AppResult<usize> {
+    use grant::Column as C;
+    let now = state.clock.now();
+    let lapsed = grant::Entity::find()
+        .filter(C::Status.is_in([Status::Pending.as_str(), Status::Approved.as_str()]))
+        .filter(C::ExpiresAt.lte(db_time(now)))
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    let mut n = 0;
+    for g in lapsed {
+        let txn = super::write_txn(&state.db).await?;
+        let moved = grant::Entity::update_many()
+            .col_expr(C::Status, Expr::value(Status::Expired.as_str()))
+            .filter(C::Id.eq(g.id.clone()))
+            .filter(C::Status.eq(g.status.as_str()))
+            .filter(C::ExpiresAt.lte(db_time(now)))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected == 1 {
+            let event =
+                NewEvent::new(events::kind::SUPPORT_ACCESS_EXPIRED, &g.user_id).grant(Some(&g.id));
+            let at = g.expires_at.unwrap_or(now).min(now);
+            events::publish(&txn, event, at).await?;
+            n += 1;
+        }
+        txn.commit().await?;
+    }
+    Ok(n)
 }
 
 fn not_in(wanted: Status, g: &grant::Model, now: DateTime<Utc>) -> AppError {

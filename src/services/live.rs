@@ -1,0 +1,104 @@
+//! What a live subscriber receives of an event (`crate::events`), decided under the
+//! subscriber's own `AuthContext`: events carry ids only, and each subscriber loads what it
+//! may see. A customer gets events about their own account and nothing else; admins with 2FA
+//! get every session's start, elevation and end; the impersonating admin hears about their
+//! own session.
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use super::{impersonation, support_access};
+use crate::AppState;
+use crate::auth::context::AuthContext;
+use crate::entities::{impersonation as session, notification, support_access_grant as grant};
+use crate::error::AppResult;
+use crate::events::{Event, kind};
+
+/// An event about the customer's account, as the customer may see it.
+#[derive(Debug, Clone)]
+pub struct AccountEvent {
+    pub kind: String,
+    pub notification: Option<notification::Model>,
+    pub impersonation: Option<session::Model>,
+    pub grant: Option<grant::Model>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `myAccountEvents`: the event if it is about the caller's own account (acting as
+/// themselves), with what it refers to that the caller may read; otherwise none.
+pub async fn for_account(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    e: &Event,
+) -> AppResult<Option<AccountEvent>> {
+    let me = &caller.user.id;
+    if caller.is_impersonating() || e.account_id.as_deref() != Some(me.as_str()) {
+        return Ok(None);
+    }
+    let notification = match &e.notification_id {
+        Some(id) => notification::Entity::find_by_id(id.clone())
+            .one(conn)
+            .await?
+            .filter(|n| &n.user_id == me),
+        None => None,
+    };
+    let impersonation = match &e.impersonation_id {
+        Some(id) => impersonation::find_by_id(conn, id)
+            .await?
+            .filter(|r| impersonation::may_read(caller, r)),
+        None => None,
+    };
+    let grant = match &e.grant_id {
+        Some(id) => support_access::find(conn, id)
+            .await?
+            .filter(|g| &g.user_id == me),
+        None => None,
+    };
+    Ok(Some(AccountEvent {
+        kind: e.kind.clone(),
+        notification,
+        impersonation,
+        grant,
+        at: e.at,
+    }))
+}
+
+/// `impersonationEvents`: for an admin with 2FA acting as themselves, the session event as
+/// STARTED, ELEVATED or ENDED with the session; otherwise none.
+pub async fn for_admin(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    e: &Event,
+) -> AppResult<Option<(&'static str, session::Model)>> {
+    if !caller.is_admin_with_two_factor() || caller.is_impersonating() {
+        return Ok(None);
+    }
+    let short = match e.kind.as_str() {
+        kind::IMPERSONATION_STARTED => "STARTED",
+        kind::IMPERSONATION_ELEVATED => "ELEVATED",
+        kind::IMPERSONATION_ENDED => "ENDED",
+        _ => return Ok(None),
+    };
+    let Some(id) = &e.impersonation_id else {
+        return Ok(None);
+    };
+    Ok(impersonation::find_by_id(conn, id)
+        .await?
+        .map(|r| (short, r)))
+}
+
+/// `currentImpersonation`: whether the event is about the caller's own running session.
+pub fn about_own_session(caller: &AuthContext, e: &Event) -> bool {
+    caller
+        .impersonation
+        .as_ref()
+        .is_some_and(|a| e.impersonation_id.as_deref() == Some(a.record.id.as_str()))
+}
+
+/// This server's feed of events, from now on.
+pub async fn subscribe(
+    state: &AppState,
+) -> AppResult<tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>> {
+    state
+        .events
+        .subscribe(&state.db, &state.config.database_url)
+        .await
+}

@@ -41,12 +41,13 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> Self {
         let hashing = auth::password::HashingPool::new(config.password_hash_concurrency);
+        let events = events::Bus::new(config.ws.backlog);
         AppState {
             db,
             config: Arc::new(config),
             clock,
             hashing,
-            events: events::Bus::default(),
+            events,
         }
     }
 }

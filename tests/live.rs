@@ -3,90 +3,9 @@
 //! `currentImpersonation`, and the socket closed when its token dies.
 mod common;
 
-use std::time::Duration;
-
+use common::ws::*;
 use common::*;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Serves the app on a free loopback port; returns the WebSocket URL.
-async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    format!("ws://{addr}/graphql/ws")
-}
-
-async fn connect(url: &str) -> Socket {
-    let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (socket, response) = tokio_tungstenite::connect_async(req).await.unwrap();
-    assert_eq!(
-        response.headers()["sec-websocket-protocol"],
-        "graphql-transport-ws"
-    );
-    socket
-}
-
-async fn send(s: &mut Socket, v: Value) {
-    s.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// The next message, within `secs` seconds: a JSON message, or the close code.
-async fn next(s: &mut Socket, secs: u64) -> Result<Value, u16> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(secs), s.next())
-            .await
-            .expect("a message in time");
-        match msg {
-            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
-            Some(Ok(Message::Close(frame))) => return Err(frame.map_or(0, |f| f.code.into())),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Err(0),
-        }
-    }
-}
-
-/// Connects and sends `connection_init` with the token; returns the socket after the ack.
-async fn init(url: &str, token: Option<&str>) -> Socket {
-    let mut s = connect(url).await;
-    let payload = match token {
-        Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
-        None => json!({}),
-    };
-    send(
-        &mut s,
-        json!({ "type": "connection_init", "payload": payload }),
-    )
-    .await;
-    let ack = next(&mut s, 5).await.expect("an ack");
-    assert_eq!(ack["type"], "connection_ack");
-    s
-}
-
-async fn subscribe(s: &mut Socket, id: &str, query: &str) {
-    send(
-        s,
-        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
-    )
-    .await;
-}
+use serde_json::json;
 
 const CURRENT: &str =
     "subscription { currentImpersonation { kind at impersonation { id mode endReason } } }";

@@ -101,6 +101,10 @@ pub struct WsLimits {
     pub subscriptions_per_connection: usize,
     /// How often each socket is pinged; one silent for a whole interval is closed.
     pub ping: Duration,
+    /// A socket that has not sent `connection_init` by then is closed (4408). Fixed at 10 s.
+    pub init_within: Duration,
+    /// How many events a subscriber may fall behind before it is dropped. Fixed at 256.
+    pub backlog: usize,
 }
 
 impl Default for WsLimits {
@@ -109,6 +113,8 @@ impl Default for WsLimits {
             connections_per_user: 10,
             subscriptions_per_connection: 20,
             ping: Duration::from_secs(30),
+            init_within: Duration::from_secs(10),
+            backlog: 256,
         }
     }
 }
@@ -170,6 +176,7 @@ impl Config {
             ping: Duration::from_secs(
                 in_range("WS_PING_SECONDS", o.ws_ping_seconds, 5, 600)? as u64
             ),
+            ..WsLimits::default()
         };
         c.access_token_ttl = minutes("ACCESS_TOKEN_TTL_MINUTES", o.access_token_ttl_minutes, 1440)?;
         c.refresh_token_ttl = chrono::Duration::days(in_range(

@@ -9,7 +9,7 @@
 //!   then reads the rows it may have missed from the table. On SQLite, whose writers commit
 //!   one at a time (so ids commit in order), it reads new rows by id, every 100 ms.
 //! - **Delivering**: the `Bus` is a bounded broadcast. A subscriber that falls more than
-//!   `BACKLOG` events behind is dropped (its socket closes with 1013), never buffered
+//!   `backlog` events (256) behind is dropped (its socket closes with 1013), never buffered
 //!   without limit. Events carry ids only: each subscriber loads what it may see under its
 //!   own `AuthContext` (`services::live`).
 mod pump;
@@ -30,8 +30,6 @@ use crate::services::db_time;
 
 /// The PostgreSQL channel.
 pub const CHANNEL: &str = "crm_events";
-/// How many events a subscriber may fall behind before it is dropped.
-pub const BACKLOG: usize = 256;
 /// How long events are kept (every server's sweep deletes older ones).
 pub const KEPT: chrono::Duration = chrono::Duration::days(1);
 /// How long a first subscriber waits for the server to start listening.
@@ -172,18 +170,17 @@ struct Inner {
     listening: OnceCell<watch::Receiver<bool>>,
 }
 
-impl Default for Bus {
-    fn default() -> Self {
+impl Bus {
+    /// A bus whose subscribers may fall `backlog` events behind before they are dropped.
+    pub fn new(backlog: usize) -> Bus {
         Bus {
             inner: Arc::new(Inner {
-                sender: broadcast::channel(BACKLOG).0,
+                sender: broadcast::channel(backlog.max(1)).0,
                 listening: OnceCell::new(),
             }),
         }
     }
-}
 
-impl Bus {
     /// A receiver of every event committed from now on. The first call starts this server's
     /// pump and waits until it listens, so nothing committed after it returns is missed.
     pub async fn subscribe(
@@ -221,7 +218,7 @@ impl Bus {
     }
 }
 
-/// Set on a WebSocket connection: a subscription that fell `BACKLOG` events behind rings
+/// Set on a WebSocket connection: a subscription that fell too far behind rings
 /// it, and the connection is closed (1013, try again) rather than buffering without limit.
 #[derive(Clone, Default)]
 pub struct SlowConsumer(pub Arc<tokio::sync::Notify>);

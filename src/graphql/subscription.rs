@@ -152,7 +152,7 @@ fn unless_failed<T>(r: crate::error::AppResult<Option<T>>) -> Option<T> {
 }
 
 /// The events `see` keeps (as it shows them to this subscriber). A subscriber that falls
-/// `BACKLOG` events behind rings `slow` and its stream ends.
+/// too far behind (the bus's backlog) rings `slow` and its stream ends.
 fn events<T, F, Fut>(
     feed: broadcast::Receiver<Arc<Event>>,
     slow: SlowConsumer,

@@ -38,8 +38,6 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 const RECHECK: Duration = Duration::from_secs(2);
 /// How long subscriptions may still send after the token is found dead.
 const LAST_WORDS: Duration = Duration::from_millis(1500);
-/// A connection that has not sent `connection_init` by then is closed (4408).
-const INIT_WITHIN: Duration = Duration::from_secs(10);
 /// A message the client does not take within this long drops the connection.
 const SEND_WITHIN: Duration = Duration::from_secs(10);
 /// Close code: the token is not (or no longer) accepted.
@@ -193,7 +191,7 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
     let mut ping = tokio::time::interval(limits.ping);
     ping.reset();
     let mut heard = true;
-    let init_by = tokio::time::Instant::now() + INIT_WITHIN;
+    let init_by = tokio::time::Instant::now() + limits.init_within;
     let mut closing: Option<(tokio::time::Instant, u16)> = None;
     let mut refusals = Refusals::default();
     let mut running = Running::new(limits.subscriptions_per_connection);

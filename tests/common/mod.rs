@@ -2,6 +2,8 @@
 //! default, or a new PostgreSQL database of its own when `TEST_DATABASE_URL` is set.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::sync::Arc;
 
 use axum::Router;

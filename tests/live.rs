@@ -186,3 +186,57 @@ async fn production_introspection_rules_hold_over_the_socket() {
         "Query"
     );
 }
+
+#[tokio::test]
+async fn losing_the_admin_role_completes_the_subscriptions_and_closes_with_4403() {
+    let w = world().await;
+    let mut s = init(&w.url, Some(&w.admin.token)).await;
+    subscribe(
+        &mut s,
+        "feed",
+        "subscription { impersonationEvents { kind } }",
+    )
+    .await;
+    subscribed(&w.app, 1).await;
+    w.app.set_role(&w.admin.user_id, "USER").await;
+    let m = next(&mut s, 6).await.unwrap();
+    assert_eq!(
+        (&m["type"], &m["id"]),
+        (&json!("complete"), &json!("feed")),
+        "{m}"
+    );
+    assert_eq!(next(&mut s, 5).await, Err(4403));
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_and_one_that_does_not_is_closed() {
+    let app = TestApp::with_config(|c| c.ws.ping = std::time::Duration::from_secs(1)).await;
+    let url = serve(&app).await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    // Reading answers pings (tungstenite replies to each ping it reads).
+    let mut alive = init(&url, Some(&carl.token)).await;
+    let mut silent = init(&url, Some(&carl.token)).await;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(3500);
+    let mut pings = 0;
+    while let Ok(frame) =
+        tokio::time::timeout_at(until, futures_util::StreamExt::next(&mut alive)).await
+    {
+        match frame {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_))) => pings += 1,
+            other => panic!("only pings while idle, got {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} pings");
+    subscribe(&mut alive, "1", "{ __typename }").await;
+    assert_eq!(data(&mut alive, "1", 5).await["__typename"], "Query");
+    // The one that read nothing for those seconds answered no ping: closed.
+    assert_eq!(next(&mut silent, 5).await, Err(1001));
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    let app = TestApp::with_config(|c| c.ws.init_within = std::time::Duration::from_secs(1)).await;
+    let url = serve(&app).await;
+    let mut s = connect(&url).await;
+    assert_eq!(next(&mut s, 5).await, Err(4408));
+}

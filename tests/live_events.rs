@@ -23,8 +23,7 @@ const IMPERSONATE: &str = r#"
 mutation($u: ID!, $m: ImpersonationMode) {
   impersonate(userId: $u, reason: "ticket #42", mode: $m) { accessToken user { impersonation { id } } }
 }"#;
-const ELEVATE: &str =
-    "mutation($c: String!) { elevateImpersonation(code: $c, reason: \"fix the invoice\") { mode } }";
+const ELEVATE: &str = "mutation($c: String!) { elevateImpersonation(code: $c, reason: \"fix the invoice\") { mode } }";
 const CANCEL: &str = "mutation { cancelImpersonation { accessToken } }";
 
 struct World {
@@ -180,7 +179,10 @@ async fn requests_decisions_and_lapses_reach_the_customer() {
     let g1 = request(30).await;
     let e = account_event(&mut s).await;
     assert_eq!(e["kind"], "SUPPORT_ACCESS_REQUESTED");
-    assert_eq!((&e["grant"]["id"], &e["grant"]["status"]), (&g1, &json!("PENDING")));
+    assert_eq!(
+        (&e["grant"]["id"], &e["grant"]["status"]),
+        (&g1, &json!("PENDING"))
+    );
     assert!(
         e["notification"]["message"]
             .as_str()
@@ -194,13 +196,19 @@ async fn requests_decisions_and_lapses_reach_the_customer() {
     assert!(e["notification"].is_null());
     decide("revokeSupportAccess", g1.clone()).await;
     let e = account_event(&mut s).await;
-    assert_eq!((&e["kind"], &e["grant"]["status"]), (&json!("SUPPORT_ACCESS_REVOKED"), &json!("REVOKED")));
+    assert_eq!(
+        (&e["kind"], &e["grant"]["status"]),
+        (&json!("SUPPORT_ACCESS_REVOKED"), &json!("REVOKED"))
+    );
 
     let g2 = request(30).await;
     assert_eq!(account_event(&mut s).await["grant"]["id"], g2);
     decide("denySupportAccess", g2.clone()).await;
     let e = account_event(&mut s).await;
-    assert_eq!((&e["kind"], &e["grant"]["status"]), (&json!("SUPPORT_ACCESS_DENIED"), &json!("DENIED")));
+    assert_eq!(
+        (&e["kind"], &e["grant"]["status"]),
+        (&json!("SUPPORT_ACCESS_DENIED"), &json!("DENIED"))
+    );
 
     let d = w
         .app
@@ -228,7 +236,10 @@ async fn requests_decisions_and_lapses_reach_the_customer() {
     let mut lapsed = vec![];
     for _ in 0..2 {
         let e = account_event(&mut s).await;
-        assert_eq!((&e["kind"], &e["grant"]["status"]), (&json!("SUPPORT_ACCESS_EXPIRED"), &json!("EXPIRED")));
+        assert_eq!(
+            (&e["kind"], &e["grant"]["status"]),
+            (&json!("SUPPORT_ACCESS_EXPIRED"), &json!("EXPIRED"))
+        );
         lapsed.push(e["grant"]["id"].clone());
     }
     assert!(lapsed.contains(&g3), "{lapsed:?}");
@@ -284,7 +295,10 @@ async fn admins_see_every_session_start_elevate_and_end() {
     let code = w.app.code(&w.ada_secret);
     w.app.ok(Some(&t), ELEVATE, json!({ "c": code })).await;
     let e = feed(data(&mut s, "feed", 5).await);
-    assert_eq!((&e["kind"], &e["impersonation"]["mode"]), (&json!("ELEVATED"), &json!("READ_WRITE")));
+    assert_eq!(
+        (&e["kind"], &e["impersonation"]["mode"]),
+        (&json!("ELEVATED"), &json!("READ_WRITE"))
+    );
     // Ada (super admin) ends it from the dashboard.
     w.app
         .ok(
@@ -307,7 +321,10 @@ async fn admins_see_every_session_start_elevate_and_end() {
         .await;
     let (_, id2) = impersonate(&w, &w.dana, "READ_ONLY").await;
     let e = feed(data(&mut s, "feed", 5).await);
-    assert_eq!((&e["kind"], &e["impersonation"]["id"]), (&json!("STARTED"), &json!(id2)));
+    assert_eq!(
+        (&e["kind"], &e["impersonation"]["id"]),
+        (&json!("STARTED"), &json!(id2))
+    );
 }
 
 #[tokio::test]
@@ -358,9 +375,15 @@ async fn an_event_on_one_server_reaches_a_subscriber_on_another() {
     // Server A commits; server B's subscribers hear it.
     let (_, id) = impersonate(&w, &w.carl, "READ_ONLY").await;
     let e = account_event(&mut carl).await;
-    assert_eq!((&e["kind"], &e["impersonation"]["id"]), (&json!("IMPERSONATION_STARTED"), &json!(id)));
+    assert_eq!(
+        (&e["kind"], &e["impersonation"]["id"]),
+        (&json!("IMPERSONATION_STARTED"), &json!(id))
+    );
     let e = data(&mut feed, "feed", 5).await["impersonationEvents"].clone();
-    assert_eq!((&e["kind"], &e["impersonation"]["id"]), (&json!("STARTED"), &json!(id)));
+    assert_eq!(
+        (&e["kind"], &e["impersonation"]["id"]),
+        (&json!("STARTED"), &json!(id))
+    );
     // And the other way round: B commits, A's subscriber hears it.
     let mut carl_on_a = init(&w.url, Some(&w.carl.token)).await;
     subscribe(&mut carl_on_a, "acct", ACCOUNT).await;
@@ -437,13 +460,21 @@ async fn connections_per_person_and_operations_per_connection_are_capped() {
     subscribe(&mut second, "b", ACCOUNT).await;
     subscribe(&mut second, "c", ACCOUNT).await;
     let m = next(&mut second, 5).await.unwrap();
-    assert_eq!((&m["type"], &m["id"]), (&json!("error"), &json!("c")), "{m}");
+    assert_eq!(
+        (&m["type"], &m["id"]),
+        (&json!("error"), &json!("c")),
+        "{m}"
+    );
     assert_eq!(m["payload"][0]["extensions"]["code"], "RATE_LIMITED");
     assert_eq!(m["payload"][0]["extensions"]["limit"], 2);
     // Completing one makes room (the server confirms it); the two running hear events.
     send(&mut second, json!({ "id": "a", "type": "complete" })).await;
     let m = next(&mut second, 5).await.unwrap();
-    assert_eq!((&m["type"], &m["id"]), (&json!("complete"), &json!("a")), "{m}");
+    assert_eq!(
+        (&m["type"], &m["id"]),
+        (&json!("complete"), &json!("a")),
+        "{m}"
+    );
     subscribe(&mut second, "c", ACCOUNT).await;
     subscribed(&w.app, 2).await;
     impersonate(&w, &w.carl, "READ_ONLY").await;
@@ -455,4 +486,46 @@ async fn connections_per_person_and_operations_per_connection_are_capped() {
     }
     heard.sort();
     assert_eq!(heard, ["b", "c"]);
+}
+
+#[tokio::test]
+async fn a_subscriber_too_far_behind_is_dropped_not_buffered() {
+    let w = world_on(TestApp::with_config(|c| c.ws.backlog = 4).await).await;
+    let mut s = init(&w.url, Some(&w.carl.token)).await;
+    subscribe(&mut s, "acct", ACCOUNT).await;
+    subscribed(&w.app, 1).await;
+    let d = w
+        .app
+        .ok(
+            Some(&w.carl.token),
+            "mutation { grantSupportAccess(reason: \"look\", mode: READ_ONLY, minutes: 5) { id } }",
+            json!({}),
+        )
+        .await;
+    let grant = d["grantSupportAccess"]["id"].as_str().unwrap().to_string();
+    // A burst of a thousand events committed at once, far more than the backlog of 4.
+    let txn = crm::services::write_txn(&w.app.state.db).await.unwrap();
+    let now = chrono::Utc::now();
+    for _ in 0..1000 {
+        let e =
+            crm::events::NewEvent::new(crm::events::kind::SUPPORT_ACCESS_GRANTED, &w.carl.user_id)
+                .grant(Some(&grant));
+        crm::events::publish(&txn, e, now).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    // Whatever made it out before, the socket then closes with 1013 (try again).
+    let mut delivered = 0;
+    let code = loop {
+        match next(&mut s, 10).await {
+            // Its subscription is completed, then the socket closes.
+            Ok(m) if m["type"] == "complete" => assert_eq!(m["id"], "acct"),
+            Ok(m) => {
+                assert_eq!(m["type"], "next", "{m}");
+                delivered += 1;
+            }
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, 1013, "after {delivered} events");
+    assert!(delivered < 1001, "{delivered}");
 }

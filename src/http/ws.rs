@@ -278,6 +278,13 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
                     CLOSE_FORBIDDEN => "the account's role or two-factor standing changed",
                     _ => "the session has ended",
                 };
+                // Each subscription still running is completed, then the socket closes.
+                for id in running.ids.drain() {
+                    let complete = serde_json::json!({ "id": id, "type": "complete" });
+                    if !send(&mut sink, Message::Text(Utf8Bytes::from(complete.to_string()))).await {
+                        return;
+                    }
+                }
                 close(&mut sink, code, reason).await;
                 return;
             }

@@ -292,3 +292,24 @@ async fn an_argument_value_the_server_cannot_take_is_the_clients_error_not_inter
             .contains("Boolean")
     );
 }
+
+#[tokio::test]
+async fn a_subscription_sent_over_http_is_pointed_to_the_socket() {
+    let app = TestApp::new().await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let v = app
+        .gql(
+            Some(&carl.token),
+            "subscription { myAccountEvents { kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/graphql/ws"),
+        "{v}"
+    );
+}

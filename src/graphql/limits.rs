@@ -128,12 +128,16 @@ pub fn set_code(e: &mut ServerError, code: &str) {
 
 /// The code of an error async-graphql raised itself while executing: an argument value it
 /// could not coerce (a null variable for a non-null argument, a value out of an enum or
-/// scalar's range) is the client's (`BAD_USER_INPUT`); anything else is `INTERNAL`.
+/// scalar's range, a subscription sent over HTTP) is the client's (`BAD_USER_INPUT`); anything
+/// else is `INTERNAL`.
 pub fn execution_code(e: &ServerError) -> &'static str {
-    const INPUT: [&str; 3] = [
+    const INPUT: [&str; 5] = [
         "Failed to parse",
         "Expected input type",
         "Invalid value for argument",
+        // A subscription sent over HTTP: the client's to send over the socket.
+        "Subscriptions are not supported",
+        "subscriptions go over",
     ];
     match INPUT.iter().any(|p| e.message.starts_with(p)) {
         true => "BAD_USER_INPUT",

@@ -225,6 +225,9 @@ fn is_request_error(r: &async_graphql::Response) -> bool {
 /// it could not coerce, else `INTERNAL`.
 fn to_json(mut r: async_graphql::Response) -> (serde_json::Value, bool) {
     for e in &mut r.errors {
+        if e.message.starts_with("Subscriptions are not supported") {
+            e.message = "subscriptions go over GET /graphql/ws (graphql-transport-ws)".into();
+        }
         let code = crate::graphql::limits::execution_code(e);
         crate::graphql::limits::set_code(e, code);
     }

@@ -1,7 +1,8 @@
 // Browser test of GraphiQL as the server serves it: headless Chromium from Debian's packages
 // (no browser download), driven by playwright-core, with every request outside 127.0.0.1
 // blocked. Signs in, runs `me` with the token in the headers editor, checks the answer and the
-// docs explorer, and keeps a screenshot (web/test-results/graphiql.png).
+// docs explorer, runs a subscription over /graphql/ws and sees its event, and keeps
+// screenshots (web/test-results/graphiql.png, graphiql-subscription.png).
 //
 // Usage: node tests/graphiql.test.mjs <server binary>   (run from web/)
 import { spawn } from 'node:child_process';
@@ -99,9 +100,39 @@ try {
   await docs.getByText('impersonations').first().waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(shots, 'graphiql.png') });
 
+  // A subscription over /graphql/ws, signed in by the same headers: Olivia listens to her
+  // account's events, then opens a support-access window (over HTTP); the event shows up.
+  await page.click('[aria-label="Hide Documentation Explorer"]');
+  await typeInto(
+    page.locator('.graphiql-query-editor .CodeMirror'),
+    'subscription MyAccount {\n  myAccountEvents {\n    kind\n    at\n    notification { message }\n    grant { status mode requestedMinutes }\n  }\n}\n',
+  );
+  // GraphiQL parses the editor's text after a short debounce and sends subscriptions over the
+  // socket only once it has: let it settle before running.
+  await page.waitForTimeout(1_000);
+  await page.click('.graphiql-execute-button');
+  let heard = false;
+  // A subscription is not acknowledged: open windows until one is heard (at most 10).
+  for (let i = 0; i < 10 && !heard; i++) {
+    const grant = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: 'mutation { grantSupportAccess(reason: "GraphiQL test", mode: READ_ONLY, minutes: 15) { id } }',
+      }),
+    }).then((r) => r.json());
+    if (!grant.data?.grantSupportAccess?.id) fail(`grantSupportAccess: ${JSON.stringify(grant)}`);
+    heard = await result
+      .getByText('SUPPORT_ACCESS_GRANTED')
+      .waitFor({ timeout: 2_000 })
+      .then(() => true, () => false);
+  }
+  if (!heard) fail(`no event in GraphiQL: ${await result.innerText()}`);
+  await page.screenshot({ path: join(shots, 'graphiql-subscription.png') });
+
   if (outside.length) fail(`requests outside 127.0.0.1: ${outside.join(', ')}`);
   if (consoleErrors.length) fail(`console errors: ${consoleErrors.join(' | ')}`);
-  console.log(`ok GraphiQL: me answered, docs explorer shows Query; screenshot ${join(shots, 'graphiql.png')}`);
+  console.log(`ok GraphiQL: me answered, docs explorer shows Query, a subscription heard its event; screenshots in ${shots}`);
 } catch (e) {
   const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
   if (pages[0]) await pages[0].screenshot({ path: join(shots, 'failure.png') }).catch(() => {});

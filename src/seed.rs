@@ -99,7 +99,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
     let meta = RequestMeta::default();
     for a in DEMO_ACCOUNTS {
         let hash = password::hash(&state.hashing, a.password.to_string()).await?;
-        let txn = crate::services::write_txn(&state.db).await?;
+        let txn = crate::services::write_txn(state).await?;
         let new = accounts::NewUser {
             email: a.email,
             password_hash: hash,
@@ -206,7 +206,7 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         let unknown = uuid::Uuid::new_v4().to_string() + &uuid::Uuid::new_v4().to_string();
         let hash = password::hash(&state.hashing, unknown).await?;
         let now = crate::services::db_time(state.clock.now());
-        let txn = crate::services::write_txn(&state.db).await?;
+        let txn = crate::services::write_txn(state).await?;
         let id = u.id.clone();
         let mut m = u.into_active_model();
         m.password_hash = Set(hash);

@@ -149,12 +149,14 @@ pub async fn publish(
 }
 
 /// Deletes events older than `before` (subscribers only ever need the last few seconds).
-pub async fn prune(db: &DatabaseConnection, before: DateTime<Utc>) -> AppResult<u64> {
+pub async fn prune(state: &crate::AppState, before: DateTime<Utc>) -> AppResult<u64> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let txn = crate::services::write_txn(state).await?;
     let res = event::Entity::delete_many()
         .filter(event::Column::CreatedAt.lt(db_time(before)))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(res.rows_affected)
 }
 

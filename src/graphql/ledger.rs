@@ -93,7 +93,7 @@ impl Extension for Ledger {
             let outcome = outcome(&response);
             let now = seen.state.clock.now();
             if let Err(e) =
-                activity::record(&seen.state.db, &seen.session, &op, &outcome, now).await
+                activity::record_alone(&seen.state, &seen.session, &op, &outcome, now).await
             {
                 tracing::error!(error = %e, "cannot record an impersonated operation");
             }

@@ -1,6 +1,6 @@
 //! New accounts: `register`, and `create-user` for operators. Each is a user and the team it
 //! owns, created in one transaction with their audit rows.
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
@@ -93,7 +93,7 @@ pub struct NewAccount {
 /// Validates the input, hashes the password and creates the user with its team in `txn`.
 async fn create_account(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &super::WriteTxn,
     input: NewAccount,
     role: Role,
     audit_action: &'static str,
@@ -118,7 +118,7 @@ pub async fn register(
     input: NewAccount,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let user = create_account(
         state,
         &txn,
@@ -149,7 +149,7 @@ pub async fn create_operator_account(
         password: password.into(),
         name: name.into(),
     };
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let meta = RequestMeta::default();
     let user = create_account(state, &txn, input, role, action::USER_CREATED, &meta).await?;
     txn.commit().await?;

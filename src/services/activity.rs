@@ -23,6 +23,21 @@ pub struct Operation {
     pub fields: Vec<String>,
 }
 
+/// Records one operation in a write of its own (outside the operation's transaction, which
+/// may have been refused and rolled back).
+pub async fn record_alone(
+    state: &crate::AppState,
+    impersonation_id: &str,
+    op: &Operation,
+    outcome: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let txn = super::write_txn(state).await?;
+    record(&txn, impersonation_id, op, outcome, at).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 pub async fn record(
     conn: &impl ConnectionTrait,
     impersonation_id: &str,

@@ -127,6 +127,14 @@ impl<'a> Entry<'a> {
 /// Writes the row on `conn`: the mutation's transaction, or for a refusal (a failed login, a
 /// wrong code, a blocked operation) the database itself, so the row stands while the refused
 /// mutation changes nothing.
+/// Writes `e` in a write of its own (a refusal, a failure: nothing else changes).
+pub async fn record_alone(state: &crate::AppState, e: Entry<'_>) -> AppResult<audit_log::Model> {
+    let txn = super::write_txn(state).await?;
+    let row = record(&txn, e).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
 pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audit_log::Model> {
     let session = e.session.map(str::to_string);
     let (actor_id, on_behalf_of_id, is_impersonated, session) = match e.by {
@@ -171,7 +179,7 @@ pub async fn record_blocked(
         state.clock.now(),
     )
     .details(serde_json::json!({ "operation": operation }));
-    record(&state.db, entry).await?;
+    record_alone(state, entry).await?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub async fn create_business(
 ) -> AppResult<business::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     let b = business::ActiveModel {
         id: Set(new_id()),

@@ -99,7 +99,7 @@ pub async fn add(
     let text = validation::verbatim_text("text", text, validation::MAX_COMMENT)?;
     let by = Attribution::caller(caller);
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     target.ensure_in_team(&txn, &team_id).await?;
     let (business_id, lead_id) = match target {

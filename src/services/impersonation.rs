@@ -66,7 +66,7 @@ pub async fn start(
                 .team(caller.team_id.as_deref())
                 .details(serde_json::json!({ "reason": reason.as_str() }))
                 .meta(meta);
-            audit::record(&state.db, entry).await?;
+            audit::record_alone(state, entry).await?;
             return Err(AppError::ImpersonationDenied(reason));
         }
     };
@@ -79,7 +79,7 @@ pub async fn start(
         None => lifetime_end,
     });
 
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let target_team = memberships::valid_current_team(&txn, &target).await?;
     let record = impersonation::ActiveModel {
         id: Set(new_id()),
@@ -188,7 +188,7 @@ pub async fn cancel(
         .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
     let record = &active.record;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let admin = users::find_user(&txn, &record.impersonator_id).await?;
     let team =
         memberships::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
@@ -297,7 +297,7 @@ pub async fn elevate(
     }
     super::two_factor::verify_totp(state, &active.impersonator, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let changed = impersonation::Entity::update_many()
         .col_expr(
             impersonation::Column::Mode,
@@ -349,7 +349,7 @@ pub async fn end_by_admin(
 ) -> AppResult<impersonation::Model> {
     let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let record = find(&txn, id).await?;
     let own = record.impersonator_id == caller.user.id;
     if !own && caller.role != crate::auth::Role::SuperAdmin {

@@ -24,7 +24,7 @@ pub async fn create_lead(
 ) -> AppResult<lead::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     if let Some(b) = business_id {
         business_in_team(&txn, &team_id, b).await?;

@@ -38,17 +38,73 @@ pub fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-/// Starts a mutation's transaction. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`): a deferred transaction that reads and then writes can fail with
-/// SQLITE_BUSY at once instead of waiting for the busy timeout. PostgreSQL ignores the mode.
-pub async fn write_txn(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+use crate::AppState;
+
+/// A write: the transaction of a mutation (its change and its audit row commit together or
+/// not at all). On SQLite it also holds this server's write turn (`AppState::writes`): one
+/// writer at a time, the others wait their turn in order in the process instead of sleeping
+/// in SQLite's busy handler. Dropped without `commit`, it rolls back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    // Declared after `txn`, so the turn is given back after the rollback is started.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    /// Rolls back now (and then gives the turn back).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// Every write goes through `write_txn`: mutations, and the single writes made outside one
+/// (audit rows of refusals, the activity ledger, the sweep). On SQLite it takes the write
+/// turn, then the write lock at `BEGIN` (`IMMEDIATE`), so a transaction that reads and then
+/// writes never fails with SQLITE_BUSY halfway. PostgreSQL ignores the mode and has no turn.
+pub async fn write_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
+    let turn = match &state.writes {
+        Some(turns) => Some(turns.clone().lock_owned().await),
+        None => None,
+    };
+    let txn = state
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _turn: turn })
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
 }

@@ -100,7 +100,7 @@ pub async fn mark_read(
     meta: &RequestMeta,
 ) -> AppResult<u64> {
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let n = mark(&txn, &caller.user.id, ids, now).await?;
     let entry = Entry::for_caller(action::NOTIFICATIONS_READ, caller, meta, now)
         .details(serde_json::json!({ "marked": n }));

@@ -105,14 +105,16 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
     let transport = transport(smtp)?;
     let mut sent = 0;
     for mail in due {
+        let txn = super::write_txn(state).await?;
         let claimed = outbox::Entity::update_many()
             .col_expr(C::ClaimedUntil, Expr::value(Some(db_time(now + CLAIM))))
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .filter(C::Id.eq(mail.id.clone()))
             .filter(C::SentAt.is_null())
             .filter(free())
-            .exec(&state.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         if claimed.rows_affected != 1 {
             continue; // another server took it
         }
@@ -138,7 +140,9 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
                 tracing::warn!(attempt, retry_in_seconds = wait, error = %e, "e-mail not sent");
             }
         }
-        row.update(&state.db).await?;
+        let txn = super::write_txn(state).await?;
+        row.update(&txn).await?;
+        txn.commit().await?;
     }
     Ok(sent)
 }

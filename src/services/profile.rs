@@ -42,7 +42,7 @@ pub async fn update_profile(
         changed.insert("impersonationRequiresApproval".into(), approval.into());
     }
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let user = users::update(&txn, &caller.user.id, now, |u| {
         if let Some(name) = name {
             u.name = Set(name);
@@ -101,7 +101,7 @@ pub async fn check_current_password(
         return attempt.succeeded().await;
     }
     let entry = Entry::for_caller(failed_action, caller, meta, state.clock.now());
-    audit::record(&state.db, entry).await?;
+    audit::record_alone(state, entry).await?;
     attempt.failed();
     Err(AppError::bad_input(field, "the current password is wrong"))
 }
@@ -119,7 +119,7 @@ pub async fn change_password(
     check_current_password(state, caller, "currentPassword", current, failed, meta).await?;
     let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     users::update(&txn, &caller.user.id, now, |u| {
         u.password_hash = Set(hash);
         // Every session signed in with the old password ends, on every server.
@@ -146,7 +146,7 @@ pub async fn set_user_role(
         return Err(AppError::Forbidden("nobody changes their own role"));
     }
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let previous = users::find_user(&txn, user_id).await?.role;
     let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
     let entry = Entry::for_caller(action::ROLE_CHANGED, caller, meta, now)

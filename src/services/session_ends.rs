@@ -153,7 +153,7 @@ pub async fn end_now(
         (EndReason::IdleTimeout, Some(idle)) => Ord::min(record.last_activity() + idle, now),
         _ => now,
     };
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let meta = RequestMeta::default();
     let ended = end_once(&txn, &state.config, record, reason, cause, at, &meta).await?;
     txn.commit().await?;
@@ -180,7 +180,7 @@ pub fn spawn_sweeper(state: AppState) {
                 tracing::warn!(error = %e, "support access sweep failed");
             }
             let old = state.clock.now() - crate::events::KEPT;
-            if let Err(e) = crate::events::prune(&state.db, old).await {
+            if let Err(e) = crate::events::prune(&state, old).await {
                 tracing::warn!(error = %e, "cannot prune old events");
             }
         }
@@ -240,13 +240,15 @@ pub async fn touch(
         return Ok(());
     }
     record.last_activity_at = Some(db_time(now));
+    let txn = super::write_txn(state).await?;
     impersonation::Entity::update_many()
         .col_expr(C::LastActivityAt, Expr::value(Some(db_time(now))))
         .filter(C::Id.eq(record.id.clone()))
         .filter(C::EndedAt.is_null())
         .filter(C::LastActivityAt.lt(db_time(now - ACTIVITY_GRANULARITY)))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -134,13 +134,13 @@ pub async fn login(
             let entry = Entry::by(action::LOGIN_FAILED, by, state.clock.now())
                 .details(serde_json::json!({ "email": email }))
                 .meta(meta);
-            audit::record(&state.db, entry).await?;
+            audit::record_alone(state, entry).await?;
             attempt.failed();
             return Err(denied);
         }
     };
     attempt.succeeded().await?;
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let team = memberships::valid_current_team(&txn, &user).await?;
     audit::record(
         &txn,
@@ -185,7 +185,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     if row.expires_at <= now {
         return Err(denied());
     }
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     // Conditional update: of two racing refreshes with one token, one wins.
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(db_time(now)))
@@ -234,7 +234,7 @@ async fn reuse_detected(
     meta: &RequestMeta,
 ) -> AppResult<()> {
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     revoke_family(&txn, &row.family_id, now).await?;
     audit::record(
         &txn,

@@ -33,7 +33,7 @@ pub async fn set_enabled(
     meta: &RequestMeta,
 ) -> AppResult<bool> {
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let row = impersonation_setting::ActiveModel {
         id: Set(GLOBAL.to_string()),
         enabled: Set(enabled),

@@ -62,7 +62,7 @@ pub async fn create_team_for_caller(
     name: &str,
     meta: &RequestMeta,
 ) -> AppResult<team::Model> {
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let by = Attribution::caller(caller);
     let team = create_team(state, &txn, &caller.user, name, by, meta).await?;
     txn.commit().await?;
@@ -84,7 +84,7 @@ pub async fn switch_team(
             "you are already acting in this team",
         ));
     }
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     if !memberships::is_member(&txn, team_id, &caller.user.id).await? {
         return Err(AppError::NotFound("team"));
     }

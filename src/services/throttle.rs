@@ -48,7 +48,8 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
     let now = state.clock.now();
     let limits = &state.config.throttle;
     let window_start = db_time(checked_sub(now, limits.lockout)?);
-    let conn = &state.db;
+    let txn = super::write_txn(state).await?;
+    let conn = &txn;
     // The counter row; concurrent creators meet at the unique index.
     auth_failure::Entity::insert(auth_failure::ActiveModel {
         id: Set(new_id()),
@@ -80,6 +81,7 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
         .exec(conn)
         .await?;
     if taken.rows_affected == 1 {
+        txn.commit().await?;
         return Ok(Attempt {
             state,
             scope,
@@ -91,6 +93,7 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
         .filter(C::Subject.eq(subject))
         .one(conn)
         .await?;
+    txn.commit().await?;
     let until = row.map(|r| r.updated_at + limits.lockout).unwrap_or(now);
     Err(AppError::RateLimited {
         retry_after_seconds: Ord::max((until - now).num_seconds(), 1),
@@ -100,12 +103,14 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
 impl Attempt<'_> {
     /// The guess was right: the subject's count starts again.
     pub async fn succeeded(self) -> AppResult<()> {
+        let txn = super::write_txn(self.state).await?;
         auth_failure::Entity::update_many()
             .col_expr(C::Failures, Expr::value(0))
             .filter(C::Scope.eq(self.scope.as_str()))
             .filter(C::Subject.eq(self.subject.as_str()))
-            .exec(&self.state.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -34,7 +34,7 @@ pub async fn generate_two_factor_secret(
     let secret = totp::new_secret();
     let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     users::update(&txn, &caller.user.id, now, |u| {
         u.totp_secret = Set(Some(secret));
         u.totp_last_step = Set(None);
@@ -72,7 +72,8 @@ pub async fn verify_totp(
     };
     let claimed = match step {
         Some(step) => {
-            user::Entity::update_many()
+            let txn = super::write_txn(state).await?;
+            let claimed = user::Entity::update_many()
                 .col_expr(user::Column::TotpLastStep, Expr::value(step))
                 .filter(user::Column::Id.eq(user.id.clone()))
                 .filter(
@@ -80,10 +81,12 @@ pub async fn verify_totp(
                         .add(user::Column::TotpLastStep.is_null())
                         .add(user::Column::TotpLastStep.lt(step)),
                 )
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
-                == 1
+                == 1;
+            txn.commit().await?;
+            claimed
         }
         None => false,
     };
@@ -91,7 +94,7 @@ pub async fn verify_totp(
         let entry = Entry::new(action::TWO_FACTOR_FAILED, Attribution::user(&user.id), now)
             .team(user.current_team_id.as_deref())
             .meta(meta);
-        audit::record(&state.db, entry).await?;
+        audit::record_alone(state, entry).await?;
         attempt.failed();
         return Err(AppError::bad_input("code", "the code is not valid"));
     }
@@ -122,7 +125,7 @@ pub async fn turn_on_two_factor(
     .await?;
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let user = users::update(&txn, &caller.user.id, now, |u| {
         u.totp_enabled = Set(true);
     })
@@ -158,7 +161,7 @@ pub async fn authenticate_two_factor(
     }
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, caller, meta, now);
     audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
@@ -189,7 +192,7 @@ pub async fn turn_off_two_factor(
     }
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     users::update(&txn, &caller.user.id, now, |u| {
         u.totp_enabled = Set(false);
         u.totp_secret = Set(None);

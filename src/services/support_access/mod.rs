@@ -76,13 +76,13 @@ pub async fn request(
                 "reason": denial.as_str(),
             }))
             .meta(meta);
-        audit::record(&state.db, entry).await?;
+        audit::record_alone(state, entry).await?;
         return Err(AppError::ImpersonationDenied(denial));
     }
     let reason = validation::text("reason", ask.reason, validation::MAX_REASON)?;
     let minutes = window("minutes", ask.minutes, MAX_MINUTES)?;
     let lapses = crate::clock::later(now, state.config.support_request_ttl)?;
-    let txn = super::write_txn(&state.db).await?;
+    let txn = super::write_txn(state).await?;
     let row = grant::ActiveModel {
         id: Set(new_id()),
         user_id: Set(target.id.clone()),
@@ -148,7 +148,7 @@ pub async fn approve(
         let asked = g.requested_minutes;
         let minutes = window("minutes", minutes.unwrap_or(asked), asked)?;
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
-        let txn = super::write_txn(&state.db).await?;
+        let txn = super::write_txn(state).await?;
         let d = Decision {
             from: Status::Pending,
             to: Status::Approved,
@@ -173,7 +173,7 @@ pub async fn deny(
     audited_refusal(state, caller, "denySupportAccess", id, meta, async {
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
-        let txn = super::write_txn(&state.db).await?;
+        let txn = super::write_txn(state).await?;
         let d = Decision {
             from: Status::Pending,
             to: Status::Denied,
@@ -199,7 +199,7 @@ pub async fn revoke(
     audited_refusal(state, caller, "revokeSupportAccess", id, meta, async {
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
-        let txn = super::write_txn(&state.db).await?;
+        let txn = super::write_txn(state).await?;
         let d = Decision {
             from: Status::Approved,
             to: Status::Revoked,
@@ -245,7 +245,7 @@ pub async fn open(
         let minutes = window("minutes", w.minutes, MAX_MINUTES)?;
         let now = state.clock.now();
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
-        let txn = super::write_txn(&state.db).await?;
+        let txn = super::write_txn(state).await?;
         let g = grant::ActiveModel {
             id: Set(new_id()),
             user_id: Set(caller.user.id.clone()),
@@ -372,7 +372,7 @@ pub async fn expire_lapsed(state: &AppState) -> AppResult<usize> {
         .await?;
     let mut n = 0;
     for g in lapsed {
-        let txn = super::write_txn(&state.db).await?;
+        let txn = super::write_txn(state).await?;
         let moved = grant::Entity::update_many()
             .col_expr(C::Status, Expr::value(Status::Expired.as_str()))
             .filter(C::Id.eq(g.id.clone()))
@@ -435,7 +435,7 @@ async fn audited_refusal<T>(
         if !grant_id.is_empty() {
             entry = entry.entity("SupportAccessGrant", grant_id);
         }
-        audit::record(&state.db, entry).await?;
+        audit::record_alone(state, entry).await?;
     }
     result
 }

@@ -100,7 +100,9 @@ fn main() {
 /// The target directory's release binaries.
 fn release(name: &str) -> std::path::PathBuf {
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    std::path::Path::new(&dir).join("release").join(name)
+    let path = std::path::Path::new(&dir).join("release").join(name);
+    // Absolute: the server runs in a directory of its own.
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Starts a process and waits for its "listening" line; returns it and the port.

@@ -12,6 +12,7 @@ mod m20261121_000007_modes_and_switch;
 mod m20261121_000008_support_access;
 mod m20261121_000009_transparency;
 mod m20261122_000010_events;
+mod m20261122_000011_membership_order;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_support_access::Migration),
             Box::new(m20261121_000009_transparency::Migration),
             Box::new(m20261122_000010_events::Migration),
+            Box::new(m20261122_000011_membership_order::Migration),
         ]
     }
 }

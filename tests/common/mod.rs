@@ -109,6 +109,33 @@ impl TestApp {
         }
     }
 
+    /// An app whose every SQL statement is recorded (SeaORM's metric callback), for the
+    /// tests that look at the statements themselves.
+    pub async fn recording_statements(
+        tweak: impl FnOnce(&mut Config),
+    ) -> (TestApp, Arc<std::sync::Mutex<Vec<sea_orm::Statement>>>) {
+        let (url, dir) = fresh_database().await;
+        let mut config = Config::with_defaults(&url);
+        tweak(&mut config);
+        let mut db = crm::db::connect(&config).await.expect("connect");
+        migration::Migrator::up(&db, None).await.expect("migrate");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        db.set_metric_callback(move |info| {
+            sink.lock().unwrap().push(info.statement.clone());
+        });
+        let clock = ManualClock::new(chrono::Utc::now());
+        let state = AppState::new(db, config, clock.clone());
+        let app = TestApp {
+            router: crm::app(state.clone()),
+            state,
+            clock,
+            database_url: url,
+            _dir: dir,
+        };
+        (app, seen)
+    }
+
     /// A second server on this app's database, sharing its clock.
     pub async fn second_server(&self) -> TestApp {
         Self::on_database((*self.state.config).clone(), self.clock.clone()).await

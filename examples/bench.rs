@@ -46,6 +46,9 @@ struct Args {
     /// The client counts.
     #[arg(long, default_value = "1,32", value_delimiter = ',')]
     clients: Vec<usize>,
+    /// Only the cases whose name contains one of these (e.g. `--cases me,addLeadComment`).
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -192,6 +195,9 @@ async fn run_server(args: &Args, pg: Option<&str>, users: usize) -> Vec<Outcome>
     let admins = sign_in(port, &seeded.admins, Some(&seeded.admin_secret)).await;
     let mut out = Vec::new();
     let mut run = async |case: &'static str, c: usize, plan: Plan| {
+        if !args.cases.is_empty() && !args.cases.iter().any(|f| case.contains(f.as_str())) {
+            return;
+        }
         let r = load(port, child.id(), case, c, args.seconds, plan).await;
         out.push(Outcome {
             database: label.into(),

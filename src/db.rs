@@ -15,6 +15,10 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbE
         .connect_timeout(config.db_acquire_timeout)
         // Statement logging would write bound values (hashes, codes) to the logs.
         .sqlx_logging(false)
+        // A SQLite connection is a file handle that cannot drop: testing it before each use
+        // only costs a round trip to its thread. PostgreSQL's are tested (a restarted server
+        // leaves dead ones in the pool).
+        .test_before_acquire(!config.database_url.starts_with("sqlite:"))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

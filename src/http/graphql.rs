@@ -182,18 +182,18 @@ pub async fn graphql(s: HttpState, headers: HeaderMap, meta: RequestMeta, body: 
     let batch = batch
         .data(Caller(caller))
         .data(meta)
-        .data(Arc::new(DataLoader::new(
-            UserLoader(db.clone()),
-            tokio::spawn,
-        )))
-        .data(Arc::new(DataLoader::new(
-            TeamLoader(db.clone()),
-            tokio::spawn,
-        )))
-        .data(Arc::new(DataLoader::new(
-            MembersLoader(db.clone()),
-            tokio::spawn,
-        )))
+        .data(Arc::new(
+            DataLoader::new(UserLoader(db.clone()), tokio::spawn)
+                .delay(crate::graphql::loaders::LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(TeamLoader(db.clone()), tokio::spawn)
+                .delay(crate::graphql::loaders::LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(MembersLoader(db.clone()), tokio::spawn)
+                .delay(crate::graphql::loaders::LOADER_DELAY),
+        ))
         .data(Arc::new(crate::graphql::types::SwitchOnce::default()));
     respond(media, schema.execute_batch(batch).await)
 }

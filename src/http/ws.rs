@@ -492,18 +492,18 @@ fn connection_data(
     let mut data = Data::default();
     data.insert(Caller(caller));
     data.insert(meta);
-    data.insert(Arc::new(DataLoader::new(
-        UserLoader(db.clone()),
-        tokio::spawn,
-    )));
-    data.insert(Arc::new(DataLoader::new(
-        TeamLoader(db.clone()),
-        tokio::spawn,
-    )));
-    data.insert(Arc::new(DataLoader::new(
-        MembersLoader(db.clone()),
-        tokio::spawn,
-    )));
+    data.insert(Arc::new(
+        DataLoader::new(UserLoader(db.clone()), tokio::spawn)
+            .delay(crate::graphql::loaders::LOADER_DELAY),
+    ));
+    data.insert(Arc::new(
+        DataLoader::new(TeamLoader(db.clone()), tokio::spawn)
+            .delay(crate::graphql::loaders::LOADER_DELAY),
+    ));
+    data.insert(Arc::new(
+        DataLoader::new(MembersLoader(db.clone()), tokio::spawn)
+            .delay(crate::graphql::loaders::LOADER_DELAY),
+    ));
     data.insert(Arc::new(crate::graphql::types::SwitchOnce::default()));
     data
 }

@@ -247,7 +247,7 @@ async fn serve(state: AppState) {
         let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     }
     tracing::info!(config = ?state.config, "serving");
-    crm::services::session_ends::spawn_sweeper(state.clone());
+    crm::services::sweeper::spawn(state.clone());
     crm::services::outbox::spawn_worker(state.clone());
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)

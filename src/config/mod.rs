@@ -2,6 +2,8 @@
 //! at start and passed down (no globals). Every setting has a documented range; a value out
 //! of range stops the server with a message naming the setting (exit code 2).
 mod checks;
+mod ws;
+pub use ws::WsLimits;
 mod opts;
 mod secret;
 pub mod smtp;
@@ -91,32 +93,6 @@ pub struct Config {
     pub max_batch: usize,
     /// Concurrent password hashes (argon2 is memory- and CPU-heavy).
     pub password_hash_concurrency: usize,
-}
-
-/// Bounds on live connections (`WS_MAX_CONNECTIONS_PER_USER`,
-/// `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION`, `WS_PING_SECONDS`).
-#[derive(Clone, Debug)]
-pub struct WsLimits {
-    pub connections_per_user: usize,
-    pub subscriptions_per_connection: usize,
-    /// How often each socket is pinged; one silent for a whole interval is closed.
-    pub ping: Duration,
-    /// A socket that has not sent `connection_init` by then is closed (4408). Fixed at 10 s.
-    pub init_within: Duration,
-    /// How many events a subscriber may fall behind before it is dropped. Fixed at 256.
-    pub backlog: usize,
-}
-
-impl Default for WsLimits {
-    fn default() -> Self {
-        WsLimits {
-            connections_per_user: 10,
-            subscriptions_per_connection: 20,
-            ping: Duration::from_secs(30),
-            init_within: Duration::from_secs(10),
-            backlog: 256,
-        }
-    }
 }
 
 impl Config {

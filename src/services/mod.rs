@@ -18,6 +18,7 @@ pub mod session_ends;
 pub mod sessions;
 pub mod settings;
 pub mod support_access;
+pub mod sweeper;
 pub mod teams;
 pub mod throttle;
 pub mod two_factor;

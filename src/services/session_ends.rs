@@ -160,33 +160,6 @@ pub async fn end_now(
     Ok(ended)
 }
 
-/// How often `serve` records the end of sessions nobody touches again.
-pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Runs `sweep_expired` every `SWEEP_INTERVAL` for as long as the process lives. Every server
-/// may run it: the conditional end makes concurrent sweeps record each end once.
-pub fn spawn_sweeper(state: AppState) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match sweep_expired(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
-                Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
-            }
-            if let Err(e) = super::support_access::expire_lapsed(&state).await {
-                tracing::warn!(error = %e, "support access sweep failed");
-            }
-            let old = state.clock.now() - crate::events::KEPT;
-            if let Err(e) = crate::events::prune(&state, old).await {
-                tracing::warn!(error = %e, "cannot prune old events");
-            }
-        }
-    });
-}
-
 /// Records the end of every session that expired or went idle without anyone noticing
 /// (nobody used its token again). Run periodically by `serve`; returns how many it ended.
 pub async fn sweep_expired(state: &AppState) -> AppResult<usize> {

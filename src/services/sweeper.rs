@@ -1,0 +1,31 @@
+//! The periodic sweep every server runs (from `serve`): the end of sessions nobody touched
+//! again (`session_ends::sweep_expired`), grants that lapsed (`support_access::expire_lapsed`,
+//! which tells the customer), and events older than a day. Each step is a conditional write,
+//! so servers sweeping at once record each change once.
+use crate::AppState;
+
+/// How often the sweep runs.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs the sweep every `SWEEP_INTERVAL` for as long as the process lives.
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match super::session_ends::sweep_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
+                Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
+            }
+            if let Err(e) = super::support_access::expire_lapsed(&state).await {
+                tracing::warn!(error = %e, "support access sweep failed");
+            }
+            let old = state.clock.now() - crate::events::KEPT;
+            if let Err(e) = crate::events::prune(&state, old).await {
+                tracing::warn!(error = %e, "cannot prune old events");
+            }
+        }
+    });
+}

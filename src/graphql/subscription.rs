@@ -113,9 +113,13 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = ImpersonationEvent> + use<>> {
         let (state, me, feed) = open(ctx).await?;
-        let Some(active) = me.impersonation.clone() else {
-            unreachable!("guarded: an impersonation token")
-        };
+        // The guard let only impersonation tokens through; no panic path either way.
+        let active = me
+            .impersonation
+            .clone()
+            .ok_or(crate::error::AppError::Forbidden(
+                "this needs an impersonation token",
+            ))?;
         let watch = Watch {
             state,
             me,

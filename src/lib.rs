@@ -153,6 +153,8 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
         app: state,
     };
     Router::new()
+        .route("/", get(http::console::page))
+        .route("/assets/{file}", get(http::console::asset))
         .route("/graphql", get(http::graphiql::page).post(http::graphql))
         .route("/graphql/ws", get(http::ws::upgrade))
         .route("/graphiql/{file}", get(http::graphiql::asset))

@@ -46,8 +46,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "user")]
         role: RoleArg,
     },
-    /// Print the current TOTP code of a demo account (demo data only).
-    DemoTotp { email: String },
+    /// Print the current TOTP code of a demo account (demo data only); with `--next`, the
+    /// next 30-second step's (accepted now too: one step of clock skew), for a second code
+    /// before the first step ends.
+    DemoTotp {
+        email: String,
+        #[arg(long)]
+        next: bool,
+    },
     /// Lock the demo accounts (a random password, sessions ended), so that a database that
     /// once ran in development may serve production.
     DisableDemoAccounts,
@@ -153,11 +159,11 @@ async fn run() {
                 Err(e) => fail(e),
             }
         }
-        Command::DemoTotp { email } => {
+        Command::DemoTotp { email, next } => {
             if state.config.environment != Environment::Development {
                 fail("demo-totp works only in development");
             }
-            match crm::seed::demo_totp(&state, &email.to_lowercase()).await {
+            match crm::seed::demo_totp(&state, &email.to_lowercase(), next).await {
                 Ok(Some(code)) => println!("{code}"),
                 Ok(None) => fail(format!("{email} is not a demo account with 2FA")),
                 Err(e) => fail(e),

@@ -159,7 +159,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
 }
 
 /// The current TOTP code of a demo account; `None` for any other account.
-pub async fn demo_totp(state: &AppState, email: &str) -> AppResult<Option<String>> {
+pub async fn demo_totp(state: &AppState, email: &str, next: bool) -> AppResult<Option<String>> {
     if !DEMO_ACCOUNTS
         .iter()
         .any(|a| a.email == email && a.two_factor)
@@ -172,7 +172,8 @@ pub async fn demo_totp(state: &AppState, email: &str) -> AppResult<Option<String
     let Some(secret) = u.totp_secret else {
         return Ok(None);
     };
-    Ok(Some(totp::code_at(&secret, state.clock.now().timestamp())?))
+    let at = state.clock.now().timestamp() + if next { 30 } else { 0 };
+    Ok(Some(totp::code_at(&secret, at)?))
 }
 
 /// The demo accounts in this database that still accept their published password. Production

@@ -62,7 +62,7 @@ async fn the_walkthrough_runs_as_the_readme_tells_it() {
     assert_eq!(d["login"]["user"]["isTwoFactorAuthenticated"], false);
     let pre = token(&d["login"]);
     app.clock.advance(chrono::Duration::seconds(30));
-    let code = crm::seed::demo_totp(&app.state, "admin@demo.test")
+    let code = crm::seed::demo_totp(&app.state, "admin@demo.test", false)
         .await
         .unwrap()
         .unwrap();

@@ -1,4 +1,6 @@
-//! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/health`, `/ready`.
+//! The HTTP surface: `/graphql` (POST executes, GET serves GraphiQL), `/graphql/ws`, the web
+//! console at `/`, `/health`, `/ready`.
+pub mod console;
 pub mod graphiql;
 mod graphql;
 pub mod ws;

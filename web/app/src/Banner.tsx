@@ -1,0 +1,120 @@
+// The banner on every page while impersonating: who, the mode, the time left, Stop and
+// Elevate. It listens to `currentImpersonation`: when the session ends (stopped elsewhere,
+// revoked by the customer, ended by an admin, expired) the console returns the admin to
+// their own account within seconds.
+import { useEffect, useState } from 'react';
+import { useMutation, useSubscription } from 'urql';
+import { useLocation } from 'wouter';
+import { graphql } from '../../generated/gql';
+import type { Me } from './App';
+import { returnToOwnAccount, setSession, useSession } from './session';
+import { ErrorText, useNow } from './ui';
+import { endReason, left, mode } from './words';
+
+const CurrentDoc = graphql(`
+  subscription CurrentImpersonation {
+    currentImpersonation { kind at impersonation { id mode expiresAt endReason } }
+  }
+`);
+const StopDoc = graphql(`
+  mutation Stop { cancelImpersonation { accessToken refreshToken expiresAt } }
+`);
+const ElevateDoc = graphql(`
+  mutation Elevate($code: String!, $reason: String!) {
+    elevateImpersonation(code: $code, reason: $reason) { id mode }
+  }
+`);
+
+export function Banner({ me }: { me: Me }) {
+  const imp = me.impersonation!;
+  const now = useNow();
+  const session = useSession();
+  const [, navigate] = useLocation();
+  const [stopped, stop] = useMutation(StopDoc);
+  const [elevated, elevate] = useMutation(ElevateDoc);
+  const [live, setLive] = useState<{ mode: string; expiresAt: string }>({ mode: imp.mode, expiresAt: imp.expiresAt });
+  const [asking, setAsking] = useState(false);
+  const [code, setCode] = useState('');
+  const [reason, setReason] = useState('');
+  const first = me.name.split(' ')[0];
+
+  useSubscription({ query: CurrentDoc }, (_prev, ev) => {
+    const e = ev.currentImpersonation;
+    if (e.kind === 'ENDED') {
+      void returnToOwnAccount(`Your session as ${first} ended: ${endReason(e.impersonation.endReason)}.`).then(() =>
+        navigate('/teams'),
+      );
+    } else {
+      setLive({ mode: e.impersonation.mode, expiresAt: e.impersonation.expiresAt });
+    }
+    return ev;
+  });
+
+  // The socket tells first; the clock is the fallback when the socket is gone.
+  const expired = new Date(live.expiresAt).getTime() + 5000 < now;
+  useEffect(() => {
+    if (expired && session?.returnRefresh)
+      void returnToOwnAccount(`Your session as ${first} ended: time ran out.`).then(() => navigate('/teams'));
+  }, [expired, session?.returnRefresh, first, navigate]);
+
+  const readOnly = live.mode === 'READ_ONLY';
+  // Under a read-only grant the customer allowed no changes: elevation would be refused.
+  const grantReadOnly = imp.grant?.mode === 'READ_ONLY';
+  return (
+    <div className="banner" role="region" aria-label="Impersonation">
+      <p>
+        <strong>Signed in as {first}</strong> · <span>{mode(live.mode as 'READ_ONLY' | 'READ_WRITE')}</span> ·{' '}
+        <span>{left(live.expiresAt, now)}</span>
+        {me.impersonatedBy && <span className="sub"> (you are {me.impersonatedBy.name}, support)</span>}
+      </p>
+      <div className="banner-actions">
+        {readOnly && !asking && !grantReadOnly && (
+          <button type="button" onClick={() => setAsking(true)}>Elevate</button>
+        )}
+        {readOnly && grantReadOnly && <span className="sub">The customer granted read-only access.</span>}
+        <button
+          type="button"
+          className="stop"
+          onClick={async () => {
+            const r = await stop({});
+            if (r.data) {
+              setSession({ ...r.data.cancelImpersonation, flash: `You are back in your own account.` });
+              navigate('/teams');
+            } else {
+              await returnToOwnAccount('Your support session had already ended.');
+              navigate('/teams');
+            }
+          }}
+        >
+          Stop
+        </button>
+      </div>
+      {asking && (
+        <form
+          className="elevate"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const r = await elevate({ code, reason });
+            if (r.data) {
+              setLive((l) => ({ ...l, mode: r.data!.elevateImpersonation.mode }));
+              setAsking(false);
+              setCode('');
+            }
+          }}
+        >
+          <label>
+            Your authenticator code
+            <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
+          </label>
+          <label>
+            Why changes are needed
+            <input value={reason} onChange={(e) => setReason(e.target.value)} required />
+          </label>
+          <button type="submit">Allow changes</button>
+          <button type="button" className="link" onClick={() => setAsking(false)}>Cancel</button>
+        </form>
+      )}
+      <ErrorText error={stopped.error ?? elevated.error} />
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+// The notification bell: the account's latest notices, updated live by `myAccountEvents`.
+// Each event also tells the open page (Support access refreshes its lists).
+import { useState } from 'react';
+import { useMutation, useQuery, useSubscription } from 'urql';
+import { graphql } from '../../generated/gql';
+import { ACCOUNT_EVENT } from './ui';
+import { when } from './words';
+
+const NoticesDoc = graphql(`
+  query Notices {
+    me { id notifications(first: 10) { edges { node { id kind message createdAt readAt } } } }
+  }
+`);
+const EventsDoc = graphql(`
+  subscription AccountEvents {
+    myAccountEvents { kind at notification { id message } }
+  }
+`);
+const MarkReadDoc = graphql(`
+  mutation MarkRead { markNotificationsRead }
+`);
+
+export function Bell() {
+  const [{ data }, refetch] = useQuery({ query: NoticesDoc });
+  const [, markRead] = useMutation(MarkReadDoc);
+  const [open, setOpen] = useState(false);
+  const [toast, setToast] = useState<string | null>(null);
+  useSubscription({ query: EventsDoc }, (_p, ev) => {
+    const msg = ev.myAccountEvents.notification?.message;
+    if (msg) setToast(msg);
+    refetch({ requestPolicy: 'network-only' });
+    window.dispatchEvent(new Event(ACCOUNT_EVENT));
+    return ev;
+  });
+  const notices = data?.me.notifications.edges.map((e) => e.node) ?? [];
+  const unread = notices.filter((n) => !n.readAt).length;
+  return (
+    <div className="bell">
+      <button type="button" aria-expanded={open} aria-controls="notices" onClick={() => setOpen(!open)}>
+        <span aria-hidden="true">🔔</span> Notifications{unread > 0 && <span className="count" data-testid="unread"> {unread}</span>}
+        <span className="sr-only"> ({unread} unread)</span>
+      </button>
+      {open && (
+        <div id="notices" className="popover">
+          {notices.length === 0 && <p>No notices.</p>}
+          <ul>
+            {notices.map((n) => (
+              <li key={n.id} className={n.readAt ? '' : 'unread'}>
+                {n.message} <time>{when(n.createdAt)}</time>
+              </li>
+            ))}
+          </ul>
+          {unread > 0 && (
+            <button type="button" onClick={async () => { await markRead({}); refetch({ requestPolicy: 'network-only' }); }}>
+              Mark all read
+            </button>
+          )}
+        </div>
+      )}
+      {toast && (
+        <div className="toast" role="status" data-testid="toast">
+          {toast}
+          <button type="button" className="link" onClick={() => setToast(null)}>Dismiss</button>
+        </div>
+      )}
+    </div>
+  );
+}

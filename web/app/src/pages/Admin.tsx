@@ -1,0 +1,180 @@
+// Admin pages: running sessions (live, with "end" and, for super admins, the global switch),
+// the impersonation history, and the audit log with filters.
+import { useCallback, useState } from 'react';
+import { useMutation, useQuery, useSubscription } from 'urql';
+import { graphql } from '../../../generated/gql';
+import type { Me } from '../App';
+import { ErrorText, Page } from '../ui';
+import { endReason, mode, when } from '../words';
+
+const SessionsDoc = graphql(`
+  query Sessions {
+    impersonationSettings { enabled defaultMode ttlMinutes idleMinutes }
+    impersonations(first: 100, activeOnly: true) {
+      edges { node { id reason mode startedAt expiresAt impersonator { id name } impersonatedUser { id name } } }
+    }
+  }
+`);
+const EventsDoc = graphql(`
+  subscription SessionEvents { impersonationEvents { kind at impersonation { id } } }
+`);
+const EndDoc = graphql(`
+  mutation EndSession($id: ID!, $reason: String) { endImpersonation(id: $id, reason: $reason) { id endedAt } }
+`);
+const SwitchDoc = graphql(`
+  mutation SetEnabled($enabled: Boolean!) { setImpersonationEnabled(enabled: $enabled) }
+`);
+
+export function Sessions({ me }: { me: Me }) {
+  const [{ data, error }, refetch] = useQuery({ query: SessionsDoc });
+  const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
+  useSubscription({ query: EventsDoc }, (_p, ev) => {
+    again();
+    return ev;
+  });
+  const [ended, end] = useMutation(EndDoc);
+  const [switched, setEnabled] = useMutation(SwitchDoc);
+  const superAdmin = me.role === 'SUPER_ADMIN';
+  const settings = data?.impersonationSettings;
+  return (
+    <Page title="Running sessions">
+      <ErrorText error={error ?? ended.error ?? switched.error} />
+      {settings && (
+        <section className="card" aria-labelledby="switch-h">
+          <h2 id="switch-h">Impersonation is {settings.enabled ? 'on' : 'off'} for everyone</h2>
+          <p>Sessions last {settings.ttlMinutes} minutes, end after {settings.idleMinutes} idle minutes, and start {mode(settings.defaultMode)} by default.</p>
+          {superAdmin ? (
+            <button
+              type="button"
+              className={settings.enabled ? 'danger' : ''}
+              onClick={async () => { await setEnabled({ enabled: !settings.enabled }); again(); }}
+            >
+              {settings.enabled ? 'Switch impersonation off (ends every session)' : 'Switch impersonation on'}
+            </button>
+          ) : (
+            <p className="hint">Only a super admin can switch it.</p>
+          )}
+        </section>
+      )}
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th scope="col">Support</th><th scope="col">Customer</th><th scope="col">Mode</th><th scope="col">Reason</th><th scope="col">Ends</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {data?.impersonations.edges.map(({ node: s }) => (
+              <tr key={s.id} data-testid="running">
+                <td>{s.impersonator.name}</td>
+                <td>{s.impersonatedUser.name}</td>
+                <td>{mode(s.mode)}</td>
+                <td>{s.reason}</td>
+                <td>{when(s.expiresAt)}</td>
+                <td>
+                  {(superAdmin || s.impersonator.id === me.id) && (
+                    <button type="button" className="danger" onClick={async () => { await end({ id: s.id, reason: 'Ended from the sessions page' }); again(); }}>
+                      End <span className="sr-only">session of {s.impersonatedUser.name}</span>
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+            {data && data.impersonations.edges.length === 0 && <tr><td colSpan={6}>No session is running.</td></tr>}
+          </tbody>
+        </table>
+      </div>
+    </Page>
+  );
+}
+
+const HistoryDoc = graphql(`
+  query History($after: String) {
+    impersonations(first: 20, after: $after) {
+      edges { node { id reason mode startedAt endedAt endReason active impersonator { id name } impersonatedUser { id name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export function History() {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [{ data, error }] = useQuery({ query: HistoryDoc, variables: { after: cursors[cursors.length - 1] } });
+  const page = data?.impersonations;
+  return (
+    <Page title="Impersonation history">
+      <ErrorText error={error} />
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th scope="col">Support</th><th scope="col">Customer</th><th scope="col">Mode</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ended</th></tr></thead>
+          <tbody>
+            {page?.edges.map(({ node: s }) => (
+              <tr key={s.id}>
+                <td>{s.impersonator.name}</td><td>{s.impersonatedUser.name}</td><td>{mode(s.mode)}</td><td>{s.reason}</td>
+                <td>{when(s.startedAt)}</td><td>{s.active ? 'running' : `${when(s.endedAt)}, ${endReason(s.endReason)}`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Pager cursors={cursors} setCursors={setCursors} next={page?.pageInfo.hasNextPage ? page.pageInfo.endCursor ?? null : null} />
+    </Page>
+  );
+}
+
+const AuditDoc = graphql(`
+  query Audit($after: String, $filter: AuditLogFilter) {
+    auditLogs(first: 20, after: $after, filter: $filter) {
+      edges { node { id action actorName isImpersonated entityType createdAt ipAddress onBehalfOf { id name } team { id name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export function Audit({ admin }: { admin: boolean }) {
+  const [action, setAction] = useState('');
+  const [impersonated, setImpersonated] = useState('');
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const filter = {
+    action: action.trim() || null,
+    isImpersonated: impersonated === '' ? null : impersonated === 'yes',
+  };
+  const [{ data, error }] = useQuery({ query: AuditDoc, variables: { after: cursors[cursors.length - 1], filter } });
+  const page = data?.auditLogs;
+  return (
+    <Page title="Audit log">
+      <p className="hint">{admin ? 'Every team.' : 'Your current team.'}</p>
+      <form className="toolbar" onSubmit={(e) => e.preventDefault()}>
+        <label><span className="label">Action</span>
+          <input value={action} placeholder="e.g. COMMENT_CREATED" onChange={(e) => { setAction(e.target.value.toUpperCase()); setCursors([null]); }} />
+        </label>
+        <label><span className="label">By support</span>
+          <select value={impersonated} onChange={(e) => { setImpersonated(e.target.value); setCursors([null]); }}>
+            <option value="">All</option><option value="yes">Only support</option><option value="no">No support</option>
+          </select>
+        </label>
+      </form>
+      <ErrorText error={error} />
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Who</th><th scope="col">On behalf of</th><th scope="col">Team</th>{admin && <th scope="col">IP</th>}</tr></thead>
+          <tbody>
+            {page?.edges.map(({ node: a }) => (
+              <tr key={a.id} className={a.isImpersonated ? 'support' : ''}>
+                <td>{when(a.createdAt)}</td><td>{a.action}</td><td>{a.actorName}</td><td>{a.onBehalfOf?.name ?? ''}</td><td>{a.team?.name ?? ''}</td>
+                {admin && <td>{a.ipAddress ?? ''}</td>}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Pager cursors={cursors} setCursors={setCursors} next={page?.pageInfo.hasNextPage ? page.pageInfo.endCursor ?? null : null} />
+    </Page>
+  );
+}
+
+function Pager({ cursors, setCursors, next }: { cursors: (string | null)[]; setCursors: (c: (string | null)[]) => void; next: string | null }) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
+      <span>Page {cursors.length}</span>
+      <button type="button" disabled={!next} onClick={() => next && setCursors([...cursors, next])}>Next</button>
+    </nav>
+  );
+}

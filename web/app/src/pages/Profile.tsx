@@ -1,0 +1,139 @@
+// Profile Settings: name, the support-access consent, 2FA enrolment with the QR code, and the
+// password. While impersonating, the customer's security and consent settings are disabled
+// (the server refuses them too) and say why.
+import { useState } from 'react';
+import { useMutation } from 'urql';
+import { graphql } from '../../../generated/gql';
+import type { Me } from '../App';
+import { setSession } from '../session';
+import { ErrorText, Page } from '../ui';
+
+const UpdateDoc = graphql(`
+  mutation UpdateProfile($input: UpdateProfileInput!) {
+    updateProfile(input: $input) { id name impersonationAllowed impersonationRequiresApproval }
+  }
+`);
+const GenerateDoc = graphql(`
+  mutation GenerateTwoFactorSecret { generateTwoFactorSecret { otpauthUrl qrCode } }
+`);
+const TurnOnDoc = graphql(`
+  mutation TurnOnTwoFactor($code: String!, $password: String!) {
+    turnOnTwoFactor(code: $code, password: $password) { accessToken refreshToken expiresAt }
+  }
+`);
+const TurnOffDoc = graphql(`
+  mutation TurnOffTwoFactor($code: String!) { turnOffTwoFactor(code: $code) }
+`);
+const PasswordDoc = graphql(`
+  mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
+    changePassword(currentPassword: $currentPassword, newPassword: $newPassword)
+  }
+`);
+
+export function Profile({ me }: { me: Me }) {
+  const impersonating = !!me.impersonatedBy;
+  const [name, setName] = useState(me.name);
+  const [saved, update] = useMutation(UpdateDoc);
+  const locked = impersonating ? 'protected-why' : undefined;
+  return (
+    <Page title="Profile settings">
+      {impersonating && (
+        <p id="protected-why" className="hint" role="note">
+          Password, two-factor and support-access settings are {me.name.split(' ')[0]}'s own: they are disabled during a support session.
+        </p>
+      )}
+      <form className="card stack" onSubmit={async (e) => { e.preventDefault(); await update({ input: { name } }); }}>
+        <h2>Name</h2>
+        <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} /></label>
+        <button type="submit">Save name</button>
+        {saved.data && !saved.error && <p role="status">Saved.</p>}
+      </form>
+      <fieldset className="card stack" disabled={impersonating} aria-describedby={locked}>
+        <legend>Support access to your account</legend>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={me.impersonationAllowed}
+            onChange={(e) => void update({ input: { impersonationAllowed: e.target.checked } })}
+          />
+          Support staff may sign in as me (turning this off ends any session in my account)
+        </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={me.impersonationRequiresApproval}
+            onChange={(e) => void update({ input: { impersonationRequiresApproval: e.target.checked } })}
+          />
+          Ask me to approve each session
+        </label>
+      </fieldset>
+      <ErrorText error={saved.error} />
+      <TwoFactor me={me} disabled={impersonating} describedBy={locked} />
+      <Password disabled={impersonating} describedBy={locked} />
+    </Page>
+  );
+}
+
+function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; describedBy?: string }) {
+  const [secret, generate] = useMutation(GenerateDoc);
+  const [on, turnOn] = useMutation(TurnOnDoc);
+  const [off, turnOff] = useMutation(TurnOffDoc);
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  return (
+    <fieldset className="card stack" disabled={disabled} aria-describedby={describedBy}>
+      <legend>Two-factor authentication</legend>
+      {me.isTwoFactorEnabled ? (
+        <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await turnOff({ code }); if (r.data) setDone('Two-factor authentication is off.'); }}>
+          <p>On. To turn it off, enter a current code.</p>
+          <label>Code<input inputMode="numeric" value={code} onChange={(e) => setCode(e.target.value)} required /></label>
+          <button type="submit">Turn off</button>
+        </form>
+      ) : secret.data ? (
+        <form
+          className="stack"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const r = await turnOn({ code, password });
+            if (r.data) {
+              setSession({ ...r.data.turnOnTwoFactor, flash: 'Two-factor authentication is on.' });
+            }
+          }}
+        >
+          <p>Scan this code with your authenticator app, then enter the code it shows.</p>
+          <img className="qr" src={secret.data.generateTwoFactorSecret.qrCode} alt="QR code of your new authenticator secret" width={180} height={180} />
+          <details><summary>Can't scan it?</summary><code className="wrap">{secret.data.generateTwoFactorSecret.otpauthUrl}</code></details>
+          <label>Code<input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required /></label>
+          <label>Current password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+          <button type="submit">Turn on</button>
+        </form>
+      ) : (
+        <div className="stack">
+          <p>Off. Admins need it to impersonate.</p>
+          <button type="button" onClick={() => void generate({})}>Set up two-factor authentication</button>
+        </div>
+      )}
+      {done && <p role="status">{done}</p>}
+      <ErrorText error={secret.error ?? on.error ?? off.error} />
+    </fieldset>
+  );
+}
+
+function Password({ disabled, describedBy }: { disabled: boolean; describedBy?: string }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [result, change] = useMutation(PasswordDoc);
+  return (
+    <fieldset className="card" disabled={disabled} aria-describedby={describedBy}>
+      <legend>Password</legend>
+      <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await change({ currentPassword: current, newPassword: next }); if (r.data) { setCurrent(''); setNext(''); } }}>
+        <label>Current password<input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required /></label>
+        <label>New password<input type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required minLength={8} maxLength={128} /></label>
+        <button type="submit">Change password</button>
+        {result.data && <p role="status">Password changed. Other sessions are signed out.</p>}
+        <ErrorText error={result.error} />
+      </form>
+    </fieldset>
+  );
+}

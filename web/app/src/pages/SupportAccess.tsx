@@ -1,0 +1,153 @@
+// The customer's side of support access: requests to approve (for how long) or deny, open
+// windows to revoke, a window opened unasked, and the history of every session in the
+// account: who, why, the mode, how it ended, each operation and each change.
+import { useCallback, useState } from 'react';
+import { useMutation, useQuery } from 'urql';
+import { graphql } from '../../../generated/gql';
+import type { ImpersonationMode, SupportQuery } from '../../../generated/gql/graphql';
+import { ErrorText, Page, useAccountEvents } from '../ui';
+import { endReason, mode, when } from '../words';
+
+const SupportDoc = graphql(`
+  query Support {
+    me {
+      id
+      supportAccessGrants { id reason mode requestedMinutes status createdAt decidedAt expiresAt requestedBy { id name } }
+      accessHistory(first: 20) {
+        edges {
+          node {
+            id reason mode startedAt endedAt endReason active
+            impersonator { id name }
+            activity(first: 20) { edges { node { id at operationType operationName fields outcome } } }
+            changes(first: 20) { edges { node { id action actorName entityType createdAt } } }
+          }
+        }
+      }
+    }
+  }
+`);
+const ApproveDoc = graphql(`
+  mutation Approve($id: ID!, $minutes: Int) { approveSupportAccess(grantId: $id, minutes: $minutes) { id status expiresAt } }
+`);
+const DenyDoc = graphql(`
+  mutation Deny($id: ID!) { denySupportAccess(grantId: $id) { id status } }
+`);
+const RevokeDoc = graphql(`
+  mutation Revoke($id: ID!) { revokeSupportAccess(grantId: $id) { id status } }
+`);
+const GrantDoc = graphql(`
+  mutation Grant($reason: String!, $mode: ImpersonationMode, $minutes: Int) {
+    grantSupportAccess(reason: $reason, mode: $mode, minutes: $minutes) { id status }
+  }
+`);
+
+type Grant = SupportQuery['me']['supportAccessGrants'][number];
+
+export function SupportAccess() {
+  const [{ data, error }, refetch] = useQuery({ query: SupportDoc });
+  const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
+  useAccountEvents(again);
+  const grants = data?.me.supportAccessGrants ?? [];
+  const pending = grants.filter((g) => g.status === 'PENDING');
+  const open = grants.filter((g) => g.status === 'APPROVED');
+  const past = grants.filter((g) => g.status !== 'PENDING' && g.status !== 'APPROVED');
+  return (
+    <Page title="Support access">
+      <ErrorText error={error} />
+      <section aria-labelledby="pending-h" className="card">
+        <h2 id="pending-h">Requests waiting for you</h2>
+        {pending.length === 0 && <p>None.</p>}
+        <ul className="list">{pending.map((g) => <PendingGrant key={g.id} grant={g} onDone={again} />)}</ul>
+      </section>
+      <section aria-labelledby="open-h" className="card">
+        <h2 id="open-h">Open access</h2>
+        {open.length === 0 && <p>Support cannot enter without asking{' '}(unless you allow it in Profile settings).</p>}
+        <ul className="list">{open.map((g) => <OpenGrant key={g.id} grant={g} onDone={again} />)}</ul>
+        <GrantForm onDone={again} />
+      </section>
+      <section aria-labelledby="history-h" className="card">
+        <h2 id="history-h">Who entered your account</h2>
+        {data?.me.accessHistory.edges.length === 0 && <p>Nobody yet.</p>}
+        <ul className="list history">
+          {data?.me.accessHistory.edges.map(({ node: s }) => (
+            <li key={s.id} data-testid="session">
+              <p>
+                <strong>{s.impersonator.name}</strong> (support), {mode(s.mode)}: “{s.reason ?? 'no reason given'}”
+                <br />
+                <small>{when(s.startedAt)} – {s.active ? 'now' : when(s.endedAt)} · {s.active ? 'running' : endReason(s.endReason)}</small>
+              </p>
+              <details>
+                <summary>{s.activity.edges.length} operations, {s.changes.edges.length} changes</summary>
+                <h3>Operations</h3>
+                <ul>{s.activity.edges.map(({ node: a }) => <li key={a.id}><time>{when(a.at)}</time> {a.operationType} {a.operationName ?? ''} ({a.fields.join(', ')}): {a.outcome}</li>)}</ul>
+                <h3>Changes</h3>
+                <ul>{s.changes.edges.map(({ node: c }) => <li key={c.id}><time>{when(c.createdAt)}</time> {c.action} by {c.actorName}{c.entityType ? ` (${c.entityType})` : ''}</li>)}</ul>
+              </details>
+            </li>
+          ))}
+        </ul>
+      </section>
+      {past.length > 0 && (
+        <section aria-labelledby="past-h" className="card">
+          <h2 id="past-h">Earlier requests and windows</h2>
+          <ul className="list">{past.map((g) => <li key={g.id}>{describe(g)} · <strong>{g.status.toLowerCase()}</strong></li>)}</ul>
+        </section>
+      )}
+    </Page>
+  );
+}
+
+function describe(g: Grant): string {
+  const who = g.requestedBy ? g.requestedBy.name : 'Any support admin';
+  return `${who}, ${mode(g.mode)}, ${g.requestedMinutes} min: “${g.reason}”`;
+}
+
+function PendingGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {
+  const [minutes, setMinutes] = useState(grant.requestedMinutes);
+  const [approved, approve] = useMutation(ApproveDoc);
+  const [denied, deny] = useMutation(DenyDoc);
+  return (
+    <li data-testid="pending">
+      <p>{describe(grant)} <small>(asked {when(grant.createdAt)}, lapses {when(grant.expiresAt)})</small></p>
+      <div className="row">
+        <label>Minutes<input type="number" min={1} max={grant.requestedMinutes} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} /></label>
+        <button type="button" onClick={async () => { await approve({ id: grant.id, minutes }); onDone(); }}>Approve</button>
+        <button type="button" className="danger" onClick={async () => { await deny({ id: grant.id }); onDone(); }}>Deny</button>
+      </div>
+      <ErrorText error={approved.error ?? denied.error} />
+    </li>
+  );
+}
+
+function OpenGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {
+  const [revoked, revoke] = useMutation(RevokeDoc);
+  return (
+    <li data-testid="open-grant">
+      <p>{describe(grant)} <small>until {when(grant.expiresAt)}</small></p>
+      <button type="button" className="danger" onClick={async () => { await revoke({ id: grant.id }); onDone(); }}>Revoke</button>
+      <ErrorText error={revoked.error} />
+    </li>
+  );
+}
+
+function GrantForm({ onDone }: { onDone: () => void }) {
+  const [reason, setReason] = useState('');
+  const [m, setM] = useState<ImpersonationMode>('READ_ONLY');
+  const [minutes, setMinutes] = useState(60);
+  const [result, grant] = useMutation(GrantDoc);
+  return (
+    <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await grant({ reason, mode: m, minutes }); if (r.data) { setReason(''); onDone(); } }}>
+      <h3>Let support in now, without a request</h3>
+      <label>Reason<input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
+      <label>Mode
+        <select value={m} onChange={(e) => setM(e.target.value as ImpersonationMode)}>
+          <option value="READ_ONLY">Read-only</option>
+          <option value="READ_WRITE">Read &amp; write</option>
+        </select>
+      </label>
+      <label>Minutes<input type="number" min={1} max={10080} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required /></label>
+      <button type="submit">Grant access</button>
+      <ErrorText error={result.error} />
+    </form>
+  );
+}

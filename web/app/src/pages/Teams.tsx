@@ -1,0 +1,221 @@
+// The admins' Teams List: search, pages, and for each owner the Impersonate button, the
+// button disabled with the denial in words, or "Request access" when the owner approves each
+// session.
+import { useState, type ReactNode } from 'react';
+import { useMutation, useQuery } from 'urql';
+import { useLocation } from 'wouter';
+import { graphql } from '../../../generated/gql';
+import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
+import { getSession, setSession } from '../session';
+import { ErrorText, Page } from '../ui';
+import { denial } from '../words';
+
+const TeamsDoc = graphql(`
+  query Teams($first: Int!, $after: String, $search: String) {
+    teams(first: $first, after: $after, search: $search) {
+      edges {
+        cursor
+        node {
+          id
+          name
+          owner { id name email role impersonationCheck { allowed reason } }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+const ImpersonateDoc = graphql(`
+  mutation Impersonate($userId: ID!, $reason: String, $mode: ImpersonationMode) {
+    impersonate(userId: $userId, reason: $reason, mode: $mode) { accessToken refreshToken expiresAt }
+  }
+`);
+const RequestDoc = graphql(`
+  mutation RequestAccess($userId: ID!, $reason: String!, $mode: ImpersonationMode, $minutes: Int) {
+    requestSupportAccess(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes) { id status }
+  }
+`);
+
+type Owner = TeamsQuery['teams']['edges'][number]['node']['owner'];
+const PAGE_SIZE = 10;
+
+export function Teams() {
+  const [search, setSearch] = useState('');
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const after = cursors[cursors.length - 1];
+  const [{ data, error, fetching }, refetch] = useQuery({
+    query: TeamsDoc,
+    variables: { first: PAGE_SIZE, after, search: search || null },
+  });
+  const [dialog, setDialog] = useState<{ owner: Owner; kind: 'start' | 'request' } | null>(null);
+  const page = data?.teams;
+  return (
+    <Page title="Teams">
+      <form className="toolbar" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          <span className="label">Search teams</span>
+          <input
+            type="search"
+            value={search}
+            onChange={(e) => {
+              setSearch(e.target.value);
+              setCursors([null]);
+            }}
+          />
+        </label>
+      </form>
+      <ErrorText error={error} />
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr><th scope="col">Team</th><th scope="col">Owner</th><th scope="col">Support access</th></tr>
+          </thead>
+          <tbody aria-busy={fetching}>
+            {page?.edges.map(({ node }) => (
+              <tr key={node.id} data-testid={`team-${node.owner.email}`}>
+                <td>{node.name}</td>
+                <td>{node.owner.name}<br /><small>{node.owner.email} · {node.owner.role.toLowerCase().replace('_', ' ')}</small></td>
+                <td><OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, kind })} /></td>
+              </tr>
+            ))}
+            {page && page.edges.length === 0 && <tr><td colSpan={3}>No team matches.</td></tr>}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label="Pages">
+        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
+        <span>Page {cursors.length}</span>
+        <button
+          type="button"
+          disabled={!page?.pageInfo.hasNextPage}
+          onClick={() => page?.pageInfo.endCursor && setCursors([...cursors, page.pageInfo.endCursor])}
+        >
+          Next
+        </button>
+      </nav>
+      {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'request' && (
+        <RequestDialog owner={dialog.owner} onClose={() => { setDialog(null); refetch({ requestPolicy: 'network-only' }); }} />
+      )}
+    </Page>
+  );
+}
+
+function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: 'start' | 'request') => void }) {
+  const check = owner.impersonationCheck;
+  const first = owner.name.split(' ')[0];
+  if (check.allowed)
+    return <button type="button" onClick={() => onOpen('start')}>Impersonate <span className="sr-only">{owner.name}</span></button>;
+  const why = denial(check.reason, first);
+  const id = `why-${owner.id}`;
+  if (check.reason === 'APPROVAL_REQUIRED')
+    return (
+      <span className="action">
+        <button type="button" onClick={() => onOpen('request')} aria-describedby={id}>Request access <span className="sr-only">to {owner.name}</span></button>
+        <small id={id} className="hint">{why}</small>
+      </span>
+    );
+  return (
+    <span className="action" title={why}>
+      <button type="button" disabled aria-describedby={id}>Impersonate <span className="sr-only">{owner.name}</span></button>
+      <small id={id} className="hint denial">{why}</small>
+    </span>
+  );
+}
+
+function Dialog({ title, children, onClose }: { title: string; children: ReactNode; onClose: () => void }) {
+  return (
+    <div className="backdrop" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
+      <div className="dialog card" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
+        <h2 id="dialog-title">{title}</h2>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+function ModeSelect({ value, onChange }: { value: ImpersonationMode; onChange: (m: ImpersonationMode) => void }) {
+  return (
+    <label>
+      Mode
+      <select value={value} onChange={(e) => onChange(e.target.value as ImpersonationMode)}>
+        <option value="READ_ONLY">Read-only (look, change nothing)</option>
+        <option value="READ_WRITE">Read &amp; write</option>
+      </select>
+    </label>
+  );
+}
+
+function StartDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) {
+  const [reason, setReason] = useState('');
+  const [mode, setMode] = useState<ImpersonationMode>('READ_ONLY');
+  const [result, impersonate] = useMutation(ImpersonateDoc);
+  const [, navigate] = useLocation();
+  return (
+    <Dialog title={`Sign in as ${owner.name}`} onClose={onClose}>
+      <form
+        className="stack"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          const r = await impersonate({ userId: owner.id, reason, mode });
+          if (r.data) {
+            const own = getSession();
+            setSession({ ...r.data.impersonate, returnRefresh: own?.refreshToken ?? own?.returnRefresh ?? null });
+            navigate('/work');
+          }
+        }}
+      >
+        <label>
+          Reason (the customer sees it)
+          <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
+        </label>
+        <ModeSelect value={mode} onChange={setMode} />
+        <div className="row">
+          <button type="submit" disabled={result.fetching}>Start session</button>
+          <button type="button" className="link" onClick={onClose}>Cancel</button>
+        </div>
+        <ErrorText error={result.error} />
+      </form>
+    </Dialog>
+  );
+}
+
+function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) {
+  const [reason, setReason] = useState('');
+  const [mode, setMode] = useState<ImpersonationMode>('READ_ONLY');
+  const [minutes, setMinutes] = useState(30);
+  const [result, request] = useMutation(RequestDoc);
+  return (
+    <Dialog title={`Request access to ${owner.name}'s account`} onClose={onClose}>
+      {result.data ? (
+        <div className="stack">
+          <p role="status">Requested. {owner.name.split(' ')[0]} is notified and decides; the Teams List shows Impersonate once approved.</p>
+          <button type="button" onClick={onClose}>Close</button>
+        </div>
+      ) : (
+        <form
+          className="stack"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            await request({ userId: owner.id, reason, mode, minutes });
+          }}
+        >
+          <label>
+            Reason (the customer sees it)
+            <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
+          </label>
+          <ModeSelect value={mode} onChange={setMode} />
+          <label>
+            Minutes
+            <input type="number" min={1} max={10080} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required />
+          </label>
+          <div className="row">
+            <button type="submit" disabled={result.fetching}>Send request</button>
+            <button type="button" className="link" onClick={onClose}>Cancel</button>
+          </div>
+          <ErrorText error={result.error} />
+        </form>
+      )}
+    </Dialog>
+  );
+}

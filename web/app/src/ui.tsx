@@ -1,0 +1,56 @@
+// Small shared pieces: error text with the API's code, a ticking clock, a page heading.
+import { useEffect, useState, type ReactNode } from 'react';
+import type { CombinedError } from 'urql';
+
+export function message(error: CombinedError | Error): string {
+  const e = error as CombinedError;
+  if (e.graphQLErrors?.length) {
+    const g = e.graphQLErrors[0];
+    const code = g.extensions?.code as string | undefined;
+    const reason = g.extensions?.reason as string | undefined;
+    if (code === 'BLOCKED_WHILE_IMPERSONATING' && reason === 'READ_ONLY')
+      return 'This support session is read-only: elevate it to make changes.';
+    if (code === 'BLOCKED_WHILE_IMPERSONATING') return 'Not available while signed in as the customer.';
+    return g.message;
+  }
+  if (e.networkError) return 'The server cannot be reached.';
+  return error.message;
+}
+
+export function ErrorText({ error }: { error?: CombinedError | Error | null }) {
+  if (!error) return null;
+  return <p className="error" role="alert">{message(error)}</p>;
+}
+
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(t);
+  }, [everyMs]);
+  return now;
+}
+
+export function Page({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · CRM console`;
+  }, [title]);
+  return (
+    <section className="page">
+      <div className="page-head">
+        <h1>{title}</h1>
+        {actions}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+/** Fires when the customer's account hears a live event (the bell listens to the socket). */
+export const ACCOUNT_EVENT = 'crm:account-event';
+export function useAccountEvents(onEvent: () => void) {
+  useEffect(() => {
+    window.addEventListener(ACCOUNT_EVENT, onEvent);
+    return () => window.removeEventListener(ACCOUNT_EVENT, onEvent);
+  }, [onEvent]);
+}

@@ -1,0 +1,364 @@
+// Browser tests of the web console as the server serves it: headless Chromium from Debian's
+// packages (no browser download) driven by playwright-core, every request outside 127.0.0.1
+// blocked, against a fresh server with the demo data.
+//
+// 1. The design's flow: an admin signs in with TOTP, finds the denial reasons on the Teams
+//    List, impersonates Olivia (reason, mode), sees the banner on every page, comments as
+//    "Support team", finds team switching disabled, stops, and is back in their own team.
+// 2. The approval flow, in two browser contexts: a super admin requests access to Quinn's
+//    account, Quinn sees it live and approves, the admin enters read-only, is refused a
+//    change, elevates with TOTP, Quinn sees the live notice and revokes, and the admin's banner
+//    goes by itself, landing back in their own account.
+// 3. The other screens (sessions, history, audit, profile with the 2FA QR code, support
+//    access), keyboard sign-in, a reload that keeps the session, a 390-px phone screen.
+// Each screen is checked with axe-core (no serious or critical violations) and saved as a
+// screenshot in web/test-results/console-*.png. Any console error fails the run.
+//
+// Usage: node tests/console.test.mjs <server binary>   (run from web/)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const binary = resolve(process.argv[2] ?? '../target/debug/crm-impersonation');
+const chrome = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const shots = resolve('test-results');
+mkdirSync(shots, { recursive: true });
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WAIT = { timeout: 15_000 };
+
+let checks = 0;
+function ok(cond, msg) {
+  if (!cond) throw new Error(`FAIL ${msg}`);
+  checks += 1;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'crm-console-'));
+const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' };
+
+async function startServer() {
+  const child = spawn(binary, [], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise((done, no) => {
+    const timer = setTimeout(() => no(new Error('server did not start')), 60_000);
+    lines.on('line', (l) => {
+      const m = l.match(/^CRM API listening on http:\/\/127\.0\.0\.1:(\d+)$/);
+      if (m) {
+        clearTimeout(timer);
+        done(Number(m[1]));
+      }
+    });
+  });
+  return { child, port };
+}
+
+/** A demo admin's TOTP code, as their authenticator shows it (`--next`: the next step's). */
+function totp(email, next = false) {
+  const args = ['demo-totp', email, ...(next ? ['--next'] : [])];
+  return execFileSync(binary, args, { cwd: dir, env: { ...env, RUST_LOG: 'error' } }).toString().trim().split('\n').pop();
+}
+
+const { child, port } = await startServer();
+const base = `http://127.0.0.1:${port}`;
+const problems = [];
+const browser = await chromium.launch({
+  executablePath: chrome,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const pages = [];
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  pages.push(page);
+  await page.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1') return route.continue();
+    problems.push(`request outside 127.0.0.1: ${url.href}`);
+    return route.abort();
+  });
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e}`));
+  return page;
+}
+
+/** axe-core on the page as it is: no serious or critical violation. */
+async function axe(page, screen) {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  ok(violations.length === 0, `axe on ${screen}: ${violations.join('; ')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `console-${name}.png`), fullPage: true });
+}
+
+/** No horizontal scrolling: the page fits the screen's width. */
+async function fits(page, screen) {
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  ok(scroll <= width, `${screen} fits ${width} px (scroll width ${scroll})`);
+}
+
+async function signIn(page, email, password, twoFactor) {
+  await page.goto(`${base}/`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (twoFactor) {
+    await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor(WAIT);
+    await page.getByLabel('The 6-digit code from your authenticator app').fill(totp(email));
+    await page.getByRole('button', { name: 'Verify' }).click();
+  }
+  await page.getByTestId('who').waitFor(WAIT);
+}
+
+const row = (page, email) => page.getByTestId(`team-${email}`);
+const banner = (page) => page.getByRole('region', { name: 'Impersonation' });
+
+try {
+  // ---- 1. The design's flow --------------------------------------------------------------
+  const ada = await newPage();
+  await ada.goto(`${base}/`);
+  await ada.getByRole('heading', { name: 'Sign in' }).waitFor(WAIT);
+  await axe(ada, 'sign in');
+  await shot(ada, 'sign-in');
+  await ada.getByLabel('Email').fill('admin@demo.test');
+  await ada.getByLabel('Password').fill('demo-admin-1');
+  await ada.getByRole('button', { name: 'Sign in' }).click();
+  await ada.getByRole('heading', { name: 'Two-factor authentication' }).waitFor(WAIT);
+  await axe(ada, '2FA step');
+  await shot(ada, 'two-factor');
+  await ada.getByLabel('The 6-digit code from your authenticator app').fill(totp('admin@demo.test'));
+  await ada.getByRole('button', { name: 'Verify' }).click();
+  await ada.getByRole('heading', { name: 'Teams' }).waitFor(WAIT);
+  await row(ada, 'olivia@demo.test').waitFor(WAIT);
+
+  // The session survives a reload.
+  await ada.reload();
+  await row(ada, 'olivia@demo.test').waitFor(WAIT);
+  ok(await ada.getByTestId('who').textContent() === 'Ada Admin', 'signed in as Ada after a reload');
+  const ownTeam = await ada.getByRole('combobox', { name: 'Team', exact: true }).locator('option:checked').textContent();
+
+  // Denial reasons, in words, beside disabled buttons.
+  const reasons = {
+    'paul@demo.test': 'Paul has turned support access off',
+    'super@demo.test': 'Super admins cannot be impersonated',
+    'admin@demo.test': 'This is your own account',
+  };
+  for (const [email, words] of Object.entries(reasons)) {
+    const r = row(ada, email);
+    ok(await r.getByRole('button', { name: /Impersonate/ }).isDisabled(), `Impersonate disabled for ${email}`);
+    ok((await r.textContent()).includes(words), `${email} says "${words}"`);
+  }
+  ok(await row(ada, 'quinn@demo.test').getByRole('button', { name: /Request access/ }).isVisible(),
+    'Quinn, who approves each session, offers "Request access"');
+  await axe(ada, 'teams list');
+  await shot(ada, 'teams-list');
+
+  // Search narrows the list.
+  await ada.getByLabel('Search teams').fill('Olivia');
+  await ada.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  ok(await row(ada, 'olivia@demo.test').isVisible(), 'search finds Olivia\'s team');
+
+  // Impersonate Olivia: a reason and a mode.
+  await row(ada, 'olivia@demo.test').getByRole('button', { name: /Impersonate/ }).click();
+  const dialog = ada.getByRole('dialog');
+  await dialog.getByLabel(/Reason/).fill('Ticket #42: invoice totals look wrong');
+  await dialog.getByLabel('Mode').selectOption('READ_WRITE');
+  await axe(ada, 'start dialog');
+  await dialog.getByRole('button', { name: 'Start session' }).click();
+  await banner(ada).waitFor(WAIT);
+  const text = await banner(ada).textContent();
+  ok(/Signed in as Olivia · read & write · \d+:\d\d left/.test(text), `banner says who, mode, time: ${text}`);
+  await ada.getByRole('heading', { name: 'Businesses & leads' }).waitFor(WAIT);
+  await axe(ada, 'businesses & leads, impersonating');
+  await shot(ada, 'banner');
+
+  // Team switching and team creation are disabled, with the reason.
+  ok(await ada.getByRole('combobox', { name: 'Team', exact: true }).isDisabled(), 'team switcher disabled while impersonating');
+  ok(await ada.getByRole('button', { name: 'New team' }).isDisabled(), 'New team disabled while impersonating');
+  ok(await ada.getByText(/Team switching and new teams are off while you act as Olivia/).isVisible(), 'says why');
+
+  // A comment as "Support team", shown apart.
+  await ada.getByRole('link', { name: "Olivia's first lead" }).click();
+  await ada.getByLabel('Add a comment').fill('Checked the invoice totals with Olivia.');
+  await ada.getByRole('button', { name: 'Comment' }).click();
+  const mine = ada.getByTestId('comment').filter({ hasText: 'Checked the invoice totals' });
+  await mine.waitFor(WAIT);
+  ok((await mine.getAttribute('class')).includes('support'), 'support comment styled apart');
+  ok((await mine.textContent()).includes('Support team'), `support comment says "Support team": ${await mine.textContent()}`);
+  ok(await banner(ada).isVisible(), 'banner on the lead page');
+  await axe(ada, 'lead with comments');
+  await shot(ada, 'support-comment');
+
+  // Protected settings are disabled on the customer's profile.
+  await ada.getByRole('link', { name: 'Profile' }).click();
+  await ada.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
+  ok(await ada.getByRole('button', { name: 'Change password' }).isDisabled(), 'password change disabled');
+  ok(await ada.getByLabel(/Support staff may sign in as me/).isDisabled(), 'consent disabled');
+  ok(await banner(ada).isVisible(), 'banner on the profile page');
+  await axe(ada, 'profile, impersonating');
+  await shot(ada, 'profile-impersonating');
+
+  // Stop: back in Ada's own account and team.
+  await banner(ada).getByRole('button', { name: 'Stop' }).click();
+  await ada.getByRole('heading', { name: 'Teams' }).waitFor(WAIT);
+  ok(!(await banner(ada).isVisible()), 'banner gone after Stop');
+  ok(await ada.getByTestId('who').textContent() === 'Ada Admin', 'back as Ada');
+  ok(await ada.getByRole('combobox', { name: 'Team', exact: true }).locator('option:checked').textContent() === ownTeam, `back in ${ownTeam}`);
+  ok(await ada.getByRole('combobox', { name: 'Team', exact: true }).isEnabled(), 'team switching enabled again');
+
+  // ---- 2. The approval flow, two contexts ------------------------------------------------
+  const quinn = await newPage();
+  await signIn(quinn, 'quinn@demo.test', 'demo-owner-3', false);
+  await quinn.getByRole('link', { name: 'Support access' }).click();
+  await quinn.getByRole('heading', { name: 'Support access' }).waitFor(WAIT);
+
+  const sam = await newPage();
+  await signIn(sam, 'super@demo.test', 'demo-super-1', true);
+  await sam.getByLabel('Search teams').fill('Quinn');
+  await row(sam, 'quinn@demo.test').getByRole('button', { name: /Request access/ }).click();
+  const request = sam.getByRole('dialog');
+  await request.getByLabel(/Reason/).fill('Ticket #77: the export fails');
+  await request.getByLabel('Mode').selectOption('READ_WRITE');
+  await request.getByLabel('Minutes').fill('30');
+  await axe(sam, 'request dialog');
+  await request.getByRole('button', { name: 'Send request' }).click();
+  await request.getByText(/Requested\./).waitFor(WAIT);
+  await request.getByRole('button', { name: 'Close' }).click();
+
+  // Quinn hears it live: a notice, and the request on the page.
+  await quinn.getByTestId('toast').filter({ hasText: /Sam Super/ }).waitFor(WAIT);
+  const pending = quinn.getByTestId('pending');
+  await pending.waitFor(WAIT);
+  ok((await pending.textContent()).includes('Ticket #77'), 'the pending request shows the reason');
+  await axe(quinn, 'support access with a request');
+  await shot(quinn, 'support-access');
+  await pending.getByLabel('Minutes').fill('20');
+  await pending.getByRole('button', { name: 'Approve' }).click();
+  await quinn.getByTestId('open-grant').waitFor(WAIT);
+
+  // The admin may now enter, read-only as granted.
+  await sam.reload();
+  await sam.getByLabel('Search teams').fill('Quinn');
+  await row(sam, 'quinn@demo.test').getByRole('button', { name: /Impersonate/ }).click();
+  await sam.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #77: the export fails');
+  await sam.getByRole('dialog').getByLabel('Mode').selectOption('READ_ONLY');
+  await sam.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
+  await banner(sam).waitFor(WAIT);
+  ok((await banner(sam).textContent()).includes('read-only'), 'the admin chose to enter read-only');
+
+  // Read-only: a comment is refused, and nothing is written.
+  await sam.getByRole('link', { name: "Quinn's first lead" }).click();
+  await sam.getByLabel('Add a comment').fill('This must not be saved.');
+  await sam.getByRole('button', { name: 'Comment' }).click();
+  await sam.getByText('This support session is read-only: elevate it to make changes.').waitFor(WAIT);
+  ok(await sam.getByTestId('comment').filter({ hasText: 'This must not be saved.' }).count() === 0, 'nothing written');
+
+  // Elevate with the admin's own TOTP code: the customer is told, live.
+  await banner(sam).getByRole('button', { name: 'Elevate' }).click();
+  await banner(sam).getByLabel('Your authenticator code').fill(totp('super@demo.test', true));
+  await banner(sam).getByLabel('Why changes are needed').fill('Re-run the export for Quinn');
+  await axe(sam, 'elevate form');
+  await banner(sam).getByRole('button', { name: 'Allow changes' }).click();
+  await banner(sam).getByText('read & write').waitFor(WAIT);
+  await quinn.getByTestId('toast').filter({ hasText: /can now make changes/ }).waitFor(WAIT);
+  await shot(quinn, 'live-notice');
+
+  // The banner on a phone.
+  await sam.setViewportSize({ width: 390, height: 844 });
+  await fits(sam, 'lead page with the banner at 390 px');
+  await shot(sam, 'phone-banner');
+  await sam.setViewportSize({ width: 1280, height: 800 });
+
+  // Quinn revokes: the admin's banner goes by itself and they are back in their account.
+  await quinn.getByTestId('open-grant').getByRole('button', { name: 'Revoke' }).click();
+  await sam.getByText(/Your session as Quinn ended: access revoked by the customer/).waitFor(WAIT);
+  ok(!(await banner(sam).isVisible()), 'banner gone after the customer revoked');
+  await sam.getByRole('heading', { name: 'Teams' }).waitFor(WAIT);
+  ok(await sam.getByTestId('who').textContent() === 'Sam Super', 'the admin is back in their own account');
+
+  // Quinn's history: who, why, how it ended, what they did.
+  await quinn.reload();
+  const session = quinn.getByTestId('session').first();
+  await session.waitFor(WAIT);
+  const told = await session.textContent();
+  ok(told.includes('Sam Super') && told.includes('Ticket #77') && told.includes('access revoked by the customer'),
+    `the access history tells who, why and how it ended: ${told}`);
+  await session.locator('summary').click();
+  const details = await session.textContent();
+  ok(/mutation AddLeadComment \(addLeadComment\): BLOCKED_WHILE_IMPERSONATING/.test(details),
+    `the refused comment shows in the activity: ${details}`);
+  ok(details.includes('IMPERSONATION_ELEVATED'), 'the elevation shows in the changes');
+  await axe(quinn, 'access history');
+  await shot(quinn, 'access-history');
+
+  // ---- 3. The other screens ---------------------------------------------------------------
+  for (const [link, heading, name] of [
+    ['Sessions', 'Running sessions', 'sessions'],
+    ['History', 'Impersonation history', 'history'],
+    ['Audit log', 'Audit log', 'audit-log'],
+  ]) {
+    await sam.getByRole('link', { name: link, exact: true }).click();
+    await sam.getByRole('heading', { name: heading }).waitFor(WAIT);
+    await sam.locator('tbody tr').first().waitFor(WAIT);
+    await axe(sam, heading);
+    await shot(sam, name);
+    if (name === 'sessions')
+      ok(await sam.getByRole('button', { name: /Switch impersonation off/ }).isVisible(), 'the super admin has the global switch');
+  }
+  await sam.getByLabel('Action').fill('IMPERSONATION_ENDED');
+  await sam.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('IMPERSONATION_ENDED')));
+  ok(await sam.locator('tbody tr').count() >= 2, 'the audit filter shows the two ended sessions');
+
+  // Olivia, by keyboard only, on a phone: sign in, the work page, 2FA enrolment's QR code.
+  const olivia = await newPage({ width: 390, height: 844 });
+  await olivia.goto(`${base}/`);
+  await olivia.getByRole('heading', { name: 'Sign in' }).waitFor(WAIT);
+  await olivia.keyboard.press('Tab');
+  ok(await olivia.evaluate(() => document.activeElement?.getAttribute('type')) === 'email', 'Tab reaches the email field first');
+  await olivia.keyboard.type('olivia@demo.test');
+  await olivia.keyboard.press('Tab');
+  await olivia.keyboard.type('demo-owner-1');
+  await olivia.keyboard.press('Enter');
+  await olivia.getByRole('heading', { name: 'Businesses & leads' }).waitFor(WAIT);
+  await fits(olivia, 'businesses & leads at 390 px');
+  await axe(olivia, 'businesses & leads');
+  await shot(olivia, 'phone-work');
+  await olivia.getByRole('link', { name: "Olivia's first lead" }).click();
+  const support = olivia.getByTestId('comment').filter({ hasText: 'Checked the invoice totals' });
+  await support.waitFor(WAIT);
+  ok((await support.textContent()).includes('Support team'), 'Olivia sees the support comment as "Support team"');
+  await olivia.setViewportSize({ width: 1280, height: 800 });
+  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+  await olivia.getByRole('img', { name: /QR code/ }).waitFor(WAIT);
+  await axe(olivia, 'profile with 2FA enrolment');
+  await shot(olivia, 'profile-2fa');
+
+  ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
+  console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);
+} catch (e) {
+  console.error(e.message ?? e);
+  if (problems.length) console.error(`also seen:\n  ${problems.join('\n  ')}`);
+  for (const [i, p] of pages.entries()) {
+    await p.screenshot({ path: join(shots, `console-failure-${i + 1}.png`), fullPage: true }).catch(() => {});
+  }
+  console.error(`each browser context's page at the failure: web/test-results/console-failure-*.png`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  child.kill();
+}

@@ -97,7 +97,7 @@ async fn main() {
         .as_str()
         .unwrap()
         .to_string();
-    let code = crm::seed::demo_totp(&state, "admin@demo.test")
+    let code = crm::seed::demo_totp(&state, "admin@demo.test", false)
         .await
         .unwrap()
         .unwrap();

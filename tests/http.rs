@@ -216,3 +216,68 @@ async fn graphiql_is_served_offline_from_this_server() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The web console is served at `/` by the server itself, with no asset from elsewhere: the
+/// page under a policy that allows scripts and connections only from this origin, and its
+/// bundle (content-hashed names, cached for good) from `/assets/`.
+#[tokio::test]
+async fn the_web_console_is_served_at_the_root() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let resp = app
+        .router
+        .clone()
+        .oneshot(axum::http::Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let header = |name: &str| resp.headers()[name].to_str().unwrap().to_string();
+    assert!(header("content-type").starts_with("text/html"));
+    let csp = header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let html = String::from_utf8(body.to_vec()).unwrap();
+    assert!(html.contains(r#"<div id="root">"#), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/assets/"))
+        .collect();
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")) && assets.iter().any(|a| a.ends_with(".css")),
+        "{html}"
+    );
+    for src in assets {
+        let resp = app
+            .router
+            .clone()
+            .oneshot(axum::http::Request::get(src).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{src}");
+        let media = resp.headers()["content-type"].to_str().unwrap();
+        assert!(
+            media.contains("javascript") || media.contains("css"),
+            "{src}: {media}"
+        );
+        assert!(
+            resp.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+    }
+    assert_eq!(app.get("/assets/missing.js").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/assets/..%2F..%2FCargo.toml").await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -16,7 +16,7 @@
 //
 // Usage: node tests/console.test.mjs <server binary>   (run from web/)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +27,7 @@ const binary = resolve(process.argv[2] ?? '../target/debug/crm-impersonation');
 const chrome = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const shots = resolve('test-results');
 mkdirSync(shots, { recursive: true });
+for (const f of readdirSync(shots)) if (f.startsWith('console-')) rmSync(join(shots, f));
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WAIT = { timeout: 15_000 };
 

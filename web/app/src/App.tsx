@@ -80,20 +80,24 @@ function Shell() {
     <div className={impersonating ? 'app impersonating' : 'app'}>
       <a className="skip" href="#main">Skip to content</a>
       <header className="top">
-        <Link href="/" className="brand">CRM</Link>
-        <nav aria-label="Main">
-          {admin && <Link href="/teams">Teams</Link>}
-          <Link href="/work">Businesses &amp; leads</Link>
-          {!impersonating && <Link href="/support">Support access</Link>}
-          {admin && <Link href="/admin/sessions">Sessions</Link>}
-          {admin && <Link href="/admin/history">History</Link>}
-          <Link href="/admin/audit">Audit log</Link>
-          <Link href="/profile">Profile</Link>
-        </nav>
-        <TeamSwitcher me={me} />
-        {!impersonating && <Bell />}
-        <span className="who" data-testid="who">{me.name}</span>
-        <SignOutButton impersonating={impersonating} />
+        <div className="bar">
+          <Link href="/" className="brand">CRM</Link>
+          <nav aria-label="Main">
+            {admin && <Link href="/teams">Teams</Link>}
+            <Link href="/work">Businesses &amp; leads</Link>
+            {!impersonating && <Link href="/support">Support access</Link>}
+            {admin && <Link href="/admin/sessions">Sessions</Link>}
+            {admin && <Link href="/admin/history">History</Link>}
+            <Link href="/admin/audit">Audit log</Link>
+            <Link href="/profile">Profile</Link>
+          </nav>
+        </div>
+        <div className="controls">
+          <TeamSwitcher me={me} />
+          {!impersonating && <Bell />}
+          <span className="who" data-testid="who">{me.name}</span>
+          <SignOutButton impersonating={impersonating} />
+        </div>
       </header>
       {impersonating && <Banner me={me} />}
       {session?.flash && <Flash text={session.flash} />}

@@ -37,7 +37,7 @@ export function Bell() {
   return (
     <div className="bell">
       <button type="button" aria-expanded={open} aria-controls="notices" onClick={() => setOpen(!open)}>
-        <span aria-hidden="true">🔔</span> Notifications{unread > 0 && <span className="count" data-testid="unread"> {unread}</span>}
+        <BellIcon /> Notifications{unread > 0 && <span className="count" data-testid="unread"> {unread}</span>}
         <span className="sr-only"> ({unread} unread)</span>
       </button>
       {open && (
@@ -64,5 +64,14 @@ export function Bell() {
         </div>
       )}
     </div>
+  );
+}
+
+function BellIcon() {
+  return (
+    <svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" className="icon">
+      <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+      <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+    </svg>
   );
 }

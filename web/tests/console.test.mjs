@@ -9,8 +9,10 @@
 //    account, Quinn sees it live and approves, the admin enters read-only, is refused a
 //    change, elevates with TOTP, Quinn sees the live notice and revokes, and the admin's banner
 //    goes by itself, landing back in their own account.
-// 3. The other screens (sessions, history, audit, profile with the 2FA QR code, support
-//    access), keyboard sign-in, a reload that keeps the session, a 390-px phone screen.
+// 3. Running sessions, live: Ada's new session appears on the super admin's page, he ends it,
+//    and her banner goes by itself. Then the other screens (history, audit log with a filter,
+//    profile with the 2FA QR code), a keyboard-only sign-in, a reload that keeps the session,
+//    and a 390-px phone screen.
 // Each screen is checked with axe-core (no serious or critical violations) and saved as a
 // screenshot in web/test-results/console-*.png. Any console error fails the run.
 //
@@ -307,8 +309,27 @@ try {
   await shot(quinn, 'access-history');
 
   // ---- 3. The other screens ---------------------------------------------------------------
+  // Running sessions, live: Ada starts one, it appears on Sam's page, Sam ends it, and Ada's
+  // banner goes by itself.
+  await sam.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await sam.getByRole('heading', { name: 'Running sessions' }).waitFor(WAIT);
+  await sam.getByText('No session is running.').waitFor(WAIT);
+  await ada.getByLabel('Search teams').fill('Olivia');
+  await row(ada, 'olivia@demo.test').getByRole('button', { name: /Impersonate/ }).click();
+  await ada.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #43: a second look');
+  await ada.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
+  await banner(ada).waitFor(WAIT);
+  const running = sam.getByTestId('running').filter({ hasText: 'Olivia Owner' });
+  await running.waitFor(WAIT);
+  ok(await sam.getByRole('button', { name: /Switch impersonation off/ }).isVisible(), 'the super admin has the global switch');
+  await axe(sam, 'running sessions');
+  await shot(sam, 'sessions');
+  await running.getByRole('button', { name: /End/ }).click();
+  await ada.getByText(/Your session as Olivia ended: ended by an admin/).waitFor(WAIT);
+  ok(!(await banner(ada).isVisible()), 'Ada\'s banner gone when a super admin ended her session');
+  ok(await ada.getByTestId('who').textContent() === 'Ada Admin', 'Ada is back in her own account');
+
   for (const [link, heading, name] of [
-    ['Sessions', 'Running sessions', 'sessions'],
     ['History', 'Impersonation history', 'history'],
     ['Audit log', 'Audit log', 'audit-log'],
   ]) {
@@ -317,12 +338,10 @@ try {
     await sam.locator('tbody tr').first().waitFor(WAIT);
     await axe(sam, heading);
     await shot(sam, name);
-    if (name === 'sessions')
-      ok(await sam.getByRole('button', { name: /Switch impersonation off/ }).isVisible(), 'the super admin has the global switch');
   }
   await sam.getByLabel('Action').fill('IMPERSONATION_ENDED');
   await sam.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('IMPERSONATION_ENDED')));
-  ok(await sam.locator('tbody tr').count() >= 2, 'the audit filter shows the two ended sessions');
+  ok(await sam.locator('tbody tr').count() >= 3, 'the audit filter shows the three ended sessions');
 
   // Olivia, by keyboard only, on a phone: sign in, the work page, 2FA enrolment's QR code.
   const olivia = await newPage({ width: 390, height: 844 });

@@ -237,6 +237,7 @@ pub async fn banner(state: &AppState, addr: &str, seeded: bool) -> String {
     if state.config.environment != crate::config::Environment::Development {
         return banner;
     }
+    banner.push_str(&format!("Web console: http://{addr}/\n"));
     banner.push_str(&format!("GraphiQL: http://{addr}/graphql\n"));
     if !(seeded || demo_present(state).await.unwrap_or(false)) {
         return banner;

@@ -140,6 +140,10 @@ fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
     drain(lines);
     let text = printed.join("\n");
     assert!(text.contains("GraphiQL: http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains(&format!("Web console: http://127.0.0.1:{port}/")),
+        "{text}"
+    );
     assert!(text.contains("Demo data seeded"), "{text}");
     assert!(
         text.contains("admin@demo.test") && text.contains("demo-admin-1"),
@@ -148,6 +152,7 @@ fn first_run_seeds_demo_data_and_exits_cleanly_on_sigterm() {
     assert!(dir.path().join("data/crm.db").exists());
     assert!(dir.path().join("data/jwt-secret").exists());
     assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
+    assert!(http_get(port, "/").contains(r#"<div id="root">"#));
     assert!(http_get(port, "/ready").starts_with("HTTP/1.1 200"));
 
     let code = bin()

@@ -5,14 +5,15 @@
 // 1. The design's flow: an admin signs in with TOTP, finds the denial reasons on the Teams
 //    List, impersonates Olivia (reason, mode), sees the banner on every page, comments as
 //    "Support team", finds team switching disabled, stops, and is back in their own team.
-// 2. The approval flow, in two browser contexts: a super admin requests access to Quinn's
+// 2. The approval flow, in two browser contexts: Quinn denies one request; a super admin
+//    requests access to Quinn's
 //    account, Quinn sees it live and approves, the admin enters read-only, is refused a
 //    change, elevates with TOTP, Quinn sees the live notice and revokes, and the admin's banner
 //    goes by itself, landing back in their own account.
 // 3. Running sessions, live: Ada's new session appears on the super admin's page, he ends it,
-//    and her banner goes by itself. Then the other screens (history, audit log with a filter,
-//    profile with the 2FA QR code), a keyboard-only sign-in, a reload that keeps the session,
-//    and a 390-px phone screen.
+//    and her banner goes by itself; the global switch off and on. Then the other screens
+//    (history, audit log with a filter, 2FA enrolment through to "on"), a keyboard-only
+//    sign-in, a reload that keeps the session, and a 390-px phone screen.
 // Each screen is checked with axe-core (no serious or critical violations) and saved as a
 // screenshot in web/test-results/console-*.png. Any console error fails the run.
 //
@@ -24,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { URI } from 'otpauth';
 
 const binary = resolve(process.argv[2] ?? '../target/debug/crm-impersonation');
 const chrome = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -229,6 +231,25 @@ try {
   await quinn.getByRole('link', { name: 'Support access' }).click();
   await quinn.getByRole('heading', { name: 'Support access' }).waitFor(WAIT);
 
+  // A request Quinn turns down.
+  await ada.getByLabel('Search teams').fill('Quinn');
+  await row(ada, 'quinn@demo.test').getByRole('button', { name: /Request access/ }).click();
+  await ada.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #76: a look at the settings');
+  await ada.getByRole('dialog').getByRole('button', { name: 'Send request' }).click();
+  await ada.getByRole('dialog').getByText(/Requested\./).waitFor(WAIT);
+  await ada.keyboard.press('Escape');
+  ok(await ada.getByRole('dialog').count() === 0, 'Escape closes the dialog');
+  const denied = quinn.getByTestId('pending').filter({ hasText: 'Ticket #76' });
+  await denied.waitFor(WAIT);
+  await denied.getByRole('button', { name: 'Deny' }).click();
+  await denied.waitFor({ state: 'detached', ...WAIT });
+  await quinn.getByText(/Ticket #76: a look at the settings.*denied/).waitFor(WAIT);
+  await ada.reload();
+  await ada.getByLabel('Search teams').fill('Quinn');
+  await row(ada, 'quinn@demo.test').getByRole('button', { name: /Request access/ }).waitFor(WAIT);
+  ok(await row(ada, 'quinn@demo.test').getByRole('button', { name: /^Impersonate/ }).count() === 0,
+    'after a denial the admin still has to ask');
+
   const sam = await newPage();
   await signIn(sam, 'super@demo.test', 'demo-super-1', true);
   await sam.getByLabel('Search teams').fill('Quinn');
@@ -244,7 +265,7 @@ try {
 
   // Quinn hears it live: a notice, and the request on the page.
   await quinn.getByTestId('toast').filter({ hasText: /Sam Super/ }).waitFor(WAIT);
-  const pending = quinn.getByTestId('pending');
+  const pending = quinn.getByTestId('pending').filter({ hasText: 'Ticket #77' });
   await pending.waitFor(WAIT);
   ok((await pending.textContent()).includes('Ticket #77'), 'the pending request shows the reason');
   await axe(quinn, 'support access with a request');
@@ -343,6 +364,18 @@ try {
   await sam.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('IMPERSONATION_ENDED')));
   ok(await sam.locator('tbody tr').count() >= 3, 'the audit filter shows the three ended sessions');
 
+  // The global switch: off, and the Teams List says so on every row; then on again.
+  await sam.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await sam.getByRole('button', { name: /Switch impersonation off/ }).click();
+  await sam.getByRole('heading', { name: 'Impersonation is off for everyone' }).waitFor(WAIT);
+  await ada.reload();
+  await ada.getByLabel('Search teams').fill('Olivia');
+  const off = row(ada, 'olivia@demo.test');
+  await off.getByText('Impersonation is switched off for everyone').waitFor(WAIT);
+  ok(await off.getByRole('button', { name: /Impersonate/ }).isDisabled(), 'Impersonate disabled while switched off');
+  await sam.getByRole('button', { name: 'Switch impersonation on' }).click();
+  await sam.getByRole('heading', { name: 'Impersonation is on for everyone' }).waitFor(WAIT);
+
   // Olivia, by keyboard only, on a phone: sign in, the work page, 2FA enrolment's QR code.
   const olivia = await newPage({ width: 390, height: 844 });
   await olivia.goto(`${base}/`);
@@ -367,6 +400,14 @@ try {
   await olivia.getByRole('img', { name: /QR code/ }).waitFor(WAIT);
   await axe(olivia, 'profile with 2FA enrolment');
   await shot(olivia, 'profile-2fa');
+  // Her authenticator app reads the QR code's URL; she types its code and her password.
+  const url = await olivia.locator('code.wrap').textContent();
+  const enrol = olivia.getByRole('group', { name: 'Two-factor authentication' });
+  await enrol.getByLabel('Code').fill(URI.parse(url).generate());
+  await enrol.getByLabel('Current password').fill('demo-owner-1');
+  await enrol.getByRole('button', { name: 'Turn on' }).click();
+  await olivia.getByText('Two-factor authentication is on.').waitFor(WAIT);
+  await olivia.getByText('On. To turn it off, enter a current code.').waitFor(WAIT);
 
   ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
   console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);

@@ -1,7 +1,7 @@
 // The admins' Teams List: search, pages, and for each owner the Impersonate button, the
 // button disabled with the denial in words, or "Request access" when the owner approves each
 // session.
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { useLocation } from 'wouter';
 import { graphql } from '../../../generated/gql';
@@ -123,14 +123,27 @@ function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: 'start' |
   );
 }
 
+/** A modal `<dialog>`: the browser keeps focus inside it, and Escape closes it. */
 function Dialog({ title, children, onClose }: { title: string; children: ReactNode; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => d?.close();
+  }, []);
   return (
-    <div className="backdrop" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
-      <div className="dialog card" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
-        <h2 id="dialog-title">{title}</h2>
-        {children}
-      </div>
-    </div>
+    <dialog
+      ref={ref}
+      className="dialog card"
+      aria-labelledby="dialog-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <h2 id="dialog-title">{title}</h2>
+      {children}
+    </dialog>
   );
 }
 

@@ -230,6 +230,7 @@ try {
   await signIn(quinn, 'quinn@demo.test', 'demo-owner-3', false);
   await quinn.getByRole('link', { name: 'Support access' }).click();
   await quinn.getByRole('heading', { name: 'Support access' }).waitFor(WAIT);
+  await quinn.getByText('Support cannot enter without your approval.').waitFor(WAIT);
 
   // A request Quinn turns down.
   await ada.getByLabel('Search teams').fill('Quinn');

@@ -12,6 +12,8 @@ const SupportDoc = graphql(`
   query Support {
     me {
       id
+      impersonationAllowed
+      impersonationRequiresApproval
       supportAccessGrants { id reason mode requestedMinutes status createdAt decidedAt expiresAt requestedBy { id name } }
       accessHistory(first: 20) {
         edges {
@@ -61,7 +63,7 @@ export function SupportAccess() {
       </section>
       <section aria-labelledby="open-h" className="card">
         <h2 id="open-h">Open access</h2>
-        {open.length === 0 && <p>Support cannot enter without asking{' '}(unless you allow it in Profile settings).</p>}
+        {open.length === 0 && data && <p>{standing(data.me)}</p>}
         <ul className="list">{open.map((g) => <OpenGrant key={g.id} grant={g} onDone={again} />)}</ul>
         <GrantForm onDone={again} />
       </section>
@@ -95,6 +97,13 @@ export function SupportAccess() {
       )}
     </Page>
   );
+}
+
+/** Where the customer stands, from their Profile settings. */
+function standing(me: SupportQuery['me']): string {
+  if (!me.impersonationAllowed) return 'Support access is off: nobody from support can enter your account (Profile settings).';
+  if (me.impersonationRequiresApproval) return 'Support cannot enter without your approval.';
+  return 'Support may enter without asking, and you are told each time. To approve each session, turn it on in Profile settings.';
 }
 
 function describe(g: Grant): string {

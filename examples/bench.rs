@@ -9,7 +9,8 @@
 //! a Markdown table at the end. Stops by itself.
 //!
 //! Run: `cargo run --release --example bench` (options: `--users 1000 --seconds 10
-//! --scales 1,10 --postgres postgres://user@127.0.0.1:5432/postgres`).
+//! --scales 1,10 --postgres postgres://user@127.0.0.1:5432/postgres`, and `--baseline PATH`
+//! to run an earlier build on the same data sets in the same run).
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -49,6 +50,14 @@ struct Args {
     /// Only the cases whose name contains one of these (e.g. `--cases me,addLeadComment`).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
+    /// Another build of the server to compare with in the same run (e.g. an earlier commit's
+    /// `target/release/crm-impersonation`): each data set runs on it first, then on this one.
+    #[arg(long)]
+    baseline: Option<std::path::PathBuf>,
+    /// How many of this tree's migrations the baseline knows: the later ones stay applied (an
+    /// index more) but are unlisted, so that its migrator accepts the database.
+    #[arg(long, default_value_t = 10)]
+    baseline_migrations: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +102,12 @@ fn main() {
         }
         for pg in databases {
             for &scale in &args.scales {
-                results.extend(run_server(&args, pg.as_deref(), args.users * scale).await);
+                if let Some(bin) = &args.baseline {
+                    let base = Some(bin.as_path());
+                    results
+                        .extend(run_server(&args, pg.as_deref(), args.users * scale, base).await);
+                }
+                results.extend(run_server(&args, pg.as_deref(), args.users * scale, None).await);
             }
         }
     });
@@ -157,7 +171,12 @@ async fn ceiling(args: &Args) -> Vec<Outcome> {
     out
 }
 
-async fn run_server(args: &Args, pg: Option<&str>, users: usize) -> Vec<Outcome> {
+async fn run_server(
+    args: &Args,
+    pg: Option<&str>,
+    users: usize,
+    baseline: Option<&std::path::Path>,
+) -> Vec<Outcome> {
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, label) = match pg {
         None => (
@@ -179,7 +198,14 @@ async fn run_server(args: &Args, pg: Option<&str>, users: usize) -> Vec<Outcome>
     };
     eprintln!("== {label}, {users} users: seeding");
     let seeded = seed(&url, users).await;
-    let mut cmd = Command::new(release("crm-impersonation"));
+    if baseline.is_some() {
+        unlist_later_migrations(&url, args.baseline_migrations).await;
+    }
+    let label = match baseline {
+        Some(_) => format!("{label} (baseline)"),
+        None => label.to_string(),
+    };
+    let mut cmd = Command::new(baseline.map_or_else(|| release("crm-impersonation"), Into::into));
     cmd.current_dir(dir.path())
         .env("DATABASE_URL", &url)
         .env("BIND_ADDR", "127.0.0.1:0")
@@ -200,7 +226,7 @@ async fn run_server(args: &Args, pg: Option<&str>, users: usize) -> Vec<Outcome>
         }
         let r = load(port, child.id(), case, c, args.seconds, plan).await;
         out.push(Outcome {
-            database: label.into(),
+            database: label.clone(),
             rows: rows.clone(),
             ..r
         });
@@ -272,6 +298,21 @@ struct Seeded {
     /// Users admins may impersonate.
     targets: Vec<String>,
     comments: usize,
+}
+
+/// Leaves the first `known` migrations listed as applied, for a baseline build that knows no
+/// more of them.
+async fn unlist_later_migrations(url: &str, known: usize) {
+    use migration::MigratorTrait;
+    let db = Database::connect(url).await.expect("connect");
+    for m in migration::Migrator::migrations().iter().skip(known) {
+        db.execute_unprepared(&format!(
+            "DELETE FROM seaql_migrations WHERE version = '{}'",
+            m.name()
+        ))
+        .await
+        .expect("unlist a migration");
+    }
 }
 
 /// Writes the data set straight into a migrated database (one password hash for everyone).

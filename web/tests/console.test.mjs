@@ -377,6 +377,24 @@ try {
   await sam.getByRole('button', { name: 'Switch impersonation on' }).click();
   await sam.getByRole('heading', { name: 'Impersonation is on for everyone' }).waitFor(WAIT);
 
+  // Quinn lets support in unasked, read-only, for one minute. Ada enters; the session expires
+  // while Olivia's part below runs, and Ada's banner goes by itself when the minute is up.
+  const form = quinn.locator('form').filter({ hasText: 'Let support in now' });
+  await form.getByLabel('Reason').fill('Look at the export whenever you can');
+  await form.getByLabel('Minutes').fill('1');
+  await form.getByRole('button', { name: 'Grant access' }).click();
+  await quinn.getByTestId('open-grant').filter({ hasText: 'Any support admin, read-only, 1 min' }).waitFor(WAIT);
+  await ada.getByLabel('Search teams').fill('Quinn');
+  await row(ada, 'quinn@demo.test').getByRole('button', { name: /^Impersonate/ }).click();
+  await ada.getByRole('dialog').getByLabel(/Reason/).fill('The export, as Quinn allowed');
+  await ada.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
+  await banner(ada).waitFor(WAIT);
+  const shortSession = await banner(ada).textContent();
+  ok(/Signed in as Quinn · read-only · 0:[0-5]\d left/.test(shortSession), `the window bounds the session: ${shortSession}`);
+  ok(shortSession.includes('The customer granted read-only access.') &&
+    (await banner(ada).getByRole('button', { name: 'Elevate' }).count()) === 0,
+  'under a read-only grant the banner offers no Elevate');
+
   // Olivia, by keyboard only, on a phone: sign in, the work page, 2FA enrolment's QR code.
   const olivia = await newPage({ width: 390, height: 844 });
   await olivia.goto(`${base}/`);
@@ -409,6 +427,24 @@ try {
   await enrol.getByRole('button', { name: 'Turn on' }).click();
   await olivia.getByText('Two-factor authentication is on.').waitFor(WAIT);
   await olivia.getByText('On. To turn it off, enter a current code.').waitFor(WAIT);
+
+  // Ada's minute is up: the banner went by itself, and Quinn's history says how it ended.
+  await ada.getByText(/Your session as Quinn ended: time ran out/).waitFor({ timeout: 90_000 });
+  ok(!(await banner(ada).isVisible()), 'banner gone when the session expired');
+  ok(await ada.getByTestId('who').textContent() === 'Ada Admin', 'Ada is back in her own account after the expiry');
+  const expired = quinn.getByTestId('session').filter({ hasText: 'The export, as Quinn allowed' });
+  // The server's sweep (every 30 s) records the end at the expiry time.
+  const recorded = async () => {
+    await quinn.reload();
+    await expired.waitFor(WAIT);
+    return (await expired.textContent()).includes('time ran out');
+  };
+  let seen = await recorded();
+  for (let i = 0; i < 15 && !seen; i++) {
+    await quinn.waitForTimeout(3000);
+    seen = await recorded();
+  }
+  ok(seen, 'the server recorded the expiry in the access history');
 
   ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
   console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);

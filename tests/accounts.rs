@@ -1,4 +1,4 @@
-//! Accounts: register, login, refresh rotation, me, profile, password, roles, bad tokens.
+//! Accounts: register, login, refresh rotation, logout, me, profile, password, roles, bad tokens.
 mod common;
 
 use common::*;
@@ -122,6 +122,40 @@ async fn refresh_token_rotates_and_a_used_one_is_refused() {
         app.err_code(None, q, json!({ "r": "garbage" })).await,
         "UNAUTHENTICATED"
     );
+}
+
+#[tokio::test]
+async fn logout_ends_this_sign_in_and_no_other() {
+    let app = TestApp::new().await;
+    let s = app.register("ann@example.com", "Ann").await;
+    let other = Session::from_payload(&app.login("ann@example.com", "correct-horse-1").await);
+    let refresh = "mutation($r: String!) { refreshToken(refreshToken: $r) { refreshToken } }";
+    let logout = "mutation($r: String!) { logout(refreshToken: $r) }";
+    // One rotation, then sign out with the newest token: the whole family is gone.
+    let rotated =
+        app.ok(None, refresh, json!({ "r": s.refresh })).await["refreshToken"]["refreshToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let d = app.ok(None, logout, json!({ "r": rotated })).await;
+    assert_eq!(d["logout"], true);
+    assert_eq!(
+        app.err_code(None, refresh, json!({ "r": rotated })).await,
+        "UNAUTHENTICATED"
+    );
+    let out = "WHERE action = 'LOGGED_OUT'";
+    assert_eq!(app.count("audit_logs", out).await, 1);
+    // The other device's sign-in goes on.
+    app.ok(None, refresh, json!({ "r": other.refresh })).await;
+    // Unknown, garbage and already revoked tokens get the same answer and write nothing.
+    let rows = app.count("audit_logs", "").await;
+    for r in ["garbage", rotated.as_str(), &"x".repeat(5000)] {
+        assert_eq!(
+            app.ok(None, logout, json!({ "r": r })).await["logout"],
+            true
+        );
+    }
+    assert_eq!(app.count("audit_logs", "").await, rows);
 }
 
 #[tokio::test]

@@ -361,6 +361,7 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
         ("mutation { turnOffTwoFactor(code: \"123456\") }".into(), json!({})),
         ("mutation { updateProfile(input: { impersonationAllowed: false }) { id } }".into(), json!({})),
         ("mutation { refreshToken(refreshToken: \"x\") { accessToken } }".into(), json!({})),
+        ("mutation { logout(refreshToken: \"x\") }".into(), json!({})),
         ("mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }".into(), json!({ "u": w.customer.user_id })),
     ];
     let teams_before = w.app.count("teams", "").await;
@@ -376,14 +377,14 @@ async fn security_and_team_operations_are_blocked_while_impersonating() {
     // Refusals change nothing but leave their trace: one audit row each, under the admin.
     assert_eq!(
         w.app.count("audit_logs", "").await,
-        audit_before + 10,
+        audit_before + 11,
         "refusals write only their audit rows"
     );
     let blocked_rows = format!(
         "WHERE action = 'BLOCKED_WHILE_IMPERSONATING' AND actor_id = '{}' AND on_behalf_of_id = '{}' AND is_impersonated = true",
         w.admin.user_id, w.customer.user_id
     );
-    assert_eq!(w.app.count("audit_logs", &blocked_rows).await, 10);
+    assert_eq!(w.app.count("audit_logs", &blocked_rows).await, 11);
     // The target's consent setting is unchanged; the name may still be edited.
     let d = w.app.ok(Some(t), "mutation { updateProfile(input: { name: \"Carl C.\" }) { name impersonationAllowed } }", json!({})).await;
     assert_eq!(d["updateProfile"]["impersonationAllowed"], true);

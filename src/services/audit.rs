@@ -15,6 +15,7 @@ pub mod action {
     pub const USER_CREATED: &str = "USER_CREATED";
     pub const LOGIN: &str = "LOGIN";
     pub const TOKEN_REFRESHED: &str = "TOKEN_REFRESHED";
+    pub const LOGGED_OUT: &str = "LOGGED_OUT";
     pub const PROFILE_UPDATED: &str = "PROFILE_UPDATED";
     pub const PASSWORD_CHANGED: &str = "PASSWORD_CHANGED";
     pub const TWO_FACTOR_SECRET_GENERATED: &str = "TWO_FACTOR_SECRET_GENERATED";

@@ -226,6 +226,41 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     Ok(session)
 }
 
+/// Signs a device out (`logout`): the refresh token's whole family is revoked, so neither it
+/// nor any token rotated from it works again; the user's other sign-ins are untouched. As in
+/// RFC 7009, an unknown, expired or already revoked token is not an error: the answer says
+/// nothing about the token. Access tokens already issued are not stored, so they run out at
+/// their expiry (`ACCESS_TOKEN_TTL_MINUTES`).
+pub async fn logout(state: &AppState, token: &str, meta: &RequestMeta) -> AppResult<()> {
+    if token.len() > 200 {
+        return Ok(());
+    }
+    let hash = tokens::hash_refresh_token(token);
+    let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    if row.revoked_at.is_some() {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let txn = super::write_txn(state).await?;
+    revoke_family(&txn, &row.family_id, now).await?;
+    audit::record(
+        &txn,
+        Entry::new(action::LOGGED_OUT, Attribution::user(&row.user_id), now)
+            .team(row.team_id.as_deref())
+            .entity("RefreshTokenFamily", &row.family_id)
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// A refresh token was presented again: someone replayed it, so both holders must sign in
 /// again. Its whole family is revoked and the reuse audited, in one transaction.
 async fn reuse_detected(

@@ -428,6 +428,24 @@ try {
   await olivia.getByText('Two-factor authentication is on.').waitFor(WAIT);
   await olivia.getByText('On. To turn it off, enter a current code.').waitFor(WAIT);
 
+  // Sign out ends the sign-in on the server too: a copy of the refresh token is worthless.
+  const kept = await olivia.evaluate(() => JSON.parse(sessionStorage.getItem('crm.session')).refreshToken);
+  const loggedOut = olivia.waitForResponse((r) => (r.request().postData() ?? '').includes('logout('), WAIT);
+  await olivia.getByRole('button', { name: 'Sign out' }).click();
+  await olivia.getByRole('heading', { name: 'Sign in' }).waitFor(WAIT);
+  ok((await (await loggedOut).json()).data?.logout === true, 'sign out tells the server');
+  ok(await olivia.evaluate(() => sessionStorage.getItem('crm.session')) === null, 'the tab forgot its tokens');
+  // One try with the kept copy: refused (without the logout it would be a valid refresh).
+  const reused = await olivia.evaluate(async (token) => {
+    const res = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }', variables: { r: token } }),
+    });
+    return (await res.json()).errors?.[0]?.extensions?.code ?? 'accepted';
+  }, kept);
+  ok(reused === 'UNAUTHENTICATED', `the refresh token was revoked at sign out: ${reused}`);
+
   // Ada's minute is up: the banner went by itself, and Quinn's history says how it ended.
   await ada.getByText(/Your session as Quinn ended: time ran out/).waitFor({ timeout: 90_000 });
   ok(!(await banner(ada).isVisible()), 'banner gone when the session expired');

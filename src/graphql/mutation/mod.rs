@@ -74,6 +74,15 @@ impl AccountMutation {
         ))
     }
 
+    /// Signs this device out: the refresh token and every token rotated from it stop working
+    /// (the user's other sign-ins go on). Always `true`, whether or not the token was known
+    /// (RFC 7009). The access token runs out at its expiry.
+    #[graphql(guard = "NotImpersonating::ALWAYS")]
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        sessions::logout(state(ctx)?, &refresh_token, &request_meta(ctx)).await?;
+        Ok(true)
+    }
+
     /// The Profile Settings page. Changing `impersonationAllowed` or
     /// `impersonationRequiresApproval` is refused while impersonating: it is the target's own
     /// consent.

@@ -194,7 +194,7 @@ function TeamSwitcher({ me }: { me: Me }) {
 }
 
 const CancelDoc = graphql(`
-  mutation SignOutCancel { cancelImpersonation { accessToken } }
+  mutation SignOutCancel { cancelImpersonation { refreshToken } }
 `);
 
 function SignOutButton({ impersonating }: { impersonating: boolean }) {
@@ -203,8 +203,9 @@ function SignOutButton({ impersonating }: { impersonating: boolean }) {
     <button
       type="button"
       onClick={async () => {
-        if (impersonating) await cancel({});
-        signOut();
+        // While impersonating: end the session on record first; its new tokens are revoked too.
+        const ended = impersonating ? await cancel({}) : null;
+        await signOut(ended?.data?.cancelImpersonation.refreshToken);
       }}
     >
       Sign out

@@ -107,6 +107,15 @@ export async function returnToOwnAccount(why: string): Promise<void> {
   }
 }
 
-export function signOut(): void {
+const LOGOUT = `mutation Logout($refreshToken: String!) { logout(refreshToken: $refreshToken) }`;
+
+/**
+ * Signs this tab out: the tab forgets its tokens at once, and the server revokes the refresh
+ * tokens it held (the admin's own too, while impersonating), so a copy of them is worthless.
+ */
+export async function signOut(alsoRevoke?: string | null): Promise<void> {
+  const s = current;
   setSession(null);
+  const tokens = [s?.refreshToken, s?.returnRefresh, alsoRevoke].filter((t): t is string => !!t);
+  await Promise.all(tokens.map((t) => post(LOGOUT, { refreshToken: t }).catch(() => undefined)));
 }

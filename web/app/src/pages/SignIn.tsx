@@ -75,7 +75,7 @@ export function TwoFactorStep() {
             <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
           </label>
           <button type="submit" disabled={result.fetching}>Verify</button>
-          <button type="button" className="link" onClick={signOut}>Use another account</button>
+          <button type="button" className="link" onClick={() => void signOut()}>Use another account</button>
           <ErrorText error={result.error} />
         </form>
       </Page>

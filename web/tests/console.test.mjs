@@ -133,6 +133,20 @@ const row = (page, email) => page.getByTestId(`team-${email}`);
 const banner = (page) => page.getByRole('region', { name: 'Impersonation' });
 
 try {
+  // Ten more customers than the demo has, so that the Teams List (10 a page) has a second page.
+  for (let i = 1; i <= 10; i++) {
+    const res = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }',
+        variables: { i: { email: `customer${i}@example.test`, password: 'correct-horse-1', name: `Customer ${i}` } },
+      }),
+    });
+    const body = await res.json();
+    if (body.errors) throw new Error(`register customer${i}: ${JSON.stringify(body.errors)}`);
+  }
+
   // ---- 1. The design's flow --------------------------------------------------------------
   const ada = await newPage();
   await ada.goto(`${base}/`);
@@ -171,6 +185,20 @@ try {
     'Quinn, who approves each session, offers "Request access"');
   await axe(ada, 'teams list');
   await shot(ada, 'teams-list');
+
+  // Pages: 15 teams, 10 a page, oldest first; the second page holds the last 5 customers.
+  const pager = ada.getByRole('navigation', { name: 'Pages' });
+  ok(await pager.getByRole('button', { name: 'Previous' }).isDisabled(), 'no page before the first');
+  ok(await ada.locator('tbody tr').count() === 10, 'ten teams a page');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await pager.getByText('Page 2').waitFor(WAIT);
+  await ada.waitForFunction(() => document.querySelectorAll('tbody tr').length === 5, null, WAIT);
+  const second = await ada.locator('tbody').textContent();
+  ok(!second.includes('@demo.test') && (second.match(/@example\.test/g) ?? []).length === 5,
+    `page 2 holds the other five teams: ${second}`);
+  ok(await pager.getByRole('button', { name: 'Next' }).isDisabled(), 'no page after the last');
+  await pager.getByRole('button', { name: 'Previous' }).click();
+  await row(ada, 'olivia@demo.test').waitFor(WAIT);
 
   // Search narrows the list.
   await ada.getByLabel('Search teams').fill('Olivia');

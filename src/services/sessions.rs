@@ -168,16 +168,8 @@ pub async fn login(
 /// (someone replayed it: both holders must sign in again).
 pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppResult<Session> {
     let denied = || AppError::Unauthenticated("invalid refresh token");
-    if token.len() > 200 {
-        return Err(denied());
-    }
     let now = state.clock.now();
-    let hash = tokens::hash_refresh_token(token);
-    let row = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash))
-        .one(&state.db)
-        .await?
-        .ok_or_else(denied)?;
+    let row = find_refresh_token(state, token).await?.ok_or_else(denied)?;
     if row.used_at.is_some() || row.revoked_at.is_some() {
         reuse_detected(state, &row, meta).await?;
         return Err(denied());
@@ -232,15 +224,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
 /// nothing about the token. Access tokens already issued are not stored, so they run out at
 /// their expiry (`ACCESS_TOKEN_TTL_MINUTES`).
 pub async fn logout(state: &AppState, token: &str, meta: &RequestMeta) -> AppResult<()> {
-    if token.len() > 200 {
-        return Ok(());
-    }
-    let hash = tokens::hash_refresh_token(token);
-    let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash))
-        .one(&state.db)
-        .await?
-    else {
+    let Some(row) = find_refresh_token(state, token).await? else {
         return Ok(());
     };
     if row.revoked_at.is_some() {
@@ -259,6 +243,21 @@ pub async fn logout(state: &AppState, token: &str, meta: &RequestMeta) -> AppRes
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The stored row of a presented refresh token, found by its hash (an over-long string is no
+/// token: it is not hashed).
+async fn find_refresh_token(
+    state: &AppState,
+    token: &str,
+) -> AppResult<Option<refresh_token::Model>> {
+    if token.len() > 200 {
+        return Ok(None);
+    }
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(tokens::hash_refresh_token(token)))
+        .one(&state.db)
+        .await?)
 }
 
 /// A refresh token was presented again: someone replayed it, so both holders must sign in

@@ -230,19 +230,7 @@ pub async fn logout(state: &AppState, token: &str, meta: &RequestMeta) -> AppRes
     if row.revoked_at.is_some() {
         return Ok(());
     }
-    let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
-    revoke_family(&txn, &row.family_id, now).await?;
-    audit::record(
-        &txn,
-        Entry::new(action::LOGGED_OUT, Attribution::user(&row.user_id), now)
-            .team(row.team_id.as_deref())
-            .entity("RefreshTokenFamily", &row.family_id)
-            .meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    end_family(state, &row, action::LOGGED_OUT, meta).await
 }
 
 /// The stored row of a presented refresh token, found by its hash (an over-long string is no
@@ -261,10 +249,21 @@ async fn find_refresh_token(
 }
 
 /// A refresh token was presented again: someone replayed it, so both holders must sign in
-/// again. Its whole family is revoked and the reuse audited, in one transaction.
+/// again.
 async fn reuse_detected(
     state: &AppState,
     row: &refresh_token::Model,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    end_family(state, row, action::REFRESH_TOKEN_REUSED, meta).await
+}
+
+/// Revokes a refresh token's whole family and audits why (`LOGGED_OUT`,
+/// `REFRESH_TOKEN_REUSED`), in one transaction.
+async fn end_family(
+    state: &AppState,
+    row: &refresh_token::Model,
+    why: &'static str,
     meta: &RequestMeta,
 ) -> AppResult<()> {
     let now = state.clock.now();
@@ -272,14 +271,10 @@ async fn reuse_detected(
     revoke_family(&txn, &row.family_id, now).await?;
     audit::record(
         &txn,
-        Entry::new(
-            action::REFRESH_TOKEN_REUSED,
-            Attribution::user(&row.user_id),
-            now,
-        )
-        .team(row.team_id.as_deref())
-        .entity("RefreshTokenFamily", &row.family_id)
-        .meta(meta),
+        Entry::new(why, Attribution::user(&row.user_id), now)
+            .team(row.team_id.as_deref())
+            .entity("RefreshTokenFamily", &row.family_id)
+            .meta(meta),
     )
     .await?;
     txn.commit().await?;

@@ -1,4 +1,5 @@
-// Small shared pieces: error text with the API's code, a ticking clock, a page heading.
+// Small shared pieces: error text with the API's code, a ticking clock, a page heading, the
+// pager of a connection.
 import { useEffect, useState, type ReactNode } from 'react';
 import type { CombinedError } from 'urql';
 
@@ -53,4 +54,20 @@ export function useAccountEvents(onEvent: () => void) {
     window.addEventListener(ACCOUNT_EVENT, onEvent);
     return () => window.removeEventListener(ACCOUNT_EVENT, onEvent);
   }, [onEvent]);
+}
+
+/** Previous / Next over a connection: `cursors` is the stack of `after` values of the pages seen. */
+export function Pager({ cursors, setCursors, pageInfo }: {
+  cursors: (string | null)[];
+  setCursors: (c: (string | null)[]) => void;
+  pageInfo?: { hasNextPage: boolean; endCursor?: string | null };
+}) {
+  const next = pageInfo?.hasNextPage ? pageInfo.endCursor ?? null : null;
+  return (
+    <nav className="pager" aria-label="Pages">
+      <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
+      <span>Page {cursors.length}</span>
+      <button type="button" disabled={!next} onClick={() => next && setCursors([...cursors, next])}>Next</button>
+    </nav>
+  );
 }

@@ -4,7 +4,7 @@ import { useCallback, useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { Me } from '../App';
-import { ErrorText, Page } from '../ui';
+import { ErrorText, Page, Pager } from '../ui';
 import { endReason, mode, when } from '../words';
 
 const SessionsDoc = graphql(`
@@ -113,7 +113,7 @@ export function History() {
           </tbody>
         </table>
       </div>
-      <Pager cursors={cursors} setCursors={setCursors} next={page?.pageInfo.hasNextPage ? page.pageInfo.endCursor ?? null : null} />
+      <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
     </Page>
   );
 }
@@ -164,17 +164,8 @@ export function Audit({ admin }: { admin: boolean }) {
           </tbody>
         </table>
       </div>
-      <Pager cursors={cursors} setCursors={setCursors} next={page?.pageInfo.hasNextPage ? page.pageInfo.endCursor ?? null : null} />
+      <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
     </Page>
   );
 }
 
-function Pager({ cursors, setCursors, next }: { cursors: (string | null)[]; setCursors: (c: (string | null)[]) => void; next: string | null }) {
-  return (
-    <nav className="pager" aria-label="Pages">
-      <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
-      <span>Page {cursors.length}</span>
-      <button type="button" disabled={!next} onClick={() => next && setCursors([...cursors, next])}>Next</button>
-    </nav>
-  );
-}

@@ -7,7 +7,7 @@ import { useLocation } from 'wouter';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
 import { getSession, setSession } from '../session';
-import { ErrorText, Page } from '../ui';
+import { ErrorText, Page, Pager } from '../ui';
 import { denial } from '../words';
 
 const TeamsDoc = graphql(`
@@ -82,17 +82,7 @@ export function Teams() {
           </tbody>
         </table>
       </div>
-      <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</button>
-        <span>Page {cursors.length}</span>
-        <button
-          type="button"
-          disabled={!page?.pageInfo.hasNextPage}
-          onClick={() => page?.pageInfo.endCursor && setCursors([...cursors, page.pageInfo.endCursor])}
-        >
-          Next
-        </button>
-      </nav>
+      <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
       {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'request' && (
         <RequestDialog owner={dialog.owner} onClose={() => { setDialog(null); refetch({ requestPolicy: 'network-only' }); }} />

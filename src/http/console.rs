@@ -3,7 +3,7 @@
 //! allows scripts, styles and connections only from this server (`data:` images for the 2FA
 //! QR code).
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -18,16 +18,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 /// `GET /`: the console's page. Never cached: it names the current bundle.
 pub async fn page() -> Response {
     match Dist::get("index.html") {
-        Some(file) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CONTENT_SECURITY_POLICY, CSP),
-                (header::CACHE_CONTROL, "no-store"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            file.data.into_owned(),
-        )
-            .into_response(),
+        Some(file) => super::html_page(CSP, file.data.into_owned()),
         None => (
             StatusCode::NOT_FOUND,
             "the web console was not built (build.rs runs `npm run build` in web/)",
@@ -41,19 +32,11 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     let Some(file) = Dist::get(&format!("assets/{name}")) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mime = file.metadata.mimetype().to_string();
-    let mut r = file.data.into_owned().into_response();
-    let headers = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&mime) {
-        headers.insert(header::CONTENT_TYPE, v);
-    }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
+    let media = HeaderValue::from_str(file.metadata.mimetype())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    super::static_file(
+        media,
+        "public, max-age=31536000, immutable",
+        file.data.into_owned(),
+    )
 }

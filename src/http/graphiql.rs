@@ -67,35 +67,18 @@ pub async fn page(State(s): State<HttpState>, uri: Uri) -> Response {
     if !s.app.config.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    super::html_page(CSP, PAGE)
 }
 
 /// `GET /graphiql/{file}`: the page's files, cacheable.
 pub async fn asset(State(s): State<HttpState>, Path(name): Path<String>) -> Response {
     let found = ASSETS.iter().find(|(n, _, _)| *n == name);
     match (s.app.config.graphiql, found) {
-        (true, Some((_, media, bytes))) => {
-            let mut r = (*bytes).into_response();
-            let headers = r.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            );
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            r
-        }
+        (true, Some((_, media, bytes))) => super::static_file(
+            HeaderValue::from_static(media),
+            "public, max-age=3600",
+            *bytes,
+        ),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

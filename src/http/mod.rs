@@ -118,6 +118,38 @@ pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Ne
     response
 }
 
+/// A page this server serves (the console, GraphiQL): HTML under its content policy, never
+/// cached (it names the current bundle), never sniffed.
+pub(crate) fn html_page(csp: &'static str, body: impl IntoResponse) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A file of a page's bundle: its media type, how long it may be cached, never sniffed.
+pub(crate) fn static_file(
+    media: HeaderValue,
+    cache: &'static str,
+    body: impl IntoResponse,
+) -> Response {
+    let mut r = body.into_response();
+    let headers = r.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 /// Liveness: the process serves.
 pub async fn health() -> impl IntoResponse {
     (StatusCode::OK, "ok")

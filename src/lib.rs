@@ -63,7 +63,7 @@ impl AppState {
 /// The GraphQL schema with its data and limits.
 pub fn build_schema(state: AppState) -> AppSchema {
     let limits = Limits::of(&state.config);
-    schema_with(state, limits, true)
+    schema_with(state, limits)
 }
 
 /// The same schema for the standard introspection query (GraphiQL, codegen and
@@ -76,7 +76,7 @@ pub fn build_introspection_schema(state: AppState) -> AppSchema {
         complexity: 50_000,
         directives: state.config.max_directives,
     };
-    schema_with(state, limits, true)
+    schema_with(state, limits)
 }
 
 struct Limits {
@@ -95,7 +95,7 @@ impl Limits {
     }
 }
 
-fn schema_with(state: AppState, limits: Limits, ledger: bool) -> AppSchema {
+fn schema_with(state: AppState, limits: Limits) -> AppSchema {
     let production = state.config.environment == Environment::Production;
     let builder = graphql::schema_builder()
         .data(state)
@@ -108,10 +108,6 @@ fn schema_with(state: AppState, limits: Limits, ledger: bool) -> AppSchema {
         .extension(graphql::limits::SelectionLimit {
             max: limits.complexity,
         });
-    let builder = match ledger {
-        true => builder.extension(graphql::ledger::ActivityLedger),
-        false => builder,
-    };
     if production {
         // No "did you mean" hints for probing clients; introspection is gated per request.
         builder.disable_suggestions().finish()
@@ -147,8 +143,12 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let config = state.config.clone();
     let limits = Limits::of(&state.config);
     let http_state = http::HttpState {
-        schema: schema_with(state.clone(), limits, options.activity_ledger),
-        introspection_schema: build_introspection_schema(state.clone()),
+        gate: graphql::gate::Gate {
+            schema: schema_with(state.clone(), limits),
+            introspection_schema: build_introspection_schema(state.clone()),
+            ledger: options.activity_ledger,
+            state: state.clone(),
+        },
         connections: Default::default(),
         app: state,
     };

@@ -156,6 +156,8 @@ async fn every_operation_of_a_session_is_in_its_ledger_refused_ones_too_never_va
     assert_eq!(
         activity,
         [
+            // `impersonate`'s own answer read the customer's data.
+            json!(["mutation", "Impersonate", ["impersonate"], "OK"]),
             json!(["query", "Look", ["me", "businesses"], "OK"]),
             json!(["mutation", null, ["addBusinessComment"], "OK"]),
             json!([
@@ -413,7 +415,8 @@ async fn nothing_an_admin_holds_suppresses_a_notice_or_an_activity_record() {
         [json!("IMPERSONATION_ENDED"), json!("IMPERSONATION_STARTED")]
     );
     let recorded = format!("WHERE impersonation_id = '{id}'");
-    assert_eq!(w.app.count("impersonation_activities", &recorded).await, 4);
+    // `impersonate`'s own answer, and four operations made with the token.
+    assert_eq!(w.app.count("impersonation_activities", &recorded).await, 5);
 }
 
 #[tokio::test]

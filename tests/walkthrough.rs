@@ -174,7 +174,12 @@ async fn the_walkthrough_runs_as_the_readme_tells_it() {
     assert_eq!(session["impersonator"]["name"], "Ada Admin");
     assert_eq!(session["reason"], "ticket #43");
     assert_eq!(session["endReason"], "REVOKED_BY_USER");
-    let activity = &session["activity"]["edges"][0]["node"];
+    // The first row is `impersonate`'s own answer, which read Quinn's data.
+    assert_eq!(
+        session["activity"]["edges"][0]["node"]["fields"],
+        json!(["impersonate"])
+    );
+    let activity = &session["activity"]["edges"][1]["node"];
     assert_eq!(activity["operationName"], "WhatTheCustomerSees");
     assert_eq!(activity["fields"], json!(["me", "businesses"]));
     assert_eq!(activity["outcome"], "OK");

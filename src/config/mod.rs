@@ -149,6 +149,20 @@ impl Config {
                 1,
                 1000,
             )? as usize,
+            connections_per_ip: in_range(
+                "WS_MAX_CONNECTIONS_PER_IP",
+                o.ws_max_connections_per_ip,
+                1,
+                10_000,
+            )? as usize,
+            connections: in_range("WS_MAX_CONNECTIONS", o.ws_max_connections, 1, 1_000_000)?
+                as usize,
+            init_within: Duration::from_secs(in_range(
+                "WS_INIT_TIMEOUT_SECONDS",
+                o.ws_init_timeout_seconds,
+                1,
+                300,
+            )? as u64),
             ping: Duration::from_secs(
                 in_range("WS_PING_SECONDS", o.ws_ping_seconds, 5, 600)? as u64
             ),

@@ -74,6 +74,31 @@ pub struct Opts {
         global = true
     )]
     pub ws_max_connections_per_user: i64,
+    /// Live events: sockets not yet initialised, or anonymous, from one client address on one
+    /// server (1..=10000).
+    #[arg(
+        long,
+        env = "WS_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 20,
+        global = true
+    )]
+    pub ws_max_connections_per_ip: i64,
+    /// Live events: sockets open at once on one server (1..=1000000).
+    #[arg(
+        long,
+        env = "WS_MAX_CONNECTIONS",
+        default_value_t = 10000,
+        global = true
+    )]
+    pub ws_max_connections: i64,
+    /// Live events: seconds a new socket has to send `connection_init` (1..=300).
+    #[arg(
+        long,
+        env = "WS_INIT_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_init_timeout_seconds: i64,
     /// Live events: subscriptions running at once on one connection (1..=1000).
     #[arg(
         long,

@@ -1,117 +1,14 @@
-//! Records every operation made with an impersonation token in the session's activity
-//! ledger (`services::activity`), refused ones included: those the guards or the read-only
-//! rule refuse, and those that fail validation. The document is kept only for impersonated
-//! requests; any other request passes through untouched. The row is written after the
-//! operation, on its own (outside the operation's transaction).
-use std::sync::{Arc, Mutex};
+//! What the activity ledger records of an operation (`services::activity` stores it; the
+//! operation gate, `graphql::gate`, writes the row for every operation made with an
+//! impersonation token): the operation's type, name and top-level fields, every fragment
+//! expanded however deep. Never variable values or the query text.
+use std::collections::HashSet;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Response, ServerResult, Variables};
 
-use crate::AppState;
-use crate::auth::context::Caller;
-use crate::services::activity::{self, Operation};
-
-pub struct ActivityLedger;
-
-impl ExtensionFactory for ActivityLedger {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Ledger::default())
-    }
-}
-
-/// What an impersonated request asked for, kept between the hooks of one request.
-struct Seen {
-    state: AppState,
-    session: String,
-    document: ExecutableDocument,
-    operation_name: Option<String>,
-}
-
-#[derive(Default)]
-struct Ledger(Mutex<Option<Seen>>);
-
-impl Ledger {
-    fn with<R>(&self, f: impl FnOnce(&mut Option<Seen>) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Ledger {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let session = ctx
-            .data_opt::<Caller>()
-            .and_then(|c| c.0.as_ref())
-            .and_then(|c| c.impersonation.as_ref())
-            .map(|i| i.record.id.clone());
-        if let (Some(session), Some(state)) = (session, ctx.data_opt::<AppState>()) {
-            let seen = Seen {
-                state: state.clone(),
-                session,
-                document: document.clone(),
-                operation_name: None,
-            };
-            self.with(|s| *s = Some(seen));
-        }
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        if let Some(name) = operation_name {
-            self.with(|s| {
-                if let Some(seen) = s {
-                    seen.operation_name = Some(name.to_string());
-                }
-            });
-        }
-        next.run(ctx, operation_name).await
-    }
-
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let response = next.run(ctx).await;
-        if let Some(seen) = self.with(Option::take) {
-            let op = operation(&seen.document, seen.operation_name.as_deref());
-            let outcome = outcome(&response);
-            let now = seen.state.clock.now();
-            if let Err(e) =
-                activity::record_alone(&seen.state, &seen.session, &op, &outcome, now).await
-            {
-                tracing::error!(error = %e, "cannot record an impersonated operation");
-            }
-        }
-        response
-    }
-}
-
-/// OK, or the first error's code.
-fn outcome(response: &Response) -> String {
-    let Some(e) = response.errors.first() else {
-        return "OK".into();
-    };
-    match e.extensions.as_ref().and_then(|x| x.get("code")) {
-        Some(async_graphql::Value::String(code)) => code.clone(),
-        _ => super::limits::execution_code(e).to_string(),
-    }
-}
+use crate::services::activity::Operation;
 
 /// The operation a document runs: the one named, else its only one.
 pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
@@ -125,9 +22,10 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
         (DocumentOperations::Multiple(_), None) => (None, None),
     };
     let Some(op) = op else {
+        // No such operation: nothing ran.
         return Operation {
-            kind: "query",
-            name,
+            kind: "unknown",
+            name: name.map(|n| n.chars().take(200).collect()),
             fields: vec![],
         };
     };
@@ -137,30 +35,42 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
         OperationType::Subscription => "subscription",
     };
     let mut fields = Vec::new();
-    top_level(doc, &op.node.selection_set.node, 0, &mut fields);
+    let mut expanded = HashSet::new();
+    top_level(doc, &op.node.selection_set.node, &mut expanded, &mut fields);
     Operation { kind, name, fields }
 }
 
-/// The field names at the top of a selection set, through fragments, each once.
-fn top_level(doc: &ExecutableDocument, set: &SelectionSet, depth: u8, out: &mut Vec<String>) {
-    if depth > 8 {
-        return;
-    }
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(f) => {
+/// The field names at the top of a selection set, through fragments however deeply they
+/// nest, each once. Each named fragment is expanded once (a cycle, which validation refuses,
+/// cannot loop). An explicit stack, so a deep nesting cannot overflow this one either.
+fn top_level<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    expanded: &mut HashSet<&'a str>,
+    out: &mut Vec<String>,
+) {
+    let mut pending = vec![set];
+    while let Some(set) = pending.pop() {
+        for item in set.items.iter().rev() {
+            match &item.node {
+                Selection::Field(_) => {}
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if expanded.insert(name)
+                        && let Some(frag) = doc.fragments.get(&s.node.fragment_name.node)
+                    {
+                        pending.push(&frag.node.selection_set.node);
+                    }
+                }
+                Selection::InlineFragment(i) => pending.push(&i.node.selection_set.node),
+            }
+        }
+        for item in &set.items {
+            if let Selection::Field(f) = &item.node {
                 let name = f.node.name.node.to_string();
                 if !out.contains(&name) {
                     out.push(name);
                 }
-            }
-            Selection::FragmentSpread(s) => {
-                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
-                    top_level(doc, &frag.node.selection_set.node, depth + 1, out);
-                }
-            }
-            Selection::InlineFragment(i) => {
-                top_level(doc, &i.node.selection_set.node, depth + 1, out);
             }
         }
     }
@@ -195,5 +105,17 @@ mod tests {
         assert_eq!(o.kind, "mutation");
         assert_eq!(o.name.as_deref(), Some("B"));
         assert_eq!(o.fields, ["cancelImpersonation"]);
+    }
+
+    #[test]
+    fn fragments_nested_however_deep_are_expanded_and_a_missing_operation_is_unknown() {
+        let mut q = String::from("query Innocent { ...F0 }");
+        for i in 0..40 {
+            q.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+        }
+        q.push_str(" fragment F40 on Query { businesses { id } leads { id } }");
+        assert_eq!(op(&q, None).fields, ["businesses", "leads"]);
+        let o = op("query A { me { id } } query B { leads { id } }", Some("C"));
+        assert_eq!((o.kind, o.fields.len()), ("unknown", 0));
     }
 }

@@ -1,8 +1,10 @@
 //! The GraphQL schema: root objects merged from one object per domain.
+pub mod gate;
 pub mod ledger;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod nesting;
 pub mod query;
 pub mod read_only;
 pub mod scalars;

@@ -140,6 +140,8 @@ async fn open(
     let state = state(ctx)?.clone();
     let me = Arc::new(caller(ctx)?.clone());
     let feed = live::subscribe(&state).await?;
+    // The subscription is open: the gate records it in the session's ledger now.
+    super::gate::Opened::note(ctx);
     Ok((state, me, feed))
 }
 

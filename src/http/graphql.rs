@@ -7,20 +7,16 @@
 //! - a request that does not parse or validate has no `data` entry, and with
 //!   `application/graphql-response+json` is a 400 (with `application/json`, a 200);
 //! - every error carries `extensions.code`.
-use std::sync::Arc;
-
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
-use crate::auth::context::{AuthContext, Caller, RequestMeta};
-use crate::config::Environment;
+use crate::auth::context::RequestMeta;
 use crate::error::AppError;
+use crate::graphql::gate::Presented;
 use crate::graphql::limits::{PARSE_FAILED, VALIDATION_FAILED};
-use crate::graphql::loaders::{MembersLoader, TeamLoader, UserLoader};
 
 const JSON: &str = "application/json";
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -100,36 +96,9 @@ fn is_json_body(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON))
 }
 
-/// At most this many `__schema`/`__type` fields at the top of an introspection operation
-/// (the standard query has one): each answers the whole schema, so aliases must not multiply
-/// them under the introspection schema's generous limits.
-const MAX_INTROSPECTION_FIELDS: usize = 4;
-
-/// Whether every operation in the request only introspects (a few `__schema` or `__type`
-/// fields at the top, nothing else): such a request runs on the introspection schema, whose
-/// limits fit the standard introspection query. Anything else runs under the normal limits.
-fn only_introspection(batch: &BatchRequest) -> bool {
-    use async_graphql::parser::types::Selection;
-    batch.iter().all(|r| {
-        if !r.query.contains("__schema") && !r.query.contains("__type") {
-            return false;
-        }
-        let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
-            return false;
-        };
-        doc.operations.iter().all(|(_, op)| {
-            let items = &op.node.selection_set.node.items;
-            let introspects = |s: &async_graphql::Positioned<Selection>| match &s.node {
-                Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
-                _ => false,
-            };
-            items.len() <= MAX_INTROSPECTION_FIELDS && items.iter().all(introspects)
-        })
-    })
-}
-
-/// `POST /graphql`. Authenticates once, then runs the request with the `AuthContext`, the
-/// request facts and fresh per-request DataLoaders attached.
+/// `POST /graphql`. Each operation (the request, or each entry of a batch, in order) goes
+/// through the operation gate on its own: authenticated afresh, so an entry after a
+/// `cancelImpersonation` or a revoke, in this batch or another request, is refused.
 pub async fn graphql(s: HttpState, headers: HeaderMap, meta: RequestMeta, body: Bytes) -> Response {
     let Some(media) = MediaType::negotiate(&headers) else {
         let msg = format!("answers are {JSON} or {GRAPHQL_RESPONSE_JSON}");
@@ -161,44 +130,36 @@ pub async fn graphql(s: HttpState, headers: HeaderMap, meta: RequestMeta, body: 
         };
         return errors_only(status, media, error(VALIDATION_FAILED, msg));
     }
-    let caller = match super::bearer(&headers) {
+    let presented = match super::bearer(&headers) {
         Err(e) => return app_error(media, e),
-        Ok(None) => None,
-        Ok(Some(token)) => match crate::services::authentication::authenticate(&s.app, token).await
-        {
-            Ok(c) => Some(c),
-            Err(e) => return app_error(media, e),
+        Ok(token) => Presented {
+            token: token.map(str::to_string),
+            meta,
         },
     };
-    // In production the schema is visible only to 2FA-authenticated admins.
-    let introspection = config.environment == Environment::Development
-        || caller.as_ref().is_some_and(AuthContext::may_introspect);
-    let schema = match introspection && only_introspection(&batch) {
-        true => &s.introspection_schema,
-        false => &s.schema,
-    };
-    let mut batch = batch;
-    if !introspection {
-        batch = batch.disable_introspection();
+    match batch {
+        BatchRequest::Single(r) => {
+            let answer = s.gate.execute(&presented, r).await;
+            if answer.unauthenticated {
+                // Refused before anything ran: a request error (no `data`), 401 where the
+                // media type lets the status speak.
+                let status = match media {
+                    MediaType::Json => StatusCode::OK,
+                    MediaType::GraphqlResponseJson => StatusCode::UNAUTHORIZED,
+                };
+                let errors = serde_json::to_value(&answer.response.errors).unwrap_or_default();
+                return errors_only(status, media, errors);
+            }
+            respond(media, BatchResponse::Single(answer.response))
+        }
+        BatchRequest::Batch(entries) => {
+            let mut responses = Vec::with_capacity(entries.len());
+            for r in entries {
+                responses.push(s.gate.execute(&presented, r).await.response);
+            }
+            respond(media, BatchResponse::Batch(responses))
+        }
     }
-    let db = &s.app.db;
-    let batch = batch
-        .data(Caller(caller))
-        .data(meta)
-        .data(Arc::new(
-            DataLoader::new(UserLoader(db.clone()), tokio::spawn)
-                .delay(crate::graphql::loaders::LOADER_DELAY),
-        ))
-        .data(Arc::new(
-            DataLoader::new(TeamLoader(db.clone()), tokio::spawn)
-                .delay(crate::graphql::loaders::LOADER_DELAY),
-        ))
-        .data(Arc::new(
-            DataLoader::new(MembersLoader(db.clone()), tokio::spawn)
-                .delay(crate::graphql::loaders::LOADER_DELAY),
-        ))
-        .data(Arc::new(crate::graphql::types::SwitchOnce::default()));
-    respond(media, schema.execute_batch(batch).await)
 }
 
 /// Whether a response is a request error: nothing ran because the document did not parse or

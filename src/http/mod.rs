@@ -17,15 +17,13 @@ use crate::AppState;
 use crate::auth::context::RequestMeta;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::graphql::AppSchema;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct HttpState {
     pub app: AppState,
-    pub schema: AppSchema,
-    /// The same schema with limits that fit the standard introspection query.
-    pub introspection_schema: AppSchema,
+    /// What every GraphQL operation goes through, on HTTP and on the socket.
+    pub gate: crate::graphql::gate::Gate,
     /// Open WebSocket connections per person on this server.
     pub connections: std::sync::Arc<ws::Connections>,
 }

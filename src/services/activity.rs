@@ -32,7 +32,7 @@ pub async fn record_alone(
     outcome: &str,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let txn = super::write_txn(state).await?;
+    let txn = super::record_txn(state).await?;
     record(&txn, impersonation_id, op, outcome, at).await?;
     txn.commit().await?;
     Ok(())

@@ -130,7 +130,7 @@ impl<'a> Entry<'a> {
 /// mutation changes nothing.
 /// Writes `e` in a write of its own (a refusal, a failure: nothing else changes).
 pub async fn record_alone(state: &crate::AppState, e: Entry<'_>) -> AppResult<audit_log::Model> {
-    let txn = super::write_txn(state).await?;
+    let txn = super::record_txn(state).await?;
     let row = record(&txn, e).await?;
     txn.commit().await?;
     Ok(row)

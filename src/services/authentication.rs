@@ -1,6 +1,7 @@
-//! Authenticate once: the bearer token of a request becomes its `AuthContext`, before any
-//! resolver runs. An impersonation token is re-checked here on every request; a session found
-//! dead is ended (once, with its reason) and the token refused.
+//! Authenticate: the bearer token of an operation becomes its `AuthContext`, before any
+//! resolver runs (the operation gate, `graphql::gate`, calls this for every operation, and an
+//! open socket for its re-checks). An impersonation token's session is re-checked here each
+//! time; a session found dead is ended (once, with its reason) and the token refused.
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 
@@ -41,6 +42,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
     })
 }
 
+/// Counts an operation as its session's activity (the operation gate calls this once per
+/// operation; re-checks of an open socket do not, so an idle console tab still times out).
+pub async fn note_operation(state: &AppState, caller: &mut AuthContext) -> AppResult<()> {
+    if let Some(active) = caller.impersonation.as_mut() {
+        session_ends::touch(state, &mut active.record, state.clock.now()).await?;
+    }
+    Ok(())
+}
+
 /// Checks that the impersonation behind a token is still live and still allowed: the record
 /// exists, matches the token, has not ended or expired, the impersonator is still a
 /// 2FA-enabled admin who has not changed their password since, and the policy still allows
@@ -52,7 +62,7 @@ async fn live_impersonation(
     target: &user::Model,
 ) -> AppResult<ActiveImpersonation> {
     let ended = || AppError::Unauthenticated("impersonation session has ended");
-    let mut record = impersonation::find_by_code(&state.db, &imp.code)
+    let record = impersonation::find_by_code(&state.db, &imp.code)
         .await?
         .ok_or_else(ended)?;
     let matches = record.impersonator_id == imp.impersonated_by
@@ -81,7 +91,6 @@ async fn live_impersonation(
         session_ends::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
-    session_ends::touch(state, &mut record, now).await?;
     Ok(ActiveImpersonation {
         impersonator,
         record,

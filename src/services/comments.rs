@@ -96,7 +96,7 @@ pub async fn add(
     text: &str,
     meta: &RequestMeta,
 ) -> AppResult<comment::Model> {
-    let text = validation::verbatim_text("text", text, validation::MAX_COMMENT)?;
+    let text = validation::comment("text", text)?;
     let by = Attribution::caller(caller);
     let now = db_time(state.clock.now());
     let txn = super::write_txn(state).await?;

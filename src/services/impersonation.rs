@@ -42,7 +42,7 @@ pub async fn start(
     mode: Option<Mode>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
-    let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
+    let reason = validation::optional_reason("reason", reason)?;
     let target = users::find_user(&state.db, target_id).await?;
     let switch = super::settings::switch(&state.db).await?;
     let now = state.clock.now();
@@ -280,7 +280,7 @@ pub async fn elevate(
         .impersonation
         .as_ref()
         .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
-    let reason = validation::text("reason", reason, validation::MAX_REASON)?;
+    let reason = validation::reason("reason", reason)?;
     if active.record.mode == Mode::ReadWrite {
         return Err(AppError::bad_input(
             "mode",
@@ -347,7 +347,7 @@ pub async fn end_by_admin(
     reason: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<impersonation::Model> {
-    let reason = validation::optional_text("reason", reason, validation::MAX_REASON)?;
+    let reason = validation::optional_reason("reason", reason)?;
     let now = state.clock.now();
     let txn = super::write_txn(state).await?;
     let record = find(&txn, id).await?;

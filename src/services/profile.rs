@@ -120,12 +120,14 @@ pub async fn change_password(
     let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
     let txn = super::write_txn(state).await?;
-    users::update(&txn, &caller.user.id, now, |u| {
+    let before = users::find_user(&txn, &caller.user.id).await?;
+    let after = users::update(&txn, &caller.user.id, now, |u| {
         u.password_hash = Set(hash);
         // Every session signed in with the old password ends, on every server.
         u.sessions_valid_after = Set(Some(db_time(now)));
     })
     .await?;
+    session_ends::end_for_user_change(&txn, &state.config, &before, &after, now, meta).await?;
     sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
     let entry = Entry::for_caller(action::PASSWORD_CHANGED, caller, meta, now)
         .entity("User", &caller.user.id);
@@ -147,8 +149,10 @@ pub async fn set_user_role(
     }
     let now = state.clock.now();
     let txn = super::write_txn(state).await?;
-    let previous = users::find_user(&txn, user_id).await?.role;
+    let before = users::find_user(&txn, user_id).await?;
+    let previous = before.role;
     let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
+    session_ends::end_for_user_change(&txn, &state.config, &before, &user, now, meta).await?;
     let entry = Entry::for_caller(action::ROLE_CHANGED, caller, meta, now)
         .entity("User", &user.id)
         .details(serde_json::json!({ "from": previous.as_str(), "to": role.as_str() }));

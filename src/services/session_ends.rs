@@ -153,7 +153,7 @@ pub async fn end_now(
         (EndReason::IdleTimeout, Some(idle)) => Ord::min(record.last_activity() + idle, now),
         _ => now,
     };
-    let txn = super::write_txn(state).await?;
+    let txn = super::record_txn(state).await?;
     let meta = RequestMeta::default();
     let ended = end_once(&txn, &state.config, record, reason, cause, at, &meta).await?;
     txn.commit().await?;
@@ -213,7 +213,7 @@ pub async fn touch(
         return Ok(());
     }
     record.last_activity_at = Some(db_time(now));
-    let txn = super::write_txn(state).await?;
+    let txn = super::record_txn(state).await?;
     impersonation::Entity::update_many()
         .col_expr(C::LastActivityAt, Expr::value(Some(db_time(now))))
         .filter(C::Id.eq(record.id.clone()))
@@ -236,6 +236,51 @@ pub enum Running<'a> {
     IntoWithoutGrant(&'a str),
     /// Those running under this grant (the grant revoked).
     UnderGrant(&'a str),
+    /// Those this admin runs (their role, 2FA or password changed).
+    By(&'a str),
+}
+
+/// Ends, in `conn`, the sessions a change to `user` takes the ground from (`PolicyChanged`):
+/// those the user runs when they stop being an admin with 2FA or change their password, and
+/// those into the user's account when they become an admin. Called by the mutation that
+/// changes them, so the end commits with the change.
+pub async fn end_for_user_change(
+    conn: &impl ConnectionTrait,
+    config: &Config,
+    before: &crate::entities::user::Model,
+    after: &crate::entities::user::Model,
+    at: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> AppResult<usize> {
+    let mut n = 0;
+    let cause = if before.role.is_admin() && !after.role.is_admin() {
+        Some("IMPERSONATOR_NOT_ADMIN")
+    } else if before.totp_enabled && !after.totp_enabled {
+        Some("IMPERSONATOR_TWO_FACTOR_OFF")
+    } else if before.password_hash != after.password_hash {
+        Some("IMPERSONATOR_PASSWORD_CHANGED")
+    } else {
+        None
+    };
+    if let Some(cause) = cause {
+        let by = Running::By(&after.id);
+        n += end_running(conn, config, by, EndReason::PolicyChanged, cause, at, meta).await?;
+    }
+    if !before.role.is_admin() && after.role.is_admin() {
+        let into = Running::Into(&after.id);
+        let cause = "TARGET_BECAME_ADMIN";
+        n += end_running(
+            conn,
+            config,
+            into,
+            EndReason::PolicyChanged,
+            cause,
+            at,
+            meta,
+        )
+        .await?;
+    }
+    Ok(n)
 }
 
 /// Ends every running session of `which` with `reason` and `cause`, in `conn`: the
@@ -259,6 +304,7 @@ pub async fn end_running(
             .filter(C::ImpersonatedUserId.eq(user_id))
             .filter(C::GrantId.is_null()),
         Running::UnderGrant(grant_id) => q.filter(C::GrantId.eq(grant_id)),
+        Running::By(user_id) => q.filter(C::ImpersonatorId.eq(user_id)),
     };
     let mut n = 0;
     for r in &q.all(conn).await? {

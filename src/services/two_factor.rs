@@ -193,11 +193,14 @@ pub async fn turn_off_two_factor(
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = super::write_txn(state).await?;
-    users::update(&txn, &caller.user.id, now, |u| {
+    let before = users::find_user(&txn, &caller.user.id).await?;
+    let after = users::update(&txn, &caller.user.id, now, |u| {
         u.totp_enabled = Set(false);
         u.totp_secret = Set(None);
     })
     .await?;
+    let config = &state.config;
+    super::session_ends::end_for_user_change(&txn, config, &before, &after, now, meta).await?;
     sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
     let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, caller, meta, now)
         .entity("User", &caller.user.id);

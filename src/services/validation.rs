@@ -101,6 +101,43 @@ pub fn verbatim_text<'a>(field: &'static str, value: &'a str, max: usize) -> App
     Ok(value)
 }
 
+/// A reason or note (`impersonate`, `requestSupportAccess`, `elevateImpersonation`, ...): it
+/// reaches the customer verbatim in notices and e-mails they cannot turn off, so it follows
+/// the rules of names: no control characters (CR and LF included), no bidirectional overrides
+/// or invisible characters, at most `MAX_REASON` characters.
+pub fn reason(field: &'static str, value: &str) -> AppResult<String> {
+    name(field, value, MAX_REASON)
+}
+
+/// `reason`'s rules for an optional reason; a missing or blank one is `None`.
+pub fn optional_reason(field: &'static str, value: Option<&str>) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => reason(field, v).map(Some),
+    }
+}
+
+/// A comment: kept as written, ordinary newlines and tabs included, but no NUL or other
+/// control character, and no bidirectional override or isolate that would make it read
+/// differently from what it says.
+pub fn comment(field: &'static str, value: &str) -> AppResult<String> {
+    let v = verbatim_text(field, value, MAX_COMMENT)?;
+    let bad = v.chars().find(|&c| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    });
+    match bad {
+        Some(c) => Err(AppError::bad_input(
+            field,
+            format!(
+                "{field} must not contain control characters or bidirectional overrides (found U+{:04X})",
+                c as u32
+            ),
+        )),
+        None => Ok(v.to_string()),
+    }
+}
+
 /// Like `text`, but a missing or blank value is `None`.
 pub fn optional_text(
     field: &'static str,
@@ -241,5 +278,29 @@ mod tests {
         assert!(password("password", "onlyletters").is_err());
         assert!(password("password", "1234567890").is_err());
         assert!(password("password", &"a1".repeat(100)).is_err());
+    }
+
+    #[test]
+    fn reasons_follow_the_rules_of_names_and_comments_keep_newlines_only() {
+        assert_eq!(reason("reason", " ticket 42 ").unwrap(), "ticket 42");
+        for bad in [
+            "a\r\nFake: line",
+            "nul\0",
+            "rlo\u{202E}txt",
+            "zw\u{200B}sp",
+            "\u{2066}iso",
+        ] {
+            assert!(reason("reason", bad).is_err(), "{bad:?}");
+            assert!(optional_reason("reason", Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(reason("reason", &"r".repeat(501)).is_err());
+        assert_eq!(optional_reason("reason", Some("  ")).unwrap(), None);
+        assert_eq!(
+            comment("text", "line 1\nline 2\ttab").unwrap(),
+            "line 1\nline 2\ttab"
+        );
+        assert!(comment("text", "nul\0").is_err());
+        assert!(comment("text", "evil\u{202E}gnp.exe").is_err());
+        assert!(comment("text", "iso\u{2067}x").is_err());
     }
 }

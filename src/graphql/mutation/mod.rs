@@ -292,17 +292,15 @@ impl ImpersonationMutation {
         mode: Option<Mode>,
     ) -> Result<AuthPayload> {
         let s = state(ctx)?;
-        Ok(AuthPayload(
-            impersonation::start(
-                s,
-                caller(ctx)?,
-                &user_id,
-                reason.as_deref(),
-                mode,
-                &request_meta(ctx),
-            )
-            .await?,
-        ))
+        let meta = request_meta(ctx);
+        let session =
+            impersonation::start(s, caller(ctx)?, &user_id, reason.as_deref(), mode, &meta).await?;
+        if let Some(active) = &session.context.impersonation {
+            // What the answer's selection reads of the customer goes into the new session's
+            // ledger.
+            crate::graphql::gate::StartedSession::note(ctx, &active.record.id);
+        }
+        Ok(AuthPayload(session))
     }
 
     /// Turns the caller's READ_ONLY session into READ_WRITE, with the impersonator's own

@@ -1,6 +1,14 @@
 //! `GET /graphql/ws`: GraphQL over WebSocket (`graphql-transport-ws`), async-graphql's own
 //! protocol machine driven by a loop of ours that reads the socket and:
 //!
+//! - sends every operation (`subscribe`) through the operation gate (`graphql::gate`), which
+//!   authenticates the socket's token afresh, records impersonated operations in the ledger and
+//!   counts them as the session's activity, as for each HTTP operation;
+//! - passes only `graphql-transport-ws`'s messages (anything else closes with 4400, a running
+//!   id subscribed again with 4409) and none over `BODY_LIMIT_BYTES` (1009); starts no new
+//!   operation once the token is found dead;
+//! - caps sockets per client address while they are nobody's (not initialised, or anonymous;
+//!   `WS_MAX_CONNECTIONS_PER_IP`, 429) and on the server (`WS_MAX_CONNECTIONS`, 503);
 //! - re-checks the connection's token, as HTTP would, every `RECHECK`: when it would be
 //!   refused (revoked, password changed, session ended) the subscriptions get a moment to send
 //!   their last event (`currentImpersonation`'s ENDED), then the socket closes with 4401; when
@@ -16,25 +24,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{WebSocket as ProtocolMachine, WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, extract::ws::Utf8Bytes};
 use futures_util::{SinkExt, StreamExt};
 
 use super::HttpState;
-use crate::auth::context::{Caller, RequestMeta};
+use crate::auth::context::RequestMeta;
 use crate::error::AppError;
 use crate::events::SlowConsumer;
+use crate::graphql::gate::Presented;
 
 mod bounds;
-use crate::graphql::loaders::{MembersLoader, TeamLoader, UserLoader};
 use crate::services::authentication::authenticate;
-pub use bounds::Connections;
-use bounds::{Running, Slot};
+pub use bounds::{CLOSE_DUPLICATE, CLOSE_INVALID, Connections};
+use bounds::{Refuse, Running, Slot};
 
 /// The sub-protocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -59,6 +66,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 /// Client messages waiting for the protocol machine (it waits while `connection_init` is
 /// checked).
 const INPUT_QUEUE: usize = 64;
+/// Close code: a message over `BODY_LIMIT_BYTES`.
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: the client answered no ping for a whole `WS_PING_SECONDS`.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -71,50 +80,70 @@ pub async fn upgrade(
     let meta = RequestMeta {
         ip: super::client_ip(&s.app.config, &headers, connect),
     };
+    let limits = &s.app.config.ws;
+    // Every socket counts toward the server's cap, and until it is someone's (initialised
+    // with a token), toward its address's.
+    let Some(any) = s.connections.take_any(limits.connections) else {
+        let busy = "too many live connections on this server; try again later";
+        return (StatusCode::SERVICE_UNAVAILABLE, busy).into_response();
+    };
+    let address = meta.ip.clone().unwrap_or_default();
+    let Some(unclaimed) = s
+        .connections
+        .take_address(&address, limits.connections_per_ip)
+    else {
+        let many = "too many live connections from this address";
+        return (StatusCode::TOO_MANY_REQUESTS, many).into_response();
+    };
+    let limit = s.app.config.body_limit_bytes;
     ws.protocols([PROTOCOL])
-        .on_upgrade(move |socket| serve(socket, s, meta))
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| {
+            let established = Established {
+                slots: vec![any],
+                unclaimed: Some(unclaimed),
+                ..Default::default()
+            };
+            serve(socket, s, meta, established)
+        })
 }
 
-/// What `connection_init` established: the token, for the re-check, and whether the caller
-/// may introspect (in production only 2FA admins may, as over HTTP).
+/// What `connection_init` established: the token, for each operation and the re-check.
 #[derive(Default)]
 struct Established {
     initialized: bool,
     token: Option<String>,
     /// The close code when `connection_init` was refused.
     refused: Option<u16>,
-    may_introspect: bool,
     standing: Option<Standing>,
-    /// This connection's place under the per-person cap.
-    slot: Option<Slot>,
+    /// This connection's places under the server's and the person's caps.
+    slots: Vec<Slot>,
+    /// Its place under its address's cap, while nobody's (given back on a signed-in init).
+    unclaimed: Option<Slot>,
 }
 
-/// The schema, with the introspection rule HTTP applies per request applied per operation.
+/// The socket's operations, each through the operation gate under the socket's token.
 #[derive(Clone)]
-struct Gate {
-    schema: crate::graphql::AppSchema,
+struct SocketOperations {
+    gate: crate::graphql::gate::Gate,
     established: Arc<Mutex<Established>>,
-    development: bool,
+    meta: RequestMeta,
 }
 
-impl Gate {
-    fn admit(&self, request: async_graphql::Request) -> async_graphql::Request {
-        let may = self.development
-            || self
-                .established
-                .lock()
-                .map(|e| e.may_introspect)
-                .unwrap_or(false);
-        match may {
-            true => request,
-            false => request.disable_introspection(),
+impl SocketOperations {
+    fn presented(&self) -> Presented {
+        let token = self.established.lock().ok().and_then(|e| e.token.clone());
+        Presented {
+            token,
+            meta: self.meta.clone(),
         }
     }
 }
 
-impl async_graphql::Executor for Gate {
+impl async_graphql::Executor for SocketOperations {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        self.schema.execute(self.admit(request)).await
+        self.gate.execute(&self.presented(), request).await.response
     }
 
     fn execute_stream(
@@ -122,12 +151,95 @@ impl async_graphql::Executor for Gate {
         request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
-        let request = self.admit(request);
-        async_graphql::Executor::execute_stream(&self.schema, request, session_data)
+        self.gate
+            .execute_stream(self.presented(), request, session_data)
     }
 }
 
-async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
+/// The bearer token of `connection_init`'s payload. The `Authorization` key is read in any
+/// case; a value that is not a string, or not `Bearer <token>`, is refused (4401), never taken
+/// as anonymous.
+fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
+    let malformed = || AppError::Unauthenticated("malformed Authorization");
+    let Some(map) = payload.as_object() else {
+        return match payload.is_null() {
+            true => Ok(None),
+            false => Err(malformed()),
+        };
+    };
+    let mut values = map
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return match map.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+            true => Err(malformed()),
+            false => Ok(None),
+        };
+    };
+    let header = value.as_str().ok_or_else(malformed)?;
+    match header.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+            Ok(Some(t.trim().to_string()))
+        }
+        _ => Err(malformed()),
+    }
+}
+
+/// `connection_init`: authenticates the token as HTTP would (not counted as an operation), and
+/// moves the socket from its address's cap to its person's.
+async fn initialise(
+    app: &crate::AppState,
+    connections: &Arc<Connections>,
+    established: &Mutex<Established>,
+    payload: serde_json::Value,
+) -> Result<(), async_graphql::Error> {
+    let caller = match init_token(&payload) {
+        Err(e) => Err(e),
+        Ok(None) => Ok(None),
+        Ok(Some(t)) => authenticate(app, &t).await.map(|c| Some((c, t))),
+    };
+    let mut e = established.lock().unwrap_or_else(|p| p.into_inner());
+    e.initialized = true;
+    let caller = match caller {
+        Ok(c) => c,
+        Err(err) => {
+            e.refused = Some(CLOSE_UNAUTHENTICATED);
+            return Err(async_graphql::Error::new(err.to_string()));
+        }
+    };
+    if let Some((c, token)) = caller {
+        let person = c.true_user().id.clone();
+        match connections.take_person(&person, app.config.ws.connections_per_user) {
+            Some(slot) => e.slots.push(slot),
+            None => {
+                e.refused = Some(CLOSE_TOO_MANY);
+                return Err(async_graphql::Error::new("too many connections"));
+            }
+        }
+        e.standing = Some(Standing::of(&c));
+        e.token = Some(token);
+        e.unclaimed = None;
+    }
+    Ok(())
+}
+
+/// Whether reading a frame failed because it was over `BODY_LIMIT_BYTES` (tungstenite's
+/// capacity error, which axum passes on boxed).
+fn too_big(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// What a turn of the loop decided.
+enum Turn {
+    Go,
+    Stop,
+}
+
+async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta, established: Established) {
     let limits = s.app.config.ws.clone();
     let (mut sink, mut incoming) = socket.split();
     // The protocol machine reads what the loop below lets through.
@@ -135,60 +247,24 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
     let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
         rx.recv().await.map(|m| (m, rx))
     }));
-    let established = Arc::new(Mutex::new(Established::default()));
+    let established = Arc::new(Mutex::new(established));
     let slow = SlowConsumer::default();
     let on_init = {
-        let (app, established, meta) = (s.app.clone(), established.clone(), meta.clone());
+        let (app, established) = (s.app.clone(), established.clone());
         let (connections, slow) = (s.connections.clone(), slow.clone());
         move |payload: serde_json::Value| async move {
-            let header = payload.get("Authorization").and_then(|v| v.as_str());
-            let token = match header {
-                None => None,
-                Some(h) => match h.split_once(' ') {
-                    Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        Some(t.trim().to_string())
-                    }
-                    _ => None,
-                },
-            };
-            let caller = match (&token, header) {
-                (None, Some(_)) => Err(AppError::Unauthenticated("malformed Authorization")),
-                (None, None) => Ok(None),
-                (Some(t), _) => authenticate(&app, t).await.map(Some),
-            };
-            let mut e = established.lock().unwrap_or_else(|p| p.into_inner());
-            e.initialized = true;
-            let c = match caller {
-                Ok(c) => c,
-                Err(err) => {
-                    e.refused = Some(CLOSE_UNAUTHENTICATED);
-                    return Err(async_graphql::Error::new(err.to_string()));
-                }
-            };
-            if let Some(c) = &c {
-                let person = c.true_user().id.clone();
-                match connections.take(&person, app.config.ws.connections_per_user) {
-                    Some(slot) => e.slot = Some(slot),
-                    None => {
-                        e.refused = Some(CLOSE_TOO_MANY);
-                        return Err(async_graphql::Error::new("too many connections"));
-                    }
-                }
-                e.standing = Some(Standing::of(c));
-            }
-            e.token = token;
-            e.may_introspect = c.as_ref().is_some_and(|c| c.may_introspect());
-            let mut data = connection_data(&app, c, meta);
+            initialise(&app, &connections, &established, payload).await?;
+            let mut data = Data::default();
             data.insert(slow);
             Ok(data)
         }
     };
-    let gate = Gate {
-        schema: s.schema.clone(),
+    let operations = SocketOperations {
+        gate: s.gate.clone(),
         established: established.clone(),
-        development: s.app.config.environment == crate::config::Environment::Development,
+        meta,
     };
-    let mut machine = ProtocolMachine::new(gate, input, WebSocketProtocols::GraphQLWS)
+    let mut machine = ProtocolMachine::new(operations, input, WebSocketProtocols::GraphQLWS)
         .on_connection_init(on_init);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.reset();
@@ -202,106 +278,145 @@ async fn serve(socket: WebSocket, s: HttpState, meta: RequestMeta) {
     loop {
         let deadline = closing.map_or_else(tokio::time::Instant::now, |c| c.0);
         let initialized = established.lock().map(|e| e.initialized).unwrap_or(true);
-        tokio::select! {
+        let turn = tokio::select! {
             frame = incoming.next() => {
                 heard = true;
                 let bytes = match frame {
                     Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
                     Some(Ok(Message::Binary(b))) => b.to_vec(),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Err(e)) if too_big(&e) => {
+                        close(&mut sink, CLOSE_TOO_BIG, "message over BODY_LIMIT_BYTES").await;
+                        return;
+                    }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 };
-                match running.admit(&bytes) {
-                    // The machine reads its input whenever it is polled (each turn of this
-                    // loop); a full queue means a client sending faster than any use.
-                    Ok(()) => {
-                        if to_machine.try_send(bytes).is_err() {
-                            close(&mut sink, CLOSE_POLICY, "too many messages").await;
-                            return;
-                        }
-                    }
-                    Err(refusal) => {
-                        if !send(&mut sink, Message::Text(Utf8Bytes::from(refusal))).await {
-                            return;
-                        }
-                    }
-                }
+                take_frame(&mut sink, &to_machine, &mut running, closing.is_some(), bytes).await
             },
             msg = machine.next() => match msg {
                 Some(WsMessage::Text(text)) => {
                     running.finished(&text);
-                    let Some(text) = refusals.rewrite(text) else { continue };
-                    if !send(&mut sink, Message::Text(Utf8Bytes::from(text))).await {
-                        return;
+                    match refusals.rewrite(text) {
+                        Some(text) => sent(send(&mut sink, Message::Text(Utf8Bytes::from(text))).await),
+                        None => Turn::Go,
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
                     let refused = established.lock().map(|e| e.refused).unwrap_or(None);
                     close(&mut sink, refused.unwrap_or(code), &reason).await;
-                    return;
+                    Turn::Stop
                 }
-                None => return,
+                None => Turn::Stop,
             },
             _ = slow.0.notified() => {
                 close(&mut sink, CLOSE_TRY_AGAIN, "too slow: events were dropped").await;
-                return;
+                Turn::Stop
             },
             _ = ping.tick() => {
                 if !heard {
                     close(&mut sink, CLOSE_GOING_AWAY, "no answer to ping").await;
-                    return;
-                }
-                heard = false;
-                if !send(&mut sink, Message::Ping(Default::default())).await {
-                    return;
+                    Turn::Stop
+                } else {
+                    heard = false;
+                    sent(send(&mut sink, Message::Ping(Default::default())).await)
                 }
             },
             _ = tokio::time::sleep_until(init_by), if !initialized => {
                 close(&mut sink, CLOSE_INIT_TIMEOUT, "connection initialisation timeout").await;
-                return;
+                Turn::Stop
             },
             _ = recheck.tick(), if closing.is_none() => {
-                let (token, standing) = match established.lock() {
-                    Ok(e) => (e.token.clone(), e.standing),
-                    Err(_) => (None, None),
-                };
-                if let Some(t) = token {
-                    let code = match authenticate(&s.app, &t).await {
-                        Err(AppError::Unauthenticated(_)) => Some(CLOSE_UNAUTHENTICATED),
-                        Ok(c) if Some(Standing::of(&c)) != standing => Some(CLOSE_FORBIDDEN),
-                        _ => None,
-                    };
-                    if let Some(code) = code {
-                        closing = Some((tokio::time::Instant::now() + LAST_WORDS, code));
-                    }
+                if let Some(code) = recheck_token(&s.app, &established).await {
+                    closing = Some((tokio::time::Instant::now() + LAST_WORDS, code));
                 }
+                Turn::Go
             },
             _ = tokio::time::sleep_until(deadline), if closing.is_some() => {
                 let code = closing.map_or(CLOSE_UNAUTHENTICATED, |c| c.1);
-                let reason = match code {
-                    CLOSE_FORBIDDEN => "the account's role or two-factor standing changed",
-                    _ => "the session has ended",
-                };
-                // Each subscription still running is completed, then the socket closes.
-                for id in running.ids.drain() {
-                    let complete = serde_json::json!({ "id": id, "type": "complete" });
-                    if !send(&mut sink, Message::Text(Utf8Bytes::from(complete.to_string()))).await {
-                        return;
-                    }
-                }
-                close(&mut sink, code, reason).await;
-                return;
+                finish(&mut sink, &mut running, code).await;
+                Turn::Stop
             }
+        };
+        if let Turn::Stop = turn {
+            return;
         }
     }
 }
 
+fn sent(ok: bool) -> Turn {
+    match ok {
+        true => Turn::Go,
+        false => Turn::Stop,
+    }
+}
+
+/// A client message: to the protocol machine, answered, or the socket closed. While the
+/// socket is closing (its token found dead), no new operation starts.
+async fn take_frame(
+    sink: &mut Sink,
+    to_machine: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    running: &mut Running,
+    closing: bool,
+    bytes: Vec<u8>,
+) -> Turn {
+    if closing && is_subscribe(&bytes) {
+        return Turn::Go;
+    }
+    match running.admit(&bytes) {
+        // The machine reads its input whenever it is polled (each turn of the loop); a full
+        // queue means a client sending faster than any use.
+        Ok(()) => match to_machine.try_send(bytes) {
+            Ok(()) => Turn::Go,
+            Err(_) => {
+                close(sink, CLOSE_POLICY, "too many messages").await;
+                Turn::Stop
+            }
+        },
+        Err(Refuse::Answer(text)) => sent(send(sink, Message::Text(Utf8Bytes::from(text))).await),
+        Err(Refuse::Close(code, reason)) => {
+            close(sink, code, &reason).await;
+            Turn::Stop
+        }
+    }
+}
+
+fn is_subscribe(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|m| m["type"] == "subscribe")
+}
+
+/// Checks the socket's token again, as HTTP would (not counted as the session's activity):
+/// the close code when it would now be refused (4401) or its rights changed (4403).
+async fn recheck_token(app: &crate::AppState, established: &Mutex<Established>) -> Option<u16> {
+    let (token, standing) = match established.lock() {
+        Ok(e) => (e.token.clone(), e.standing),
+        Err(_) => (None, None),
+    };
+    let token = token?;
+    match authenticate(app, &token).await {
+        Err(AppError::Unauthenticated(_)) => Some(CLOSE_UNAUTHENTICATED),
+        Ok(c) if Some(Standing::of(&c)) != standing => Some(CLOSE_FORBIDDEN),
+        _ => None,
+    }
+}
+
+/// Completes each operation still running, then closes the socket with `code`.
+async fn finish(sink: &mut Sink, running: &mut Running, code: u16) {
+    let reason = match code {
+        CLOSE_FORBIDDEN => "the account's role or two-factor standing changed",
+        _ => "the session has ended",
+    };
+    for id in running.ids.drain() {
+        let complete = serde_json::json!({ "id": id, "type": "complete" });
+        if !send(sink, Message::Text(Utf8Bytes::from(complete.to_string()))).await {
+            return;
+        }
+    }
+    close(sink, code, reason).await;
+}
+
 /// Sends within `SEND_WITHIN`; false when the peer is gone or reads too slowly (the socket is
 /// then dropped, not buffered).
-async fn send(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    msg: Message,
-) -> bool {
+async fn send(sink: &mut Sink, msg: Message) -> bool {
     match tokio::time::timeout(SEND_WITHIN, sink.send(msg)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
@@ -372,41 +487,10 @@ impl Refusals {
     }
 }
 
-async fn close(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    code: u16,
-    reason: &str,
-) {
+async fn close(sink: &mut Sink, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from(reason.chars().take(100).collect::<String>()),
     };
     let _ = sink.send(Message::Close(Some(frame))).await;
-}
-
-/// What every operation on the connection sees: the caller (as of `connection_init`; the
-/// loop above re-checks the token), the client's address and the loaders.
-fn connection_data(
-    app: &crate::AppState,
-    caller: Option<crate::auth::AuthContext>,
-    meta: RequestMeta,
-) -> Data {
-    let db = &app.db;
-    let mut data = Data::default();
-    data.insert(Caller(caller));
-    data.insert(meta);
-    data.insert(Arc::new(
-        DataLoader::new(UserLoader(db.clone()), tokio::spawn)
-            .delay(crate::graphql::loaders::LOADER_DELAY),
-    ));
-    data.insert(Arc::new(
-        DataLoader::new(TeamLoader(db.clone()), tokio::spawn)
-            .delay(crate::graphql::loaders::LOADER_DELAY),
-    ));
-    data.insert(Arc::new(
-        DataLoader::new(MembersLoader(db.clone()), tokio::spawn)
-            .delay(crate::graphql::loaders::LOADER_DELAY),
-    ));
-    data.insert(Arc::new(crate::graphql::types::SwitchOnce::default()));
-    data
 }

@@ -79,7 +79,7 @@ pub async fn request(
         audit::record_alone(state, entry).await?;
         return Err(AppError::ImpersonationDenied(denial));
     }
-    let reason = validation::text("reason", ask.reason, validation::MAX_REASON)?;
+    let reason = validation::reason("reason", ask.reason)?;
     let minutes = window("minutes", ask.minutes, MAX_MINUTES)?;
     let lapses = crate::clock::later(now, state.config.support_request_ttl)?;
     let txn = super::write_txn(state).await?;
@@ -241,7 +241,7 @@ pub async fn open(
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
     audited_refusal(state, caller, "grantSupportAccess", "", meta, async {
-        let reason = validation::text("reason", w.reason, validation::MAX_REASON)?;
+        let reason = validation::reason("reason", w.reason)?;
         let minutes = window("minutes", w.minutes, MAX_MINUTES)?;
         let now = state.clock.now();
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;

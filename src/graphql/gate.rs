@@ -1,0 +1,444 @@
+//! The operation gate. Every GraphQL operation passes it on its own: each entry of an HTTP
+//! batch, and each `subscribe` message on `/graphql/ws`. For each one it
+//!
+//! 1. authenticates the token afresh (`services::authentication`): revocation, password
+//!    change, the session's end, consent withdrawn, the kill switch, role or 2FA lost. An
+//!    operation that starts after its session ended is `UNAUTHENTICATED` and runs nothing;
+//! 2. refuses documents that nest too deeply before anything parses them (`nesting`);
+//! 3. counts the operation as the session's activity (the idle timeout counts operations,
+//!    nothing else);
+//! 4. attaches the per-operation data (the caller, the client's address, fresh DataLoaders),
+//!    with introspection allowed only where the rules allow it;
+//! 5. runs it acting in its impersonation session (`services::acting_in`), so that every write
+//!    checks inside its own transaction that the session still runs;
+//! 6. records it in the session's activity ledger: refused, failing to parse or naming an
+//!    unknown operation included, and subscriptions too, once they are open or refused.
+//!
+//! The read-only rule and the guards then admit or refuse the operation's fields.
+use std::sync::{Arc, Mutex};
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Data, Request, Response, ServerError};
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+
+use super::ledger;
+use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
+use super::loaders::{LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
+use super::{AppSchema, nesting};
+use crate::AppState;
+use crate::auth::context::{AuthContext, Caller, RequestMeta};
+use crate::config::Environment;
+use crate::error::AppError;
+use crate::services::{self, activity, authentication};
+
+/// At most this many `__schema`/`__type` fields at the top of an introspection operation
+/// (the standard query has one): each answers the whole schema, so aliases must not multiply
+/// them under the introspection schema's generous limits.
+const MAX_INTROSPECTION_FIELDS: usize = 4;
+
+/// At most this much of a client's operation name is echoed back in an error.
+const ECHO: usize = 64;
+
+/// What every operation goes through. Cheap to clone.
+#[derive(Clone)]
+pub struct Gate {
+    pub state: AppState,
+    pub schema: AppSchema,
+    /// The same schema with limits that fit the standard introspection query.
+    pub introspection_schema: AppSchema,
+    /// Record impersonated operations (always, but for the benchmark of what it costs).
+    pub ledger: bool,
+}
+
+/// How an operation was presented: the bearer token (none: anonymous) and the client.
+#[derive(Clone, Debug, Default)]
+pub struct Presented {
+    pub token: Option<String>,
+    pub meta: RequestMeta,
+}
+
+/// An operation's answer, and whether the gate refused it for its token.
+pub struct Answer {
+    pub response: Response,
+    pub unauthenticated: bool,
+}
+
+/// Set by `impersonate` when it starts a session: the response's selection reads the
+/// customer's data (their notices, grants, team), so it is recorded in the new session's
+/// ledger.
+#[derive(Default)]
+pub struct StartedSession(Mutex<Option<String>>);
+
+impl StartedSession {
+    pub fn note(ctx: &async_graphql::Context<'_>, session: &str) {
+        if let Some(s) = ctx.data_opt::<Arc<StartedSession>>() {
+            *s.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.to_string());
+        }
+    }
+}
+
+/// Rung by a subscription once it is open (its guards passed and it listens).
+#[derive(Default)]
+pub struct Opened(tokio::sync::Notify);
+
+impl Opened {
+    pub fn note(ctx: &async_graphql::Context<'_>) {
+        if let Some(o) = ctx.data_opt::<Arc<Opened>>() {
+            o.0.notify_one();
+        }
+    }
+}
+
+/// An admitted operation, ready to run.
+struct Admitted {
+    request: Request,
+    caller: Option<AuthContext>,
+    started: Arc<StartedSession>,
+    opened: Arc<Opened>,
+}
+
+impl Admitted {
+    fn session(&self) -> Option<String> {
+        session_of(self.caller.as_ref())
+    }
+
+    /// The document's text when this operation may start a session (`impersonate` by an
+    /// admin acting as themselves), for the new session's ledger.
+    fn text_if_may_start(&self) -> Option<(String, Option<String>)> {
+        let may = self
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.role.is_admin() && !c.is_impersonating());
+        let r = &self.request;
+        (may && r.query.contains("impersonate"))
+            .then(|| (r.query.clone(), r.operation_name.clone()))
+    }
+}
+
+fn session_of(caller: Option<&AuthContext>) -> Option<String> {
+    caller
+        .and_then(|c| c.impersonation.as_ref())
+        .map(|i| i.record.id.clone())
+}
+
+impl Gate {
+    /// Runs one query or mutation (an HTTP request, or one entry of a batch).
+    pub async fn execute(&self, presented: &Presented, request: Request) -> Answer {
+        let admitted = match self.admit(presented, request).await {
+            Ok(a) => a,
+            Err(answer) => return answer,
+        };
+        let session = admitted.session();
+        let document = self.ledger_document(&admitted);
+        let text = admitted.text_if_may_start();
+        let schema = self.schema_for(&admitted.request);
+        let response = services::acting_in(session.clone(), schema.execute(admitted.request)).await;
+        let response = tidy(response);
+        self.record(session.as_deref(), document.as_ref(), &response)
+            .await;
+        self.record_started(&admitted.started, text.as_ref(), &response)
+            .await;
+        Answer {
+            response,
+            unauthenticated: false,
+        }
+    }
+
+    /// Runs one operation of a socket: a subscription, or a query or mutation answered once.
+    /// The socket's connection data (`session_data`) is shared by its operations; the
+    /// caller and the loaders are this operation's own.
+    pub fn execute_stream(
+        &self,
+        presented: Presented,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let gate = self.clone();
+        async move {
+            let admitted = match gate.admit(&presented, request).await {
+                Ok(a) => a,
+                Err(answer) => return futures_util::stream::iter([answer.response]).boxed(),
+            };
+            let session = admitted.session();
+            let document = gate.ledger_document(&admitted);
+            let text = admitted.text_if_may_start();
+            let opened = admitted.opened.clone();
+            let started = admitted.started.clone();
+            let schema = gate.schema_for(&admitted.request).clone();
+            let inner = schema
+                .execute_stream_with_session_data(
+                    admitted.request,
+                    session_data.unwrap_or_default(),
+                )
+                .map(tidy)
+                .boxed();
+            let mut inner = services::ActingIn {
+                session: session.clone(),
+                inner,
+            };
+            // The ledger row is written when the operation's outcome is known: its first
+            // answer (a query, a mutation, a refused subscription), or the subscription
+            // opening.
+            let first = tokio::select! {
+                biased;
+                first = inner.next() => first,
+                _ = opened.0.notified() => None,
+            };
+            let ok = Response::new(async_graphql::Value::Null);
+            gate.record(
+                session.as_deref(),
+                document.as_ref(),
+                first.as_ref().unwrap_or(&ok),
+            )
+            .await;
+            if let Some(r) = &first {
+                gate.record_started(&started, text.as_ref(), r).await;
+            }
+            futures_util::stream::iter(first).chain(inner).boxed()
+        }
+        .flatten_stream()
+        .boxed()
+    }
+
+    /// Everything before the operation runs.
+    async fn admit(&self, presented: &Presented, request: Request) -> Result<Admitted, Answer> {
+        let state = &self.state;
+        let caller = match &presented.token {
+            None => None,
+            Some(token) => match authentication::authenticate(state, token).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    return Err(Answer {
+                        response: refusal(&e),
+                        unauthenticated: matches!(e, AppError::Unauthenticated(_)),
+                    });
+                }
+            },
+        };
+        if let Err(too_deep) = nesting::check(&request.query) {
+            let mut e = ServerError::new(format!("the document is refused: {}", too_deep.0), None);
+            set_code(&mut e, PARSE_FAILED);
+            let response = Response::from_errors(vec![e]);
+            if self.ledger
+                && let Some(session) = session_of(caller.as_ref())
+            {
+                let op = unknown(request.operation_name.as_deref());
+                let at = state.clock.now();
+                record_row(state, &session, &op, PARSE_FAILED, at).await;
+            }
+            return Err(Answer {
+                response,
+                unauthenticated: false,
+            });
+        }
+        let mut caller = caller;
+        if let Some(c) = caller.as_mut()
+            && let Err(e) = authentication::note_operation(state, c).await
+        {
+            tracing::error!(error = %e, "cannot note a session's activity");
+        }
+        let introspection = state.config.environment == Environment::Development
+            || caller.as_ref().is_some_and(AuthContext::may_introspect);
+        let mut request = request;
+        if !introspection {
+            request = request.disable_introspection();
+        }
+        let started = Arc::new(StartedSession::default());
+        let opened = Arc::new(Opened::default());
+        let request = with_operation_data(state, request, caller.clone(), &presented.meta)
+            .data(started.clone())
+            .data(opened.clone());
+        Ok(Admitted {
+            request,
+            caller,
+            started,
+            opened,
+        })
+    }
+
+    /// The introspection schema for a request that only introspects; else the normal one.
+    fn schema_for(&self, request: &Request) -> &AppSchema {
+        match request.introspection_mode == async_graphql::IntrospectionMode::Enabled
+            && only_introspection(request)
+        {
+            true => &self.introspection_schema,
+            false => &self.schema,
+        }
+    }
+
+    /// The parsed document of an impersonated operation, for its ledger row; `None` when
+    /// nothing is recorded. (A document that fails to parse is recorded as `unknown`.)
+    fn ledger_document(&self, admitted: &Admitted) -> Option<Parsed> {
+        match self.ledger && admitted.session().is_some() {
+            true => Some(Parsed::of(
+                &admitted.request.query,
+                admitted.request.operation_name.as_deref(),
+            )),
+            false => None,
+        }
+    }
+
+    /// Writes the ledger row of an operation made in `session`.
+    async fn record(&self, session: Option<&str>, parsed: Option<&Parsed>, response: &Response) {
+        let (Some(session), Some(parsed)) = (session, parsed) else {
+            return;
+        };
+        let at = self.state.clock.now();
+        record_row(
+            &self.state,
+            session,
+            &parsed.operation(),
+            &outcome(response),
+            at,
+        )
+        .await;
+    }
+
+    /// Records a successful `impersonate` in the session it started: its answer reads the
+    /// customer's data. `text` is the document, kept for a caller who may start one.
+    async fn record_started(
+        &self,
+        started: &StartedSession,
+        text: Option<&(String, Option<String>)>,
+        response: &Response,
+    ) {
+        let session = started.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (Some(session), Some((query, name)), true) = (session, text, self.ledger) else {
+            return;
+        };
+        let parsed = Parsed::of(query, name.as_deref());
+        self.record(Some(&session), Some(&parsed), response).await;
+    }
+}
+
+/// A document as the ledger reads it.
+struct Parsed {
+    document: Option<async_graphql::parser::types::ExecutableDocument>,
+    operation_name: Option<String>,
+}
+
+impl Parsed {
+    fn of(query: &str, operation_name: Option<&str>) -> Parsed {
+        Parsed {
+            document: async_graphql::parser::parse_query(query).ok(),
+            operation_name: operation_name.map(str::to_string),
+        }
+    }
+
+    fn operation(&self) -> activity::Operation {
+        match &self.document {
+            Some(doc) => ledger::operation(doc, self.operation_name.as_deref()),
+            None => unknown(self.operation_name.as_deref()),
+        }
+    }
+}
+
+fn unknown(name: Option<&str>) -> activity::Operation {
+    activity::Operation {
+        kind: "unknown",
+        name: name.map(|n| n.chars().take(200).collect()),
+        fields: vec![],
+    }
+}
+
+async fn record_row(
+    state: &AppState,
+    session: &str,
+    op: &activity::Operation,
+    outcome: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    if let Err(e) = activity::record_alone(state, session, op, outcome, at).await {
+        tracing::error!(error = %e, "cannot record an impersonated operation");
+    }
+}
+
+/// OK, or the first error's code.
+fn outcome(response: &Response) -> String {
+    let Some(e) = response.errors.first() else {
+        return "OK".into();
+    };
+    match e.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(async_graphql::Value::String(code)) => code.clone(),
+        _ => super::limits::execution_code(e).to_string(),
+    }
+}
+
+/// The answer to an operation the gate refused.
+fn refusal(e: &AppError) -> Response {
+    let extended = async_graphql::ErrorExtensions::extend(e);
+    let mut err = ServerError::new(extended.message, None);
+    err.extensions = extended.extensions;
+    Response::from_errors(vec![err])
+}
+
+/// Request errors async-graphql raises without a code: an operation name that is missing
+/// where the document has several operations, or names none of them. They are the client's
+/// (`GRAPHQL_VALIDATION_FAILED`), and the name is echoed back only in part.
+fn tidy(mut response: Response) -> Response {
+    for e in &mut response.errors {
+        let unknown = e.message.starts_with("Unknown operation named");
+        if unknown || e.message == "Operation name required in request." {
+            if unknown {
+                let name: String = e
+                    .message
+                    .trim_start_matches("Unknown operation named \"")
+                    .trim_end_matches('"')
+                    .chars()
+                    .take(ECHO)
+                    .collect();
+                e.message = format!("the document has no operation named \"{name}\"");
+            } else {
+                e.message = "the document has several operations: name one in operationName".into();
+            }
+            set_code(e, VALIDATION_FAILED);
+        }
+    }
+    response
+}
+
+/// Whether the operation only introspects (a few `__schema` or `__type` fields at the top,
+/// nothing else): it then runs on the introspection schema, whose limits fit the standard
+/// introspection query. Anything else runs under the normal limits.
+fn only_introspection(r: &Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    if !r.query.contains("__schema") && !r.query.contains("__type") {
+        return false;
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
+        return false;
+    };
+    doc.operations.iter().all(|(_, op)| {
+        let items = &op.node.selection_set.node.items;
+        let introspects = |s: &async_graphql::Positioned<Selection>| match &s.node {
+            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+            _ => false,
+        };
+        items.len() <= MAX_INTROSPECTION_FIELDS && items.iter().all(introspects)
+    })
+}
+
+/// The data every operation carries: the caller, the client's address, and fresh
+/// DataLoaders (a cache per operation, under this operation's caller).
+fn with_operation_data(
+    state: &AppState,
+    request: Request,
+    caller: Option<AuthContext>,
+    meta: &RequestMeta,
+) -> Request {
+    let db = &state.db;
+    request
+        .data(Caller(caller))
+        .data(meta.clone())
+        .data(Arc::new(
+            DataLoader::new(UserLoader(db.clone()), tokio::spawn).delay(LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(TeamLoader(db.clone()), tokio::spawn).delay(LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(MembersLoader(db.clone()), tokio::spawn).delay(LOADER_DELAY),
+        ))
+        .data(Arc::new(super::types::SwitchOnce::default()))
+}

@@ -453,3 +453,35 @@ async fn reasons_with_line_breaks_or_bidi_controls_are_refused_and_change_nothin
         .await;
     assert_eq!(d["addBusinessComment"]["text"], "line 1\nline 2");
 }
+
+#[tokio::test]
+async fn a_token_issued_in_the_same_second_before_a_password_change_is_refused() {
+    let app = TestApp::new().await;
+    let url = serve(&app).await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let other = app.login("carl@customer.test", "correct-horse-1").await;
+    let other = other["accessToken"].as_str().unwrap().to_string();
+    let mut socket = init(&url, Some(&other)).await;
+    // A millisecond later, the same second: `iat` alone cannot tell them apart.
+    app.clock.advance(chrono::Duration::milliseconds(1));
+    app.ok(
+        Some(&carl.token),
+        "mutation { changePassword(currentPassword: \"correct-horse-1\", newPassword: \"battery-staple-2\") }",
+        json!({}),
+    )
+    .await;
+    for token in [&carl.token, &other] {
+        let code = app.err_code(Some(token), "{ me { id } }", json!({})).await;
+        assert_eq!(code, "UNAUTHENTICATED");
+    }
+    subscribe(&mut socket, "me", "{ me { id } }").await;
+    let m = next(&mut socket, 5).await.expect("an answer");
+    assert_eq!(
+        m["payload"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{m}"
+    );
+    // Signing in again afterwards works, at the same instant.
+    let fresh = app.login("carl@customer.test", "battery-staple-2").await;
+    let fresh = fresh["accessToken"].as_str().unwrap();
+    app.ok(Some(fresh), "{ me { id } }", json!({})).await;
+}

@@ -116,9 +116,10 @@ pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }
 
-/// Whether a token issued at `iat` (seconds) predates the user's last password change.
-/// Same-second tokens stand: `iat` carries no finer time.
-pub fn issued_before_revocation(user: &user::Model, iat: i64) -> bool {
+/// Whether something issued at `issued_us` (microseconds since the epoch: a token's
+/// `iatUs`, a session's start) predates the user's last password change. Stored times keep
+/// microseconds, so a token issued in the same second before the change is refused too.
+pub fn issued_before_revocation(user: &user::Model, issued_us: i64) -> bool {
     user.sessions_valid_after
-        .is_some_and(|t| iat < t.timestamp())
+        .is_some_and(|t| issued_us < t.timestamp_micros())
 }

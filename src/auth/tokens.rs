@@ -30,6 +30,10 @@ pub struct AccessClaims {
     pub is_two_factor_enable: bool,
     pub is_two_factor_authenticated: bool,
     pub iat: i64,
+    /// When it was issued, in microseconds: `iat` has whole seconds only, and a password
+    /// change must refuse every token issued before it, the same second included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_us: Option<i64>,
     pub exp: i64,
     pub iss: String,
     pub aud: String,
@@ -58,6 +62,12 @@ pub struct ImpersonationClaims {
 }
 
 impl AccessClaims {
+    /// When the token was issued, in microseconds (a token without `iatUs`: the start of its
+    /// `iat` second).
+    pub fn issued_at_micros(&self) -> i64 {
+        self.iat_us.unwrap_or(self.iat.saturating_mul(1_000_000))
+    }
+
     /// A token still waiting for the second factor.
     pub fn is_pre_two_factor(&self) -> bool {
         self.typ == PRE_TWO_FACTOR_TOKEN_TYPE
@@ -124,6 +134,7 @@ pub fn issue_access(
         is_two_factor_enable: grant.two_factor_enabled,
         is_two_factor_authenticated: grant.two_factor_authenticated,
         iat: now.timestamp(),
+        iat_us: Some(now.timestamp_micros()),
         exp: exp.timestamp(),
         iss: config.issuer.clone(),
         aud: config.audience.clone(),

@@ -25,7 +25,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
         .one(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
-    if issued_before_revocation(&user, claims.iat) {
+    if issued_before_revocation(&user, claims.issued_at_micros()) {
         return Err(AppError::Unauthenticated("session ended: sign in again"));
     }
     let impersonation = match claims.impersonation()? {
@@ -144,7 +144,7 @@ fn end_reason(
     if !impersonator.role.is_admin() {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_NOT_ADMIN"));
     }
-    if issued_before_revocation(impersonator, record.started_at.timestamp()) {
+    if issued_before_revocation(impersonator, record.started_at.timestamp_micros()) {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_PASSWORD_CHANGED"));
     }
     let ask = Ask {

@@ -142,9 +142,12 @@ impl Default for AppOptions {
 pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let config = state.config.clone();
     let limits = Limits::of(&state.config);
+    let schema = schema_with(state.clone(), limits);
+    let shapes = graphql::completion::Shapes::of_sdl(&schema.sdl());
     let http_state = http::HttpState {
         gate: graphql::gate::Gate {
-            schema: schema_with(state.clone(), limits),
+            shapes: std::sync::Arc::new(shapes),
+            schema,
             introspection_schema: build_introspection_schema(state.clone()),
             ledger: options.activity_ledger,
             state: state.clone(),

@@ -485,3 +485,179 @@ async fn a_token_issued_in_the_same_second_before_a_password_change_is_refused()
     let fresh = fresh["accessToken"].as_str().unwrap();
     app.ok(Some(fresh), "{ me { id } }", json!({})).await;
 }
+
+#[tokio::test]
+async fn a_failed_non_null_field_nulls_its_parent_and_keys_keep_the_selection_order() {
+    let w = world().await;
+    // `me` is non-null: refused anonymously, it nulls the whole answer (not a dropped key).
+    let (status, text) = w
+        .app
+        .post_raw(None, json!({ "query": "{ __typename me { id } }" }))
+        .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["data"], Value::Null, "{text}");
+    assert!(v.as_object().unwrap().contains_key("data"), "{text}");
+    assert_eq!(error_code(&v), "UNAUTHENTICATED");
+    assert_eq!(v["errors"][0]["path"], json!(["me"]));
+    // Keys in the order they were selected, aliases and fragments included.
+    let query = "query { zeta: __typename me { name ...Who } alpha: __typename } \
+                 fragment Who on CurrentUser { id email }";
+    let (_, text) = w
+        .app
+        .post_raw(Some(&w.carl.token), json!({ "query": query }))
+        .await;
+    let expected = format!(
+        r#"{{"data":{{"zeta":"Query","me":{{"name":"Carl","id":"{}","email":"carl@customer.test"}},"alpha":"Query"}}}}"#,
+        w.carl.user_id
+    );
+    assert_eq!(text, expected);
+    // The same over the socket.
+    let url = serve(&w.app).await;
+    let mut s = init(&url, None).await;
+    subscribe(&mut s, "1", "{ __typename me { id } }").await;
+    // Nothing came of it: the socket's `error` message, as for any refused operation.
+    let m: Value = serde_json::from_str(&next_text(&mut s, 5).await).unwrap();
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(m["payload"][0]["path"], json!(["me"]), "{m}");
+    let mut s = init(&url, Some(&w.carl.token)).await;
+    subscribe(&mut s, "2", query).await;
+    let text = next_text(&mut s, 5).await;
+    let data = text.split(r#""data":"#).nth(1).unwrap();
+    assert!(
+        data.starts_with(&format!(
+            r#"{{"zeta":"Query","me":{{"name":"Carl","id":"{}","email""#,
+            w.carl.user_id
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn customers_see_support_staff_by_name_and_teammates_and_admins_see_more() {
+    let w = world().await;
+    let (token, _) = impersonate(&w).await;
+    w.app
+        .ok(Some(&token), COMMENT, json!({ "b": w.business }))
+        .await;
+    // The admin behind the session reads their own contact.
+    let d = w
+        .app
+        .ok(
+            Some(&token),
+            "{ me { impersonatedBy { email } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["me"]["impersonatedBy"]["email"], "ada@support.test");
+    let carl = Some(w.carl.token.as_str());
+    // Carl sees who entered and who wrote, by name.
+    let d = w
+        .app
+        .ok(
+            carl,
+            "query($b: ID!) { me { accessHistory { edges { node { impersonator { name } } } } }
+                              business(id: $b) { comments { authorName author { name } } } }",
+            json!({ "b": w.business }),
+        )
+        .await;
+    assert_eq!(
+        d["me"]["accessHistory"]["edges"][0]["node"]["impersonator"]["name"],
+        "Ada Admin"
+    );
+    assert_eq!(d["business"]["comments"][0]["author"]["name"], "Ada Admin");
+    // Not their address, role or 2FA state.
+    for (query, path) in [
+        (
+            "{ me { accessHistory { edges { node { impersonator { email } } } } } }",
+            json!([
+                "me",
+                "accessHistory",
+                "edges",
+                0,
+                "node",
+                "impersonator",
+                "email"
+            ]),
+        ),
+        (
+            "query($b: ID!) { business(id: $b) { comments { author { role } } } }",
+            json!(["business", "comments", 0, "author", "role"]),
+        ),
+        (
+            "query($b: ID!) { business(id: $b) { comments { author { isTwoFactorEnabled } } } }",
+            json!(["business", "comments", 0, "author", "isTwoFactorEnabled"]),
+        ),
+    ] {
+        let v = w.app.gql(carl, query, json!({ "b": w.business })).await;
+        assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+        assert_eq!(v["errors"][0]["path"], path, "{v}");
+        assert!(!v.to_string().contains("ada@support.test"), "{v}");
+    }
+    // A 2FA admin sees support staff's and customers' contact.
+    let d = w
+        .app
+        .ok(
+            Some(&w.admin.token),
+            "{ impersonations(first: 5) { edges { node {
+                 impersonator { email role } impersonatedUser { email isTwoFactorEnabled } } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &d["impersonations"]["edges"][0]["node"];
+    assert_eq!(node["impersonator"]["email"], "ada@support.test");
+    assert_eq!(node["impersonatedUser"]["email"], "carl@customer.test");
+    // A member of Carl's team sees Carl's contact, not support's.
+    let dana = w.app.register("dana@customer.test", "Dana").await;
+    let team = w
+        .app
+        .ok(carl, "{ me { currentTeam { id } } }", json!({}))
+        .await["me"]["currentTeam"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    use sea_orm::ConnectionTrait;
+    w.app
+        .state
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO team_members (id, team_id, user_id, role, created_at) \
+             VALUES ('tm-dana', '{team}', '{}', 'MEMBER', CURRENT_TIMESTAMP)",
+            dana.user_id
+        ))
+        .await
+        .unwrap();
+    let d = w
+        .app
+        .ok(
+            Some(&dana.token),
+            "mutation($t: ID!) { switchTeam(teamId: $t) { accessToken } }",
+            json!({ "t": team }),
+        )
+        .await;
+    let dana_token = d["switchTeam"]["accessToken"].as_str().unwrap().to_string();
+    let d = w
+        .app
+        .ok(
+            Some(&dana_token),
+            "{ me { currentTeam { members { name email role } } } }",
+            json!({}),
+        )
+        .await;
+    let members = d["me"]["currentTeam"]["members"].as_array().unwrap();
+    assert!(
+        members
+            .iter()
+            .any(|m| m["email"] == "carl@customer.test" && m["role"] == "USER"),
+        "{d}"
+    );
+    let v = w
+        .app
+        .gql(
+            Some(&dana_token),
+            "query($b: ID!) { business(id: $b) { comments { author { email } } } }",
+            json!({ "b": w.business }),
+        )
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+}

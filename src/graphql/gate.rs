@@ -22,9 +22,10 @@ use async_graphql::{Data, Request, Response, ServerError};
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 
+use super::completion::{self, Operation, Shapes};
 use super::ledger;
 use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
-use super::loaders::{LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
+use super::loaders::{ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
 use super::{AppSchema, nesting};
 use crate::AppState;
 use crate::auth::context::{AuthContext, Caller, RequestMeta};
@@ -49,6 +50,8 @@ pub struct Gate {
     pub introspection_schema: AppSchema,
     /// Record impersonated operations (always, but for the benchmark of what it costs).
     pub ledger: bool,
+    /// The schema's field types, to give answers the shape the spec says.
+    pub shapes: Arc<Shapes>,
 }
 
 /// How an operation was presented: the bearer token (none: anonymous) and the client.
@@ -96,6 +99,9 @@ struct Admitted {
     caller: Option<AuthContext>,
     started: Arc<StartedSession>,
     opened: Arc<Opened>,
+    /// The parsed document (parsed once: execution uses the same parse); `None` when it
+    /// does not parse.
+    operation: Option<Operation>,
 }
 
 impl Admitted {
@@ -103,16 +109,22 @@ impl Admitted {
         session_of(self.caller.as_ref())
     }
 
-    /// The document's text when this operation may start a session (`impersonate` by an
-    /// admin acting as themselves), for the new session's ledger.
-    fn text_if_may_start(&self) -> Option<(String, Option<String>)> {
+    /// What the ledger records of this operation, when it may start a session (`impersonate`
+    /// by an admin acting as themselves): its answer is recorded in the new session.
+    fn recorded_if_may_start(&self) -> Option<activity::Operation> {
         let may = self
             .caller
             .as_ref()
             .is_some_and(|c| c.role.is_admin() && !c.is_impersonating());
-        let r = &self.request;
-        (may && r.query.contains("impersonate"))
-            .then(|| (r.query.clone(), r.operation_name.clone()))
+        (may && self.request.query.contains("impersonate")).then(|| self.recorded())
+    }
+
+    /// What the ledger records of this operation.
+    fn recorded(&self) -> activity::Operation {
+        match &self.operation {
+            Some(o) => ledger::operation(o.document(), o.name()),
+            None => unknown(self.request.operation_name.as_deref()),
+        }
     }
 }
 
@@ -130,14 +142,15 @@ impl Gate {
             Err(answer) => return answer,
         };
         let session = admitted.session();
-        let document = self.ledger_document(&admitted);
-        let text = admitted.text_if_may_start();
+        let recorded = self.ledger_row(&admitted);
+        let may_start = admitted.recorded_if_may_start();
         let schema = self.schema_for(&admitted.request);
+        let operation = admitted.operation.clone();
         let response = services::acting_in(session.clone(), schema.execute(admitted.request)).await;
-        let response = tidy(response);
-        self.record(session.as_deref(), document.as_ref(), &response)
+        let response = self.finish(operation.as_ref(), response);
+        self.record(session.as_deref(), recorded.as_ref(), &response)
             .await;
-        self.record_started(&admitted.started, text.as_ref(), &response)
+        self.record_started(&admitted.started, may_start.as_ref(), &response)
             .await;
         Answer {
             response,
@@ -161,17 +174,19 @@ impl Gate {
                 Err(answer) => return futures_util::stream::iter([answer.response]).boxed(),
             };
             let session = admitted.session();
-            let document = gate.ledger_document(&admitted);
-            let text = admitted.text_if_may_start();
+            let recorded = gate.ledger_row(&admitted);
+            let may_start = admitted.recorded_if_may_start();
             let opened = admitted.opened.clone();
             let started = admitted.started.clone();
             let schema = gate.schema_for(&admitted.request).clone();
+            let operation = admitted.operation.clone();
+            let finisher = gate.clone();
             let inner = schema
                 .execute_stream_with_session_data(
                     admitted.request,
                     session_data.unwrap_or_default(),
                 )
-                .map(tidy)
+                .map(move |r| finisher.finish(operation.as_ref(), r))
                 .boxed();
             let mut inner = services::ActingIn {
                 session: session.clone(),
@@ -188,12 +203,12 @@ impl Gate {
             let ok = Response::new(async_graphql::Value::Null);
             gate.record(
                 session.as_deref(),
-                document.as_ref(),
+                recorded.as_ref(),
                 first.as_ref().unwrap_or(&ok),
             )
             .await;
             if let Some(r) = &first {
-                gate.record_started(&started, text.as_ref(), r).await;
+                gate.record_started(&started, may_start.as_ref(), r).await;
             }
             futures_util::stream::iter(first).chain(inner).boxed()
         }
@@ -246,14 +261,20 @@ impl Gate {
         }
         let started = Arc::new(StartedSession::default());
         let opened = Arc::new(Opened::default());
-        let request = with_operation_data(state, request, caller.clone(), &presented.meta)
+        let mut request = with_operation_data(state, request, caller.clone(), &presented.meta)
             .data(started.clone())
             .data(opened.clone());
+        let name = request.operation_name.clone();
+        let operation = match request.parsed_query() {
+            Ok(doc) => Some(Operation::new(doc.clone(), name.as_deref())),
+            Err(_) => None,
+        };
         Ok(Admitted {
             request,
             caller,
             started,
             opened,
+            operation,
         })
     }
 
@@ -267,70 +288,49 @@ impl Gate {
         }
     }
 
-    /// The parsed document of an impersonated operation, for its ledger row; `None` when
-    /// nothing is recorded. (A document that fails to parse is recorded as `unknown`.)
-    fn ledger_document(&self, admitted: &Admitted) -> Option<Parsed> {
-        match self.ledger && admitted.session().is_some() {
-            true => Some(Parsed::of(
-                &admitted.request.query,
-                admitted.request.operation_name.as_deref(),
-            )),
-            false => None,
+    /// What the ledger records of an impersonated operation; `None` when nothing is.
+    fn ledger_row(&self, admitted: &Admitted) -> Option<activity::Operation> {
+        (self.ledger && admitted.session().is_some()).then(|| admitted.recorded())
+    }
+
+    /// The answer as the client gets it: request errors named, and the spec's shape (errors
+    /// null their nearest nullable parent; keys in the selection's order).
+    fn finish(&self, operation: Option<&Operation>, response: Response) -> Response {
+        let response = tidy(response);
+        match operation {
+            Some(o) => completion::complete(&self.shapes, o, response),
+            None => response,
         }
     }
 
     /// Writes the ledger row of an operation made in `session`.
-    async fn record(&self, session: Option<&str>, parsed: Option<&Parsed>, response: &Response) {
-        let (Some(session), Some(parsed)) = (session, parsed) else {
+    async fn record(
+        &self,
+        session: Option<&str>,
+        op: Option<&activity::Operation>,
+        response: &Response,
+    ) {
+        let (Some(session), Some(op)) = (session, op) else {
             return;
         };
         let at = self.state.clock.now();
-        record_row(
-            &self.state,
-            session,
-            &parsed.operation(),
-            &outcome(response),
-            at,
-        )
-        .await;
+        record_row(&self.state, session, op, &outcome(response), at).await;
     }
 
     /// Records a successful `impersonate` in the session it started: its answer reads the
-    /// customer's data. `text` is the document, kept for a caller who may start one.
+    /// customer's data. `op` is what the ledger records of it, kept for a caller who may
+    /// start one.
     async fn record_started(
         &self,
         started: &StartedSession,
-        text: Option<&(String, Option<String>)>,
+        op: Option<&activity::Operation>,
         response: &Response,
     ) {
         let session = started.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let (Some(session), Some((query, name)), true) = (session, text, self.ledger) else {
+        let (Some(session), Some(op), true) = (session, op, self.ledger) else {
             return;
         };
-        let parsed = Parsed::of(query, name.as_deref());
-        self.record(Some(&session), Some(&parsed), response).await;
-    }
-}
-
-/// A document as the ledger reads it.
-struct Parsed {
-    document: Option<async_graphql::parser::types::ExecutableDocument>,
-    operation_name: Option<String>,
-}
-
-impl Parsed {
-    fn of(query: &str, operation_name: Option<&str>) -> Parsed {
-        Parsed {
-            document: async_graphql::parser::parse_query(query).ok(),
-            operation_name: operation_name.map(str::to_string),
-        }
-    }
-
-    fn operation(&self) -> activity::Operation {
-        match &self.document {
-            Some(doc) => ledger::operation(doc, self.operation_name.as_deref()),
-            None => unknown(self.operation_name.as_deref()),
-        }
+        self.record(Some(&session), Some(op), response).await;
     }
 }
 
@@ -428,6 +428,10 @@ fn with_operation_data(
     meta: &RequestMeta,
 ) -> Request {
     let db = &state.db;
+    let contact = ContactLoader {
+        db: db.clone(),
+        viewer: caller.clone(),
+    };
     request
         .data(Caller(caller))
         .data(meta.clone())
@@ -439,6 +443,9 @@ fn with_operation_data(
         ))
         .data(Arc::new(
             DataLoader::new(MembersLoader(db.clone()), tokio::spawn).delay(LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(contact, tokio::spawn).delay(LOADER_DELAY),
         ))
         .data(Arc::new(super::types::SwitchOnce::default()))
 }

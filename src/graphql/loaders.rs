@@ -82,3 +82,25 @@ impl Loader<String> for MembersLoader {
         Ok(out)
     }
 }
+
+/// Whether the operation's caller may read a user's contact and standing; the rule is
+/// `services::users::with_visible_contact`.
+pub struct ContactLoader {
+    pub db: DatabaseConnection,
+    pub viewer: Option<crate::auth::context::AuthContext>,
+}
+
+impl Loader<String> for ContactLoader {
+    type Value = bool;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, bool>, Self::Error> {
+        let visible =
+            crate::services::users::with_visible_contact(&self.db, self.viewer.as_ref(), keys)
+                .await?;
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), visible.contains(k)))
+            .collect())
+    }
+}

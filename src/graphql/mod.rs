@@ -1,4 +1,5 @@
 //! The GraphQL schema: root objects merged from one object per domain.
+pub mod completion;
 pub mod gate;
 pub mod ledger;
 pub mod limits;

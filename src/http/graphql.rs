@@ -184,10 +184,21 @@ fn is_request_error(r: &async_graphql::Response) -> bool {
         })
 }
 
-/// Serializes one response: a request error has no `data` entry; an error without a code
-/// (one async-graphql raised itself during execution) gets `BAD_USER_INPUT` for an argument
-/// it could not coerce, else `INTERNAL`.
-fn to_json(mut r: async_graphql::Response) -> (serde_json::Value, bool) {
+/// One response as the client reads it: a request error has no `data` entry. The keys keep
+/// their order (the selection's): serialized straight from async-graphql's ordered maps.
+#[derive(serde::Serialize)]
+struct Body {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<async_graphql::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<async_graphql::ServerError>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+/// Prepares one response: an error without a code (one async-graphql raised itself during
+/// execution) gets `BAD_USER_INPUT` for an argument it could not coerce, else `INTERNAL`.
+fn body(mut r: async_graphql::Response) -> (Body, bool) {
     for e in &mut r.errors {
         if e.message.starts_with("Subscriptions are not supported") {
             e.message = "subscriptions go over GET /graphql/ws (graphql-transport-ws)".into();
@@ -196,35 +207,36 @@ fn to_json(mut r: async_graphql::Response) -> (serde_json::Value, bool) {
         crate::graphql::limits::set_code(e, code);
     }
     let request_error = is_request_error(&r);
-    let mut v = serde_json::to_value(&r).unwrap_or_default();
-    if request_error && let Some(o) = v.as_object_mut() {
-        o.remove("data");
-    }
-    (v, request_error)
+    let body = Body {
+        data: (!request_error).then_some(r.data),
+        errors: r.errors,
+        extensions: r.extensions,
+    };
+    (body, request_error)
 }
 
 fn respond(media: MediaType, resp: BatchResponse) -> Response {
-    let (body, request_error) = match resp {
-        BatchResponse::Single(r) => to_json(r),
-        BatchResponse::Batch(rs) => {
-            let all: Vec<_> = rs.into_iter().map(to_json).collect();
-            let failed = all.iter().all(|(_, e)| *e);
-            (
-                serde_json::Value::Array(all.into_iter().map(|(v, _)| v).collect()),
-                failed,
-            )
+    let (text, request_error) = match resp {
+        BatchResponse::Single(r) => {
+            let (b, failed) = body(r);
+            (serde_json::to_string(&b), failed)
         }
+        BatchResponse::Batch(rs) => {
+            let all: Vec<_> = rs.into_iter().map(body).collect();
+            let failed = all.iter().all(|(_, e)| *e);
+            let bodies: Vec<Body> = all.into_iter().map(|(b, _)| b).collect();
+            (serde_json::to_string(&bodies), failed)
+        }
+    };
+    let Ok(text) = text else {
+        let errors = error("INTERNAL", "the answer could not be written");
+        return errors_only(StatusCode::INTERNAL_SERVER_ERROR, media, errors);
     };
     let status = match (media, request_error) {
         (MediaType::GraphqlResponseJson, true) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, media.header())],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, media.header())], text).into_response()
 }
 
 #[cfg(test)]

@@ -150,6 +150,13 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let (status, text) = self.post_raw(token, body).await;
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    /// POSTs a GraphQL request; returns the body as sent (to read its keys' order).
+    pub async fn post_raw(&self, token: Option<&str>, body: Value) -> (StatusCode, String) {
         let mut req = Request::post("/graphql").header("content-type", "application/json");
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -164,9 +171,7 @@ impl TestApp {
             .unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, v)
+        (status, String::from_utf8_lossy(&bytes).into())
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, String) {

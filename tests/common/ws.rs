@@ -61,6 +61,20 @@ pub async fn next(s: &mut Socket, secs: u64) -> Result<Value, u16> {
     }
 }
 
+/// The next text message as sent, within `secs` seconds (to read its keys' order).
+pub async fn next_text(s: &mut Socket, secs: u64) -> String {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(secs), s.next())
+            .await
+            .expect("a message in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => return t.to_string(),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => panic!("the socket closed"),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
 /// The next `next` message's data for subscription `id`, within `secs` seconds.
 pub async fn data(s: &mut Socket, id: &str, secs: u64) -> Value {
     let m = next(s, secs).await.expect("a message, not a close");

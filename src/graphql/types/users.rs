@@ -21,19 +21,40 @@ use async_graphql::connection::Connection;
 /// A user account.
 pub struct User(pub user::Model);
 
+impl User {
+    /// `FORBIDDEN` unless the caller may read this user's contact and standing.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<()> {
+        use async_graphql::dataloader::DataLoader;
+        use std::sync::Arc;
+        let loader = ctx.data::<Arc<DataLoader<crate::graphql::loaders::ContactLoader>>>()?;
+        match loader.load_one(self.0.id.clone()).await? {
+            Some(true) => Ok(()),
+            _ => Err(crate::error::AppError::Forbidden(
+                "support staff are shown to customers by name only",
+            )
+            .into()),
+        }
+    }
+}
+
 #[Object]
 impl User {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Only to the user, members of a team they share, and 2FA admins; others (a customer
+    /// looking at support staff) get `FORBIDDEN`: they see the name.
+    async fn email(&self, ctx: &Context<'_>) -> Result<&str> {
+        self.contact(ctx).await?;
+        Ok(&self.0.email)
     }
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn role(&self) -> Role {
-        self.0.role
+    /// Visible as `email` is.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        self.contact(ctx).await?;
+        Ok(self.0.role)
     }
     async fn impersonation_allowed(&self) -> bool {
         self.0.impersonation_allowed
@@ -42,8 +63,10 @@ impl User {
     async fn impersonation_requires_approval(&self) -> bool {
         self.0.impersonation_requires_approval
     }
-    async fn is_two_factor_enabled(&self) -> bool {
-        self.0.totp_enabled
+    /// Visible as `email` is.
+    async fn is_two_factor_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
+        self.contact(ctx).await?;
+        Ok(self.0.totp_enabled)
     }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()

@@ -179,12 +179,12 @@ async fn main() {
             })
             .await,
         );
-        let mut caller = authenticate(&state, token).await.unwrap();
+        let caller = authenticate(&state, token).await.unwrap();
         row(
             "the gate's check: count the operation as activity",
             time(|| {
-                let (state, caller) = (&state, &mut caller);
-                async move { note_operation(state, caller).await.unwrap() }
+                let (state, mut caller) = (&state, caller.clone());
+                async move { note_operation(state, &mut caller).await.unwrap() }
             })
             .await,
         );
@@ -196,14 +196,14 @@ async fn main() {
             })
             .await,
         );
-        let mut s = socket(&ws_url, token).await;
-        let mut id = 0;
+        let s = Arc::new(tokio::sync::Mutex::new(socket(&ws_url, token).await));
+        let ids = std::sync::atomic::AtomicUsize::new(0);
         row(
             "whole `me` over the socket (subscribe, next, complete)",
             time(|| {
-                id += 1;
-                let (s, id) = (&mut s, id);
-                async move { socket_me(s, id).await }
+                let id = ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let s = s.clone();
+                async move { socket_me(&mut *s.lock().await, id).await }
             })
             .await,
         );

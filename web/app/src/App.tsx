@@ -6,8 +6,8 @@ import { Provider, useMutation, useQuery } from 'urql';
 import { Link, Redirect, Route, Router, Switch } from 'wouter';
 import { useHashLocation } from 'wouter/use-hash-location';
 import { graphql } from '../../generated/gql';
-import type { MeQuery } from '../../generated/gql/graphql';
 import { makeClient } from './client';
+import { MeDoc, isAdmin, type Me } from './me';
 import { refresh, setSession, signOut, useSession, type Session } from './session';
 import { Banner } from './Banner';
 import { Bell } from './Bell';
@@ -19,26 +19,6 @@ import { Profile } from './pages/Profile';
 import { SupportAccess } from './pages/SupportAccess';
 import { Sessions, History, Audit } from './pages/Admin';
 
-export const MeDoc = graphql(`
-  query Me {
-    me {
-      id
-      name
-      email
-      role
-      isTwoFactorEnabled
-      isTwoFactorAuthenticated
-      impersonationAllowed
-      impersonationRequiresApproval
-      currentTeam { id name }
-      teams { id name }
-      impersonatedBy { id name }
-      impersonation { id mode expiresAt reason grant { id mode } }
-    }
-  }
-`);
-
-export type Me = MeQuery['me'];
 
 export function App() {
   const session = useSession();
@@ -63,7 +43,6 @@ function useRefreshTimer(session: Session | null) {
   }, [session?.refreshToken, session?.expiresAt]);
 }
 
-const isAdmin = (me: Me) => me.role === 'ADMIN' || me.role === 'SUPER_ADMIN';
 
 function Shell() {
   const [{ data, error, fetching }] = useQuery({ query: MeDoc });

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import { useMutation, useSubscription } from 'urql';
 import { useLocation } from 'wouter';
 import { graphql } from '../../generated/gql';
-import type { Me } from './App';
+import type { Me } from './me';
 import { returnToOwnAccount, setSession, useSession } from './session';
 import { ErrorText, useNow } from './ui';
 import { endReason, left, mode } from './words';

@@ -3,7 +3,7 @@
 import { useCallback, useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../../generated/gql';
-import type { Me } from '../App';
+import type { Me } from '../me';
 import { ErrorText, Page, Pager } from '../ui';
 import { endReason, mode, when } from '../words';
 

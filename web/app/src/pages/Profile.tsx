@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { useMutation } from 'urql';
 import { graphql } from '../../../generated/gql';
-import type { Me } from '../App';
+import type { Me } from '../me';
 import { setSession } from '../session';
 import { ErrorText, Page } from '../ui';
 

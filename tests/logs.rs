@@ -1,5 +1,6 @@
 //! Secrets never reach the logs: a whole impersonation flow is logged at TRACE level
 //! (SQL and driver logs included) and searched for every secret it handled.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Write;

@@ -1,10 +1,9 @@
 //! Every operation answers for itself, on every transport (issue 22): the nesting bound before
 //! any parser, the operation gate per batch entry and per socket message, the ledger over the
 //! socket, the socket's message rules and caps, idle time counted by operations only.
-mod common;
 
-use common::ws::*;
-use common::*;
+use crate::common::ws::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 

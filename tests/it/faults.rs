@@ -1,12 +1,11 @@
 //! Faults: the database goes away mid-run and comes back. On PostgreSQL the server reaches
 //! it through a TCP proxy that the test cuts and restores; on SQLite the pool is closed.
-mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

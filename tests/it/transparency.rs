@@ -1,8 +1,7 @@
 //! The customer sees who entered their account, why, and what they did, and is told every
 //! time: the activity ledger, the access history, notifications, and what each side sees.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const IMPERSONATE: &str = r#"

@@ -1,7 +1,6 @@
 //! Migrations that change the data model move the rows already there.
-mod common;
 
-use common::*;
+use crate::common::*;
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database, Statement};
 

@@ -2,13 +2,12 @@
 //! the Debian package `python3-aiosmtpd`, writing a maildir): queued in the notice's
 //! transaction, retried while the server is down, sent once by one of several senders, and
 //! not lost when the API server restarts.
-mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use crm::config::smtp::{SmtpConfig, SmtpSecurity};
 use serde_json::json;
 

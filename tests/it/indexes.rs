@@ -5,11 +5,10 @@
 //! sorted in full. SQLite: `EXPLAIN QUERY PLAN` (no `SCAN t` without an index, no `TEMP
 //! B-TREE`); PostgreSQL: `EXPLAIN` with sequential scans priced out (`enable_seqscan = off`), so
 //! a `Seq Scan` left means no index could serve.
-mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 

@@ -1,13 +1,12 @@
 //! What an operator meets: settings checked at start, demo accounts kept out of production,
 //! passwords kept out of `ps`, and one log line per request.
-mod common;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn bin(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_crm-impersonation"));

@@ -1,7 +1,6 @@
 //! Two-factor authentication with TOTP.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const TURN_ON: &str = r#"

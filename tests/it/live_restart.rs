@@ -3,14 +3,13 @@
 //! customer subscribed on the second, and restarts it (`pg_ctl restart -m fast`, which drops
 //! every connection) under them. It runs in both CI passes, whatever `TEST_DATABASE_URL` says:
 //! it needs PostgreSQL's server binaries installed (Debian: `postgresql`).
-mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::ws::*;
-use common::*;
+use crate::common::ws::*;
+use crate::common::*;
 use serde_json::json;
 
 struct Cluster {

@@ -2,10 +2,9 @@
 //! and as access is asked for and decided; admins' kill-switch feed; nobody hearing about an
 //! account that is not theirs; events crossing servers; the caps on connections and
 //! subscriptions.
-mod common;
 
-use common::ws::*;
-use common::*;
+use crate::common::ws::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = r#"subscription {

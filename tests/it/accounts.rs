@@ -1,7 +1,6 @@
 //! Accounts: register, login, refresh rotation, logout, me, profile, password, roles, bad tokens.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const ME_IN_FULL: &str = r#"

@@ -1,9 +1,8 @@
 //! GraphQL abuse: depth, complexity, directives, batches, GET, introspection, CORS.
-mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
+use crate::common::*;
 use config_helpers::*;
 use serde_json::json;
 use tower::ServiceExt;

@@ -1,8 +1,7 @@
 //! Service-level tests: the rules the services own, called as the resolvers call them, on a
 //! migrated database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`).
-mod common;
 
-use common::*;
+use crate::common::*;
 use crm::auth::AuthContext;
 use crm::auth::context::RequestMeta;
 use crm::services::comments::{self, CommentTarget, CommentWindow};

@@ -1,8 +1,7 @@
 //! The customer decides how support may enter: approval per session, requests and windows
 //! (grants), their lifecycle, and who may decide. Every transition and every refusal.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const IMPERSONATE: &str = r#"

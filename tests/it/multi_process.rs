@@ -1,12 +1,11 @@
 //! Two real server processes on one database (the load-balanced deployment): an
 //! impersonation started on one and cancelled on the other is refused by both at once.
-mod common;
 
 use std::io::{Read, Write};
 use std::process::Child;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const SECRET: &str = "a-shared-jwt-secret-for-both-processes-0123";

@@ -1,12 +1,11 @@
 //! The binary as operators use it: first run with demo data, create-user, print-schema,
 //! demo-totp, secret checks, and a clean exit on SIGTERM.
-mod common;
 
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 fn bin() -> Command {

@@ -1,7 +1,6 @@
 //! Hardening: hostile tokens, brute force, refusal audit.
-mod common;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 

@@ -1,10 +1,9 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) on a real socket, with a real client
 //! (tokio-tungstenite): authentication by `connection_init`, the same limits as HTTP,
 //! `currentImpersonation`, and the socket closed when its token dies.
-mod common;
 
-use common::ws::*;
-use common::*;
+use crate::common::ws::*;
+use crate::common::*;
 use serde_json::json;
 
 const CURRENT: &str =

@@ -1,8 +1,7 @@
 //! The HTTP surface: routes, status codes, headers.
-mod common;
 
 use axum::http::StatusCode;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,8 +1,7 @@
 //! Impersonation end to end: the rules, the token, the context in every resolver, the
 //! support-team attribution, the return, revocation and expiry.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const IMPERSONATE: &str = r#"

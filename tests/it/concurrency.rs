@@ -1,7 +1,6 @@
 //! Races and load: parallel impersonations and cancels, and 200 concurrent comments.
-mod common;
 
-use common::*;
+use crate::common::*;
 use futures_util::future::join_all;
 use serde_json::json;
 

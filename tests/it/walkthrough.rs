@@ -1,13 +1,12 @@
 //! The README's walk-through, run as written: the operations of
 //! `tests/operations/walkthrough.graphql`, in order, on the demo data, with each one also shown
 //! verbatim in the README (so the README cannot drift from the server).
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
-const DOCUMENT: &str = include_str!("operations/walkthrough.graphql");
-const README: &str = include_str!("../README.md");
+const DOCUMENT: &str = include_str!("../operations/walkthrough.graphql");
+const README: &str = include_str!("../../README.md");
 
 /// Runs one named operation of the walk-through document.
 async fn run(app: &TestApp, token: Option<&str>, name: &str, variables: Value) -> Value {

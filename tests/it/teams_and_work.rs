@@ -1,7 +1,6 @@
 //! Teams, businesses, leads, comments and the audit log, scoped to the current team.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const TEAMS_PAGE: &str = r#"

@@ -1,7 +1,6 @@
 //! Read-only sessions, elevation, ending a session as an admin, and the kill switch.
-mod common;
 
-use common::*;
+use crate::common::*;
 use crm::entities::impersonation::Mode;
 use serde_json::{Value, json};
 

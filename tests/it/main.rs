@@ -1,0 +1,33 @@
+//! The integration tests, one binary (issue 23): every file here is a module, all share
+//! `common` (the test server, the cast of users, the socket helpers). One binary links once
+//! per change to `src/`, where 27 used to. `tests/logs.rs` stays a binary of its own: it
+//! installs a process-wide log subscriber at TRACE level to search every line for secrets.
+mod common;
+
+mod abuse;
+mod accounts;
+mod cli;
+mod concurrency;
+mod email;
+mod faults;
+mod graphql_http;
+mod hardening;
+mod http;
+mod impersonation;
+mod indexes;
+mod live;
+mod live_events;
+mod live_restart;
+mod migrations;
+mod modes_and_switch;
+mod multi_process;
+mod operator;
+mod per_operation;
+mod schema;
+mod security;
+mod services;
+mod support_access;
+mod teams_and_work;
+mod transparency;
+mod two_factor;
+mod walkthrough;

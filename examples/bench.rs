@@ -327,7 +327,7 @@ async fn seed(url: &str, users: usize) -> Seeded {
     .expect("hash");
     let secret = crm::auth::totp::new_secret();
     let now = chrono::Utc::now();
-    let id = crm::services::new_id;
+    let id = crm::db::new_id;
     let mut s = Seeded {
         customers: vec![],
         customer_leads: vec![],

@@ -2,7 +2,6 @@
 //! walk-through in the README works at once.
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, Set};
 
-use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::{Role, password, totp};
 use crate::entities::user;
@@ -10,6 +9,7 @@ use crate::error::AppResult;
 use crate::services::audit::action;
 use crate::services::comments::{self, CommentTarget};
 use crate::services::{accounts, businesses, leads, sessions, users};
+use crate::state::AppState;
 
 /// A demo account: email, password, name, role, 2FA on, impersonation allowed, approval
 /// required.
@@ -99,7 +99,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
     let meta = RequestMeta::default();
     for a in DEMO_ACCOUNTS {
         let hash = password::hash(&state.hashing, a.password.to_string()).await?;
-        let txn = crate::services::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let new = accounts::NewUser {
             email: a.email,
             password_hash: hash,
@@ -206,8 +206,8 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         };
         let unknown = uuid::Uuid::new_v4().to_string() + &uuid::Uuid::new_v4().to_string();
         let hash = password::hash(&state.hashing, unknown).await?;
-        let now = crate::services::db_time(state.clock.now());
-        let txn = crate::services::write_txn(state).await?;
+        let now = crate::db::db_time(state.clock.now());
+        let txn = crate::db::write_txn(state).await?;
         let id = u.id.clone();
         let mut m = u.into_active_model();
         m.password_hash = Set(hash);

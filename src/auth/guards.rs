@@ -4,9 +4,9 @@ use async_graphql::{Context, Guard, Result};
 
 use super::Role;
 use super::context::{caller, maybe_caller, request_meta};
-use crate::AppState;
 use crate::error::AppError;
 use crate::services::audit;
+use crate::state::AppState;
 
 /// A valid token was presented (a pre-2FA token counts).
 pub struct SignedIn;

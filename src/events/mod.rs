@@ -24,9 +24,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OnceCell, broadcast, watch};
 
+use crate::db::db_time;
 use crate::entities::event;
 use crate::error::{AppError, AppResult};
-use crate::services::db_time;
 
 /// The PostgreSQL channel.
 pub const CHANNEL: &str = "crm_events";
@@ -148,15 +148,14 @@ pub async fn publish(
     Ok(())
 }
 
-/// Deletes events older than `before` (subscribers only ever need the last few seconds).
-pub async fn prune(state: &crate::AppState, before: DateTime<Utc>) -> AppResult<u64> {
+/// Deletes events older than `before` (subscribers only ever need the last few seconds), in
+/// the caller's write transaction.
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> AppResult<u64> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let txn = crate::services::write_txn(state).await?;
     let res = event::Entity::delete_many()
         .filter(event::Column::CreatedAt.lt(db_time(before)))
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    txn.commit().await?;
     Ok(res.rows_affected)
 }
 

@@ -27,11 +27,11 @@ use super::ledger;
 use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 use super::loaders::{ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
 use super::{AppSchema, nesting};
-use crate::AppState;
 use crate::auth::context::{AuthContext, Caller, RequestMeta};
 use crate::config::Environment;
 use crate::error::AppError;
-use crate::services::{self, activity, authentication};
+use crate::services::{activity, authentication};
+use crate::state::AppState;
 
 /// At most this many `__schema`/`__type` fields at the top of an introspection operation
 /// (the standard query has one): each answers the whole schema, so aliases must not multiply
@@ -146,7 +146,8 @@ impl Gate {
         let may_start = admitted.recorded_if_may_start();
         let schema = self.schema_for(&admitted.request);
         let operation = admitted.operation.clone();
-        let response = services::acting_in(session.clone(), schema.execute(admitted.request)).await;
+        let response =
+            crate::db::acting_in(session.clone(), schema.execute(admitted.request)).await;
         let response = self.finish(operation.as_ref(), response);
         self.record(session.as_deref(), recorded.as_ref(), &response)
             .await;
@@ -188,7 +189,7 @@ impl Gate {
                 )
                 .map(move |r| finisher.finish(operation.as_ref(), r))
                 .boxed();
-            let mut inner = services::ActingIn {
+            let mut inner = crate::db::ActingIn {
                 session: session.clone(),
                 inner,
             };

@@ -9,13 +9,14 @@ pub mod nesting;
 pub mod query;
 pub mod read_only;
 pub mod scalars;
+pub mod schema;
 pub mod subscription;
 pub mod types;
 
 use async_graphql::{Context, Schema, SchemaBuilder};
 
-use crate::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 

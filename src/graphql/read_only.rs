@@ -10,11 +10,11 @@ use async_graphql::extensions::{
 };
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Value};
 
-use crate::AppState;
 use crate::auth::context::{Caller, RequestMeta};
 use crate::entities::impersonation::Mode;
 use crate::error::AppError;
 use crate::services::audit;
+use crate::state::AppState;
 
 /// The mutations a READ_ONLY session may still make: leave, or ask to write.
 pub const ALLOWED: [&str; 2] = ["cancelImpersonation", "elevateImpersonation"];

@@ -18,13 +18,13 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::state;
 use super::types::{Impersonation, Notification, SupportAccessGrant};
-use crate::AppState;
 use crate::auth::context::{AuthContext, caller};
 use crate::auth::guards::{AdminWithTwoFactor, Impersonating, NotImpersonating, TwoFactorPassed};
 use crate::entities::impersonation::{self as session, Mode};
 use crate::events::{Event, SlowConsumer};
 use crate::graphql::scalars::DateTime;
 use crate::services::{impersonation, live};
+use crate::state::AppState;
 
 /// How often a watched session is read again without being woken.
 const WATCH: Duration = Duration::from_secs(2);

@@ -7,16 +7,22 @@ pub mod ws;
 
 use std::net::SocketAddr;
 
+use axum::Router;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::AppState;
 use crate::auth::context::RequestMeta;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -162,4 +168,68 @@ pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// The HTTP application: every route and layer.
+pub fn router(state: AppState) -> Router {
+    router_with(state, AppOptions::default())
+}
+
+/// How `router_with` builds the server. The server itself always uses the default; no setting
+/// reaches this.
+#[doc(hidden)]
+pub struct AppOptions {
+    /// Record operations made with impersonation tokens (always, but for the benchmark that
+    /// measures what recording costs: `examples/ledger_cost.rs`).
+    pub activity_ledger: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            activity_ledger: true,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub fn router_with(state: AppState, options: AppOptions) -> Router {
+    let config = state.config.clone();
+    let limits = crate::graphql::schema::Limits::of(&state.config);
+    let schema = crate::graphql::schema::schema_with(state.clone(), limits);
+    let shapes = crate::graphql::completion::Shapes::of_sdl(&schema.sdl());
+    let http_state = HttpState {
+        gate: crate::graphql::gate::Gate {
+            shapes: std::sync::Arc::new(shapes),
+            schema,
+            introspection_schema: crate::graphql::schema::build_introspection_schema(state.clone()),
+            ledger: options.activity_ledger,
+            state: state.clone(),
+        },
+        connections: Default::default(),
+        app: state,
+    };
+    Router::new()
+        .route("/", get(console::page))
+        .route("/assets/{file}", get(console::asset))
+        .route("/graphql", get(graphiql::page).post(graphql))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(http_state)
+        // async-graphql reads the body as a stream, so axum's default limit does not apply.
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(cors(&config))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The route only: query strings and headers may carry secrets.
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(axum::middleware::from_fn(log_request))
 }

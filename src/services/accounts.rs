@@ -5,12 +5,13 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::sessions::{self, Refresh, Session};
-use super::{db_time, new_id, teams, users, validation};
-use crate::AppState;
+use super::{teams, users, validation};
 use crate::auth::context::RequestMeta;
 use crate::auth::{Role, password};
+use crate::db::{db_time, new_id};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// A validated new account, its password already hashed.
 pub struct NewUser<'a> {
@@ -93,7 +94,7 @@ pub struct NewAccount {
 /// Validates the input, hashes the password and creates the user with its team in `txn`.
 async fn create_account(
     state: &AppState,
-    txn: &super::WriteTxn,
+    txn: &crate::db::WriteTxn,
     input: NewAccount,
     role: Role,
     audit_action: &'static str,
@@ -118,7 +119,7 @@ pub async fn register(
     input: NewAccount,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let user = create_account(
         state,
         &txn,
@@ -149,7 +150,7 @@ pub async fn create_operator_account(
         password: password.into(),
         name: name.into(),
     };
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let meta = RequestMeta::default();
     let user = create_account(state, &txn, input, role, action::USER_CREATED, &meta).await?;
     txn.commit().await?;

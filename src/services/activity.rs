@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::pagination::{Page, PageArgs};
-use super::{db_time, new_id};
+use crate::db::{db_time, new_id};
 use crate::entities::impersonation_activity as activity;
 use crate::error::AppResult;
 
@@ -26,13 +26,13 @@ pub struct Operation {
 /// Records one operation in a write of its own (outside the operation's transaction, which
 /// may have been refused and rolled back).
 pub async fn record_alone(
-    state: &crate::AppState,
+    state: &crate::state::AppState,
     impersonation_id: &str,
     op: &Operation,
     outcome: &str,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let txn = super::record_txn(state).await?;
+    let txn = crate::db::record_txn(state).await?;
     record(&txn, impersonation_id, op, outcome, at).await?;
     txn.commit().await?;
     Ok(())

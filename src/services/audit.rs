@@ -3,9 +3,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::attribution::Attribution;
-use super::{db_time, new_id};
 use crate::auth::AuthContext;
 use crate::auth::context::RequestMeta;
+use crate::db::{db_time, new_id};
 use crate::entities::audit_log;
 use crate::error::AppResult;
 
@@ -129,8 +129,11 @@ impl<'a> Entry<'a> {
 /// wrong code, a blocked operation) the database itself, so the row stands while the refused
 /// mutation changes nothing.
 /// Writes `e` in a write of its own (a refusal, a failure: nothing else changes).
-pub async fn record_alone(state: &crate::AppState, e: Entry<'_>) -> AppResult<audit_log::Model> {
-    let txn = super::record_txn(state).await?;
+pub async fn record_alone(
+    state: &crate::state::AppState,
+    e: Entry<'_>,
+) -> AppResult<audit_log::Model> {
+    let txn = crate::db::record_txn(state).await?;
     let row = record(&txn, e).await?;
     txn.commit().await?;
     Ok(row)
@@ -168,7 +171,7 @@ pub async fn record(conn: &impl ConnectionTrait, e: Entry<'_>) -> AppResult<audi
 /// statement (the refused operation changes nothing): the impersonator acting on behalf of the
 /// target, and the operation's field name.
 pub async fn record_blocked(
-    state: &crate::AppState,
+    state: &crate::state::AppState,
     caller: &AuthContext,
     operation: &str,
     meta: &RequestMeta,

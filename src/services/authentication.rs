@@ -7,7 +7,6 @@ use sea_orm::EntityTrait;
 
 use super::session_ends::{self, EndReason};
 use super::{impersonation, support_access};
-use crate::AppState;
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
 use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Switch, Target};
 use crate::auth::tokens::{self, ImpersonationClaims};
@@ -15,6 +14,7 @@ use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Builds the context from a bearer token. Any failure is `UNAUTHENTICATED`: a bad token is
 /// never downgraded to an anonymous request.

@@ -8,11 +8,12 @@ use sea_orm::{
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
-use super::{db_time, memberships, new_id, validation};
-use crate::AppState;
+use super::{memberships, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::db::{db_time, new_id};
 use crate::entities::business;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub async fn create_business(
     state: &AppState,
@@ -22,7 +23,7 @@ pub async fn create_business(
 ) -> AppResult<business::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     let b = business::ActiveModel {
         id: Set(new_id()),

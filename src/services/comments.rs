@@ -9,11 +9,12 @@ use sea_orm::{
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::pagination::{Page, PageArgs};
-use super::{businesses, db_time, leads, memberships, new_id, validation};
-use crate::AppState;
+use super::{businesses, leads, memberships, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::db::{db_time, new_id};
 use crate::entities::comment::{self, Column as C};
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// What a comment is on.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +100,7 @@ pub async fn add(
     let text = validation::comment("text", text)?;
     let by = Attribution::caller(caller);
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     target.ensure_in_team(&txn, &team_id).await?;
     let (business_id, lead_id) = match target {

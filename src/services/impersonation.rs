@@ -14,13 +14,14 @@ use super::notifications::Notice;
 use super::pagination::{Page, PageArgs};
 use super::session_ends::{EndReason, end_once};
 use super::sessions::{self, Refresh, Session};
-use super::{db_time, memberships, new_id, support_access, users, validation};
-use crate::AppState;
+use super::{memberships, support_access, users, validation};
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
+use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub async fn find_by_code(
     conn: &impl ConnectionTrait,
@@ -79,7 +80,7 @@ pub async fn start(
         None => lifetime_end,
     });
 
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let target_team = memberships::valid_current_team(&txn, &target).await?;
     let record = impersonation::ActiveModel {
         id: Set(new_id()),
@@ -188,7 +189,7 @@ pub async fn cancel(
         .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
     let record = &active.record;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let admin = users::find_user(&txn, &record.impersonator_id).await?;
     let team =
         memberships::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
@@ -297,7 +298,7 @@ pub async fn elevate(
     }
     super::two_factor::verify_totp(state, &active.impersonator, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let changed = impersonation::Entity::update_many()
         .col_expr(
             impersonation::Column::Mode,
@@ -349,7 +350,7 @@ pub async fn end_by_admin(
 ) -> AppResult<impersonation::Model> {
     let reason = validation::optional_reason("reason", reason)?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let record = find(&txn, id).await?;
     let own = record.impersonator_id == caller.user.id;
     if !own && caller.role != crate::auth::Role::SuperAdmin {

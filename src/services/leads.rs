@@ -9,11 +9,12 @@ use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::businesses::business_in_team;
 use super::pagination::{Page, PageArgs};
-use super::{db_time, memberships, new_id, validation};
-use crate::AppState;
+use super::{memberships, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::db::{db_time, new_id};
 use crate::entities::lead;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub async fn create_lead(
     state: &AppState,
@@ -24,7 +25,7 @@ pub async fn create_lead(
 ) -> AppResult<lead::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let team_id = memberships::current_team(&txn, caller).await?;
     if let Some(b) = business_id {
         business_in_team(&txn, &team_id, b).await?;

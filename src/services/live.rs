@@ -6,11 +6,11 @@
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::{impersonation, support_access};
-use crate::AppState;
 use crate::auth::context::AuthContext;
 use crate::entities::{impersonation as session, notification, support_access_grant as grant};
 use crate::error::AppResult;
 use crate::events::{Event, kind};
+use crate::state::AppState;
 
 /// An event about the customer's account, as the customer may see it.
 #[derive(Debug, Clone)]

@@ -10,14 +10,15 @@ use sea_orm::{
 };
 
 use super::audit::{self, Entry, action};
+use super::outbox;
 use super::pagination::{Page, PageArgs};
-use super::{db_time, new_id, outbox};
-use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Config;
+use crate::db::{db_time, new_id};
 use crate::entities::{notification, user};
 use crate::error::AppResult;
 use crate::events::{self, NewEvent};
+use crate::state::AppState;
 
 /// A notice's kind is the kind of the live event it goes out with.
 pub use crate::events::kind;
@@ -100,7 +101,7 @@ pub async fn mark_read(
     meta: &RequestMeta,
 ) -> AppResult<u64> {
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let n = mark(&txn, &caller.user.id, ids, now).await?;
     let entry = Entry::for_caller(action::NOTIFICATIONS_READ, caller, meta, now)
         .details(serde_json::json!({ "marked": n }));

@@ -12,11 +12,11 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::{db_time, new_id};
-use crate::AppState;
 use crate::config::smtp::{SmtpConfig, SmtpSecurity};
+use crate::db::{db_time, new_id};
 use crate::entities::{email_outbox as outbox, notification};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// A sender holds a claimed e-mail this long before another may take it over.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
@@ -105,7 +105,7 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
     let transport = transport(smtp)?;
     let mut sent = 0;
     for mail in due {
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let claimed = outbox::Entity::update_many()
             .col_expr(C::ClaimedUntil, Expr::value(Some(db_time(now + CLAIM))))
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
@@ -140,7 +140,7 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
                 tracing::warn!(attempt, retry_in_seconds = wait, error = %e, "e-mail not sent");
             }
         }
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         row.update(&txn).await?;
         txn.commit().await?;
     }

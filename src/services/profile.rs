@@ -4,12 +4,13 @@ use sea_orm::Set;
 use super::audit::{self, Entry, action};
 use super::session_ends::{self, EndReason, Running};
 use super::throttle::{self, Scope};
-use super::{db_time, sessions, users, validation};
-use crate::AppState;
+use super::{sessions, users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::{Role, password};
+use crate::db::db_time;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub struct ProfileInput {
     pub name: Option<String>,
@@ -42,7 +43,7 @@ pub async fn update_profile(
         changed.insert("impersonationRequiresApproval".into(), approval.into());
     }
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let user = users::update(&txn, &caller.user.id, now, |u| {
         if let Some(name) = name {
             u.name = Set(name);
@@ -119,7 +120,7 @@ pub async fn change_password(
     check_current_password(state, caller, "currentPassword", current, failed, meta).await?;
     let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let before = users::find_user(&txn, &caller.user.id).await?;
     let after = users::update(&txn, &caller.user.id, now, |u| {
         u.password_hash = Set(hash);
@@ -148,7 +149,7 @@ pub async fn set_user_role(
         return Err(AppError::Forbidden("nobody changes their own role"));
     }
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let before = users::find_user(&txn, user_id).await?;
     let previous = before.role;
     let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;

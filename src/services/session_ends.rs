@@ -8,12 +8,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::notifications::{self, Notice};
-use super::{db_time, memberships, users};
-use crate::AppState;
+use super::{memberships, users};
 use crate::auth::context::RequestMeta;
 use crate::config::Config;
+use crate::db::db_time;
 use crate::entities::impersonation;
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
 /// end first.
@@ -153,7 +154,7 @@ pub async fn end_now(
         (EndReason::IdleTimeout, Some(idle)) => Ord::min(record.last_activity() + idle, now),
         _ => now,
     };
-    let txn = super::record_txn(state).await?;
+    let txn = crate::db::record_txn(state).await?;
     let meta = RequestMeta::default();
     let ended = end_once(&txn, &state.config, record, reason, cause, at, &meta).await?;
     txn.commit().await?;
@@ -213,7 +214,7 @@ pub async fn touch(
         return Ok(());
     }
     record.last_activity_at = Some(db_time(now));
-    let txn = super::record_txn(state).await?;
+    let txn = crate::db::record_txn(state).await?;
     impersonation::Entity::update_many()
         .col_expr(C::LastActivityAt, Expr::value(Some(db_time(now))))
         .filter(C::Id.eq(record.id.clone()))

@@ -6,13 +6,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::throttle::{self, Scope};
-use super::{db_time, memberships, new_id, users, validation};
-use crate::AppState;
+use super::{memberships, users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::password;
 use crate::auth::tokens::{self, AccessGrant};
+use crate::db::{db_time, new_id};
 use crate::entities::{refresh_token, user};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Tokens handed to a client, and who they are for.
 pub struct Session {
@@ -140,7 +141,7 @@ pub async fn login(
         }
     };
     attempt.succeeded().await?;
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let team = memberships::valid_current_team(&txn, &user).await?;
     audit::record(
         &txn,
@@ -177,7 +178,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     if row.expires_at <= now {
         return Err(denied());
     }
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     // Conditional update: of two racing refreshes with one token, one wins.
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(db_time(now)))
@@ -267,7 +268,7 @@ async fn end_family(
     meta: &RequestMeta,
 ) -> AppResult<()> {
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     revoke_family(&txn, &row.family_id, now).await?;
     audit::record(
         &txn,

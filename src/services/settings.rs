@@ -3,13 +3,13 @@
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use super::audit::{self, Entry, action};
-use super::db_time;
 use super::session_ends::{self, EndReason};
-use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::Switch;
+use crate::db::db_time;
 use crate::entities::impersonation_setting;
 use crate::error::AppResult;
+use crate::state::AppState;
 
 const GLOBAL: &str = "global";
 
@@ -33,7 +33,7 @@ pub async fn set_enabled(
     meta: &RequestMeta,
 ) -> AppResult<bool> {
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let row = impersonation_setting::ActiveModel {
         id: Set(GLOBAL.to_string()),
         enabled: Set(enabled),

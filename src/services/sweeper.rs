@@ -2,7 +2,7 @@
 //! again (`session_ends::sweep_expired`), grants that lapsed (`support_access::expire_lapsed`,
 //! which tells the customer), and events older than a day. Each step is a conditional write,
 //! so servers sweeping at once record each change once.
-use crate::AppState;
+use crate::state::AppState;
 
 /// How often the sweep runs.
 pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -23,9 +23,20 @@ pub fn spawn(state: AppState) {
                 tracing::warn!(error = %e, "support access sweep failed");
             }
             let old = state.clock.now() - crate::events::KEPT;
-            if let Err(e) = crate::events::prune(&state, old).await {
+            if let Err(e) = prune_events(&state, old).await {
                 tracing::warn!(error = %e, "cannot prune old events");
             }
         }
     });
+}
+
+/// Deletes the events older than `before`, in a write of its own.
+async fn prune_events(
+    state: &crate::state::AppState,
+    before: chrono::DateTime<chrono::Utc>,
+) -> crate::error::AppResult<u64> {
+    let txn = crate::db::write_txn(state).await?;
+    let n = crate::events::prune(&txn, before).await?;
+    txn.commit().await?;
+    Ok(n)
 }

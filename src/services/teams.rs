@@ -10,11 +10,12 @@ use super::audit::{self, Entry, action};
 use super::memberships::{self, OWNER};
 use super::pagination::{Page, PageArgs};
 use super::sessions::{self, Refresh, Session};
-use super::{db_time, new_id, users, validation};
-use crate::AppState;
+use super::{users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::db::{db_time, new_id};
 use crate::entities::{team, team_member, user};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Creates a team owned by `owner`, with its membership and audit row, on `conn`.
 pub async fn create_team(
@@ -62,7 +63,7 @@ pub async fn create_team_for_caller(
     name: &str,
     meta: &RequestMeta,
 ) -> AppResult<team::Model> {
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let by = Attribution::caller(caller);
     let team = create_team(state, &txn, &caller.user, name, by, meta).await?;
     txn.commit().await?;
@@ -84,7 +85,7 @@ pub async fn switch_team(
             "you are already acting in this team",
         ));
     }
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     if !memberships::is_member(&txn, team_id, &caller.user.id).await? {
         return Err(AppError::NotFound("team"));
     }

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 
-use super::{db_time, new_id};
-use crate::AppState;
+use crate::db::{db_time, new_id};
 use crate::entities::auth_failure::{self, Column as C};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {
@@ -48,7 +48,7 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
     let now = state.clock.now();
     let limits = &state.config.throttle;
     let window_start = db_time(checked_sub(now, limits.lockout)?);
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let conn = &txn;
     // The counter row; concurrent creators meet at the unique index.
     auth_failure::Entity::insert(auth_failure::ActiveModel {
@@ -103,7 +103,7 @@ pub async fn take<'a>(state: &'a AppState, scope: Scope, subject: &str) -> AppRe
 impl Attempt<'_> {
     /// The guess was right: the subject's count starts again.
     pub async fn succeeded(self) -> AppResult<()> {
-        let txn = super::write_txn(self.state).await?;
+        let txn = crate::db::write_txn(self.state).await?;
         auth_failure::Entity::update_many()
             .col_expr(C::Failures, Expr::value(0))
             .filter(C::Scope.eq(self.scope.as_str()))

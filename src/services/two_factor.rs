@@ -8,11 +8,11 @@ use super::audit::{self, Entry, action};
 use super::sessions::{self, Refresh, Session};
 use super::throttle::{self, Scope};
 use super::{profile, users, validation};
-use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::totp;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub struct Enrollment {
     pub otpauth_url: String,
@@ -34,7 +34,7 @@ pub async fn generate_two_factor_secret(
     let secret = totp::new_secret();
     let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     users::update(&txn, &caller.user.id, now, |u| {
         u.totp_secret = Set(Some(secret));
         u.totp_last_step = Set(None);
@@ -72,7 +72,7 @@ pub async fn verify_totp(
     };
     let claimed = match step {
         Some(step) => {
-            let txn = super::write_txn(state).await?;
+            let txn = crate::db::write_txn(state).await?;
             let claimed = user::Entity::update_many()
                 .col_expr(user::Column::TotpLastStep, Expr::value(step))
                 .filter(user::Column::Id.eq(user.id.clone()))
@@ -125,7 +125,7 @@ pub async fn turn_on_two_factor(
     .await?;
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let user = users::update(&txn, &caller.user.id, now, |u| {
         u.totp_enabled = Set(true);
     })
@@ -161,7 +161,7 @@ pub async fn authenticate_two_factor(
     }
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, caller, meta, now);
     audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
@@ -192,7 +192,7 @@ pub async fn turn_off_two_factor(
     }
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let before = users::find_user(&txn, &caller.user.id).await?;
     let after = users::update(&txn, &caller.user.id, now, |u| {
         u.totp_enabled = Set(false);

@@ -4,8 +4,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 
-use super::db_time;
 use crate::auth::context::AuthContext;
+use crate::db::db_time;
 use crate::entities::{team_member, user};
 use crate::error::{AppError, AppResult};
 

@@ -1,8 +1,8 @@
 //! GraphQL abuse: depth, complexity, directives, batches, GET, introspection, CORS.
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use crate::common::*;
 use config_helpers::*;
 use serde_json::json;
 use tower::ServiceExt;

@@ -1,9 +1,9 @@
 //! GraphQL over HTTP as tools expect it: media types, status codes, error codes on every
 //! error, introspection whatever the limits, and one `DateTime` format.
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use crate::common::*;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;

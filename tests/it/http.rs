@@ -1,7 +1,7 @@
 //! The HTTP surface: routes, status codes, headers.
 
-use axum::http::StatusCode;
 use crate::common::*;
+use axum::http::StatusCode;
 use serde_json::json;
 
 #[tokio::test]

@@ -503,7 +503,7 @@ async fn a_subscriber_too_far_behind_is_dropped_not_buffered() {
         .await;
     let grant = d["grantSupportAccess"]["id"].as_str().unwrap().to_string();
     // A burst of a thousand events committed at once, far more than the backlog of 4.
-    let txn = crm::services::write_txn(&w.app.state).await.unwrap();
+    let txn = crm::db::write_txn(&w.app.state).await.unwrap();
     let now = chrono::Utc::now();
     for _ in 0..1000 {
         let e =

@@ -1,8 +1,8 @@
 //! Security, round 2: what a white-box review and a hostile client found, one scenario each.
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use crate::common::*;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -189,7 +189,7 @@ fn init_token(payload: &serde_json::Value) -> Result<Option<String>, AppError> {
 /// `connection_init`: authenticates the token as HTTP would (not counted as an operation), and
 /// moves the socket from its address's cap to its person's.
 async fn initialise(
-    app: &crate::AppState,
+    app: &crate::state::AppState,
     connections: &Arc<Connections>,
     established: &Mutex<Established>,
     payload: serde_json::Value,
@@ -386,7 +386,10 @@ fn is_subscribe(bytes: &[u8]) -> bool {
 
 /// Checks the socket's token again, as HTTP would (not counted as the session's activity):
 /// the close code when it would now be refused (4401) or its rights changed (4403).
-async fn recheck_token(app: &crate::AppState, established: &Mutex<Established>) -> Option<u16> {
+async fn recheck_token(
+    app: &crate::state::AppState,
+    established: &Mutex<Established>,
+) -> Option<u16> {
     let (token, standing) = match established.lock() {
         Ok(e) => (e.token.clone(), e.standing),
         Err(_) => (None, None),

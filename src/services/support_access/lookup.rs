@@ -6,10 +6,10 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::MAX_OWN_LISTED;
+use crate::db::db_time;
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::error::AppResult;
-use crate::services::db_time;
 use crate::services::pagination::{Page, PageArgs};
 
 /// Where the grant stands now: a PENDING or APPROVED grant past its `expires_at` has lapsed

@@ -15,14 +15,15 @@ use super::attribution::Attribution;
 use super::audit::{self, Entry, action};
 use super::notifications::{self, Notice};
 use super::session_ends::{self, EndReason};
-use crate::AppState;
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
+use crate::db::{db_time, new_id};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
-use crate::services::{db_time, memberships, new_id, users, validation};
+use crate::services::{memberships, users, validation};
+use crate::state::AppState;
 
 mod lookup;
 
@@ -82,7 +83,7 @@ pub async fn request(
     let reason = validation::reason("reason", ask.reason)?;
     let minutes = window("minutes", ask.minutes, MAX_MINUTES)?;
     let lapses = crate::clock::later(now, state.config.support_request_ttl)?;
-    let txn = super::write_txn(state).await?;
+    let txn = crate::db::write_txn(state).await?;
     let row = grant::ActiveModel {
         id: Set(new_id()),
         user_id: Set(target.id.clone()),
@@ -148,7 +149,7 @@ pub async fn approve(
         let asked = g.requested_minutes;
         let minutes = window("minutes", minutes.unwrap_or(asked), asked)?;
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let d = Decision {
             from: Status::Pending,
             to: Status::Approved,
@@ -173,7 +174,7 @@ pub async fn deny(
     audited_refusal(state, caller, "denySupportAccess", id, meta, async {
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let d = Decision {
             from: Status::Pending,
             to: Status::Denied,
@@ -199,7 +200,7 @@ pub async fn revoke(
     audited_refusal(state, caller, "revokeSupportAccess", id, meta, async {
         let now = state.clock.now();
         let g = own(&state.db, caller, id).await?;
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let d = Decision {
             from: Status::Approved,
             to: Status::Revoked,
@@ -245,7 +246,7 @@ pub async fn open(
         let minutes = window("minutes", w.minutes, MAX_MINUTES)?;
         let now = state.clock.now();
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let g = grant::ActiveModel {
             id: Set(new_id()),
             user_id: Set(caller.user.id.clone()),
@@ -372,7 +373,7 @@ pub async fn expire_lapsed(state: &AppState) -> AppResult<usize> {
         .await?;
     let mut n = 0;
     for g in lapsed {
-        let txn = super::write_txn(state).await?;
+        let txn = crate::db::write_txn(state).await?;
         let moved = grant::Entity::update_many()
             .col_expr(C::Status, Expr::value(Status::Expired.as_str()))
             .filter(C::Id.eq(g.id.clone()))

@@ -1,6 +1,11 @@
-//! Database connection: pool settings for SQLite and PostgreSQL.
-use std::time::Duration;
+//! The database: the connection and its pool settings for SQLite and PostgreSQL, ids and
+//! stored times, and the write transaction every change goes through (`write`).
+mod write;
 
+use std::time::Duration;
+pub use write::{ActingIn, WriteTxn, acting_in, record_txn, write_txn};
+
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::config::Config;
@@ -27,4 +32,15 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbE
                 .create_if_missing(true)
         });
     Database::connect(opts).await
+}
+
+/// A new primary key: a UUIDv7, so ids sort by creation time (used by cursors).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Timestamps are stored at microsecond precision, the finest PostgreSQL keeps, so a value
+/// read back equals the value written on both databases.
+pub fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
 }

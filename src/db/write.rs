@@ -1,0 +1,136 @@
+//! The write transaction: one per mutation, the write turn on SQLite, and the check that an
+//! impersonation session still runs, inside the write's own transaction.
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A write: the transaction of a mutation (its change and its audit row commit together or
+/// not at all). On SQLite it also holds this server's write turn (`AppState::writes`): one
+/// writer at a time, the others wait their turn in order in the process instead of sleeping
+/// in SQLite's busy handler. Dropped without `commit`, it rolls back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    // Declared after `txn`, so the turn is given back after the rollback is started.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    /// Rolls back now (and then gives the turn back).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+tokio::task_local! {
+    /// The impersonation session the running operation acts in, set by the operation gate
+    /// (`graphql::gate`) around each operation made with an impersonation token.
+    static ACTING_IN: String;
+}
+
+/// Runs `f` (one operation) as acting in impersonation session `session`: every `write_txn`
+/// it opens checks, inside its own transaction, that the session still runs.
+pub async fn acting_in<F: std::future::Future>(session: Option<String>, f: F) -> F::Output {
+    match session {
+        Some(id) => ACTING_IN.scope(id, f).await,
+        None => f.await,
+    }
+}
+
+/// The same for a stream (a subscription, or any operation over the socket): each poll runs
+/// as acting in the session.
+pub struct ActingIn<S> {
+    pub session: Option<String>,
+    pub inner: S,
+}
+
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for ActingIn<S> {
+    type Item = S::Item;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        use futures_util::StreamExt;
+        let this = &mut *self;
+        match &this.session {
+            Some(id) => ACTING_IN.sync_scope(id.clone(), || this.inner.poll_next_unpin(cx)),
+            None => this.inner.poll_next_unpin(cx),
+        }
+    }
+}
+
+/// A mutation's write: `write_txn`, for every write an operation makes. When the operation
+/// acts in an impersonation session, the session is read again inside the transaction (its
+/// row locked on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the one write lock), and
+/// a session that ended or expired meanwhile refuses the write (`UNAUTHENTICATED`): an end
+/// committed first (`cancelImpersonation`, a revoke, `endImpersonation`, the kill switch)
+/// always wins, on every server.
+pub async fn write_txn(state: &AppState) -> AppResult<WriteTxn> {
+    let txn = record_txn(state).await?;
+    if let Ok(session) = ACTING_IN.try_with(Clone::clone) {
+        use sea_orm::{EntityTrait, QuerySelect};
+        let row = crate::entities::impersonation::Entity::find_by_id(session)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        let now = state.clock.now();
+        let running = row.is_some_and(|r| r.ended_at.is_none() && r.expires_at > now);
+        if !running {
+            txn.rollback().await?;
+            return Err(AppError::Unauthenticated("impersonation session has ended"));
+        }
+    }
+    Ok(txn)
+}
+
+/// A write that records what happened whatever the state of the session it happened in: the
+/// activity ledger, the audit row of a refusal, a session's own end, the sweep. Everything
+/// else goes through `write_txn`. On SQLite it takes the write turn, then the write lock at
+/// `BEGIN` (`IMMEDIATE`), so a transaction that reads and then writes never fails with
+/// SQLITE_BUSY halfway. PostgreSQL ignores the mode and has no turn.
+pub async fn record_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
+    let turn = match &state.writes {
+        Some(turns) => Some(turns.clone().lock_owned().await),
+        None => None,
+    };
+    let txn = state
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _turn: turn })
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
+}

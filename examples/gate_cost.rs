@@ -68,7 +68,9 @@ async fn socket(url: &str, token: &str) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut s, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut s, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+        .await
+        .unwrap();
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     s.send(Message::Text(init.to_string().into()))
         .await
@@ -156,6 +158,10 @@ async fn main() {
     let served = app
         .clone()
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, served).await });
 
     println!(

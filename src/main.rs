@@ -256,6 +256,12 @@ async fn serve(state: AppState) {
     crm::services::sweeper::spawn(state.clone());
     crm::services::outbox::spawn_worker(state.clone());
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // No Nagle: a socket operation's `next` and `complete` are two small frames, and the
+    // second would otherwise wait for the client's delayed ACK (~40 ms).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -1,12 +1,9 @@
 //! The per-request `AuthContext`: built once from the bearer token (by
-//! `services::authentication`), before any resolver runs, and attached to the GraphQL request.
-//! Every resolver reads the same one.
-use async_graphql::Context;
-
+//! `services::authentication`), before any resolver runs, and attached to the GraphQL request
+//! by the operation gate (`graphql::gate`); resolvers read it through `graphql::context`.
 use super::Role;
 use super::tokens;
 use crate::entities::{impersonation, user};
-use crate::error::{AppError, AppResult};
 
 /// The active impersonation behind a request: who is really acting, and the session record.
 /// Its `Debug` shows ids only: the record and claims carry the impersonation code.
@@ -90,36 +87,16 @@ impl std::fmt::Debug for AuthContext {
     }
 }
 
-/// The caller as attached to the GraphQL request: `None` for an anonymous request.
-#[derive(Debug, Clone, Default)]
-pub struct Caller(pub Option<AuthContext>);
-
-/// Facts about the HTTP request that audit rows record.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-}
-
-/// The signed-in caller, or `UNAUTHENTICATED`.
-pub fn caller<'a>(ctx: &'a Context<'_>) -> AppResult<&'a AuthContext> {
-    ctx.data_opt::<Caller>()
-        .and_then(|c| c.0.as_ref())
-        .ok_or(AppError::Unauthenticated("sign in first"))
-}
-
-/// The caller if any; anonymous requests get `None`.
-pub fn maybe_caller<'a>(ctx: &'a Context<'_>) -> Option<&'a AuthContext> {
-    ctx.data_opt::<Caller>().and_then(|c| c.0.as_ref())
-}
-
-pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
-    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
-}
-
 /// Whether something issued at `issued_us` (microseconds since the epoch: a token's
 /// `iatUs`, a session's start) predates the user's last password change. Stored times keep
 /// microseconds, so a token issued in the same second before the change is refused too.
 pub fn issued_before_revocation(user: &user::Model, issued_us: i64) -> bool {
     user.sessions_valid_after
         .is_some_and(|t| issued_us < t.timestamp_micros())
+}
+
+/// Facts about the HTTP request that audit rows record.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
 }

@@ -1,7 +1,6 @@
-//! Authentication and authorization: tokens, passwords, TOTP, the per-request `AuthContext`,
-//! the guards resolvers use, and the impersonation policy.
+//! Authentication and authorization: tokens, passwords, TOTP, the per-request `AuthContext`
+//! and the impersonation policy. The guards resolvers use are GraphQL glue: `graphql::guards`.
 pub mod context;
-pub mod guards;
 pub mod password;
 pub mod policy;
 pub mod tokens;

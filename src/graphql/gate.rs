@@ -27,9 +27,10 @@ use super::ledger;
 use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 use super::loaders::{ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
 use super::{AppSchema, nesting};
-use crate::auth::context::{AuthContext, Caller, RequestMeta};
+use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Environment;
 use crate::error::AppError;
+use crate::graphql::context::Caller;
 use crate::services::{activity, authentication};
 use crate::state::AppState;
 

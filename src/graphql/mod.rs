@@ -1,6 +1,8 @@
 //! The GraphQL schema: root objects merged from one object per domain.
 pub mod completion;
+pub mod context;
 pub mod gate;
+pub mod guards;
 pub mod ledger;
 pub mod limits;
 pub mod loaders;
@@ -13,10 +15,7 @@ pub mod schema;
 pub mod subscription;
 pub mod types;
 
-use async_graphql::{Context, Schema, SchemaBuilder};
-
-use crate::error::AppError;
-use crate::state::AppState;
+use async_graphql::{Schema, SchemaBuilder};
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
@@ -35,7 +34,4 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
-    ctx.data_opt::<AppState>()
-        .ok_or_else(|| AppError::internal("app state missing"))
-}
+pub(crate) use context::state;

@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, InputObject, MergedObject, Object, Result};
 
 use super::state;
 use super::types::*;
-use crate::auth::context::caller;
-use crate::auth::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
 use crate::entities::support_access_grant::Status;
+use crate::graphql::context::caller;
+use crate::graphql::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
 use crate::services::{audit, businesses, impersonation, leads, settings, support_access, teams};
 

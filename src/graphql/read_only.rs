@@ -10,11 +10,11 @@ use async_graphql::extensions::{
 };
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Value};
 
-use crate::auth::context::{Caller, RequestMeta};
+use super::context::Caller;
+use super::guards::refuse_and_audit;
+use crate::auth::context::RequestMeta;
 use crate::entities::impersonation::Mode;
 use crate::error::AppError;
-use crate::services::audit;
-use crate::state::AppState;
 
 /// The mutations a READ_ONLY session may still make: leave, or ask to write.
 pub const ALLOWED: [&str; 2] = ["cancelImpersonation", "elevateImpersonation"];
@@ -46,13 +46,10 @@ impl Extension for ReadOnlySessions {
                 })
         };
         if let Some(caller) = mutation.then(read_only).flatten() {
-            if let Some(state) = ctx.data_opt::<AppState>() {
-                let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-                if let Err(e) = audit::record_blocked(state, caller, info.name, &meta).await {
-                    tracing::error!(error = %e, "cannot audit a blocked operation");
-                }
-            }
-            let extended = AppError::ReadOnlySession.extend();
+            let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
+            let refusal = AppError::ReadOnlySession;
+            let refusal = refuse_and_audit(ctx.data_opt(), caller, info.name, &meta, refusal);
+            let extended = refusal.await.extend();
             let mut e = ServerError::new(extended.message, None);
             e.extensions = extended.extensions;
             e.path = info

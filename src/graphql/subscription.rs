@@ -18,10 +18,13 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::state;
 use super::types::{Impersonation, Notification, SupportAccessGrant};
-use crate::auth::context::{AuthContext, caller};
-use crate::auth::guards::{AdminWithTwoFactor, Impersonating, NotImpersonating, TwoFactorPassed};
+use crate::auth::context::AuthContext;
 use crate::entities::impersonation::{self as session, Mode};
 use crate::events::{Event, SlowConsumer};
+use crate::graphql::context::caller;
+use crate::graphql::guards::{
+    AdminWithTwoFactor, Impersonating, NotImpersonating, TwoFactorPassed,
+};
 use crate::graphql::scalars::DateTime;
 use crate::services::{impersonation, live};
 use crate::state::AppState;

@@ -2,9 +2,9 @@
 //! and the customer's notices.
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::auth::context::{caller, request_meta};
-use crate::auth::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
 use crate::entities::impersonation::Mode;
+use crate::graphql::context::{caller, request_meta};
+use crate::graphql::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
 use crate::graphql::state;
 use crate::graphql::types::SupportAccessGrant;
 use crate::services::{notifications, support_access};

@@ -5,11 +5,11 @@ use async_graphql::{Context, ID, InputObject, MergedObject, Object, Result};
 use super::state;
 use super::types::*;
 use crate::auth::Role;
-use crate::auth::context::{caller, request_meta};
-use crate::auth::guards::{
+use crate::entities::impersonation::Mode;
+use crate::graphql::context::{caller, request_meta};
+use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
-use crate::entities::impersonation::Mode;
 use crate::services::accounts::{self, NewAccount};
 use crate::services::comments::{self, CommentTarget};
 use crate::services::profile::{self, ProfileInput};

@@ -7,9 +7,10 @@ use super::{
     AuditLog, ImpersonationActivity, SupportAccessGrant, Team, User, connection, load_user,
     maybe_team, page_args,
 };
-use crate::auth::context::{AuthContext, caller};
+use crate::auth::context::AuthContext;
 use crate::entities::impersonation as session;
 use crate::error::AppError;
+use crate::graphql::context::caller;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
 use crate::services::{activity, audit, impersonation, support_access};
 use async_graphql::connection::Connection;

@@ -7,11 +7,12 @@ use super::{
     Impersonation, Notification, SupportAccessGrant, Team, connection, maybe_team, page_args,
 };
 use crate::auth::Role;
-use crate::auth::context::{AuthContext, caller};
-use crate::auth::guards::AdminWithTwoFactor;
+use crate::auth::context::AuthContext;
 use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Target};
 use crate::entities::support_access_grant::Status;
 use crate::entities::user;
+use crate::graphql::context::caller;
+use crate::graphql::guards::AdminWithTwoFactor;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
 use crate::services::sessions::Session;
 use crate::services::{impersonation, notifications};

@@ -2,8 +2,9 @@
 //! combine them with `.and(..)` in `#[graphql(guard = "..")]`.
 use async_graphql::{Context, Guard, Result};
 
-use super::Role;
 use super::context::{caller, maybe_caller, request_meta};
+use crate::auth::Role;
+use crate::auth::context::{AuthContext, RequestMeta};
 use crate::error::AppError;
 use crate::services::audit;
 use crate::state::AppState;
@@ -115,17 +116,35 @@ impl Guard for NotImpersonating {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match maybe_caller(ctx) {
             Some(c) if self.applies && c.is_impersonating() => {
-                // The refusal leaves a trace: support tried something the design blocks.
-                if let Some(state) = ctx.data_opt::<AppState>() {
-                    let field = ctx.item.node.name.node.as_str();
-                    let meta = request_meta(ctx);
-                    if let Err(e) = audit::record_blocked(state, c, field, &meta).await {
-                        tracing::error!(error = %e, "cannot audit a blocked operation");
-                    }
-                }
-                Err(AppError::BlockedWhileImpersonating.into())
+                let field = ctx.item.node.name.node.as_str();
+                let refusal = AppError::BlockedWhileImpersonating;
+                Err(
+                    refuse_and_audit(ctx.data_opt(), c, field, &request_meta(ctx), refusal)
+                        .await
+                        .into(),
+                )
             }
             _ => Ok(()),
         }
     }
+}
+
+/// The one refusal of what the design blocks in an impersonation session: an operation
+/// blocked while impersonating (`NotImpersonating`) or a write in a read-only session
+/// (`graphql::read_only`). The refusal leaves a trace (support tried something the design
+/// blocks: an audit row in its own transaction, the refused operation changes nothing), then
+/// answers `refusal`.
+pub async fn refuse_and_audit(
+    state: Option<&AppState>,
+    caller: &AuthContext,
+    field: &str,
+    meta: &RequestMeta,
+    refusal: AppError,
+) -> AppError {
+    if let Some(state) = state
+        && let Err(e) = audit::record_blocked(state, caller, field, meta).await
+    {
+        tracing::error!(error = %e, "cannot audit a blocked operation");
+    }
+    refusal
 }

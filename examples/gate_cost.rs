@@ -172,7 +172,7 @@ async fn main() {
             "PostgreSQL"
         }
     );
-    use crm::services::authentication::{authenticate, note_operation};
+    use crm::services::accounts::bearer::{authenticate, note_operation};
     for (who, token) in [
         ("customer's token", &customer),
         ("impersonation token", &imp),

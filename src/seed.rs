@@ -7,8 +7,10 @@ use crate::auth::{Role, password, totp};
 use crate::entities::user;
 use crate::error::AppResult;
 use crate::services::audit::action;
-use crate::services::comments::{self, CommentTarget};
-use crate::services::{accounts, businesses, leads, sessions, users};
+use crate::services::work::comments::{self, CommentTarget};
+use crate::services::{
+    accounts::sign_in, accounts::signup, accounts::users, work::businesses, work::leads,
+};
 use crate::state::AppState;
 
 /// A demo account: email, password, name, role, 2FA on, impersonation allowed, approval
@@ -100,14 +102,14 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
     for a in DEMO_ACCOUNTS {
         let hash = password::hash(&state.hashing, a.password.to_string()).await?;
         let txn = crate::db::write_txn(state).await?;
-        let new = accounts::NewUser {
+        let new = signup::NewUser {
             email: a.email,
             password_hash: hash,
             name: a.name,
             role: a.role,
         };
         let u =
-            accounts::create_user_with_team(state, &txn, new, action::USER_CREATED, &meta).await?;
+            signup::create_user_with_team(state, &txn, new, action::USER_CREATED, &meta).await?;
         let mut m = u.into_active_model();
         m.impersonation_allowed = Set(a.impersonation_allowed);
         m.impersonation_requires_approval = Set(a.requires_approval);
@@ -214,12 +216,12 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         m.sessions_valid_after = Set(Some(now));
         m.updated_at = Set(now);
         m.update(&txn).await?;
-        sessions::revoke_all_refresh_tokens(&txn, &id, now).await?;
+        sign_in::revoke_all_refresh_tokens(&txn, &id, now).await?;
         crate::services::audit::record(
             &txn,
             crate::services::audit::Entry::new(
                 action::DEMO_ACCOUNT_DISABLED,
-                crate::services::attribution::Attribution::user(&id),
+                crate::services::audit::attribution::Attribution::user(&id),
                 now,
             )
             .entity("User", &id),

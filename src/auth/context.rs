@@ -1,5 +1,5 @@
 //! The per-request `AuthContext`: built once from the bearer token (by
-//! `services::authentication`), before any resolver runs, and attached to the GraphQL request
+//! `services::accounts::bearer`), before any resolver runs, and attached to the GraphQL request
 //! by the operation gate (`graphql::gate`); resolvers read it through `graphql::context`.
 use super::Role;
 use super::tokens;

@@ -89,7 +89,7 @@ impl Ask {
 
 /// Whether impersonation is switched on for everyone (the kill switch, kept in the database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Switch {
+pub struct KillSwitch {
     pub enabled: bool,
 }
 
@@ -99,7 +99,7 @@ pub struct Switch {
 /// a mode asked, a READ_ONLY grant gives a READ_ONLY session; READ_WRITE asked under it is
 /// APPROVAL_REQUIRED.
 pub fn check(
-    switch: Switch,
+    switch: KillSwitch,
     who: Impersonator<'_>,
     target: Target<'_>,
     ask: Ask,
@@ -169,7 +169,7 @@ mod tests {
     use super::*;
     use ImpersonationDenial::*;
 
-    const ON: Switch = Switch { enabled: true };
+    const ON: KillSwitch = KillSwitch { enabled: true };
     const RW: Mode = Mode::ReadWrite;
     const RO: Mode = Mode::ReadOnly;
 
@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn check(
-        switch: Switch,
+        switch: KillSwitch,
         who: Impersonator<'_>,
         target: Target<'_>,
     ) -> Result<(), ImpersonationDenial> {
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn nobody_impersonates_while_the_switch_is_off() {
-        let off = Switch { enabled: false };
+        let off = KillSwitch { enabled: false };
         assert_eq!(check(off, admin(), customer()), Err(ImpersonationDisabled));
         let who = Impersonator {
             role: Role::SuperAdmin,
@@ -309,7 +309,7 @@ mod tests {
             is_impersonating: true,
             ..admin()
         };
-        let off = Switch { enabled: false };
+        let off = KillSwitch { enabled: false };
         assert_eq!(check(off, who, customer()), Err(AlreadyImpersonating));
     }
 
@@ -397,7 +397,7 @@ mod tests {
         };
         let denied = super::check(ON, admin(), target, under(Some(RW), None));
         assert_eq!(denied, Err(TargetIsAdmin));
-        let off = Switch { enabled: false };
+        let off = KillSwitch { enabled: false };
         let denied = super::check(off, admin(), approving(), under(Some(RW), None));
         assert_eq!(denied, Err(ImpersonationDisabled));
     }

@@ -11,7 +11,7 @@
 //! - **Delivering**: the `Bus` is a bounded broadcast. A subscriber that falls more than
 //!   `backlog` events (256) behind is dropped (its socket closes with 1013), never buffered
 //!   without limit. Events carry ids only: each subscriber loads what it may see under its
-//!   own `AuthContext` (`services::live`).
+//!   own `AuthContext` (`services::notify::live`).
 mod pump;
 
 use std::sync::Arc;

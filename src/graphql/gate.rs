@@ -1,7 +1,7 @@
 //! The operation gate. Every GraphQL operation passes it on its own: each entry of an HTTP
 //! batch, and each `subscribe` message on `/graphql/ws`. For each one it
 //!
-//! 1. authenticates the token afresh (`services::authentication`): revocation, password
+//! 1. authenticates the token afresh (`services::accounts::bearer`): revocation, password
 //!    change, the session's end, consent withdrawn, the kill switch, role or 2FA lost. An
 //!    operation that starts after its session ended is `UNAUTHENTICATED` and runs nothing;
 //! 2. refuses documents that nest too deeply before anything parses them (`nesting`);
@@ -23,7 +23,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 
 use super::completion::{self, Operation, Shapes};
-use super::ledger;
+use super::ledger_row;
 use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
 use super::loaders::{ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
 use super::{AppSchema, nesting};
@@ -31,7 +31,7 @@ use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Environment;
 use crate::error::AppError;
 use crate::graphql::context::Caller;
-use crate::services::{activity, authentication};
+use crate::services::{accounts::bearer, impersonation::ledger};
 use crate::state::AppState;
 
 /// At most this many `__schema`/`__type` fields at the top of an introspection operation
@@ -112,7 +112,7 @@ impl Admitted {
 
     /// What the ledger records of this operation, when it may start a session (`impersonate`
     /// by an admin acting as themselves): its answer is recorded in the new session.
-    fn recorded_if_may_start(&self) -> Option<activity::Operation> {
+    fn recorded_if_may_start(&self) -> Option<ledger::Operation> {
         let may = self
             .caller
             .as_ref()
@@ -121,9 +121,9 @@ impl Admitted {
     }
 
     /// What the ledger records of this operation.
-    fn recorded(&self) -> activity::Operation {
+    fn recorded(&self) -> ledger::Operation {
         match &self.operation {
-            Some(o) => ledger::operation(o.document(), o.name()),
+            Some(o) => ledger_row::operation(o.document(), o.name()),
             None => unknown(self.request.operation_name.as_deref()),
         }
     }
@@ -223,7 +223,7 @@ impl Gate {
         let state = &self.state;
         let caller = match &presented.token {
             None => None,
-            Some(token) => match authentication::authenticate(state, token).await {
+            Some(token) => match bearer::authenticate(state, token).await {
                 Ok(c) => Some(c),
                 Err(e) => {
                     return Err(Answer {
@@ -251,7 +251,7 @@ impl Gate {
         }
         let mut caller = caller;
         if let Some(c) = caller.as_mut()
-            && let Err(e) = authentication::note_operation(state, c).await
+            && let Err(e) = bearer::note_operation(state, c).await
         {
             tracing::error!(error = %e, "cannot note a session's activity");
         }
@@ -291,7 +291,7 @@ impl Gate {
     }
 
     /// What the ledger records of an impersonated operation; `None` when nothing is.
-    fn ledger_row(&self, admitted: &Admitted) -> Option<activity::Operation> {
+    fn ledger_row(&self, admitted: &Admitted) -> Option<ledger::Operation> {
         (self.ledger && admitted.session().is_some()).then(|| admitted.recorded())
     }
 
@@ -309,7 +309,7 @@ impl Gate {
     async fn record(
         &self,
         session: Option<&str>,
-        op: Option<&activity::Operation>,
+        op: Option<&ledger::Operation>,
         response: &Response,
     ) {
         let (Some(session), Some(op)) = (session, op) else {
@@ -325,7 +325,7 @@ impl Gate {
     async fn record_started(
         &self,
         started: &StartedSession,
-        op: Option<&activity::Operation>,
+        op: Option<&ledger::Operation>,
         response: &Response,
     ) {
         let session = started.0.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -336,8 +336,8 @@ impl Gate {
     }
 }
 
-fn unknown(name: Option<&str>) -> activity::Operation {
-    activity::Operation {
+fn unknown(name: Option<&str>) -> ledger::Operation {
+    ledger::Operation {
         kind: "unknown",
         name: name.map(|n| n.chars().take(200).collect()),
         fields: vec![],
@@ -347,11 +347,11 @@ fn unknown(name: Option<&str>) -> activity::Operation {
 async fn record_row(
     state: &AppState,
     session: &str,
-    op: &activity::Operation,
+    op: &ledger::Operation,
     outcome: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) {
-    if let Err(e) = activity::record_alone(state, session, op, outcome, at).await {
+    if let Err(e) = ledger::record_alone(state, session, op, outcome, at).await {
         tracing::error!(error = %e, "cannot record an impersonated operation");
     }
 }
@@ -449,5 +449,5 @@ fn with_operation_data(
         .data(Arc::new(
             DataLoader::new(contact, tokio::spawn).delay(LOADER_DELAY),
         ))
-        .data(Arc::new(super::types::SwitchOnce::default()))
+        .data(Arc::new(super::types::KillSwitchOnce::default()))
 }

@@ -84,7 +84,7 @@ impl Loader<String> for MembersLoader {
 }
 
 /// Whether the operation's caller may read a user's contact and standing; the rule is
-/// `services::users::with_visible_contact`.
+/// `services::accounts::users::with_visible_contact`.
 pub struct ContactLoader {
     pub db: DatabaseConnection,
     pub viewer: Option<crate::auth::context::AuthContext>,
@@ -95,9 +95,12 @@ impl Loader<String> for ContactLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, bool>, Self::Error> {
-        let visible =
-            crate::services::users::with_visible_contact(&self.db, self.viewer.as_ref(), keys)
-                .await?;
+        let visible = crate::services::accounts::users::with_visible_contact(
+            &self.db,
+            self.viewer.as_ref(),
+            keys,
+        )
+        .await?;
         Ok(keys
             .iter()
             .map(|k| (k.clone(), visible.contains(k)))

@@ -3,7 +3,7 @@ pub mod completion;
 pub mod context;
 pub mod gate;
 pub mod guards;
-pub mod ledger;
+pub mod ledger_row;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;

@@ -8,7 +8,10 @@ use crate::entities::support_access_grant::Status;
 use crate::graphql::context::caller;
 use crate::graphql::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
-use crate::services::{audit, businesses, impersonation, leads, settings, support_access, teams};
+use crate::services::{
+    audit, impersonation, impersonation::kill_switch, support_access, work::businesses,
+    work::leads, work::teams,
+};
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -196,7 +199,7 @@ impl ImpersonationQuery {
         let s = state(ctx)?;
         let minutes = |d: chrono::Duration| i32::try_from(d.num_minutes()).unwrap_or(i32::MAX);
         Ok(ImpersonationSettings {
-            enabled: settings::switch(&s.db).await?.enabled,
+            enabled: kill_switch::read(&s.db).await?.enabled,
             default_mode: s.config.impersonation_default_mode,
             ttl_minutes: minutes(s.config.impersonation_ttl),
             idle_minutes: s.config.impersonation_idle.map_or(0, minutes),

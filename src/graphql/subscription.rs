@@ -1,6 +1,6 @@
 //! Subscriptions (over `GET /graphql/ws`), fed by this server's event bus (`crate::events`),
 //! which receives what every server commits. What each subscriber receives of an event is
-//! decided in `services::live` under its own `AuthContext`.
+//! decided in `services::notify::live` under its own `AuthContext`.
 //!
 //! - `myAccountEvents`: the customer's own account (sessions started, elevated, ended; access
 //!   asked for, decided, lapsed), with the stored notice.
@@ -26,7 +26,7 @@ use crate::graphql::guards::{
     AdminWithTwoFactor, Impersonating, NotImpersonating, TwoFactorPassed,
 };
 use crate::graphql::scalars::DateTime;
-use crate::services::{impersonation, live};
+use crate::services::{impersonation, notify::live};
 use crate::state::AppState;
 
 /// How often a watched session is read again without being woken.

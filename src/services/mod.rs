@@ -1,26 +1,21 @@
-//! The logic, over SeaORM. Services take a connection or transaction and return `AppResult`.
+//! The logic, over SeaORM, in rooms by domain. Services take a connection or transaction and
+//! return `AppResult`.
+//!
+//! - `accounts`: signing up, signing in and the tokens a client holds, the bearer token of an
+//!   operation becoming its caller, two-factor, the profile, throttling of guesses.
+//! - `impersonation`: support sessions in a customer's account: start, elevate, cancel, how
+//!   they end, the kill switch, and the ledger of what support did in them.
+//! - `support_access`: the customer's permission for support to enter (grants).
+//! - `work`: teams and memberships, businesses, leads and comments.
+//! - `audit`: the audit trail and attribution (who a row is shown as written by).
+//! - `notify`: notices to a user, the e-mail outbox, and what live subscribers receive.
+//! - `pagination`, `validation`: shared by every room; `sweeper`: the periodic sweep.
 pub mod accounts;
-pub mod activity;
-pub mod attribution;
 pub mod audit;
-pub mod authentication;
-pub mod businesses;
-pub mod comments;
 pub mod impersonation;
-pub mod leads;
-pub mod live;
-pub mod memberships;
-pub mod notifications;
-pub mod outbox;
+pub mod notify;
 pub mod pagination;
-pub mod profile;
-pub mod session_ends;
-pub mod sessions;
-pub mod settings;
 pub mod support_access;
 pub mod sweeper;
-pub mod teams;
-pub mod throttle;
-pub mod two_factor;
-pub mod users;
 pub mod validation;
+pub mod work;

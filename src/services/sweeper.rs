@@ -14,12 +14,12 @@ pub fn spawn(state: AppState) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match super::session_ends::sweep_expired(&state).await {
+            match crate::services::impersonation::ending::sweep_expired(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(ended = n, "recorded the end of expired impersonations"),
                 Err(e) => tracing::warn!(error = %e, "impersonation sweep failed"),
             }
-            if let Err(e) = super::support_access::expire_lapsed(&state).await {
+            if let Err(e) = crate::services::support_access::expire_lapsed(&state).await {
                 tracing::warn!(error = %e, "support access sweep failed");
             }
             let old = state.clock.now() - crate::events::KEPT;

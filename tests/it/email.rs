@@ -106,7 +106,7 @@ async fn notices_are_mailed_from_the_outbox_retried_while_the_server_is_down_and
     // Queued in the same transaction as the session's start.
     assert_eq!(app.count("email_outbox", "WHERE sent_at IS NULL").await, 1);
     // The mail server is down: the attempt fails, is recorded, and waits for its retry.
-    let outbox = crm::services::outbox::deliver_due;
+    let outbox = crm::services::notify::outbox::deliver_due;
     assert_eq!(outbox(&app.state).await.unwrap(), 0);
     let waiting = "WHERE sent_at IS NULL AND attempts = 1 AND last_error IS NOT NULL";
     assert_eq!(app.count("email_outbox", waiting).await, 1);
@@ -171,7 +171,7 @@ async fn mail_queued_before_a_restart_is_sent_by_the_next_server_in_the_backgrou
     .await;
     // It stops with the mail still queued (the mail server was down).
     assert_eq!(
-        crm::services::outbox::deliver_due(&app.state)
+        crm::services::notify::outbox::deliver_due(&app.state)
             .await
             .unwrap(),
         0

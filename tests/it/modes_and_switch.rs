@@ -19,7 +19,7 @@ const END: &str = r#"
 mutation End($id: ID!, $r: String) {
   endImpersonation(id: $id, reason: $r) { endedAt endReason }
 }"#;
-const SWITCH: &str = "mutation Switch($on: Boolean!) { setImpersonationEnabled(enabled: $on) }";
+const SWITCH: &str = "mutation KillSwitch($on: Boolean!) { setImpersonationEnabled(enabled: $on) }";
 const ME: &str = "{ me { id } }";
 
 struct World {

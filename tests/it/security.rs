@@ -233,7 +233,7 @@ async fn switching_to_the_current_team_mints_no_refresh_token() {
     let v = app
         .gql(
             Some(&s.token),
-            "mutation Switch($t: ID!) { switchTeam(teamId: $t) { refreshToken } }",
+            "mutation KillSwitch($t: ID!) { switchTeam(teamId: $t) { refreshToken } }",
             json!({ "t": s.team_id }),
         )
         .await;
@@ -484,15 +484,15 @@ async fn expired_sessions_are_ended_once_by_the_sweep_on_every_server() {
     let (app, _admin, _carl, _token) = session_world().await;
     let other = app.second_server().await;
     assert_eq!(
-        crm::services::session_ends::sweep_expired(&app.state)
+        crm::services::impersonation::ending::sweep_expired(&app.state)
             .await
             .unwrap(),
         0
     );
     app.clock.advance(chrono::Duration::minutes(31));
     let (a, b) = tokio::join!(
-        crm::services::session_ends::sweep_expired(&app.state),
-        crm::services::session_ends::sweep_expired(&other.state),
+        crm::services::impersonation::ending::sweep_expired(&app.state),
+        crm::services::impersonation::ending::sweep_expired(&other.state),
     );
     assert_eq!(
         a.unwrap() + b.unwrap(),
@@ -657,7 +657,7 @@ async fn concurrent_reuse_of_a_refresh_token_revokes_its_family() {
 #[tokio::test]
 async fn the_auth_context_debug_output_holds_no_secret() {
     let (app, _admin, _carl, token) = session_world().await;
-    let ctx = crm::services::authentication::authenticate(&app.state, &token)
+    let ctx = crm::services::accounts::bearer::authenticate(&app.state, &token)
         .await
         .unwrap();
     let imp = ctx.impersonation.as_ref().unwrap();

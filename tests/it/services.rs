@@ -4,16 +4,14 @@
 use crate::common::*;
 use crm::auth::AuthContext;
 use crm::auth::context::RequestMeta;
-use crm::services::comments::{self, CommentTarget, CommentWindow};
+use crm::services::accounts::throttle::{self, Scope};
 use crm::services::pagination::PageArgs;
-use crm::services::throttle::{self, Scope};
-use crm::services::{audit, authentication, businesses, session_ends};
+use crm::services::work::comments::{self, CommentTarget, CommentWindow};
+use crm::services::{accounts::bearer, audit, impersonation::ending, work::businesses};
 use serde_json::json;
 
 async fn context(app: &TestApp, token: &str) -> AuthContext {
-    authentication::authenticate(&app.state, token)
-        .await
-        .unwrap()
+    bearer::authenticate(&app.state, token).await.unwrap()
 }
 
 #[tokio::test]
@@ -172,14 +170,8 @@ async fn a_session_ends_once_whoever_notices_first() {
         .to_string();
     let record = context(&app, &imp).await.impersonation.unwrap().record;
     let cause = "test";
-    let first = session_ends::end_now(
-        &app.state,
-        &record,
-        session_ends::EndReason::EndedByAdmin,
-        cause,
-    );
-    let second =
-        session_ends::end_now(&app.state, &record, session_ends::EndReason::Expired, cause);
+    let first = ending::end_now(&app.state, &record, ending::EndReason::EndedByAdmin, cause);
+    let second = ending::end_now(&app.state, &record, ending::EndReason::Expired, cause);
     let (first, second) = tokio::join!(first, second);
     assert_eq!(
         [first.unwrap(), second.unwrap()]

@@ -249,7 +249,7 @@ async fn a_request_approved_lets_that_admin_in_for_the_window_and_no_longer() {
     let v = try_impersonate(&w, &w.admin, None).await;
     assert_eq!(reason(&v), "APPROVAL_REQUIRED");
     // The token itself expired with the window; the sweep records the session's end.
-    crm::services::session_ends::sweep_expired(&w.app.state)
+    crm::services::impersonation::ending::sweep_expired(&w.app.state)
         .await
         .unwrap();
     let expired = format!(
@@ -711,7 +711,7 @@ async fn a_session_nobody_uses_ends_idle_and_the_sweep_records_it() {
     assert_eq!(at(&d["me"]["impersonation"]["lastActivityAt"]), now(&app));
     app.clock.advance(chrono::Duration::minutes(6));
     app.ok(Some(&used), ME, json!({})).await;
-    let n = crm::services::session_ends::sweep_expired(&app.state)
+    let n = crm::services::impersonation::ending::sweep_expired(&app.state)
         .await
         .unwrap();
     assert_eq!(n, 1, "the idle session, not the used one");

@@ -426,8 +426,8 @@ async fn a_session_nobody_ends_is_closed_by_the_sweep_with_the_customer_told() {
     w.app.clock.advance(chrono::Duration::minutes(31));
     // Both servers sweep at once: one end, one notice.
     let (x, y) = tokio::join!(
-        crm::services::session_ends::sweep_expired(&w.app.state),
-        crm::services::session_ends::sweep_expired(&b.state),
+        crm::services::impersonation::ending::sweep_expired(&w.app.state),
+        crm::services::impersonation::ending::sweep_expired(&b.state),
     );
     assert_eq!(x.unwrap() + y.unwrap(), 1);
     let carl = w.app.login("carl@customer.test", "correct-horse-1").await;

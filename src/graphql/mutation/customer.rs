@@ -7,7 +7,7 @@ use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
 use crate::graphql::state;
 use crate::graphql::types::SupportAccessGrant;
-use crate::services::{notifications, support_access};
+use crate::services::{notify::notices, support_access};
 
 #[derive(Default)]
 pub struct SupportAccessMutation;
@@ -115,7 +115,7 @@ impl NotificationMutation {
     ) -> Result<i32> {
         let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
         let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
-        let n = notifications::mark_read(s, c, ids.as_deref(), &meta).await?;
+        let n = notices::mark_read(s, c, ids.as_deref(), &meta).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }

@@ -10,11 +10,13 @@ use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
-use crate::services::accounts::{self, NewAccount};
-use crate::services::comments::{self, CommentTarget};
-use crate::services::profile::{self, ProfileInput};
-use crate::services::{businesses, impersonation, leads, settings, teams};
-use crate::services::{sessions, two_factor};
+use crate::services::accounts::profile::{self, ProfileInput};
+use crate::services::accounts::signup::{self, NewAccount};
+use crate::services::work::comments::{self, CommentTarget};
+use crate::services::{accounts::sign_in, accounts::two_factor};
+use crate::services::{
+    impersonation, impersonation::kill_switch, work::businesses, work::leads, work::teams,
+};
 
 #[derive(InputObject)]
 pub struct RegisterInput {
@@ -50,7 +52,7 @@ impl AccountMutation {
             name: input.name,
         };
         Ok(AuthPayload(
-            accounts::register(state(ctx)?, input, &request_meta(ctx)).await?,
+            signup::register(state(ctx)?, input, &request_meta(ctx)).await?,
         ))
     }
 
@@ -62,7 +64,7 @@ impl AccountMutation {
         password: String,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            sessions::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?,
+            sign_in::login(state(ctx)?, &email, &password, &request_meta(ctx)).await?,
         ))
     }
 
@@ -70,7 +72,7 @@ impl AccountMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS")]
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            sessions::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?,
+            sign_in::refresh(state(ctx)?, &refresh_token, &request_meta(ctx)).await?,
         ))
     }
 
@@ -79,7 +81,7 @@ impl AccountMutation {
     /// (RFC 7009). The access token runs out at its expiry.
     #[graphql(guard = "NotImpersonating::ALWAYS")]
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        sessions::logout(state(ctx)?, &refresh_token, &request_meta(ctx)).await?;
+        sign_in::logout(state(ctx)?, &refresh_token, &request_meta(ctx)).await?;
         Ok(true)
     }
 
@@ -338,7 +340,7 @@ impl ImpersonationMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_impersonation_enabled(&self, ctx: &Context<'_>, enabled: bool) -> Result<bool> {
         let s = state(ctx)?;
-        Ok(settings::set_enabled(s, caller(ctx)?, enabled, &request_meta(ctx)).await?)
+        Ok(kill_switch::set_enabled(s, caller(ctx)?, enabled, &request_meta(ctx)).await?)
     }
 
     /// Ends the impersonation and returns the admin's own tokens, in the team the admin

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{Team, User, load_user, maybe_team, maybe_user};
 use crate::entities::audit_log;
 use crate::error::AppError;
-use crate::services::attribution::display_name;
+use crate::services::audit::attribution::display_name;
 
 pub struct AuditLog(pub audit_log::Model);
 

@@ -7,10 +7,10 @@ use super::super::state;
 use super::{Team, User, connection, load_team, load_user, maybe_user, page_args};
 use crate::entities::{business, comment, lead};
 use crate::error::AppError;
-use crate::services::attribution::display_name;
-use crate::services::businesses;
-use crate::services::comments::{self, CommentTarget, CommentWindow};
+use crate::services::audit::attribution::display_name;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, PageArgs, list_complexity};
+use crate::services::work::businesses;
+use crate::services::work::comments::{self, CommentTarget, CommentWindow};
 
 /// The team a record belongs to.
 async fn team_of(ctx: &Context<'_>, team_id: &str) -> Result<Team> {

@@ -12,7 +12,7 @@ use crate::entities::impersonation as session;
 use crate::error::AppError;
 use crate::graphql::context::caller;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
-use crate::services::{activity, audit, impersonation, support_access};
+use crate::services::{audit, impersonation, impersonation::ledger, support_access};
 use async_graphql::connection::Connection;
 
 /// One impersonation session. Its code is a secret and is never exposed.
@@ -65,11 +65,11 @@ impl Impersonation {
         self.0.mode
     }
     /// Why the session ended; null while it runs.
-    async fn end_reason(&self) -> Option<crate::services::session_ends::EndReason> {
+    async fn end_reason(&self) -> Option<crate::services::impersonation::ending::EndReason> {
         self.0
             .end_reason
             .as_deref()
-            .and_then(crate::services::session_ends::EndReason::parse)
+            .and_then(crate::services::impersonation::ending::EndReason::parse)
     }
     /// The session's last request, to within 30 seconds (the idle timeout counts from it).
     async fn last_activity_at(&self) -> DateTime {
@@ -94,7 +94,7 @@ impl Impersonation {
     ) -> Result<Connection<String, ImpersonationActivity>> {
         self.readable(ctx)?;
         let args = page_args(first, after)?;
-        let page = activity::list(&state(ctx)?.db, &self.0.id, &args).await?;
+        let page = ledger::list(&state(ctx)?.db, &self.0.id, &args).await?;
         Ok(connection(page, |r| &r.id, ImpersonationActivity))
     }
     /// The audit rows written in the session (its start, comments and other changes,

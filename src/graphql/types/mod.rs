@@ -43,14 +43,14 @@ pub(crate) async fn load_team(ctx: &Context<'_>, id: &str) -> Result<Option<team
 /// The kill switch as this request sees it: read once per request, however many owners the
 /// Teams List checks.
 #[derive(Default)]
-pub struct SwitchOnce(pub tokio::sync::OnceCell<crate::auth::policy::Switch>);
+pub struct KillSwitchOnce(pub tokio::sync::OnceCell<crate::auth::policy::KillSwitch>);
 
-pub(crate) async fn switch(ctx: &Context<'_>) -> Result<crate::auth::policy::Switch> {
-    let once = ctx.data::<Arc<SwitchOnce>>()?;
+pub(crate) async fn kill_switch(ctx: &Context<'_>) -> Result<crate::auth::policy::KillSwitch> {
+    let once = ctx.data::<Arc<KillSwitchOnce>>()?;
     let db = &super::state(ctx)?.db;
     let s = once
         .0
-        .get_or_try_init(|| crate::services::settings::switch(db))
+        .get_or_try_init(|| crate::services::impersonation::kill_switch::read(db))
         .await?;
     Ok(*s)
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::super::state;
 use super::{Impersonation, SupportAccessGrant};
 use crate::entities::{impersonation_activity, notification};
-use crate::services::{activity, support_access};
+use crate::services::{impersonation::ledger, support_access};
 
 /// One GraphQL operation made with an impersonation token. Never variable values.
 pub struct ImpersonationActivity(pub impersonation_activity::Model);
@@ -29,7 +29,7 @@ impl ImpersonationActivity {
     }
     /// The top-level fields it asked for.
     async fn fields(&self) -> Vec<String> {
-        activity::fields(&self.0)
+        ledger::fields(&self.0)
     }
     /// OK, or the first error's `extensions.code`.
     async fn outcome(&self) -> &str {

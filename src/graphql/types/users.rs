@@ -13,10 +13,10 @@ use crate::entities::support_access_grant::Status;
 use crate::entities::user;
 use crate::graphql::context::caller;
 use crate::graphql::guards::AdminWithTwoFactor;
+use crate::services::accounts::sign_in::Session;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
-use crate::services::sessions::Session;
-use crate::services::{impersonation, notifications};
-use crate::services::{memberships, support_access};
+use crate::services::{impersonation, notify::notices};
+use crate::services::{support_access, work::memberships};
 use async_graphql::connection::Connection;
 
 /// A user account.
@@ -94,7 +94,7 @@ impl User {
         };
         Ok(
             match policy::check(
-                super::switch(ctx).await?,
+                super::kill_switch(ctx).await?,
                 Impersonator::caller(c),
                 Target::of(&self.0),
                 ask,
@@ -170,7 +170,7 @@ impl CurrentUser {
         let unread_only = unread_only.unwrap_or(false);
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
-        let page = notifications::list(db, &self.0.user.id, unread_only, &args).await?;
+        let page = notices::list(db, &self.0.user.id, unread_only, &args).await?;
         Ok(connection(page, |r| &r.id, Notification))
     }
     /// The support access grants of this account, newest first (the latest 100), optionally

@@ -39,7 +39,7 @@ use crate::events::SlowConsumer;
 use crate::graphql::gate::Presented;
 
 mod bounds;
-use crate::services::authentication::authenticate;
+use crate::services::accounts::bearer::authenticate;
 pub use bounds::{CLOSE_DUPLICATE, CLOSE_INVALID, Connections};
 use bounds::{Refuse, Running, Slot};
 

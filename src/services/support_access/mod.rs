@@ -11,10 +11,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::notifications::{self, Notice};
-use super::session_ends::{self, EndReason};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::db::{db_time, new_id};
@@ -22,7 +18,11 @@ use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
-use crate::services::{memberships, users, validation};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::impersonation::ending::{self, EndReason};
+use crate::services::notify::notices::{self, Notice};
+use crate::services::{accounts::users, validation, work::memberships};
 use crate::state::AppState;
 
 mod lookup;
@@ -56,7 +56,7 @@ pub async fn request(
 ) -> AppResult<grant::Model> {
     let now = state.clock.now();
     let target = users::find_user(&state.db, ask.user_id).await?;
-    let switch = super::settings::switch(&state.db).await?;
+    let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
     let but_for_approval = Target {
         requires_approval: false,
         ..Target::of(&target)
@@ -114,19 +114,19 @@ pub async fn request(
     audit::record(&txn, entry).await?;
     let message = format!(
         "{} asks to enter your account for {} ({}): {}.",
-        notifications::support_name(caller.true_user()),
-        notifications::minutes_in_words(chrono::Duration::minutes(minutes.into())),
+        crate::services::audit::attribution::support_person(caller.true_user()),
+        notices::minutes_in_words(chrono::Duration::minutes(minutes.into())),
         ask.mode.in_words(),
         reason,
     );
     let notice = Notice {
-        kind: notifications::kind::SUPPORT_ACCESS_REQUESTED,
+        kind: notices::kind::SUPPORT_ACCESS_REQUESTED,
         message,
         subject: "Support asks to enter your account",
         impersonation_id: None,
         grant_id: Some(&row.id),
     };
-    notifications::notify(&txn, &state.config, &target, notice, now).await?;
+    notices::notify(&txn, &state.config, &target, notice, now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -209,9 +209,9 @@ pub async fn revoke(
             details: serde_json::json!({}),
         };
         let g = decide(&txn, caller, &g, d, now, meta).await?;
-        let under = session_ends::Running::UnderGrant(&g.id);
+        let under = ending::Running::UnderGrant(&g.id);
         let reason = EndReason::RevokedByUser;
-        session_ends::end_running(
+        ending::end_running(
             &txn,
             &state.config,
             under,

@@ -5,15 +5,15 @@
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 
-use super::session_ends::{self, EndReason};
-use super::{impersonation, support_access};
 use crate::auth::context::{ActiveImpersonation, AuthContext, issued_before_revocation};
-use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Switch, Target};
+use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, KillSwitch, Target};
 use crate::auth::tokens::{self, ImpersonationClaims};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::services::impersonation::ending::{self, EndReason};
+use crate::services::{impersonation, support_access};
 use crate::state::AppState;
 
 /// Builds the context from a bearer token. Any failure is `UNAUTHENTICATED`: a bad token is
@@ -46,7 +46,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContex
 /// operation; re-checks of an open socket do not, so an idle console tab still times out).
 pub async fn note_operation(state: &AppState, caller: &mut AuthContext) -> AppResult<()> {
     if let Some(active) = caller.impersonation.as_mut() {
-        session_ends::touch(state, &mut active.record, state.clock.now()).await?;
+        ending::touch(state, &mut active.record, state.clock.now()).await?;
     }
     Ok(())
 }
@@ -75,7 +75,7 @@ async fn live_impersonation(
         .one(&state.db)
         .await?
         .ok_or_else(ended)?;
-    let switch = super::settings::switch(&state.db).await?;
+    let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
     let grant = match &record.grant_id {
         Some(id) => support_access::find(&state.db, id).await?,
         None => None,
@@ -88,7 +88,7 @@ async fn live_impersonation(
         grant: grant.as_ref(),
     };
     if let Some((reason, cause)) = end_reason(facts, &record, &impersonator, target) {
-        session_ends::end_now(state, &record, reason, cause).await?;
+        ending::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
     Ok(ActiveImpersonation {
@@ -101,7 +101,7 @@ async fn live_impersonation(
 /// What the re-check of a running session reads besides the users.
 struct Facts<'a> {
     now: DateTime<Utc>,
-    switch: Switch,
+    switch: KillSwitch,
     default_mode: Mode,
     idle: Option<chrono::Duration>,
     /// The grant the session runs under, if it has one and it still exists.

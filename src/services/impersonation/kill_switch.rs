@@ -2,23 +2,23 @@
 //! it off holds on every server sharing it, and ends every running session at once.
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
-use super::audit::{self, Entry, action};
-use super::session_ends::{self, EndReason};
 use crate::auth::context::{AuthContext, RequestMeta};
-use crate::auth::policy::Switch;
+use crate::auth::policy::KillSwitch;
 use crate::db::db_time;
 use crate::entities::impersonation_setting;
 use crate::error::AppResult;
+use crate::services::audit::{self, Entry, action};
+use crate::services::impersonation::ending::{self, EndReason};
 use crate::state::AppState;
 
 const GLOBAL: &str = "global";
 
 /// Whether impersonation is switched on (on unless a super admin switched it off).
-pub async fn switch(conn: &impl ConnectionTrait) -> AppResult<Switch> {
+pub async fn read(conn: &impl ConnectionTrait) -> AppResult<KillSwitch> {
     let row = impersonation_setting::Entity::find_by_id(GLOBAL.to_string())
         .one(conn)
         .await?;
-    Ok(Switch {
+    Ok(KillSwitch {
         enabled: row.is_none_or(|r| r.enabled),
     })
 }
@@ -54,10 +54,10 @@ pub async fn set_enabled(
     audit::record(&txn, Entry::for_caller(action, caller, meta, now)).await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
-        session_ends::end_running(
+        ending::end_running(
             &txn,
             &state.config,
-            session_ends::Running::All,
+            ending::Running::All,
             reason,
             cause,
             now,

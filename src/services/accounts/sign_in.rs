@@ -3,16 +3,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::throttle::{self, Scope};
-use super::{memberships, users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::password;
 use crate::auth::tokens::{self, AccessGrant};
 use crate::db::{db_time, new_id};
 use crate::entities::{refresh_token, user};
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::throttle::{self, Scope};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::{accounts::users, validation, work::memberships};
 use crate::state::AppState;
 
 /// Tokens handed to a client, and who they are for.

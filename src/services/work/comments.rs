@@ -6,14 +6,14 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::pagination::{Page, PageArgs};
-use super::{businesses, leads, memberships, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::db::{db_time, new_id};
 use crate::entities::comment::{self, Column as C};
 use crate::error::AppResult;
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::pagination::{Page, PageArgs};
+use crate::services::{validation, work::businesses, work::leads, work::memberships};
 use crate::state::AppState;
 
 /// What a comment is on.

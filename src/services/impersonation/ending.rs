@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::notifications::{self, Notice};
-use super::{memberships, users};
 use crate::auth::context::RequestMeta;
 use crate::config::Config;
 use crate::db::db_time;
 use crate::entities::impersonation;
 use crate::error::AppResult;
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::notify::notices::{self, Notice};
+use crate::services::{accounts::users, work::memberships};
 use crate::state::AppState;
 
 /// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
@@ -123,20 +123,20 @@ pub async fn end_once(
     let changes = audit::changes_in(conn, &record.id).await?;
     let message = format!(
         "{} left your account: {}, after {}, with {} change{}.",
-        notifications::support_name(&admin),
+        crate::services::audit::attribution::support_person(&admin),
         reason.in_words(),
-        notifications::minutes_in_words(at - record.started_at),
+        notices::minutes_in_words(at - record.started_at),
         changes,
         if changes == 1 { "" } else { "s" },
     );
     let notice = Notice {
-        kind: notifications::kind::IMPERSONATION_ENDED,
+        kind: notices::kind::IMPERSONATION_ENDED,
         message,
         subject: "Support left your account",
         impersonation_id: Some(&record.id),
         grant_id: record.grant_id.as_deref(),
     };
-    notifications::notify(conn, config, &target, notice, at).await?;
+    notices::notify(conn, config, &target, notice, at).await?;
     Ok(true)
 }
 

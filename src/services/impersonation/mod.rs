@@ -1,6 +1,14 @@
 //! Impersonation: start, cancel, elevate, end by an admin, history. The rules themselves
-//! live in `auth::policy`; the per-request re-check in `services::authentication`; how a
-//! session ends in `services::session_ends`.
+//! live in `auth::policy`; the per-request re-check in `services::accounts::bearer`; how a
+//! session ends in `services::impersonation::ending`.
+//!
+//! - `ending`: how a session ends, exactly once, whoever notices first.
+//! - `kill_switch`: impersonation for everyone, on or off.
+//! - `ledger`: every operation made in a session, as one row of it.
+pub mod ending;
+pub mod kill_switch;
+pub mod ledger;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -8,19 +16,19 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::notifications::Notice;
-use super::pagination::{Page, PageArgs};
-use super::session_ends::{EndReason, end_once};
-use super::sessions::{self, Refresh, Session};
-use super::{memberships, support_access, users, validation};
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::impersonation::ending::{EndReason, end_once};
+use crate::services::notify::notices::Notice;
+use crate::services::pagination::{Page, PageArgs};
+use crate::services::{accounts::users, support_access, validation, work::memberships};
 use crate::state::AppState;
 
 pub async fn find_by_code(
@@ -45,7 +53,7 @@ pub async fn start(
 ) -> AppResult<Session> {
     let reason = validation::optional_reason("reason", reason)?;
     let target = users::find_user(&state.db, target_id).await?;
-    let switch = super::settings::switch(&state.db).await?;
+    let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
     let now = state.clock.now();
     let admin_id = &caller.true_user().id;
     let grant = support_access::covering(&state.db, admin_id, &target.id, now).await?;
@@ -122,18 +130,18 @@ pub async fn start(
 
     let message = format!(
         "{} entered your account ({}): {}.",
-        super::notifications::support_name(&admin),
+        crate::services::audit::attribution::support_person(&admin),
         mode.in_words(),
         reason.as_deref().unwrap_or("no reason given"),
     );
     let notice = Notice {
-        kind: super::notifications::kind::IMPERSONATION_STARTED,
+        kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
         message,
         subject: "Support entered your account",
         impersonation_id: Some(&record.id),
         grant_id: record.grant_id.as_deref(),
     };
-    super::notifications::notify(&txn, &state.config, &target, notice, now).await?;
+    crate::services::notify::notices::notify(&txn, &state.config, &target, notice, now).await?;
 
     let claims = ImpersonationClaims {
         impersonated_by: admin.id.clone(),
@@ -211,7 +219,7 @@ pub async fn cancel(
     active_admin.current_team_id = Set(team.clone());
     let admin = active_admin.update(&txn).await?;
     let session =
-        sessions::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
+        sign_in::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
     txn.commit().await?;
     Ok(session)
 }
@@ -296,7 +304,8 @@ pub async fn elevate(
             ));
         }
     }
-    super::two_factor::verify_totp(state, &active.impersonator, code, meta).await?;
+    crate::services::accounts::two_factor::verify_totp(state, &active.impersonator, code, meta)
+        .await?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let changed = impersonation::Entity::update_many()
@@ -322,17 +331,18 @@ pub async fn elevate(
     // The customer is told: support can now change things (the caller's user is the target).
     let message = format!(
         "{} can now make changes in your account: {}.",
-        super::notifications::support_name(&active.impersonator),
+        crate::services::audit::attribution::support_person(&active.impersonator),
         reason,
     );
     let notice = Notice {
-        kind: super::notifications::kind::IMPERSONATION_ELEVATED,
+        kind: crate::services::notify::notices::kind::IMPERSONATION_ELEVATED,
         message,
         subject: "Support can now make changes in your account",
         impersonation_id: Some(&active.record.id),
         grant_id: active.record.grant_id.as_deref(),
     };
-    super::notifications::notify(&txn, &state.config, &caller.user, notice, now).await?;
+    crate::services::notify::notices::notify(&txn, &state.config, &caller.user, notice, now)
+        .await?;
     let record = find(&txn, &active.record.id).await?;
     txn.commit().await?;
     Ok(record)

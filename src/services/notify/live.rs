@@ -5,11 +5,11 @@
 //! own session.
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::{impersonation, support_access};
 use crate::auth::context::AuthContext;
 use crate::entities::{impersonation as session, notification, support_access_grant as grant};
 use crate::error::AppResult;
 use crate::events::{Event, kind};
+use crate::services::{impersonation, support_access};
 use crate::state::AppState;
 
 /// An event about the customer's account, as the customer may see it.

@@ -1,13 +1,16 @@
 //! The audit trail. A row is written in the same transaction as the change it records.
+//! Who a row is shown as written by: `attribution`.
+pub mod attribution;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
-use super::attribution::Attribution;
 use crate::auth::AuthContext;
 use crate::auth::context::RequestMeta;
 use crate::db::{db_time, new_id};
 use crate::entities::audit_log;
 use crate::error::AppResult;
+use crate::services::audit::attribution::Attribution;
 
 /// Actions recorded in `audit_logs.action`.
 pub mod action {
@@ -232,12 +235,12 @@ pub async fn list_for(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
     filter: &Filter,
-    page: &super::pagination::PageArgs,
-) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    page: &crate::services::pagination::PageArgs,
+) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
     if caller.is_admin_with_two_factor() {
         return list(conn, None, filter, page).await;
     }
-    let team = super::memberships::current_team(conn, caller).await?;
+    let team = crate::services::work::memberships::current_team(conn, caller).await?;
     let page = list(conn, Some(&team), filter, page).await?;
     Ok(as_seen_by(caller, page))
 }
@@ -249,8 +252,8 @@ pub async fn for_session(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
     impersonation_id: &str,
-    page: &super::pagination::PageArgs,
-) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    page: &crate::services::pagination::PageArgs,
+) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
     let scope = Scope::Session(impersonation_id);
     let page = list_scoped(conn, scope, &Filter::default(), page).await?;
     Ok(as_seen_by(caller, page))
@@ -260,8 +263,8 @@ pub async fn for_session(
 /// which tell about support staff (their address, email, role, 2FA state).
 fn as_seen_by(
     caller: &AuthContext,
-    mut page: super::pagination::Page<audit_log::Model>,
-) -> super::pagination::Page<audit_log::Model> {
+    mut page: crate::services::pagination::Page<audit_log::Model>,
+) -> crate::services::pagination::Page<audit_log::Model> {
     if !caller.is_admin_with_two_factor() {
         for row in &mut page.items {
             row.ip_address = None;
@@ -284,8 +287,8 @@ async fn list(
     conn: &impl ConnectionTrait,
     scope_team: Option<&str>,
     filter: &Filter,
-    page: &super::pagination::PageArgs,
-) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    page: &crate::services::pagination::PageArgs,
+) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
     let scope = scope_team.map_or(Scope::All, Scope::Team);
     list_scoped(conn, scope, filter, page).await
 }
@@ -294,8 +297,8 @@ async fn list_scoped(
     conn: &impl ConnectionTrait,
     scope: Scope<'_>,
     filter: &Filter,
-    page: &super::pagination::PageArgs,
-) -> AppResult<super::pagination::Page<audit_log::Model>> {
+    page: &crate::services::pagination::PageArgs,
+) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
     use audit_log::Column as C;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     // Rows without an actor (a failed login for an unknown email) stay in the table for
@@ -333,5 +336,5 @@ async fn list_scoped(
         q = q.filter(C::Id.lt(after.clone()));
     }
     let rows = q.limit(page.first + 1).all(conn).await?;
-    Ok(super::pagination::Page::from_rows(rows, page))
+    Ok(crate::services::pagination::Page::from_rows(rows, page))
 }

@@ -2,15 +2,15 @@
 //! owns, created in one transaction with their audit rows.
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::sessions::{self, Refresh, Session};
-use super::{teams, users, validation};
 use crate::auth::context::RequestMeta;
 use crate::auth::{Role, password};
 use crate::db::{db_time, new_id};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::{accounts::users, validation, work::teams};
 use crate::state::AppState;
 
 /// A validated new account, its password already hashed.
@@ -131,7 +131,7 @@ pub async fn register(
     .await?;
     let team = user.current_team_id.clone();
     let session =
-        sessions::issue_session(state, &txn, user, team, false, Refresh::NewFamily).await?;
+        sign_in::issue_session(state, &txn, user, team, false, Refresh::NewFamily).await?;
     txn.commit().await?;
     Ok(session)
 }

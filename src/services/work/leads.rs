@@ -5,15 +5,15 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::businesses::business_in_team;
-use super::pagination::{Page, PageArgs};
-use super::{memberships, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::db::{db_time, new_id};
 use crate::entities::lead;
 use crate::error::{AppError, AppResult};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::pagination::{Page, PageArgs};
+use crate::services::work::businesses::business_in_team;
+use crate::services::{validation, work::memberships};
 use crate::state::AppState;
 
 pub async fn create_lead(

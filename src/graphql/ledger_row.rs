@@ -1,4 +1,4 @@
-//! What the activity ledger records of an operation (`services::activity` stores it; the
+//! What the activity ledger records of an operation (`services::impersonation::ledger` stores it; the
 //! operation gate, `graphql::gate`, writes the row for every operation made with an
 //! impersonation token): the operation's type, name and top-level fields, every fragment
 //! expanded however deep. Never variable values or the query text.
@@ -8,7 +8,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 
-use crate::services::activity::Operation;
+use crate::services::impersonation::ledger::Operation;
 
 /// The operation a document runs: the one named, else its only one.
 pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {

@@ -5,16 +5,16 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::memberships::{self, OWNER};
-use super::pagination::{Page, PageArgs};
-use super::sessions::{self, Refresh, Session};
-use super::{users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::db::{db_time, new_id};
 use crate::entities::{team, team_member, user};
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::pagination::{Page, PageArgs};
+use crate::services::work::memberships::{self, OWNER};
+use crate::services::{accounts::users, validation};
 use crate::state::AppState;
 
 /// Creates a team owned by `owner`, with its membership and audit row, on `conn`.
@@ -98,7 +98,7 @@ pub async fn switch_team(
         .team(Some(team_id))
         .entity("Team", team_id);
     audit::record(&txn, entry).await?;
-    let session = sessions::issue_session(
+    let session = sign_in::issue_session(
         state,
         &txn,
         user,

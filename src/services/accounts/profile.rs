@@ -1,15 +1,15 @@
 //! The Profile Settings page and roles: name, consent, password; super admins set roles.
 use sea_orm::Set;
 
-use super::audit::{self, Entry, action};
-use super::session_ends::{self, EndReason, Running};
-use super::throttle::{self, Scope};
-use super::{sessions, users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::{Role, password};
 use crate::db::db_time;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::throttle::{self, Scope};
+use crate::services::audit::{self, Entry, action};
+use crate::services::impersonation::ending::{self, EndReason, Running};
+use crate::services::{accounts::sign_in, accounts::users, validation};
 use crate::state::AppState;
 
 pub struct ProfileInput {
@@ -72,7 +72,7 @@ pub async fn update_profile(
     };
     if let Some((which, cause)) = ending {
         let reason = EndReason::RevokedByUser;
-        session_ends::end_running(&txn, &state.config, which, reason, cause, now, meta).await?;
+        ending::end_running(&txn, &state.config, which, reason, cause, now, meta).await?;
     }
     txn.commit().await?;
     Ok(user)
@@ -128,8 +128,8 @@ pub async fn change_password(
         u.sessions_valid_after = Set(Some(db_time(now)));
     })
     .await?;
-    session_ends::end_for_user_change(&txn, &state.config, &before, &after, now, meta).await?;
-    sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    ending::end_for_user_change(&txn, &state.config, &before, &after, now, meta).await?;
+    sign_in::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
     let entry = Entry::for_caller(action::PASSWORD_CHANGED, caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
@@ -153,7 +153,7 @@ pub async fn set_user_role(
     let before = users::find_user(&txn, user_id).await?;
     let previous = before.role;
     let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
-    session_ends::end_for_user_change(&txn, &state.config, &before, &user, now, meta).await?;
+    ending::end_for_user_change(&txn, &state.config, &before, &user, now, meta).await?;
     let entry = Entry::for_caller(action::ROLE_CHANGED, caller, meta, now)
         .entity("User", &user.id)
         .details(serde_json::json!({ "from": previous.as_str(), "to": role.as_str() }));

@@ -2,6 +2,7 @@
 //! behalf, and how it is shown. While impersonating, the impersonator wrote it, on behalf of
 //! the target, shown as "Support team (<impersonator's name>)".
 use crate::auth::AuthContext;
+use crate::entities::user;
 
 /// The label that marks what support staff wrote while impersonating. Nobody may take it as
 /// their own name (`validation::person_name`).
@@ -62,6 +63,13 @@ pub fn display_name(author_name: &str, is_impersonated: bool) -> String {
     } else {
         author_name.to_string()
     }
+}
+
+/// How a sentence told to the customer names the support person in it, as its subject:
+/// "Ada Admin (support) entered your account". The same family as `display_name`, which names
+/// the author of a row written in a session ("Support team (Ada Admin)").
+pub fn support_person(admin: &user::Model) -> String {
+    format!("{} (support)", admin.name)
 }
 
 #[cfg(test)]

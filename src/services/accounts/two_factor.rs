@@ -3,15 +3,15 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
-use super::attribution::Attribution;
-use super::audit::{self, Entry, action};
-use super::sessions::{self, Refresh, Session};
-use super::throttle::{self, Scope};
-use super::{profile, users, validation};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::totp;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::accounts::throttle::{self, Scope};
+use crate::services::audit::attribution::Attribution;
+use crate::services::audit::{self, Entry, action};
+use crate::services::{accounts::profile, accounts::users, validation};
 use crate::state::AppState;
 
 pub struct Enrollment {
@@ -130,11 +130,11 @@ pub async fn turn_on_two_factor(
         u.totp_enabled = Set(true);
     })
     .await?;
-    sessions::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
+    sign_in::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
     let entry =
         Entry::for_caller(action::TWO_FACTOR_ENABLED, caller, meta, now).entity("User", &user.id);
     audit::record(&txn, entry).await?;
-    let session = sessions::issue_session(
+    let session = sign_in::issue_session(
         state,
         &txn,
         user,
@@ -165,7 +165,7 @@ pub async fn authenticate_two_factor(
     let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, caller, meta, now);
     audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
-    let session = sessions::issue_session(
+    let session = sign_in::issue_session(
         state,
         &txn,
         user,
@@ -200,8 +200,11 @@ pub async fn turn_off_two_factor(
     })
     .await?;
     let config = &state.config;
-    super::session_ends::end_for_user_change(&txn, config, &before, &after, now, meta).await?;
-    sessions::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
+    crate::services::impersonation::ending::end_for_user_change(
+        &txn, config, &before, &after, now, meta,
+    )
+    .await?;
+    sign_in::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
     let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;

@@ -1,6 +1,6 @@
 //! Notices to a user about their account: written in the transaction of what they tell (a
 //! session started or ended in the account, access asked for), listed in the app, and, with
-//! `SMTP_URL` set, queued in the same transaction for e-mail (`services::outbox`). Nothing an
+//! `SMTP_URL` set, queued in the same transaction for e-mail (`services::notify::outbox`). Nothing an
 //! admin sets turns them off.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -9,15 +9,15 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::audit::{self, Entry, action};
-use super::outbox;
-use super::pagination::{Page, PageArgs};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Config;
 use crate::db::{db_time, new_id};
 use crate::entities::{notification, user};
 use crate::error::AppResult;
 use crate::events::{self, NewEvent};
+use crate::services::audit::{self, Entry, action};
+use crate::services::notify::outbox;
+use crate::services::pagination::{Page, PageArgs};
 use crate::state::AppState;
 
 /// A notice's kind is the kind of the live event it goes out with.
@@ -125,11 +125,6 @@ async fn mark(
         q = q.filter(C::Id.is_in(ids.iter().cloned()));
     }
     Ok(q.exec(conn).await?.rows_affected)
-}
-
-/// "Ada Admin (support)": how a notice names support staff.
-pub fn support_name(admin: &user::Model) -> String {
-    format!("{} (support)", admin.name)
 }
 
 /// A duration in words, to the minute.

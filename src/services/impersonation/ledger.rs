@@ -9,10 +9,10 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::pagination::{Page, PageArgs};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation_activity as activity;
 use crate::error::AppResult;
+use crate::services::pagination::{Page, PageArgs};
 
 /// One operation to record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, Set};
 
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::MayWrite;
 use crate::auth::{Role, password, totp};
 use crate::entities::user;
 use crate::error::AppResult;
@@ -129,11 +130,16 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
                 impersonation: None,
             };
             let first = a.name.split(' ').next().unwrap_or(a.name);
-            let b = businesses::create_business(state, &ctx, &format!("{first}'s Bakery"), &meta)
-                .await?;
+            let b = businesses::create_business(
+                state,
+                MayWrite::check(&ctx)?,
+                &format!("{first}'s Bakery"),
+                &meta,
+            )
+            .await?;
             let l = leads::create_lead(
                 state,
-                &ctx,
+                MayWrite::check(&ctx)?,
                 &format!("{first}'s first lead"),
                 Some(&b.id),
                 &meta,
@@ -141,7 +147,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
             .await?;
             comments::add(
                 state,
-                &ctx,
+                MayWrite::check(&ctx)?,
                 CommentTarget::Business(&b.id),
                 "Call back on Monday.",
                 &meta,
@@ -149,7 +155,7 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
             .await?;
             comments::add(
                 state,
-                &ctx,
+                MayWrite::check(&ctx)?,
                 CommentTarget::Lead(&l.id),
                 "Interested in the premium plan.",
                 &meta,

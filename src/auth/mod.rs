@@ -3,6 +3,7 @@
 pub mod context;
 pub mod password;
 pub mod policy;
+pub mod proof;
 pub mod tokens;
 pub mod totp;
 

@@ -5,6 +5,7 @@ use async_graphql::{Context, Guard, Result};
 use super::context::{caller, maybe_caller, request_meta};
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::AsThemselves;
 use crate::error::AppError;
 use crate::services::audit;
 use crate::state::AppState;
@@ -115,15 +116,16 @@ impl NotImpersonating {
 impl Guard for NotImpersonating {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match maybe_caller(ctx) {
-            Some(c) if self.applies && c.is_impersonating() => {
-                let field = ctx.item.node.name.node.as_str();
-                let refusal = AppError::BlockedWhileImpersonating;
-                Err(
-                    refuse_and_audit(ctx.data_opt(), c, field, &request_meta(ctx), refusal)
+            Some(c) if self.applies => match AsThemselves::check(c) {
+                Ok(_) => Ok(()),
+                Err(refusal) => {
+                    let field = ctx.item.node.name.node.as_str();
+                    let meta = request_meta(ctx);
+                    Err(refuse_and_audit(ctx.data_opt(), c, field, &meta, refusal)
                         .await
-                        .into(),
-                )
-            }
+                        .into())
+                }
+            },
             _ => Ok(()),
         }
     }

@@ -13,8 +13,7 @@ use async_graphql::{ErrorExtensions, ServerError, ServerResult, Value};
 use super::context::Caller;
 use super::guards::refuse_and_audit;
 use crate::auth::context::RequestMeta;
-use crate::entities::impersonation::Mode;
-use crate::error::AppError;
+use crate::auth::proof::MayWrite;
 
 /// The mutations a READ_ONLY session may still make: leave, or ask to write.
 pub const ALLOWED: [&str; 2] = ["cancelImpersonation", "elevateImpersonation"];
@@ -36,18 +35,11 @@ impl Extension for ReadOnlySessions {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let mutation = info.parent_type == "Mutation" && !ALLOWED.contains(&info.name);
-        let read_only = || {
-            ctx.data_opt::<Caller>()
-                .and_then(|c| c.0.as_ref())
-                .filter(|c| {
-                    c.impersonation
-                        .as_ref()
-                        .is_some_and(|i| i.record.mode == Mode::ReadOnly)
-                })
-        };
-        if let Some(caller) = mutation.then(read_only).flatten() {
+        let caller = ctx.data_opt::<Caller>().and_then(|c| c.0.as_ref());
+        if let Some(caller) = caller.filter(|_| mutation)
+            && let Err(refusal) = MayWrite::check(caller)
+        {
             let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-            let refusal = AppError::ReadOnlySession;
             let refusal = refuse_and_audit(ctx.data_opt(), caller, info.name, &meta, refusal);
             let extended = refusal.await.extend();
             let mut e = ServerError::new(extended.message, None);

@@ -4,6 +4,7 @@
 use crate::common::*;
 use crm::auth::AuthContext;
 use crm::auth::context::RequestMeta;
+use crm::auth::proof::MayWrite;
 use crm::services::accounts::throttle::{self, Scope};
 use crm::services::pagination::PageArgs;
 use crm::services::work::comments::{self, CommentTarget, CommentWindow};
@@ -57,14 +58,14 @@ async fn comments_are_one_list_per_target_paged_or_latest() {
     let s = app.register("ann@example.com", "Ann").await;
     let ann = context(&app, &s.token).await;
     let meta = RequestMeta::default();
-    let b = businesses::create_business(&app.state, &ann, "Acme", &meta)
+    let b = businesses::create_business(&app.state, MayWrite::check(&ann).unwrap(), "Acme", &meta)
         .await
         .unwrap();
     for i in 0..3 {
         let text = format!(" note {i} ");
         let c = comments::add(
             &app.state,
-            &ann,
+            MayWrite::check(&ann).unwrap(),
             CommentTarget::Business(&b.id),
             &text,
             &meta,
@@ -77,7 +78,7 @@ async fn comments_are_one_list_per_target_paged_or_latest() {
     }
     let blank = comments::add(
         &app.state,
-        &ann,
+        MayWrite::check(&ann).unwrap(),
         CommentTarget::Business(&b.id),
         "  ",
         &meta,
@@ -86,7 +87,7 @@ async fn comments_are_one_list_per_target_paged_or_latest() {
     assert_eq!(blank.unwrap_err().code(), "BAD_USER_INPUT");
     let other_team_lead = comments::add(
         &app.state,
-        &ann,
+        MayWrite::check(&ann).unwrap(),
         CommentTarget::Lead("01a1feb8-7151-7059-a8ba-26c2068d7c64"),
         "x",
         &meta,
@@ -131,9 +132,14 @@ async fn the_audit_service_hides_support_details_from_customers() {
     let meta = RequestMeta {
         ip: Some("198.51.100.9".into()),
     };
-    businesses::create_business(&app.state, &support, "By support", &meta)
-        .await
-        .unwrap();
+    businesses::create_business(
+        &app.state,
+        MayWrite::check(&support).unwrap(),
+        "By support",
+        &meta,
+    )
+    .await
+    .unwrap();
     let args = PageArgs::parse(Some(100), None).unwrap();
     let filter = audit::Filter {
         is_impersonated: Some(true),

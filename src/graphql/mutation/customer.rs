@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{caller, request_meta};
+use crate::graphql::context::{as_themselves, caller, request_meta};
 use crate::graphql::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
 use crate::graphql::state;
 use crate::graphql::types::SupportAccessGrant;
@@ -47,7 +47,7 @@ impl SupportAccessMutation {
         grant_id: ID,
         minutes: Option<i32>,
     ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, as_themselves(ctx).await?, request_meta(ctx));
         let g = support_access::approve(s, c, &grant_id, minutes, &meta).await?;
         Ok(SupportAccessGrant(g))
     }
@@ -59,7 +59,7 @@ impl SupportAccessMutation {
         ctx: &Context<'_>,
         grant_id: ID,
     ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, as_themselves(ctx).await?, request_meta(ctx));
         Ok(SupportAccessGrant(
             support_access::deny(s, c, &grant_id, &meta).await?,
         ))
@@ -80,7 +80,13 @@ impl SupportAccessMutation {
             mode: mode.unwrap_or(Mode::ReadWrite),
             minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
         };
-        let g = support_access::open(state(ctx)?, caller(ctx)?, w, &request_meta(ctx)).await?;
+        let g = support_access::open(
+            state(ctx)?,
+            as_themselves(ctx).await?,
+            w,
+            &request_meta(ctx),
+        )
+        .await?;
         Ok(SupportAccessGrant(g))
     }
 
@@ -92,7 +98,7 @@ impl SupportAccessMutation {
         ctx: &Context<'_>,
         grant_id: ID,
     ) -> Result<SupportAccessGrant> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, as_themselves(ctx).await?, request_meta(ctx));
         Ok(SupportAccessGrant(
             support_access::revoke(s, c, &grant_id, &meta).await?,
         ))
@@ -113,7 +119,7 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         ids: Option<Vec<ID>>,
     ) -> Result<i32> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, as_themselves(ctx).await?, request_meta(ctx));
         let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
         let n = notices::mark_read(s, c, ids.as_deref(), &meta).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))

@@ -6,7 +6,7 @@ use super::state;
 use super::types::*;
 use crate::auth::Role;
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{caller, request_meta};
+use crate::graphql::context::{as_themselves, caller, may_write, request_meta};
 use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
@@ -96,7 +96,13 @@ impl AccountMutation {
             impersonation_requires_approval: input.impersonation_requires_approval,
         };
         Ok(User(
-            profile::update_profile(state(ctx)?, caller(ctx)?, input, &request_meta(ctx)).await?,
+            profile::update_profile(
+                state(ctx)?,
+                may_write(ctx).await?,
+                input,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
@@ -109,7 +115,7 @@ impl AccountMutation {
     ) -> Result<bool> {
         profile::change_password(
             state(ctx)?,
-            caller(ctx)?,
+            as_themselves(ctx).await?,
             &current_password,
             &new_password,
             &request_meta(ctx),
@@ -121,9 +127,12 @@ impl AccountMutation {
     /// Starts 2FA enrollment. The secret is shown here once.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn generate_two_factor_secret(&self, ctx: &Context<'_>) -> Result<TwoFactorSecret> {
-        let e =
-            two_factor::generate_two_factor_secret(state(ctx)?, caller(ctx)?, &request_meta(ctx))
-                .await?;
+        let e = two_factor::generate_two_factor_secret(
+            state(ctx)?,
+            as_themselves(ctx).await?,
+            &request_meta(ctx),
+        )
+        .await?;
         Ok(TwoFactorSecret {
             otpauth_url: e.otpauth_url,
             qr_code: e.qr_code_data_url,
@@ -142,7 +151,7 @@ impl AccountMutation {
         Ok(AuthPayload(
             two_factor::turn_on_two_factor(
                 state(ctx)?,
-                caller(ctx)?,
+                as_themselves(ctx).await?,
                 &code,
                 &password,
                 &request_meta(ctx),
@@ -161,7 +170,7 @@ impl AccountMutation {
         Ok(AuthPayload(
             two_factor::authenticate_two_factor(
                 state(ctx)?,
-                caller(ctx)?,
+                as_themselves(ctx).await?,
                 &code,
                 &request_meta(ctx),
             )
@@ -171,8 +180,13 @@ impl AccountMutation {
 
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn turn_off_two_factor(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        two_factor::turn_off_two_factor(state(ctx)?, caller(ctx)?, &code, &request_meta(ctx))
-            .await?;
+        two_factor::turn_off_two_factor(
+            state(ctx)?,
+            as_themselves(ctx).await?,
+            &code,
+            &request_meta(ctx),
+        )
+        .await?;
         Ok(true)
     }
 
@@ -182,7 +196,7 @@ impl AccountMutation {
         Ok(User(
             profile::set_user_role(
                 state(ctx)?,
-                caller(ctx)?,
+                as_themselves(ctx).await?,
                 &user_id,
                 role,
                 &request_meta(ctx),
@@ -201,8 +215,13 @@ impl TeamMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn create_team(&self, ctx: &Context<'_>, name: String) -> Result<Team> {
         Ok(Team(
-            teams::create_team_for_caller(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx))
-                .await?,
+            teams::create_team_for_caller(
+                state(ctx)?,
+                as_themselves(ctx).await?,
+                &name,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
@@ -211,7 +230,13 @@ impl TeamMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn switch_team(&self, ctx: &Context<'_>, team_id: ID) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            teams::switch_team(state(ctx)?, caller(ctx)?, &team_id, &request_meta(ctx)).await?,
+            teams::switch_team(
+                state(ctx)?,
+                as_themselves(ctx).await?,
+                &team_id,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 }
@@ -224,8 +249,13 @@ impl WorkMutation {
     #[graphql(guard = "TwoFactorPassed")]
     async fn create_business(&self, ctx: &Context<'_>, name: String) -> Result<Business> {
         Ok(Business(
-            businesses::create_business(state(ctx)?, caller(ctx)?, &name, &request_meta(ctx))
-                .await?,
+            businesses::create_business(
+                state(ctx)?,
+                may_write(ctx).await?,
+                &name,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
@@ -239,7 +269,7 @@ impl WorkMutation {
         let s = state(ctx)?;
         let l = leads::create_lead(
             s,
-            caller(ctx)?,
+            may_write(ctx).await?,
             &name,
             business_id.as_ref().map(|b| b.as_str()),
             &request_meta(ctx),
@@ -258,7 +288,14 @@ impl WorkMutation {
     ) -> Result<Comment> {
         let target = CommentTarget::Business(&business_id);
         Ok(Comment(
-            comments::add(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+            comments::add(
+                state(ctx)?,
+                may_write(ctx).await?,
+                target,
+                &text,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 
@@ -272,7 +309,14 @@ impl WorkMutation {
     ) -> Result<Comment> {
         let target = CommentTarget::Lead(&lead_id);
         Ok(Comment(
-            comments::add(state(ctx)?, caller(ctx)?, target, &text, &request_meta(ctx)).await?,
+            comments::add(
+                state(ctx)?,
+                may_write(ctx).await?,
+                target,
+                &text,
+                &request_meta(ctx),
+            )
+            .await?,
         ))
     }
 }
@@ -340,7 +384,10 @@ impl ImpersonationMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_impersonation_enabled(&self, ctx: &Context<'_>, enabled: bool) -> Result<bool> {
         let s = state(ctx)?;
-        Ok(kill_switch::set_enabled(s, caller(ctx)?, enabled, &request_meta(ctx)).await?)
+        Ok(
+            kill_switch::set_enabled(s, as_themselves(ctx).await?, enabled, &request_meta(ctx))
+                .await?,
+        )
     }
 
     /// Ends the impersonation and returns the admin's own tokens, in the team the admin

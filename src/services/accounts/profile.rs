@@ -2,6 +2,7 @@
 use sea_orm::Set;
 
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::{AsThemselves, MayWrite};
 use crate::auth::{Role, password};
 use crate::db::db_time;
 use crate::entities::user;
@@ -18,15 +19,18 @@ pub struct ProfileInput {
     pub impersonation_requires_approval: Option<bool>,
 }
 
-/// Updates the effective user's profile. (Changing `impersonationAllowed` or
-/// `impersonationRequiresApproval` while impersonating is refused by the resolver's guard
-/// before this runs.)
+/// Updates the effective user's profile. Not in a read-only session (`MayWrite`); the consent
+/// (`impersonationAllowed`, `impersonationRequiresApproval`) is the account's own, so changing
+/// it also needs the caller as themselves (the resolver's guard refuses and audits it first).
 pub async fn update_profile(
     state: &AppState,
-    caller: &AuthContext,
+    caller: MayWrite<'_>,
     input: ProfileInput,
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
+    if input.impersonation_allowed.is_some() || input.impersonation_requires_approval.is_some() {
+        AsThemselves::check(&caller)?;
+    }
     let name = input
         .name
         .as_deref()
@@ -56,7 +60,7 @@ pub async fn update_profile(
         }
     })
     .await?;
-    let entry = Entry::for_caller(action::PROFILE_UPDATED, caller, meta, now)
+    let entry = Entry::for_caller(action::PROFILE_UPDATED, &caller, meta, now)
         .entity("User", &user.id)
         .details(changed.into());
     audit::record(&txn, entry).await?;
@@ -110,14 +114,14 @@ pub async fn check_current_password(
 /// `changePassword`: needs the current password; ends every earlier session.
 pub async fn change_password(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     current: &str,
     new: &str,
     meta: &RequestMeta,
 ) -> AppResult<()> {
     validation::password("newPassword", new)?;
     let failed = action::PASSWORD_CHANGE_FAILED;
-    check_current_password(state, caller, "currentPassword", current, failed, meta).await?;
+    check_current_password(state, &caller, "currentPassword", current, failed, meta).await?;
     let hash = password::hash(&state.hashing, new.to_string()).await?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
@@ -130,7 +134,7 @@ pub async fn change_password(
     .await?;
     ending::end_for_user_change(&txn, &state.config, &before, &after, now, meta).await?;
     sign_in::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
-    let entry = Entry::for_caller(action::PASSWORD_CHANGED, caller, meta, now)
+    let entry = Entry::for_caller(action::PASSWORD_CHANGED, &caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
     txn.commit().await?;
@@ -140,7 +144,7 @@ pub async fn change_password(
 /// Super admins set roles; nobody changes their own.
 pub async fn set_user_role(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     user_id: &str,
     role: Role,
     meta: &RequestMeta,
@@ -154,7 +158,7 @@ pub async fn set_user_role(
     let previous = before.role;
     let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
     ending::end_for_user_change(&txn, &state.config, &before, &user, now, meta).await?;
-    let entry = Entry::for_caller(action::ROLE_CHANGED, caller, meta, now)
+    let entry = Entry::for_caller(action::ROLE_CHANGED, &caller, meta, now)
         .entity("User", &user.id)
         .details(serde_json::json!({ "from": previous.as_str(), "to": role.as_str() }));
     audit::record(&txn, entry).await?;

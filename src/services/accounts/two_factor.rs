@@ -3,7 +3,8 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
-use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::context::RequestMeta;
+use crate::auth::proof::AsThemselves;
 use crate::auth::totp;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
@@ -22,7 +23,7 @@ pub struct Enrollment {
 /// Starts 2FA enrollment: a new secret, shown once, enabled only by `turnOnTwoFactor`.
 pub async fn generate_two_factor_secret(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     meta: &RequestMeta,
 ) -> AppResult<Enrollment> {
     if caller.user.totp_enabled {
@@ -40,7 +41,7 @@ pub async fn generate_two_factor_secret(
         u.totp_last_step = Set(None);
     })
     .await?;
-    let entry = Entry::for_caller(action::TWO_FACTOR_SECRET_GENERATED, caller, meta, now)
+    let entry = Entry::for_caller(action::TWO_FACTOR_SECRET_GENERATED, &caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
     txn.commit().await?;
@@ -103,7 +104,7 @@ pub async fn verify_totp(
 
 pub async fn turn_on_two_factor(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     code: &str,
     current_password: &str,
     meta: &RequestMeta,
@@ -116,7 +117,7 @@ pub async fn turn_on_two_factor(
     }
     profile::check_current_password(
         state,
-        caller,
+        &caller,
         "password",
         current_password,
         action::TWO_FACTOR_ENABLE_FAILED,
@@ -132,7 +133,7 @@ pub async fn turn_on_two_factor(
     .await?;
     sign_in::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
     let entry =
-        Entry::for_caller(action::TWO_FACTOR_ENABLED, caller, meta, now).entity("User", &user.id);
+        Entry::for_caller(action::TWO_FACTOR_ENABLED, &caller, meta, now).entity("User", &user.id);
     audit::record(&txn, entry).await?;
     let session = sign_in::issue_session(
         state,
@@ -149,7 +150,7 @@ pub async fn turn_on_two_factor(
 
 pub async fn authenticate_two_factor(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     code: &str,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
@@ -162,7 +163,7 @@ pub async fn authenticate_two_factor(
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
-    let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, caller, meta, now);
+    let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, &caller, meta, now);
     audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
     let session = sign_in::issue_session(
@@ -180,7 +181,7 @@ pub async fn authenticate_two_factor(
 
 pub async fn turn_off_two_factor(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     code: &str,
     meta: &RequestMeta,
 ) -> AppResult<()> {
@@ -205,7 +206,7 @@ pub async fn turn_off_two_factor(
     )
     .await?;
     sign_in::revoke_all_refresh_tokens(&txn, &caller.user.id, now).await?;
-    let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, caller, meta, now)
+    let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, &caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
     txn.commit().await?;

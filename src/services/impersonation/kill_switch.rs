@@ -2,8 +2,9 @@
 //! it off holds on every server sharing it, and ends every running session at once.
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
-use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::context::RequestMeta;
 use crate::auth::policy::KillSwitch;
+use crate::auth::proof::AsThemselves;
 use crate::db::db_time;
 use crate::entities::impersonation_setting;
 use crate::error::AppResult;
@@ -28,7 +29,7 @@ pub async fn read(conn: &impl ConnectionTrait) -> AppResult<KillSwitch> {
 /// `IMPERSONATION_DISABLED`); new ones are refused with `IMPERSONATION_DISABLED`.
 pub async fn set_enabled(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     enabled: bool,
     meta: &RequestMeta,
 ) -> AppResult<bool> {
@@ -51,7 +52,7 @@ pub async fn set_enabled(
         true => action::IMPERSONATION_ENABLED,
         false => action::IMPERSONATION_DISABLED,
     };
-    audit::record(&txn, Entry::for_caller(action, caller, meta, now)).await?;
+    audit::record(&txn, Entry::for_caller(action, &caller, meta, now)).await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
         ending::end_running(

@@ -9,7 +9,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::context::RequestMeta;
+use crate::auth::proof::AsThemselves;
 use crate::config::Config;
 use crate::db::{db_time, new_id};
 use crate::entities::{notification, user};
@@ -96,14 +97,14 @@ pub async fn list(
 /// were newly marked.
 pub async fn mark_read(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     ids: Option<&[String]>,
     meta: &RequestMeta,
 ) -> AppResult<u64> {
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let n = mark(&txn, &caller.user.id, ids, now).await?;
-    let entry = Entry::for_caller(action::NOTIFICATIONS_READ, caller, meta, now)
+    let entry = Entry::for_caller(action::NOTIFICATIONS_READ, &caller, meta, now)
         .details(serde_json::json!({ "marked": n }));
     audit::record(&txn, entry).await?;
     txn.commit().await?;

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
+use crate::auth::proof::AsThemselves;
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
@@ -135,14 +136,14 @@ pub async fn request(
 /// (all of them by default). The window starts now.
 pub async fn approve(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     id: &str,
     minutes: Option<i32>,
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
-    audited_refusal(state, caller, "approveSupportAccess", id, meta, async {
+    audited_refusal(state, &caller, "approveSupportAccess", id, meta, async {
         let now = state.clock.now();
-        let g = own(&state.db, caller, id).await?;
+        let g = own(&state.db, &caller, id).await?;
         if status(&g, now) != Status::Pending {
             return Err(not_in(Status::Pending, &g, now));
         }
@@ -157,7 +158,7 @@ pub async fn approve(
             action: action::SUPPORT_ACCESS_APPROVED,
             details: serde_json::json!({ "minutes": minutes, "mode": g.mode.as_str() }),
         };
-        let g = decide(&txn, caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -167,13 +168,13 @@ pub async fn approve(
 /// `denySupportAccess`: the user turns down a PENDING request.
 pub async fn deny(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     id: &str,
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
-    audited_refusal(state, caller, "denySupportAccess", id, meta, async {
+    audited_refusal(state, &caller, "denySupportAccess", id, meta, async {
         let now = state.clock.now();
-        let g = own(&state.db, caller, id).await?;
+        let g = own(&state.db, &caller, id).await?;
         let txn = crate::db::write_txn(state).await?;
         let d = Decision {
             from: Status::Pending,
@@ -182,7 +183,7 @@ pub async fn deny(
             action: action::SUPPORT_ACCESS_DENIED,
             details: serde_json::json!({}),
         };
-        let g = decide(&txn, caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -193,13 +194,13 @@ pub async fn deny(
 /// ends in the same transaction (`REVOKED_BY_USER`), so on every server at once.
 pub async fn revoke(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     id: &str,
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
-    audited_refusal(state, caller, "revokeSupportAccess", id, meta, async {
+    audited_refusal(state, &caller, "revokeSupportAccess", id, meta, async {
         let now = state.clock.now();
-        let g = own(&state.db, caller, id).await?;
+        let g = own(&state.db, &caller, id).await?;
         let txn = crate::db::write_txn(state).await?;
         let d = Decision {
             from: Status::Approved,
@@ -208,7 +209,7 @@ pub async fn revoke(
             action: action::SUPPORT_ACCESS_REVOKED,
             details: serde_json::json!({}),
         };
-        let g = decide(&txn, caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &caller, &g, d, now, meta).await?;
         let under = ending::Running::UnderGrant(&g.id);
         let reason = EndReason::RevokedByUser;
         ending::end_running(
@@ -237,11 +238,11 @@ pub struct Window<'a> {
 /// `grantSupportAccess`: the user opens a window for any admin, unasked, starting now.
 pub async fn open(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     w: Window<'_>,
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
-    audited_refusal(state, caller, "grantSupportAccess", "", meta, async {
+    audited_refusal(state, &caller, "grantSupportAccess", "", meta, async {
         let reason = validation::reason("reason", w.reason)?;
         let minutes = window("minutes", w.minutes, MAX_MINUTES)?;
         let now = state.clock.now();
@@ -261,7 +262,7 @@ pub async fn open(
         }
         .insert(&txn)
         .await?;
-        let entry = Entry::for_caller(action::SUPPORT_ACCESS_GRANTED, caller, meta, now)
+        let entry = Entry::for_caller(action::SUPPORT_ACCESS_GRANTED, &caller, meta, now)
             .entity("SupportAccessGrant", &g.id)
             .details(serde_json::json!({ "minutes": minutes, "mode": w.mode.as_str() }));
         audit::record(&txn, entry).await?;

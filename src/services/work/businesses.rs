@@ -6,6 +6,7 @@ use sea_orm::{
 };
 
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::MayWrite;
 use crate::db::{db_time, new_id};
 use crate::entities::business;
 use crate::error::{AppError, AppResult};
@@ -17,24 +18,24 @@ use crate::state::AppState;
 
 pub async fn create_business(
     state: &AppState,
-    caller: &AuthContext,
+    caller: MayWrite<'_>,
     name: &str,
     meta: &RequestMeta,
 ) -> AppResult<business::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = crate::db::write_txn(state).await?;
-    let team_id = memberships::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, &caller).await?;
     let b = business::ActiveModel {
         id: Set(new_id()),
         team_id: Set(team_id.clone()),
         name: Set(name),
-        created_by_id: Set(Attribution::caller(caller).actor_id),
+        created_by_id: Set(Attribution::caller(&caller).actor_id),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    let entry = Entry::for_caller(action::BUSINESS_CREATED, caller, meta, now)
+    let entry = Entry::for_caller(action::BUSINESS_CREATED, &caller, meta, now)
         .team(Some(&team_id))
         .entity("Business", &b.id);
     audit::record(&txn, entry).await?;

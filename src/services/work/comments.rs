@@ -6,7 +6,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::context::RequestMeta;
+use crate::auth::proof::MayWrite;
 use crate::db::{db_time, new_id};
 use crate::entities::comment::{self, Column as C};
 use crate::error::AppResult;
@@ -92,16 +93,16 @@ pub async fn list(
 /// stored exactly as written.
 pub async fn add(
     state: &AppState,
-    caller: &AuthContext,
+    caller: MayWrite<'_>,
     target: CommentTarget<'_>,
     text: &str,
     meta: &RequestMeta,
 ) -> AppResult<comment::Model> {
     let text = validation::comment("text", text)?;
-    let by = Attribution::caller(caller);
+    let by = Attribution::caller(&caller);
     let now = db_time(state.clock.now());
     let txn = crate::db::write_txn(state).await?;
-    let team_id = memberships::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, &caller).await?;
     target.ensure_in_team(&txn, &team_id).await?;
     let (business_id, lead_id) = match target {
         CommentTarget::Business(id) => (Some(id.to_string()), None),

@@ -6,6 +6,7 @@ use sea_orm::{
 };
 
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::MayWrite;
 use crate::db::{db_time, new_id};
 use crate::entities::lead;
 use crate::error::{AppError, AppResult};
@@ -18,7 +19,7 @@ use crate::state::AppState;
 
 pub async fn create_lead(
     state: &AppState,
-    caller: &AuthContext,
+    caller: MayWrite<'_>,
     name: &str,
     business_id: Option<&str>,
     meta: &RequestMeta,
@@ -26,7 +27,7 @@ pub async fn create_lead(
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
     let txn = crate::db::write_txn(state).await?;
-    let team_id = memberships::current_team(&txn, caller).await?;
+    let team_id = memberships::current_team(&txn, &caller).await?;
     if let Some(b) = business_id {
         business_in_team(&txn, &team_id, b).await?;
     }
@@ -35,12 +36,12 @@ pub async fn create_lead(
         team_id: Set(team_id.clone()),
         business_id: Set(business_id.map(str::to_string)),
         name: Set(name),
-        created_by_id: Set(Attribution::caller(caller).actor_id),
+        created_by_id: Set(Attribution::caller(&caller).actor_id),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    let entry = Entry::for_caller(action::LEAD_CREATED, caller, meta, now)
+    let entry = Entry::for_caller(action::LEAD_CREATED, &caller, meta, now)
         .team(Some(&team_id))
         .entity("Lead", &l.id);
     audit::record(&txn, entry).await?;

@@ -5,7 +5,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::context::RequestMeta;
+use crate::auth::proof::AsThemselves;
 use crate::db::{db_time, new_id};
 use crate::entities::{team, team_member, user};
 use crate::error::{AppError, AppResult};
@@ -59,12 +60,12 @@ pub async fn create_team(
 /// `createTeam`: a new team the caller owns. The caller stays in their current team.
 pub async fn create_team_for_caller(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     name: &str,
     meta: &RequestMeta,
 ) -> AppResult<team::Model> {
     let txn = crate::db::write_txn(state).await?;
-    let by = Attribution::caller(caller);
+    let by = Attribution::caller(&caller);
     let team = create_team(state, &txn, &caller.user, name, by, meta).await?;
     txn.commit().await?;
     Ok(team)
@@ -75,7 +76,7 @@ pub async fn create_team_for_caller(
 /// access token (a stolen 15-minute token must not become a 30-day session that way).
 pub async fn switch_team(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AsThemselves<'_>,
     team_id: &str,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
@@ -94,7 +95,7 @@ pub async fn switch_team(
         u.current_team_id = Set(Some(team_id.to_string()));
     })
     .await?;
-    let entry = Entry::for_caller(action::TEAM_SWITCHED, caller, meta, now)
+    let entry = Entry::for_caller(action::TEAM_SWITCHED, &caller, meta, now)
         .team(Some(team_id))
         .entity("Team", team_id);
     audit::record(&txn, entry).await?;

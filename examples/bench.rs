@@ -304,7 +304,7 @@ struct Seeded {
 /// more of them.
 async fn unlist_later_migrations(url: &str, known: usize) {
     use migration::MigratorTrait;
-    let db = Database::connect(url).await.expect("connect");
+    let db = crm::db::connect_url(url).await.expect("connect");
     for m in migration::Migrator::migrations().iter().skip(known) {
         db.execute_unprepared(&format!(
             "DELETE FROM seaql_migrations WHERE version = '{}'",
@@ -317,7 +317,7 @@ async fn unlist_later_migrations(url: &str, known: usize) {
 
 /// Writes the data set straight into a migrated database (one password hash for everyone).
 async fn seed(url: &str, users: usize) -> Seeded {
-    let db = Database::connect(url).await.expect("connect");
+    let db = crm::db::connect_url(url).await.expect("connect");
     migration::Migrator::up(&db, None).await.expect("migrate");
     let hash = crm::auth::password::hash(
         &crm::auth::password::HashingPool::new(1),

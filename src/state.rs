@@ -17,17 +17,16 @@ pub struct AppState {
     pub hashing: auth::password::HashingPool,
     /// Live events for this server's subscribers.
     pub events: events::Bus,
-    /// SQLite only: the write turn. One write transaction at a time in this process; the
-    /// others wait in order (`db::write_txn`) instead of in SQLite's busy handler.
-    pub writes: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: the writer thread every write transaction runs on (`db::writer`).
+    pub writer: Option<crate::db::writer::Writer>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> Self {
         let hashing = auth::password::HashingPool::new(config.password_hash_concurrency);
         let events = events::Bus::new(config.ws.backlog);
-        let writes = match db.get_database_backend() {
-            sea_orm::DbBackend::Sqlite => Some(Arc::new(tokio::sync::Mutex::new(()))),
+        let writer = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => crate::db::sqlite_writer(&config.database_url),
             _ => None,
         };
         AppState {
@@ -36,7 +35,7 @@ impl AppState {
             clock,
             hashing,
             events,
-            writes,
+            writer,
         }
     }
 }

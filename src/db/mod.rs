@@ -1,8 +1,9 @@
 //! The database: the connection and its pool settings for SQLite and PostgreSQL, ids and
 //! stored times, and the write transaction every change goes through (`write`).
+pub mod sqlite;
 mod write;
+pub mod writer;
 
-use std::time::Duration;
 pub use write::{ActingIn, WriteTxn, acting_in, record_txn, write_txn};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -10,28 +11,41 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::config::Config;
 
-/// Opens the pool. SQLite runs in WAL mode with a busy timeout and foreign keys on, so
-/// several pooled connections can read while one writes.
+/// Opens the database. PostgreSQL: sqlx's pool. SQLite: rusqlite behind SeaORM's proxy
+/// connection (`db::sqlite`): reads on each thread's own connection, writes on the writer
+/// thread, in WAL mode with a busy timeout and foreign keys on.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    if let Some(path) = sqlite::path_of(&config.database_url) {
+        return sqlite::connect(path).await;
+    }
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.max_connections(config.db_max_connections)
         .min_connections(1)
         .acquire_timeout(config.db_acquire_timeout)
         .connect_timeout(config.db_acquire_timeout)
         // Statement logging would write bound values (hashes, codes) to the logs.
-        .sqlx_logging(false)
-        // A SQLite connection is a file handle that cannot drop: testing it before each use
-        // only costs a round trip to its thread. PostgreSQL's are tested (a restarted server
-        // leaves dead ones in the pool).
-        .test_before_acquire(!config.database_url.starts_with("sqlite:"))
-        .map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                .create_if_missing(true)
-        });
+        .sqlx_logging(false);
     Database::connect(opts).await
+}
+
+/// A connection to a database URL with default settings (tools and tests).
+pub async fn connect_url(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    match sqlite::path_of(url) {
+        Some(path) => sqlite::connect(path).await,
+        None => Database::connect(url).await,
+    }
+}
+
+/// The writer thread of a `sqlite:` URL's file (`db::writer`), shared with its connections.
+pub fn sqlite_writer(url: &str) -> Option<writer::Writer> {
+    let path = sqlite::path_of(url)?;
+    match sqlite::store(path) {
+        Ok(s) => Some(s.writer.clone()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the SQLite writer");
+            None
+        }
+    }
 }
 
 /// A new primary key: a UUIDv7, so ids sort by creation time (used by cursors).

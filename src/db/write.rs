@@ -1,5 +1,5 @@
-//! The write transaction: one per mutation, the write turn on SQLite, and the check that an
-//! impersonation session still runs, inside the write's own transaction.
+//! The write transaction: one per mutation (on SQLite a job on the writer thread), and the
+//! check that an impersonation session still runs, inside the write's own transaction.
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -9,23 +9,34 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// A write: the transaction of a mutation (its change and its audit row commit together or
-/// not at all). On SQLite it also holds this server's write turn (`AppState::writes`): one
-/// writer at a time, the others wait their turn in order in the process instead of sleeping
-/// in SQLite's busy handler. Dropped without `commit`, it rolls back.
-pub struct WriteTxn {
-    txn: DatabaseTransaction,
-    // Declared after `txn`, so the turn is given back after the rollback is started.
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// not at all). On SQLite it is a job on the writer thread (`db::writer`: its own savepoint
+/// in a group-committed batch); on PostgreSQL a transaction of the pool. Dropped without
+/// `commit`, it rolls back.
+pub struct WriteTxn(Inner);
+
+enum Inner {
+    Pool(DatabaseTransaction),
+    Writer(super::writer::Job),
 }
 
 impl WriteTxn {
+    /// Commits; on SQLite, answered once the batch holding it has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        match self.0 {
+            Inner::Pool(txn) => txn.commit().await,
+            Inner::Writer(job) => job.commit().await,
+        }
     }
 
-    /// Rolls back now (and then gives the turn back).
+    /// Rolls back now.
     pub async fn rollback(self) -> Result<(), DbErr> {
-        self.txn.rollback().await
+        match self.0 {
+            Inner::Pool(txn) => txn.rollback().await,
+            Inner::Writer(job) => {
+                job.rollback();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -92,14 +103,13 @@ pub async fn write_txn(state: &AppState) -> AppResult<WriteTxn> {
 
 /// A write that records what happened whatever the state of the session it happened in: the
 /// activity ledger, the audit row of a refusal, a session's own end, the sweep. Everything
-/// else goes through `write_txn`. On SQLite it takes the write turn, then the write lock at
-/// `BEGIN` (`IMMEDIATE`), so a transaction that reads and then writes never fails with
-/// SQLITE_BUSY halfway. PostgreSQL ignores the mode and has no turn.
+/// else goes through `write_txn`. On SQLite it is a job on the writer thread (which holds the
+/// write lock for its batch, `BEGIN IMMEDIATE`, so a transaction that reads and then writes
+/// never fails with SQLITE_BUSY halfway); on PostgreSQL a transaction of the pool.
 pub async fn record_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
-    let turn = match &state.writes {
-        Some(turns) => Some(turns.clone().lock_owned().await),
-        None => None,
-    };
+    if let Some(writer) = &state.writer {
+        return Ok(WriteTxn(Inner::Writer(writer.begin().await?)));
+    }
     let txn = state
         .db
         .begin_with_options(TransactionOptions {
@@ -107,30 +117,51 @@ pub async fn record_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
             ..Default::default()
         })
         .await?;
-    Ok(WriteTxn { txn, _turn: turn })
+    Ok(WriteTxn(Inner::Pool(txn)))
 }
 
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
+        match &self.0 {
+            Inner::Pool(txn) => txn.get_database_backend(),
+            Inner::Writer(_) => DbBackend::Sqlite,
+        }
     }
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        match &self.0 {
+            Inner::Pool(txn) => txn.execute_raw(stmt).await,
+            Inner::Writer(job) => Ok(job.execute(stmt).await?.into()),
+        }
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        match &self.0 {
+            Inner::Pool(txn) => txn.execute_unprepared(sql).await,
+            Inner::Writer(job) => {
+                let stmt = Statement::from_string(DbBackend::Sqlite, sql);
+                Ok(job.execute(stmt).await?.into())
+            }
+        }
     }
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        match &self.0 {
+            Inner::Pool(txn) => txn.query_one_raw(stmt).await,
+            Inner::Writer(job) => Ok(job.query(stmt).await?.into_iter().next().map(Into::into)),
+        }
     }
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        match &self.0 {
+            Inner::Pool(txn) => txn.query_all_raw(stmt).await,
+            Inner::Writer(job) => Ok(job.query(stmt).await?.into_iter().map(Into::into).collect()),
+        }
     }
     fn support_returning(&self) -> bool {
-        self.txn.support_returning()
+        match &self.0 {
+            Inner::Pool(txn) => txn.support_returning(),
+            Inner::Writer(_) => true,
+        }
     }
     fn is_mock_connection(&self) -> bool {
-        self.txn.is_mock_connection()
+        false
     }
 }

@@ -75,7 +75,7 @@ async fn the_server_survives_the_database_going_away_and_serves_again() {
         // SQLite is in-process: the closest fault is a closed pool.
         let app = TestApp::new().await;
         app.register("ann@example.com", "Ann").await;
-        app.state.db.clone().close().await.unwrap();
+        app.close_database().await;
         assert_eq!(app.get("/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
         let v = app.gql(None, LOGIN, json!({})).await;
         assert_eq!(error_code(&v), "INTERNAL");

@@ -18,7 +18,7 @@ async fn health_ready_and_graphiql() {
 #[tokio::test]
 async fn ready_answers_503_when_the_database_is_gone() {
     let app = TestApp::new().await;
-    app.state.db.clone().close().await.unwrap();
+    app.close_database().await;
     assert_eq!(app.get("/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/health").await.0, StatusCode::OK);
 }
@@ -74,7 +74,7 @@ async fn bodies_over_the_limit_are_refused() {
 async fn internal_errors_reveal_nothing() {
     let app = TestApp::new().await;
     let s = app.register("ann@example.com", "Ann").await;
-    app.state.db.clone().close().await.unwrap();
+    app.close_database().await;
     let v = app.gql(None, "mutation { login(email: \"ann@example.com\", password: \"correct-horse-1\") { accessToken } }", json!({})).await;
     assert_eq!(error_code(&v), "INTERNAL");
     assert_eq!(v["errors"][0]["message"], "internal error");

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use migration::MigratorTrait;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 const T: &str = "'2026-01-01 10:00:00+00:00'";
 
@@ -18,7 +18,7 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 #[tokio::test]
 async fn comments_and_roles_written_before_the_new_model_are_moved() {
     let (url, _dir) = fresh_database().await;
-    let db = Database::connect(&url).await.unwrap();
+    let db = crm::db::connect_url(&url).await.unwrap();
     // The data model as it was after migration 4: two comment tables, roles as free text.
     migration::Migrator::up(&db, Some(4)).await.unwrap();
     for sql in [
@@ -86,7 +86,7 @@ async fn comments_and_roles_written_before_the_new_model_are_moved() {
 #[tokio::test]
 async fn sessions_and_users_from_before_support_access_keep_the_designs_behaviour() {
     let (url, _dir) = fresh_database().await;
-    let db = Database::connect(&url).await.unwrap();
+    let db = crm::db::connect_url(&url).await.unwrap();
     // The data model as it was after migration 7.
     migration::Migrator::up(&db, Some(7)).await.unwrap();
     for sql in [

@@ -74,7 +74,7 @@ async fn cancel_on_one_process_is_seen_by_the_other() {
         .to_string();
     let admin_id = admin["user"]["id"].as_str().unwrap().to_string();
     // The operator makes Ada an admin; she turns 2FA on through the API.
-    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let db = crm::db::connect_url(&url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
         &db,
         &format!("UPDATE users SET role = 'ADMIN' WHERE id = '{admin_id}'"),

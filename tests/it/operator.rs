@@ -59,7 +59,7 @@ async fn seeded_demo_database(dir: &std::path::Path) -> String {
     )
     .await;
     crm::seed::seed_demo(&app.state).await.unwrap();
-    app.state.db.clone().close().await.unwrap();
+    app.close_database().await;
     url
 }
 

@@ -117,13 +117,21 @@ impl TestApp {
         let (url, dir) = fresh_database().await;
         let mut config = Config::with_defaults(&url);
         tweak(&mut config);
+        #[allow(unused_mut)] // set only on PostgreSQL
         let mut db = crm::db::connect(&config).await.expect("connect");
         migration::Migrator::up(&db, None).await.expect("migrate");
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = seen.clone();
-        db.set_metric_callback(move |info| {
-            sink.lock().unwrap().push(info.statement.clone());
-        });
+        match crm::db::sqlite::path_of(&url) {
+            // SQLite runs on rusqlite behind SeaORM's proxy: the store shows its statements.
+            Some(path) => crm::db::sqlite::observe(path, move |s| {
+                sink.lock().unwrap().push(s.clone());
+            })
+            .expect("observe"),
+            None => db.set_metric_callback(move |info| {
+                sink.lock().unwrap().push(info.statement.clone());
+            }),
+        }
         let clock = ManualClock::new(chrono::Utc::now());
         let state = AppState::new(db, config, clock.clone());
         let app = TestApp {
@@ -134,6 +142,15 @@ impl TestApp {
             _dir: dir,
         };
         (app, seen)
+    }
+
+    /// Takes the database away from this server: its pool closed (PostgreSQL), its file
+    /// closed for this process (SQLite). Every later statement fails.
+    pub async fn close_database(&self) {
+        match crm::db::sqlite::path_of(&self.database_url) {
+            Some(path) => crm::db::sqlite::close(path),
+            None => self.state.db.clone().close().await.unwrap(),
+        }
     }
 
     /// A second server on this app's database, sharing its clock.

@@ -1,0 +1,605 @@
+//! SQLite's writer: one thread that owns a rusqlite connection and runs every write
+//! transaction of this server, with group commit (issue 24).
+//!
+//! A mutation's transaction is a *job*. Jobs run one after another on the writer thread, each
+//! inside its own `SAVEPOINT`, and the jobs queued behind one another share one
+//! `BEGIN IMMEDIATE … COMMIT`: the batch commits when no job is waiting (or after
+//! `MAX_BATCH` jobs). A job that fails or is dropped rolls back to its savepoint, alone; its
+//! neighbours commit. A job's commit is answered only after the batch's `COMMIT` has
+//! returned, so an acknowledged write is on disk (in the WAL) and survives a crash of the
+//! process. The service code stays one async SeaORM path on both databases: `WriteTxn` is
+//! a `ConnectionTrait` whose statements are sent here, and whose rows come back as SeaORM's
+//! `ProxyRow`s (the `proxy` feature).
+//!
+//! Values are written as sqlx writes them (`bind`), so rows written here and rows written by
+//! sqlx are the same bytes: times as RFC 3339 text with microseconds and `+00:00`, booleans as
+//! 0/1, JSON as text. Rows are read by each column's declared type (`decode`).
+//!
+//! Automatic checkpoints are off on this connection: a `wal_checkpoint(PASSIVE)` runs every
+//! second from a connection of its own on another thread, so the writer never stalls on one.
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{Value as Sql, ValueRef};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, ProxyExecResult, ProxyRow, Statement};
+use tokio::sync::oneshot;
+
+/// The most jobs one `COMMIT` carries.
+pub const MAX_BATCH: usize = 64;
+
+/// A handle on the writer thread. Cloning shares the thread; it stops when the last handle
+/// is dropped (after committing what it holds).
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+    jobs: Arc<AtomicU64>,
+    /// Dropped with the last handle: the checkpoint thread stops.
+    _checkpoints: Arc<mpsc::Sender<()>>,
+    /// Closed (`close`): no new job starts.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+    /// Sees every statement a job runs (tests count and explain them).
+    observer: Observer,
+}
+
+/// A callback shown every statement run on the file (`db::sqlite::observe`).
+pub type Observer = Arc<std::sync::RwLock<Option<Arc<dyn Fn(&Statement) + Send + Sync>>>>;
+
+pub(super) fn observe(observer: &Observer, stmt: &Statement) {
+    if let Ok(o) = observer.read()
+        && let Some(f) = o.as_ref()
+    {
+        f(stmt)
+    }
+}
+
+/// How often the WAL is checkpointed (PASSIVE: never waits for readers or the writer).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, DbErr>>;
+
+enum Msg {
+    Begin(u64, Reply<()>),
+    Query(u64, Statement, Reply<Vec<ProxyRow>>),
+    Execute(u64, Statement, Reply<ProxyExecResult>),
+    Commit(u64, Reply<()>),
+    Rollback(u64),
+}
+
+impl Writer {
+    /// Opens the database file (the path of a `sqlite:` URL) on a new writer thread.
+    pub fn open(path: &str) -> Result<Writer, DbErr> {
+        let conn = rusqlite::Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
+        )
+        .map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || Thread::new(conn).run(rx))
+            .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
+        let checkpointer = rusqlite::Connection::open(path).map_err(err)?;
+        checkpointer
+            .execute_batch("PRAGMA busy_timeout = 1000;")
+            .map_err(err)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| DbErr::Custom(format!("cannot start the SQLite checkpoints: {e}")))?;
+        Ok(Writer {
+            tx,
+            jobs: Arc::new(AtomicU64::new(0)),
+            _checkpoints: Arc::new(stop),
+            closed: Arc::default(),
+            observer: Arc::default(),
+        })
+    }
+
+    /// Stops taking jobs: every later `begin` fails (the jobs already running finish).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Starts a job: waits for its turn, then its savepoint is open.
+    pub async fn begin(&self) -> Result<Job, DbErr> {
+        if self.is_closed() {
+            return Err(closed());
+        }
+        let id = self.jobs.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        self.send(Msg::Begin(id, reply))?;
+        answer.await.map_err(|_| gone())??;
+        Ok(Job {
+            writer: self.clone(),
+            id,
+            open: true,
+        })
+    }
+
+    fn send(&self, m: Msg) -> Result<(), DbErr> {
+        self.tx.send(m).map_err(|_| gone())
+    }
+}
+
+/// One job on the writer: the statements of one transaction. Dropped without `commit`, it
+/// rolls back to its savepoint.
+pub struct Job {
+    writer: Writer,
+    id: u64,
+    open: bool,
+}
+
+impl Job {
+    pub async fn query(&self, stmt: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        observe(&self.writer.observer, &stmt);
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Msg::Query(self.id, stmt, reply))?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub async fn execute(&self, stmt: Statement) -> Result<ProxyExecResult, DbErr> {
+        observe(&self.writer.observer, &stmt);
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Msg::Execute(self.id, stmt, reply))?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Commits: answered once the batch holding this job has committed.
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        self.open = false;
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Msg::Commit(self.id, reply))?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub fn rollback(mut self) {
+        self.open = false;
+        let _ = self.writer.send(Msg::Rollback(self.id));
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.writer.send(Msg::Rollback(self.id));
+        }
+    }
+}
+
+pub(super) fn err(e: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("SQLite: {e}"))
+}
+
+pub(super) fn closed() -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(
+        "the SQLite database is closed".into(),
+    ))
+}
+
+fn gone() -> DbErr {
+    DbErr::Custom("the SQLite writer has stopped".into())
+}
+
+/// The writer thread's state.
+struct Thread {
+    conn: rusqlite::Connection,
+    /// The batch's `BEGIN IMMEDIATE` has run.
+    open: bool,
+    /// The job whose savepoint is open.
+    current: Option<u64>,
+    /// Jobs waiting for their turn.
+    waiting: VecDeque<(u64, Reply<()>)>,
+    /// Committed jobs of the open batch, answered when it commits.
+    done: Vec<Reply<()>>,
+    /// INTEGER columns that entities read as `i64` (the others are `i32`).
+    big: HashSet<(String, String)>,
+}
+
+impl Thread {
+    fn new(conn: rusqlite::Connection) -> Thread {
+        Thread {
+            conn,
+            open: false,
+            current: None,
+            waiting: VecDeque::new(),
+            done: Vec::new(),
+            big: big_columns(),
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            let idle = self.current.is_none() && self.waiting.is_empty();
+            let msg = if idle && self.open {
+                match rx.try_recv() {
+                    Ok(m) => m,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.commit_batch();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            };
+            self.handle(msg);
+            if self.current.is_none() {
+                if self.done.len() >= MAX_BATCH {
+                    self.commit_batch();
+                }
+                self.next();
+            }
+        }
+        if let Some(job) = self.current.take() {
+            self.rollback_job(job);
+        }
+        self.commit_batch();
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Begin(job, reply) => self.waiting.push_back((job, reply)),
+            Msg::Query(job, stmt, reply) => {
+                let r = self
+                    .mine(job)
+                    .and_then(|_| query(&self.conn, &stmt, &self.big));
+                let _ = reply.send(r);
+            }
+            Msg::Execute(job, stmt, reply) => {
+                let r = self.mine(job).and_then(|_| execute(&self.conn, &stmt));
+                let _ = reply.send(r);
+            }
+            Msg::Commit(job, reply) => match self.mine(job) {
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+                Ok(()) => {
+                    self.current = None;
+                    match self.conn.execute_batch(&format!("RELEASE j{job}")) {
+                        Ok(()) => self.done.push(reply),
+                        Err(e) => {
+                            let _ = reply.send(Err(err(e)));
+                            self.rollback_job(job);
+                        }
+                    }
+                    self.check_batch();
+                }
+            },
+            Msg::Rollback(job) => {
+                if self.current == Some(job) {
+                    self.current = None;
+                    self.rollback_job(job);
+                } else {
+                    // A job dropped while waiting for its turn.
+                    self.waiting.retain(|(j, _)| *j != job);
+                }
+            }
+        }
+    }
+
+    fn mine(&self, job: u64) -> Result<(), DbErr> {
+        match self.current == Some(job) {
+            true => Ok(()),
+            false => Err(DbErr::Custom("not the writer's current job".into())),
+        }
+    }
+
+    /// Gives the turn to the next waiting job: its savepoint, in the open batch.
+    fn next(&mut self) {
+        while self.current.is_none() {
+            let Some((job, reply)) = self.waiting.pop_front() else {
+                return;
+            };
+            if !self.open {
+                if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                    let _ = reply.send(Err(err(e)));
+                    continue;
+                }
+                self.open = true;
+            }
+            if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT j{job}")) {
+                let _ = reply.send(Err(err(e)));
+                self.check_batch();
+                continue;
+            }
+            match reply.send(Ok(())) {
+                Ok(()) => self.current = Some(job),
+                // Its caller stopped waiting: nothing of it runs.
+                Err(_) => self.rollback_job(job),
+            }
+        }
+    }
+
+    fn rollback_job(&mut self, job: u64) {
+        let _ = self
+            .conn
+            .execute_batch(&format!("ROLLBACK TO j{job}; RELEASE j{job}"));
+        self.check_batch();
+    }
+
+    /// Some errors (a full disk, an I/O error) end the whole transaction in SQLite: the
+    /// batch's jobs are then lost and are told so.
+    fn check_batch(&mut self) {
+        if self.open && self.conn.is_autocommit() {
+            self.open = false;
+            self.current = None;
+            for reply in self.done.drain(..) {
+                let _ = reply.send(Err(DbErr::Custom(
+                    "SQLite: the batch was rolled back".into(),
+                )));
+            }
+        }
+    }
+
+    fn commit_batch(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        let result = self.conn.execute_batch("COMMIT").map_err(err);
+        if result.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        for reply in self.done.drain(..) {
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+/// The INTEGER columns read as `i64`: the entities' 64-bit columns, and the migrator's
+/// `seaql_migrations.applied_at`.
+pub(super) fn big_columns() -> HashSet<(String, String)> {
+    let mut big: HashSet<_> = crate::entities::big_integer_columns().into_iter().collect();
+    big.insert(("seaql_migrations".into(), "applied_at".into()));
+    big
+}
+
+/// Runs a query on `conn`, each column read by its declared type.
+pub(super) fn query(
+    conn: &rusqlite::Connection,
+    stmt: &Statement,
+    big: &HashSet<(String, String)>,
+) -> Result<Vec<ProxyRow>, DbErr> {
+    let mut s = conn.prepare_cached(&stmt.sql).map_err(err)?;
+    let params = bind(stmt)?;
+    let kinds: Vec<(String, Kind)> = {
+        let meta = s.columns_with_metadata();
+        s.columns()
+            .iter()
+            .zip(meta.iter())
+            .map(|(c, m)| {
+                let kind = Kind::of(c.decl_type(), m.table_name(), m.origin_name(), big);
+                (c.name().to_string(), kind)
+            })
+            .collect()
+    };
+    let mut rows = s
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(err)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(err)? {
+        let mut values = BTreeMap::new();
+        for (i, (name, kind)) in kinds.iter().enumerate() {
+            let v = row.get_ref(i).map_err(err)?;
+            values.insert(name.clone(), kind.decode(v)?);
+        }
+        out.push(ProxyRow::new(values));
+    }
+    Ok(out)
+}
+
+/// Runs a statement on `conn` whether or not it returns rows, counting the changes.
+pub(super) fn execute(
+    conn: &rusqlite::Connection,
+    stmt: &Statement,
+) -> Result<ProxyExecResult, DbErr> {
+    let mut s = conn.prepare_cached(&stmt.sql).map_err(err)?;
+    let params = bind(stmt)?;
+    for (i, p) in params.iter().enumerate() {
+        s.raw_bind_parameter(i + 1, p).map_err(err)?;
+    }
+    let n = s.raw_execute().map_err(err)?;
+    Ok(ProxyExecResult::new(
+        conn.last_insert_rowid() as u64,
+        n as u64,
+    ))
+}
+
+/// How a column is read back, from its declared type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Bool,
+    Time,
+    Int,
+    BigInt,
+    Text,
+    /// An expression: by what SQLite holds.
+    Any,
+}
+
+impl Kind {
+    fn of(
+        decl: Option<&str>,
+        table: Option<&str>,
+        column: Option<&str>,
+        big: &HashSet<(String, String)>,
+    ) -> Kind {
+        let Some(decl) = decl.map(str::to_ascii_lowercase) else {
+            return Kind::Any;
+        };
+        match decl.as_str() {
+            "boolean" | "bool" => Kind::Bool,
+            d if d.starts_with("timestamp") || d.starts_with("datetime") => Kind::Time,
+            "integer" | "int" | "bigint" | "smallint" => {
+                let key = (
+                    table.unwrap_or("").to_string(),
+                    column.unwrap_or("").to_string(),
+                );
+                match decl == "bigint" || big.contains(&key) {
+                    true => Kind::BigInt,
+                    false => Kind::Int,
+                }
+            }
+            d if d.starts_with("varchar") || d.starts_with("char") || d == "text" => Kind::Text,
+            _ => Kind::Any,
+        }
+    }
+
+    fn decode(self, v: ValueRef<'_>) -> Result<Value, DbErr> {
+        let bad = || DbErr::Type(format!("SQLite: a {v:?} in a {self:?} column"));
+        Ok(match (self, v) {
+            (Kind::Bool, ValueRef::Null) => Value::Bool(None),
+            (Kind::Bool, ValueRef::Integer(i)) => Value::Bool(Some(i != 0)),
+            (Kind::Time, ValueRef::Null) => Value::ChronoDateTimeUtc(None),
+            (Kind::Time, ValueRef::Text(t)) => {
+                let t = std::str::from_utf8(t).map_err(|_| bad())?;
+                Value::ChronoDateTimeUtc(Some(time_from_text(t).ok_or_else(bad)?))
+            }
+            (Kind::Time, ValueRef::Integer(i)) => {
+                Value::ChronoDateTimeUtc(Some(DateTime::from_timestamp(i, 0).ok_or_else(bad)?))
+            }
+            (Kind::Int, ValueRef::Null) => Value::Int(None),
+            (Kind::Int, ValueRef::Integer(i)) => {
+                Value::Int(Some(i32::try_from(i).map_err(|_| bad())?))
+            }
+            (Kind::BigInt, ValueRef::Null) => Value::BigInt(None),
+            (Kind::BigInt | Kind::Any, ValueRef::Integer(i)) => Value::BigInt(Some(i)),
+            (Kind::Text | Kind::Any, ValueRef::Null) => Value::String(None),
+            (Kind::Text | Kind::Any, ValueRef::Text(t)) => {
+                Value::String(Some(String::from_utf8(t.to_vec()).map_err(|_| bad())?))
+            }
+            (Kind::Any, ValueRef::Real(f)) => Value::Double(Some(f)),
+            (Kind::Any, ValueRef::Blob(b)) => Value::Bytes(Some(b.to_vec())),
+            _ => return Err(bad()),
+        })
+    }
+}
+
+/// A stored time, read as sqlx-sqlite reads one: RFC 3339 (what both write), or one of
+/// SQLite's own text forms (`CURRENT_TIMESTAMP`, `datetime()`), taken as UTC without an
+/// offset.
+fn time_from_text(t: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+        return Some(at.with_timezone(&Utc));
+    }
+    const FORMATS: [&str; 12] = [
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    FORMATS.iter().find_map(|f| {
+        DateTime::parse_from_str(t, f)
+            .map(|at| at.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(t, f)
+                    .ok()
+                    .map(|n| n.and_utc())
+            })
+    })
+}
+
+/// The statement's values as sqlx-sqlite binds them (sea-query-sqlx's `SqlxValues` and
+/// sqlx's `Encode` for SQLite), so both write the same bytes.
+fn bind(stmt: &Statement) -> Result<Vec<Sql>, DbErr> {
+    let Some(values) = &stmt.values else {
+        return Ok(Vec::new());
+    };
+    values.0.iter().map(one).collect()
+}
+
+fn one(v: &Value) -> Result<Sql, DbErr> {
+    fn int<T: Into<i64> + Copy>(v: &Option<T>) -> Sql {
+        v.map_or(Sql::Null, |i| Sql::Integer(i.into()))
+    }
+    fn text(v: Option<String>) -> Sql {
+        v.map_or(Sql::Null, Sql::Text)
+    }
+    fn time<Tz: chrono::TimeZone>(t: &Option<DateTime<Tz>>) -> Sql
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        text(
+            t.as_ref()
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+        )
+    }
+    Ok(match v {
+        Value::Bool(b) => b.map_or(Sql::Null, |b| Sql::Integer(b as i64)),
+        Value::TinyInt(i) => int(i),
+        Value::SmallInt(i) => int(i),
+        Value::Int(i) => int(i),
+        Value::BigInt(i) => int(i),
+        Value::TinyUnsigned(i) => int(i),
+        Value::SmallUnsigned(i) => int(i),
+        Value::Unsigned(i) => int(i),
+        Value::BigUnsigned(i) => match i {
+            None => Sql::Null,
+            Some(i) => Sql::Integer(
+                i64::try_from(*i).map_err(|_| DbErr::Custom("an unsigned value too big".into()))?,
+            ),
+        },
+        Value::Float(f) => f.map_or(Sql::Null, |f| Sql::Real(f as f64)),
+        Value::Double(f) => f.map_or(Sql::Null, Sql::Real),
+        Value::String(s) => text(s.clone()),
+        Value::Char(c) => text(c.map(|c| c.to_string())),
+        Value::Bytes(b) => b.clone().map_or(Sql::Null, Sql::Blob),
+        Value::Enum(e) => match e {
+            sea_orm::sea_query::OptionEnum::Some(v) => Sql::Text(v.value.to_string()),
+            sea_orm::sea_query::OptionEnum::None(_) => Sql::Null,
+        },
+        Value::ChronoDateTimeUtc(t) => time(t),
+        Value::ChronoDateTimeWithTimeZone(t) => time(t),
+        Value::ChronoDateTimeLocal(t) => time(t),
+        Value::ChronoDateTime(t) => text(t.map(|t| t.format("%F %T%.f").to_string())),
+        Value::ChronoDate(d) => text(d.map(|d| d.format("%F").to_string())),
+        Value::ChronoTime(t) => text(t.map(|t| t.format("%T%.f").to_string())),
+        Value::Json(j) => text(j.as_ref().map(|j| j.to_string())),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "SQLite writer: no binding for {other:?}"
+            )));
+        }
+    })
+}

@@ -43,6 +43,14 @@ pub struct Writer {
     closed: Arc<std::sync::atomic::AtomicBool>,
     /// Sees every statement a job runs (tests count and explain them).
     observer: Observer,
+    stats: Arc<Stats>,
+}
+
+/// What the writer has done: committed jobs and the batches (`COMMIT`s) that held them.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub jobs: AtomicU64,
+    pub batches: AtomicU64,
 }
 
 /// A callback shown every statement run on the file (`db::sqlite::observe`).
@@ -86,9 +94,11 @@ impl Writer {
         .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(256);
         let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(Stats::default());
+        let counted = stats.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || Thread::new(conn).run(rx))
+            .spawn(move || Thread::new(conn, counted).run(rx))
             .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
         let checkpointer = rusqlite::Connection::open(path).map_err(err)?;
         checkpointer
@@ -113,12 +123,21 @@ impl Writer {
             _checkpoints: Arc::new(stop),
             closed: Arc::default(),
             observer: Arc::default(),
+            stats,
         })
     }
 
     /// Stops taking jobs: every later `begin` fails (the jobs already running finish).
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Committed jobs and the batches that held them, since the writer started.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.jobs.load(Ordering::Relaxed),
+            self.stats.batches.load(Ordering::Relaxed),
+        )
     }
 
     pub fn is_closed(&self) -> bool {
@@ -222,10 +241,11 @@ struct Thread {
     done: Vec<Reply<()>>,
     /// INTEGER columns that entities read as `i64` (the others are `i32`).
     big: HashSet<(String, String)>,
+    stats: Arc<Stats>,
 }
 
 impl Thread {
-    fn new(conn: rusqlite::Connection) -> Thread {
+    fn new(conn: rusqlite::Connection, stats: Arc<Stats>) -> Thread {
         Thread {
             conn,
             open: false,
@@ -233,6 +253,7 @@ impl Thread {
             waiting: VecDeque::new(),
             done: Vec::new(),
             big: big_columns(),
+            stats,
         }
     }
 
@@ -371,6 +392,11 @@ impl Thread {
         let result = self.conn.execute_batch("COMMIT").map_err(err);
         if result.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if result.is_ok() {
+            let jobs = self.done.len() as u64;
+            self.stats.jobs.fetch_add(jobs, Ordering::Relaxed);
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
         }
         for reply in self.done.drain(..) {
             let _ = reply.send(result.clone());

@@ -31,3 +31,4 @@ mod teams_and_work;
 mod transparency;
 mod two_factor;
 mod walkthrough;
+mod writer;

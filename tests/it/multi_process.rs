@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "a-shared-jwt-secret-for-both-processes-0123";
 
-struct Server {
+pub struct Server {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Server {
-    fn start(database_url: &str, dir: &std::path::Path) -> Server {
+    pub fn start(database_url: &str, dir: &std::path::Path) -> Server {
         let mut cmd = server_command(dir);
         cmd.env("DATABASE_URL", database_url)
             .env("JWT_SECRET", SECRET)
@@ -27,8 +27,14 @@ impl Server {
     }
 
     fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        Self::post(self.port, token, query, variables).expect("the server answers")
+    }
+
+    /// POSTs a GraphQL request to the server on `port`; `None` when it does not answer
+    /// (it is gone).
+    pub fn post(port: u16, token: Option<&str>, query: &str, variables: Value) -> Option<Value> {
         let body = json!({ "query": query, "variables": variables }).to_string();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -38,14 +44,20 @@ impl Server {
             "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
-        .unwrap();
+        .ok()?;
         let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (_, body) = out.split_once("\r\n\r\n").unwrap();
-        serde_json::from_str(body).unwrap()
+        s.read_to_string(&mut out).ok()?;
+        let (_, body) = out.split_once("\r\n\r\n")?;
+        serde_json::from_str(body).ok()
     }
 
-    fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+    /// Kills the process (SIGKILL: no shutdown, no flush).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let v = self.gql(token, query, variables);
         assert!(v.get("errors").is_none(), "{v}");
         v["data"].clone()

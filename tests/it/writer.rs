@@ -184,7 +184,6 @@ async fn the_writer_stores_what_sqlx_stored_byte_for_byte() {
             sessions_valid_after: Set(Some(at)),
             created_at: Set(at),
             updated_at: Set(whole),
-            ..Default::default()
         })
         .build(DbBackend::Sqlite),
         auth_failure::Entity::insert(auth_failure::ActiveModel {

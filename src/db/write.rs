@@ -17,6 +17,11 @@ pub struct WriteTxn(Inner);
 enum Inner {
     Pool(DatabaseTransaction),
     Writer(super::writer::Job),
+    /// Inside `write`'s work on the writer thread; `commit` marks it to be kept.
+    Local(
+        super::writer::Local,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ),
 }
 
 impl WriteTxn {
@@ -25,6 +30,10 @@ impl WriteTxn {
         match self.0 {
             Inner::Pool(txn) => txn.commit().await,
             Inner::Writer(job) => job.commit().await,
+            Inner::Local(_, keep) => {
+                keep.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
         }
     }
 
@@ -36,6 +45,7 @@ impl WriteTxn {
                 job.rollback();
                 Ok(())
             }
+            Inner::Local(..) => Ok(()),
         }
     }
 }
@@ -86,19 +96,64 @@ impl<S: futures_util::Stream + Unpin> futures_util::Stream for ActingIn<S> {
 pub async fn write_txn(state: &AppState) -> AppResult<WriteTxn> {
     let txn = record_txn(state).await?;
     if let Ok(session) = ACTING_IN.try_with(Clone::clone) {
-        use sea_orm::{EntityTrait, QuerySelect};
-        let row = crate::entities::impersonation::Entity::find_by_id(session)
-            .lock_exclusive()
-            .one(&txn)
-            .await?;
-        let now = state.clock.now();
-        let running = row.is_some_and(|r| r.ended_at.is_none() && r.expires_at > now);
-        if !running {
-            txn.rollback().await?;
-            return Err(AppError::Unauthenticated("impersonation session has ended"));
-        }
+        still_running(&txn, state.clock.now(), session).await?;
     }
     Ok(txn)
+}
+
+/// The session the write acts in has not ended or expired: read inside the write's own
+/// transaction (its row locked on PostgreSQL).
+async fn still_running(
+    txn: &WriteTxn,
+    now: chrono::DateTime<chrono::Utc>,
+    session: String,
+) -> AppResult<()> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let row = crate::entities::impersonation::Entity::find_by_id(session)
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    match row.is_some_and(|r| r.ended_at.is_none() && r.expires_at > now) {
+        true => Ok(()),
+        false => Err(AppError::Unauthenticated("impersonation session has ended")),
+    }
+}
+
+/// A mutation's whole write as one unit of work, `work(txn)`, which ends with
+/// `txn.commit()` to keep what it wrote. On SQLite the work runs on the writer thread itself
+/// (`db::writer::Writer::run`): every statement is a direct call there, and the work queued
+/// behind it runs right after it in the same batch, with no hand-off in between. On
+/// PostgreSQL it runs here, in a pool transaction. Like `write_txn`, it first checks that the
+/// impersonation session the operation acts in still runs. The work must not start another
+/// write (it would wait for itself: refused).
+pub async fn write<T, F, Fut>(state: &AppState, work: F) -> AppResult<T>
+where
+    F: FnOnce(WriteTxn) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let session = ACTING_IN.try_with(Clone::clone).ok();
+    let Some(writer) = &state.writer else {
+        let txn = record_txn(state).await?;
+        if let Some(session) = session {
+            still_running(&txn, state.clock.now(), session).await?;
+        }
+        return work(txn).await;
+    };
+    let clock = state.clock.clone();
+    writer
+        .run(move |local| async move {
+            let keep = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let txn = WriteTxn(Inner::Local(local, keep.clone()));
+            if let Some(session) = session
+                && let Err(e) = still_running(&txn, clock.now(), session).await
+            {
+                return (Err(e), false);
+            }
+            let result = work(txn).await;
+            (result, keep.load(std::sync::atomic::Ordering::SeqCst))
+        })
+        .await
 }
 
 /// A write that records what happened whatever the state of the session it happened in: the
@@ -125,13 +180,14 @@ impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
         match &self.0 {
             Inner::Pool(txn) => txn.get_database_backend(),
-            Inner::Writer(_) => DbBackend::Sqlite,
+            Inner::Writer(_) | Inner::Local(..) => DbBackend::Sqlite,
         }
     }
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match &self.0 {
             Inner::Pool(txn) => txn.execute_raw(stmt).await,
             Inner::Writer(job) => Ok(job.execute(stmt).await?.into()),
+            Inner::Local(l, _) => Ok(l.execute(stmt)?.into()),
         }
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
@@ -141,24 +197,29 @@ impl ConnectionTrait for WriteTxn {
                 let stmt = Statement::from_string(DbBackend::Sqlite, sql);
                 Ok(job.execute(stmt).await?.into())
             }
+            Inner::Local(l, _) => Ok(l
+                .execute(Statement::from_string(DbBackend::Sqlite, sql))?
+                .into()),
         }
     }
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.0 {
             Inner::Pool(txn) => txn.query_one_raw(stmt).await,
             Inner::Writer(job) => Ok(job.query(stmt).await?.into_iter().next().map(Into::into)),
+            Inner::Local(l, _) => Ok(l.query(stmt)?.into_iter().next().map(Into::into)),
         }
     }
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.0 {
             Inner::Pool(txn) => txn.query_all_raw(stmt).await,
             Inner::Writer(job) => Ok(job.query(stmt).await?.into_iter().map(Into::into).collect()),
+            Inner::Local(l, _) => Ok(l.query(stmt)?.into_iter().map(Into::into).collect()),
         }
     }
     fn support_returning(&self) -> bool {
         match &self.0 {
             Inner::Pool(txn) => txn.support_returning(),
-            Inner::Writer(_) => true,
+            Inner::Writer(_) | Inner::Local(..) => true,
         }
     }
     fn is_mock_connection(&self) -> bool {

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{Value as Sql, ValueRef};
@@ -81,6 +81,36 @@ enum Msg {
     Execute(u64, Statement, Reply<ProxyExecResult>),
     Commit(u64, Reply<()>),
     Rollback(u64),
+    Run(u64, Work, Reply<()>),
+}
+
+/// A whole transaction sent to the writer thread, run there to completion (`Writer::run`):
+/// told its `Local` connection, it answers whether its savepoint is kept.
+type Work = Box<dyn FnOnce(Local) -> std::pin::Pin<Box<dyn Future<Output = bool>>> + Send>;
+
+/// The writer's connection, for work running on the writer thread: every statement a direct
+/// call.
+#[derive(Clone)]
+pub struct Local {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    big: Arc<HashSet<(String, String)>>,
+    observer: Observer,
+}
+
+impl Local {
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn query(&self, stmt: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        observe(&self.observer, &stmt);
+        query(&self.conn(), &stmt, &self.big)
+    }
+
+    pub fn execute(&self, stmt: Statement) -> Result<ProxyExecResult, DbErr> {
+        observe(&self.observer, &stmt);
+        execute(&self.conn(), &stmt)
+    }
 }
 
 impl Writer {
@@ -96,9 +126,14 @@ impl Writer {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let counted = stats.clone();
+        let observer: Observer = Arc::default();
+        let seen = observer.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || Thread::new(conn, counted).run(rx))
+            .spawn(move || {
+                ON_WRITER.with(|w| w.set(true));
+                Thread::new(conn, counted, seen).run(rx)
+            })
             .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
         let checkpointer = rusqlite::Connection::open(path).map_err(err)?;
         checkpointer
@@ -122,7 +157,7 @@ impl Writer {
             jobs: Arc::new(AtomicU64::new(0)),
             _checkpoints: Arc::new(stop),
             closed: Arc::default(),
-            observer: Arc::default(),
+            observer,
             stats,
         })
     }
@@ -148,11 +183,46 @@ impl Writer {
         &self.observer
     }
 
+    /// Runs `work` on the writer thread as one job: its statements are direct calls there,
+    /// and the work queued behind it runs right after it in the same batch. Its savepoint is
+    /// kept when it answers `Ok` (and `keep` says so); the answer comes back once the batch
+    /// has committed.
+    pub async fn run<T, E, F, Fut>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(Local) -> Fut + Send + 'static,
+        Fut: Future<Output = (Result<T, E>, bool)> + 'static,
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+    {
+        if self.is_closed() {
+            return Err(closed().into());
+        }
+        on_another_thread()?;
+        let id = self.jobs.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        let work: Work = Box::new(move |local| {
+            Box::pin(async move {
+                let (result, keep) = work(local).await;
+                let keep = keep && result.is_ok();
+                let _ = answer.send(result);
+                keep
+            })
+        });
+        let (ack, acked) = oneshot::channel();
+        self.send(Msg::Run(id, work, ack))?;
+        let result = answered.await.map_err(|_| gone())?;
+        if result.is_ok() {
+            acked.await.map_err(|_| gone())??;
+        }
+        result
+    }
+
     /// Starts a job: waits for its turn, then its savepoint is open.
     pub async fn begin(&self) -> Result<Job, DbErr> {
         if self.is_closed() {
             return Err(closed());
         }
+        on_another_thread()?;
         let id = self.jobs.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         self.send(Msg::Begin(id, reply))?;
@@ -218,6 +288,21 @@ pub(super) fn err(e: rusqlite::Error) -> DbErr {
     DbErr::Custom(format!("SQLite: {e}"))
 }
 
+thread_local! {
+    /// Set on the writer thread: a write started from work running there would wait for
+    /// the writer forever.
+    static ON_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn on_another_thread() -> Result<(), DbErr> {
+    match ON_WRITER.with(|w| w.get()) {
+        true => Err(DbErr::Custom(
+            "a write started inside a write running on the SQLite writer".into(),
+        )),
+        false => Ok(()),
+    }
+}
+
 pub(super) fn closed() -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::Internal(
         "the SQLite database is closed".into(),
@@ -230,31 +315,51 @@ fn gone() -> DbErr {
 
 /// The writer thread's state.
 struct Thread {
-    conn: rusqlite::Connection,
+    /// Shared with the work running on this thread (`Local`); never contended.
+    conn: Arc<Mutex<rusqlite::Connection>>,
     /// The batch's `BEGIN IMMEDIATE` has run.
     open: bool,
     /// The job whose savepoint is open.
     current: Option<u64>,
     /// Jobs waiting for their turn.
-    waiting: VecDeque<(u64, Reply<()>)>,
+    waiting: VecDeque<(u64, Pending)>,
     /// Committed jobs of the open batch, answered when it commits.
     done: Vec<Reply<()>>,
     /// INTEGER columns that entities read as `i64` (the others are `i32`).
-    big: HashSet<(String, String)>,
+    big: Arc<HashSet<(String, String)>>,
     stats: Arc<Stats>,
+    /// Runs the work sent here (`Writer::run`) to completion, on this thread.
+    rt: tokio::runtime::Runtime,
+    observer: Observer,
+}
+
+/// A job waiting for its turn: one whose statements will be sent one by one (`begin`), or
+/// work that runs here whole (`run`).
+enum Pending {
+    Begin(Reply<()>),
+    Run(Work, Reply<()>),
 }
 
 impl Thread {
-    fn new(conn: rusqlite::Connection, stats: Arc<Stats>) -> Thread {
+    fn new(conn: rusqlite::Connection, stats: Arc<Stats>, observer: Observer) -> Thread {
         Thread {
-            conn,
+            conn: Arc::new(Mutex::new(conn)),
             open: false,
             current: None,
             waiting: VecDeque::new(),
             done: Vec::new(),
-            big: big_columns(),
+            big: Arc::new(big_columns()),
             stats,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the writer's runtime"),
+            observer,
         }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
@@ -291,15 +396,16 @@ impl Thread {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Begin(job, reply) => self.waiting.push_back((job, reply)),
+            Msg::Begin(job, reply) => self.waiting.push_back((job, Pending::Begin(reply))),
+            Msg::Run(job, work, ack) => self.waiting.push_back((job, Pending::Run(work, ack))),
             Msg::Query(job, stmt, reply) => {
                 let r = self
                     .mine(job)
-                    .and_then(|_| query(&self.conn, &stmt, &self.big));
+                    .and_then(|_| query(&self.conn(), &stmt, &self.big));
                 let _ = reply.send(r);
             }
             Msg::Execute(job, stmt, reply) => {
-                let r = self.mine(job).and_then(|_| execute(&self.conn, &stmt));
+                let r = self.mine(job).and_then(|_| execute(&self.conn(), &stmt));
                 let _ = reply.send(r);
             }
             Msg::Commit(job, reply) => match self.mine(job) {
@@ -308,7 +414,8 @@ impl Thread {
                 }
                 Ok(()) => {
                     self.current = None;
-                    match self.conn.execute_batch(&format!("RELEASE j{job}")) {
+                    let released = self.conn().execute_batch(&format!("RELEASE j{job}"));
+                    match released {
                         Ok(()) => self.done.push(reply),
                         Err(e) => {
                             let _ = reply.send(Err(err(e)));
@@ -337,35 +444,75 @@ impl Thread {
         }
     }
 
-    /// Gives the turn to the next waiting job: its savepoint, in the open batch.
+    /// Gives the turn to the next waiting job: its savepoint, in the open batch. Work sent
+    /// whole runs here and now, and the next one after it, with no hand-off in between.
     fn next(&mut self) {
         while self.current.is_none() {
-            let Some((job, reply)) = self.waiting.pop_front() else {
+            let Some((job, pending)) = self.waiting.pop_front() else {
                 return;
             };
-            if !self.open {
-                if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-                    let _ = reply.send(Err(err(e)));
-                    continue;
+            let ready = self.savepoint(job);
+            match pending {
+                Pending::Begin(reply) => match ready {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    Ok(()) => match reply.send(Ok(())) {
+                        Ok(()) => self.current = Some(job),
+                        // Its caller stopped waiting: nothing of it runs.
+                        Err(_) => self.rollback_job(job),
+                    },
+                },
+                Pending::Run(work, ack) => {
+                    if let Err(e) = ready {
+                        let _ = ack.send(Err(e));
+                        continue;
+                    }
+                    let local = Local {
+                        conn: self.conn.clone(),
+                        big: self.big.clone(),
+                        observer: self.observer.clone(),
+                    };
+                    let keep = self.rt.block_on(work(local));
+                    if !keep {
+                        self.rollback_job(job);
+                        let _ = ack.send(Ok(()));
+                        continue;
+                    }
+                    let released = self.conn().execute_batch(&format!("RELEASE j{job}"));
+                    match released {
+                        Ok(()) => self.done.push(ack),
+                        Err(e) => {
+                            let _ = ack.send(Err(err(e)));
+                            self.rollback_job(job);
+                        }
+                    }
+                    self.check_batch();
+                    if self.done.len() >= MAX_BATCH {
+                        self.commit_batch();
+                    }
                 }
-                self.open = true;
-            }
-            if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT j{job}")) {
-                let _ = reply.send(Err(err(e)));
-                self.check_batch();
-                continue;
-            }
-            match reply.send(Ok(())) {
-                Ok(()) => self.current = Some(job),
-                // Its caller stopped waiting: nothing of it runs.
-                Err(_) => self.rollback_job(job),
             }
         }
     }
 
+    /// Opens the batch if needed, then the job's savepoint.
+    fn savepoint(&mut self, job: u64) -> Result<(), DbErr> {
+        if !self.open {
+            self.conn().execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+            self.open = true;
+        }
+        let r = self.conn().execute_batch(&format!("SAVEPOINT j{job}"));
+        if let Err(e) = r {
+            self.check_batch();
+            return Err(err(e));
+        }
+        Ok(())
+    }
+
     fn rollback_job(&mut self, job: u64) {
         let _ = self
-            .conn
+            .conn()
             .execute_batch(&format!("ROLLBACK TO j{job}; RELEASE j{job}"));
         self.check_batch();
     }
@@ -373,7 +520,7 @@ impl Thread {
     /// Some errors (a full disk, an I/O error) end the whole transaction in SQLite: the
     /// batch's jobs are then lost and are told so.
     fn check_batch(&mut self) {
-        if self.open && self.conn.is_autocommit() {
+        if self.open && self.conn().is_autocommit() {
             self.open = false;
             self.current = None;
             for reply in self.done.drain(..) {
@@ -389,9 +536,9 @@ impl Thread {
             return;
         }
         self.open = false;
-        let result = self.conn.execute_batch("COMMIT").map_err(err);
-        if result.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        let result = self.conn().execute_batch("COMMIT").map_err(err);
+        if result.is_err() && !self.conn().is_autocommit() {
+            let _ = self.conn().execute_batch("ROLLBACK");
         }
         if result.is_ok() {
             let jobs = self.done.len() as u64;

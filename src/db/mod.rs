@@ -4,7 +4,7 @@ pub mod sqlite;
 mod write;
 pub mod writer;
 
-pub use write::{ActingIn, WriteTxn, acting_in, record_txn, write, write_txn};
+pub use write::{ActingIn, WriteTxn, acting_in, record, record_txn, write, write_txn};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};

@@ -133,6 +133,26 @@ where
     T: Send + 'static,
 {
     let session = ACTING_IN.try_with(Clone::clone).ok();
+    run(state, session, work).await
+}
+
+/// `write` for what is recorded whatever the state of the session it happened in (the
+/// ledger): no session check, like `record_txn`.
+pub async fn record<T, F, Fut>(state: &AppState, work: F) -> AppResult<T>
+where
+    F: FnOnce(WriteTxn) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    run(state, None, work).await
+}
+
+async fn run<T, F, Fut>(state: &AppState, session: Option<String>, work: F) -> AppResult<T>
+where
+    F: FnOnce(WriteTxn) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
     let Some(writer) = &state.writer else {
         let txn = record_txn(state).await?;
         if let Some(session) = session {

@@ -32,10 +32,17 @@ pub async fn record_alone(
     outcome: &str,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let txn = crate::db::record_txn(state).await?;
-    record(&txn, impersonation_id, op, outcome, at).await?;
-    txn.commit().await?;
-    Ok(())
+    let (id, op, outcome) = (
+        impersonation_id.to_string(),
+        op.clone(),
+        outcome.to_string(),
+    );
+    crate::db::record(state, move |txn| async move {
+        record(&txn, &id, &op, &outcome, at).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn record(

@@ -88,98 +88,104 @@ pub async fn start(
         None => lifetime_end,
     });
 
-    let txn = crate::db::write_txn(state).await?;
-    let target_team = memberships::valid_current_team(&txn, &target).await?;
-    let record = impersonation::ActiveModel {
-        id: Set(new_id()),
-        code: Set(tokens::new_impersonation_code()),
-        impersonator_id: Set(admin.id.clone()),
-        impersonated_user_id: Set(target.id.clone()),
-        impersonator_team_id: Set(caller.team_id.clone()),
-        started_at: Set(started_at),
-        expires_at: Set(expires_at),
-        ended_at: Set(None),
-        end_reason: Set(None),
-        reason: Set(reason.clone()),
-        mode: Set(mode),
-        grant_id: Set(grant.as_ref().map(|g| g.id.clone())),
-        last_activity_at: Set(Some(started_at)),
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        Entry::new(
-            action::IMPERSONATION_STARTED,
-            Attribution::admin_on(&admin.id, &target.id),
-            now,
+    // The write is one unit of work (on SQLite it runs on the writer thread): it owns what
+    // it needs.
+    let (st, meta, caller_team) = (state.clone(), meta.clone(), caller.team_id.clone());
+    crate::db::write(state, move |txn| async move {
+        let (state, meta) = (&st, &meta);
+        let target_team = memberships::valid_current_team(&txn, &target).await?;
+        let record = impersonation::ActiveModel {
+            id: Set(new_id()),
+            code: Set(tokens::new_impersonation_code()),
+            impersonator_id: Set(admin.id.clone()),
+            impersonated_user_id: Set(target.id.clone()),
+            impersonator_team_id: Set(caller_team),
+            started_at: Set(started_at),
+            expires_at: Set(expires_at),
+            ended_at: Set(None),
+            end_reason: Set(None),
+            reason: Set(reason.clone()),
+            mode: Set(mode),
+            grant_id: Set(grant.as_ref().map(|g| g.id.clone())),
+            last_activity_at: Set(Some(started_at)),
+        }
+        .insert(&txn)
+        .await?;
+        audit::record(
+            &txn,
+            Entry::new(
+                action::IMPERSONATION_STARTED,
+                Attribution::admin_on(&admin.id, &target.id),
+                now,
+            )
+            // In the customer's team log: it is about their account.
+            .team(target_team.as_deref())
+            .entity("Impersonation", &record.id)
+            .session(&record.id)
+            .details(serde_json::json!({
+                "targetUserId": target.id,
+                "reason": reason,
+                "mode": mode.as_str(),
+                "grantId": grant.as_ref().map(|g| &g.id),
+            }))
+            .meta(meta),
         )
-        // In the customer's team log: it is about their account.
-        .team(target_team.as_deref())
-        .entity("Impersonation", &record.id)
-        .session(&record.id)
-        .details(serde_json::json!({
-            "targetUserId": target.id,
-            "reason": reason,
-            "mode": mode.as_str(),
-            "grantId": grant.as_ref().map(|g| &g.id),
-        }))
-        .meta(meta),
-    )
-    .await?;
+        .await?;
 
-    let message = format!(
-        "{} entered your account ({}): {}.",
-        crate::services::audit::attribution::support_person(&admin),
-        mode.in_words(),
-        reason.as_deref().unwrap_or("no reason given"),
-    );
-    let notice = Notice {
-        kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
-        message,
-        subject: "Support entered your account",
-        impersonation_id: Some(&record.id),
-        grant_id: record.grant_id.as_deref(),
-    };
-    crate::services::notify::notices::notify(&txn, &state.config, &target, notice, now).await?;
+        let message = format!(
+            "{} entered your account ({}): {}.",
+            crate::services::audit::attribution::support_person(&admin),
+            mode.in_words(),
+            reason.as_deref().unwrap_or("no reason given"),
+        );
+        let notice = Notice {
+            kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
+            message,
+            subject: "Support entered your account",
+            impersonation_id: Some(&record.id),
+            grant_id: record.grant_id.as_deref(),
+        };
+        crate::services::notify::notices::notify(&txn, &state.config, &target, notice, now).await?;
 
-    let claims = ImpersonationClaims {
-        impersonated_by: admin.id.clone(),
-        impersonated_at: record.started_at.timestamp(),
-        code: record.code.clone(),
-        impersonator_team_id: record.impersonator_team_id.clone(),
-    };
-    let (access_token, token_exp) = tokens::issue_access(
-        &state.config,
-        now,
-        record.expires_at - now,
-        AccessGrant {
-            user_id: &target.id,
-            team_id: target_team.as_deref(),
-            // The target's own 2FA is skipped by design: the admin passed theirs.
-            two_factor_enabled: false,
-            two_factor_authenticated: false,
-            impersonation: Some(claims.clone()),
-        },
-    )?;
-    txn.commit().await?;
-    Ok(Session {
-        access_token,
-        refresh_token: None,
-        expires_at: token_exp,
-        context: AuthContext {
-            role: target.role,
-            team_id: target_team,
-            two_factor_authenticated: false,
-            pre_two_factor: false,
-            user: target,
-            impersonation: Some(ActiveImpersonation {
-                impersonator: admin,
-                record,
-                claims,
-            }),
-        },
+        let claims = ImpersonationClaims {
+            impersonated_by: admin.id.clone(),
+            impersonated_at: record.started_at.timestamp(),
+            code: record.code.clone(),
+            impersonator_team_id: record.impersonator_team_id.clone(),
+        };
+        let (access_token, token_exp) = tokens::issue_access(
+            &state.config,
+            now,
+            record.expires_at - now,
+            AccessGrant {
+                user_id: &target.id,
+                team_id: target_team.as_deref(),
+                // The target's own 2FA is skipped by design: the admin passed theirs.
+                two_factor_enabled: false,
+                two_factor_authenticated: false,
+                impersonation: Some(claims.clone()),
+            },
+        )?;
+        txn.commit().await?;
+        Ok(Session {
+            access_token,
+            refresh_token: None,
+            expires_at: token_exp,
+            context: AuthContext {
+                role: target.role,
+                team_id: target_team,
+                two_factor_authenticated: false,
+                pre_two_factor: false,
+                user: target,
+                impersonation: Some(ActiveImpersonation {
+                    impersonator: admin,
+                    record,
+                    claims,
+                }),
+            },
+        })
     })
+    .await
 }
 
 /// Ends the caller's impersonation and returns the admin's own tokens, back in the team the
@@ -195,33 +201,38 @@ pub async fn cancel(
         .impersonation
         .as_ref()
         .ok_or(AppError::Forbidden("this is not an impersonation token"))?;
-    let record = &active.record;
     let now = state.clock.now();
-    let txn = crate::db::write_txn(state).await?;
-    let admin = users::find_user(&txn, &record.impersonator_id).await?;
-    let team =
-        memberships::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref()).await?;
-    // Of racing cancels with one token, exactly one ends the session.
-    let ended = end_once(
-        &txn,
-        &state.config,
-        record,
-        EndReason::Cancelled,
-        "CANCELLED",
-        now,
-        meta,
-    )
-    .await?;
-    if !ended {
-        return Err(AppError::Unauthenticated("impersonation session has ended"));
-    }
-    let mut active_admin = admin.into_active_model();
-    active_admin.current_team_id = Set(team.clone());
-    let admin = active_admin.update(&txn).await?;
-    let session =
-        sign_in::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
-    txn.commit().await?;
-    Ok(session)
+    // The write is one unit of work (on SQLite it runs on the writer thread).
+    let (st, meta, record) = (state.clone(), meta.clone(), active.record.clone());
+    crate::db::write(state, move |txn| async move {
+        let (state, meta, record) = (&st, &meta, &record);
+        let admin = users::find_user(&txn, &record.impersonator_id).await?;
+        let team =
+            memberships::team_to_act_in(&txn, &admin, record.impersonator_team_id.as_deref())
+                .await?;
+        // Of racing cancels with one token, exactly one ends the session.
+        let ended = end_once(
+            &txn,
+            &state.config,
+            record,
+            EndReason::Cancelled,
+            "CANCELLED",
+            now,
+            meta,
+        )
+        .await?;
+        if !ended {
+            return Err(AppError::Unauthenticated("impersonation session has ended"));
+        }
+        let mut active_admin = admin.into_active_model();
+        active_admin.current_team_id = Set(team.clone());
+        let admin = active_admin.update(&txn).await?;
+        let session =
+            sign_in::issue_session(state, &txn, admin, team, true, Refresh::NewFamily).await?;
+        txn.commit().await?;
+        Ok(session)
+    })
+    .await
 }
 
 /// Who may read a session's details (its activity, its changes): 2FA admins, and the

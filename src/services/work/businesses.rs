@@ -24,23 +24,26 @@ pub async fn create_business(
 ) -> AppResult<business::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = crate::db::write_txn(state).await?;
-    let team_id = memberships::current_team(&txn, &caller).await?;
-    let b = business::ActiveModel {
-        id: Set(new_id()),
-        team_id: Set(team_id.clone()),
-        name: Set(name),
-        created_by_id: Set(Attribution::caller(&caller).actor_id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let entry = Entry::for_caller(action::BUSINESS_CREATED, &caller, meta, now)
-        .team(Some(&team_id))
-        .entity("Business", &b.id);
-    audit::record(&txn, entry).await?;
-    txn.commit().await?;
-    Ok(b)
+    let (caller, meta) = ((*caller).clone(), meta.clone());
+    crate::db::write(state, move |txn| async move {
+        let team_id = memberships::current_team(&txn, &caller).await?;
+        let b = business::ActiveModel {
+            id: Set(new_id()),
+            team_id: Set(team_id.clone()),
+            name: Set(name),
+            created_by_id: Set(Attribution::caller(&caller).actor_id),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let entry = Entry::for_caller(action::BUSINESS_CREATED, &caller, &meta, now)
+            .team(Some(&team_id))
+            .entity("Business", &b.id);
+        audit::record(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(b)
+    })
+    .await
 }
 
 pub async fn business_in_team(

@@ -26,27 +26,31 @@ pub async fn create_lead(
 ) -> AppResult<lead::Model> {
     let name = validation::name("name", name, validation::MAX_NAME)?;
     let now = db_time(state.clock.now());
-    let txn = crate::db::write_txn(state).await?;
-    let team_id = memberships::current_team(&txn, &caller).await?;
-    if let Some(b) = business_id {
-        business_in_team(&txn, &team_id, b).await?;
-    }
-    let l = lead::ActiveModel {
-        id: Set(new_id()),
-        team_id: Set(team_id.clone()),
-        business_id: Set(business_id.map(str::to_string)),
-        name: Set(name),
-        created_by_id: Set(Attribution::caller(&caller).actor_id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let entry = Entry::for_caller(action::LEAD_CREATED, &caller, meta, now)
-        .team(Some(&team_id))
-        .entity("Lead", &l.id);
-    audit::record(&txn, entry).await?;
-    txn.commit().await?;
-    Ok(l)
+    let (caller, meta) = ((*caller).clone(), meta.clone());
+    let business_id = business_id.map(str::to_string);
+    crate::db::write(state, move |txn| async move {
+        let team_id = memberships::current_team(&txn, &caller).await?;
+        if let Some(b) = &business_id {
+            business_in_team(&txn, &team_id, b).await?;
+        }
+        let l = lead::ActiveModel {
+            id: Set(new_id()),
+            team_id: Set(team_id.clone()),
+            business_id: Set(business_id),
+            name: Set(name),
+            created_by_id: Set(Attribution::caller(&caller).actor_id),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let entry = Entry::for_caller(action::LEAD_CREATED, &caller, &meta, now)
+            .team(Some(&team_id))
+            .entity("Lead", &l.id);
+        audit::record(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(l)
+    })
+    .await
 }
 
 pub async fn lead_in_team(

@@ -47,6 +47,12 @@ struct Args {
     /// The client counts.
     #[arg(long, default_value = "1,32", value_delimiter = ',')]
     clients: Vec<usize>,
+    /// Open loop: send this many requests a second in all, on a fixed schedule spread over the
+    /// clients, and measure each latency from when its request was due (so a stall counts
+    /// for every request it delays). Without it, each client sends as soon as it has its
+    /// answer (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Only the cases whose name contains one of these (e.g. `--cases me,addLeadComment`).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
@@ -158,7 +164,16 @@ async fn ceiling(args: &Args) -> Vec<Outcome> {
     let mut out = Vec::new();
     for &c in &args.clients {
         let plan = Plan::same(body.clone(), None);
-        let r = load(port, child.id(), "ceiling { ok }", c, args.seconds, plan).await;
+        let r = load(
+            port,
+            child.id(),
+            "ceiling { ok }",
+            c,
+            args.seconds,
+            args.rate,
+            plan,
+        )
+        .await;
         out.push(Outcome {
             database: "none".into(),
             rows: "-".into(),
@@ -224,7 +239,7 @@ async fn run_server(
         if !args.cases.is_empty() && !args.cases.iter().any(|f| case.contains(f.as_str())) {
             return;
         }
-        let r = load(port, child.id(), case, c, args.seconds, plan).await;
+        let r = load(port, child.id(), case, c, args.seconds, args.rate, plan).await;
         out.push(Outcome {
             database: label.clone(),
             rows: rows.clone(),
@@ -610,15 +625,20 @@ impl Plan {
     }
 }
 
-/// Runs `plan` from `clients` connections: 2 s of warm-up, then `seconds` measured.
+/// Runs `plan` from `clients` connections: 2 s of warm-up, then `seconds` measured; at
+/// `rate` requests a second in all when given (open loop), else as fast as answered.
 async fn load(
     port: u16,
     pid: u32,
     case: &'static str,
     clients: usize,
     seconds: u64,
+    rate: Option<f64>,
     plan: Plan,
 ) -> Outcome {
+    let start = Instant::now();
+    // Open loop: client i's k-th request is due at start + (k + i / clients) * every.
+    let every = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
     let measured = Arc::new(AtomicU64::new(0));
     let warm_until = Instant::now() + Duration::from_secs(2);
     let until = warm_until + Duration::from_secs(seconds);
@@ -632,7 +652,14 @@ async fn load(
             let (mut lat, mut errors) = (Vec::<u32>::with_capacity(1 << 16), 0u64);
             let mut n = 0usize;
             while Instant::now() < until {
-                let t = Instant::now();
+                let t = match every {
+                    Some(every) => {
+                        let due = start + every.mul_f64(n as f64 + i as f64 / clients as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let ok = match &plan {
                     Plan::Each(bodies) => {
                         let (body, token) = &bodies[i % bodies.len()];

@@ -473,7 +473,12 @@ impl Thread {
                         big: self.big.clone(),
                         observer: self.observer.clone(),
                     };
-                    let keep = self.rt.block_on(work(local));
+                    // A panic in the work fails that job alone; the writer goes on.
+                    let run = std::panic::AssertUnwindSafe(|| self.rt.block_on(work(local)));
+                    let keep = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+                        tracing::error!("a write panicked on the SQLite writer: rolled back");
+                        false
+                    });
                     if !keep {
                         self.rollback_job(job);
                         let _ = ack.send(Ok(()));

@@ -75,6 +75,40 @@ async fn a_failing_write_in_a_group_rolls_back_alone_while_its_neighbours_commit
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_panics_fails_alone_and_the_next_write_goes_through() {
+    let app = TestApp::new().await;
+    let state = app.state.clone();
+    let panicked = tokio::spawn(async move {
+        crm::db::write(&state, |txn| async move {
+            txn.execute_unprepared("CREATE TABLE never (n INTEGER)")
+                .await?;
+            if txn.get_database_backend() != DbBackend::MySql {
+                panic!("a bug in a write");
+            }
+            txn.commit().await?;
+            Ok(())
+        })
+        .await
+    })
+    .await;
+    // The caller sees a failure (an error on SQLite, where the work ran on the writer; the
+    // panic itself on PostgreSQL, where it ran in the caller's task).
+    assert!(panicked.is_err() || panicked.unwrap().is_err());
+    // Nothing of it stayed, and the next write goes through.
+    let s = app.register("ann@example.com", "Ann").await;
+    assert!(!s.token.is_empty());
+    let never = app
+        .state
+        .db
+        .query_all_raw(Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT 1 FROM never",
+        ))
+        .await;
+    assert!(never.is_err(), "the panicking write's table is not there");
+}
+
 const CREATE: &str = "mutation($n: String!) { createBusiness(name: $n) { id } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! the customer's data, which a read-only session may not, takes a `MayWrite`. Each proof has
 //! one constructor, the check of its rule, so a service cannot be reached without the rule
 //! having been checked: a new mutation that calls it cannot forget it. The GraphQL layer makes
-//! them (`graphql::context::as_themselves` and `may_write`, which also audit a refusal); the
+//! them (`graphql::guards::as_themselves` and `may_write`, which also audit a refusal); the
 //! guards and the read-only pipeline use the same checks.
 use std::ops::Deref;
 

@@ -1,5 +1,6 @@
 //! The database: the connection and its pool settings for SQLite and PostgreSQL, ids and
 //! stored times, and the write transaction every change goes through (`write`).
+mod rows;
 pub mod sqlite;
 mod write;
 pub mod writer;

@@ -13,6 +13,7 @@ use sea_orm::{
     Statement,
 };
 
+use super::rows;
 use super::writer::{self, Writer};
 
 /// One database file of this process: its writer, shared by every connection to it.
@@ -56,7 +57,7 @@ pub fn store(path: &str) -> Result<Arc<Store>, DbErr> {
     let s = Arc::new(Store {
         path: path.to_string(),
         writer: Writer::open(path)?,
-        big: writer::big_columns(),
+        big: rows::big_columns(),
     });
     stores.insert(path.to_string(), Arc::downgrade(&s));
     Ok(s)
@@ -83,7 +84,7 @@ impl ProxyDatabaseTrait for Proxy {
         }
         writer::observe(self.store.writer.observer(), &statement);
         with_reader(&self.store, |conn| {
-            writer::query(conn, &statement, &self.store.big)
+            rows::query(conn, &statement, &self.store.big)
         })
     }
 
@@ -100,7 +101,7 @@ impl ProxyDatabaseTrait for Proxy {
         }
         with_reader(&self.store, |conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(writer::err)
+                .map_err(rows::err)
         })
     }
 }
@@ -147,9 +148,9 @@ fn with_reader<T>(
         let at = match at {
             Some(i) => i,
             None => {
-                let conn = rusqlite::Connection::open(&store.path).map_err(writer::err)?;
+                let conn = rusqlite::Connection::open(&store.path).map_err(rows::err)?;
                 conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-                    .map_err(writer::err)?;
+                    .map_err(rows::err)?;
                 conn.set_prepared_statement_cache_capacity(256);
                 readers.push((Arc::downgrade(store), conn));
                 readers.len() - 1

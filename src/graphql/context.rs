@@ -3,9 +3,7 @@
 //! stored in the GraphQL context.
 use async_graphql::Context;
 
-use super::guards::refuse_and_audit;
 use crate::auth::context::{AuthContext, RequestMeta};
-use crate::auth::proof::{AsThemselves, MayWrite};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -33,30 +31,4 @@ pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
 pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> Result<&'a AppState, AppError> {
     ctx.data_opt::<AppState>()
         .ok_or_else(|| AppError::internal("app state missing"))
-}
-
-/// The caller's proof that they act as themselves (`auth::proof`), for the services that
-/// must never run in an impersonation session. An impersonation token is refused, and the
-/// refusal audited.
-pub async fn as_themselves<'a>(ctx: &'a Context<'_>) -> Result<AsThemselves<'a>, AppError> {
-    let c = caller(ctx)?;
-    match AsThemselves::check(c) {
-        Ok(proof) => Ok(proof),
-        Err(refusal) => Err(refused(ctx, c, refusal).await),
-    }
-}
-
-/// The caller's proof that they may change data (not a read-only session), for the services
-/// that write the customer's data. A read-only session is refused, and the refusal audited.
-pub async fn may_write<'a>(ctx: &'a Context<'_>) -> Result<MayWrite<'a>, AppError> {
-    let c = caller(ctx)?;
-    match MayWrite::check(c) {
-        Ok(proof) => Ok(proof),
-        Err(refusal) => Err(refused(ctx, c, refusal).await),
-    }
-}
-
-async fn refused(ctx: &Context<'_>, c: &AuthContext, refusal: AppError) -> AppError {
-    let field = ctx.item.node.name.node.as_str();
-    refuse_and_audit(ctx.data_opt(), c, field, &request_meta(ctx), refusal).await
 }

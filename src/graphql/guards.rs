@@ -5,7 +5,7 @@ use async_graphql::{Context, Guard, Result};
 use super::context::{caller, maybe_caller, request_meta};
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, RequestMeta};
-use crate::auth::proof::AsThemselves;
+use crate::auth::proof::{AsThemselves, MayWrite};
 use crate::error::AppError;
 use crate::services::audit;
 use crate::state::AppState;
@@ -149,4 +149,30 @@ pub async fn refuse_and_audit(
         tracing::error!(error = %e, "cannot audit a blocked operation");
     }
     refusal
+}
+
+/// The caller's proof that they act as themselves (`auth::proof`), for the services that
+/// must never run in an impersonation session. An impersonation token is refused, and the
+/// refusal audited.
+pub async fn as_themselves<'a>(ctx: &'a Context<'_>) -> Result<AsThemselves<'a>, AppError> {
+    let c = caller(ctx)?;
+    match AsThemselves::check(c) {
+        Ok(proof) => Ok(proof),
+        Err(refusal) => Err(refused(ctx, c, refusal).await),
+    }
+}
+
+/// The caller's proof that they may change data (not a read-only session), for the services
+/// that write the customer's data. A read-only session is refused, and the refusal audited.
+pub async fn may_write<'a>(ctx: &'a Context<'_>) -> Result<MayWrite<'a>, AppError> {
+    let c = caller(ctx)?;
+    match MayWrite::check(c) {
+        Ok(proof) => Ok(proof),
+        Err(refusal) => Err(refused(ctx, c, refusal).await),
+    }
+}
+
+async fn refused(ctx: &Context<'_>, c: &AuthContext, refusal: AppError) -> AppError {
+    let field = ctx.item.node.name.node.as_str();
+    refuse_and_audit(ctx.data_opt(), c, field, &request_meta(ctx), refusal).await
 }

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{as_themselves, caller, request_meta};
+use crate::graphql::context::{caller, request_meta};
+use crate::graphql::guards::as_themselves;
 use crate::graphql::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
 use crate::graphql::state;
 use crate::graphql::types::SupportAccessGrant;

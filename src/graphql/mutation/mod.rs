@@ -6,10 +6,11 @@ use super::state;
 use super::types::*;
 use crate::auth::Role;
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{as_themselves, caller, may_write, request_meta};
+use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
+use crate::graphql::guards::{as_themselves, may_write};
 use crate::services::accounts::profile::{self, ProfileInput};
 use crate::services::accounts::signup::{self, NewAccount};
 use crate::services::work::comments::{self, CommentTarget};

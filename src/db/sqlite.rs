@@ -5,7 +5,7 @@
 //! a one-statement job on the writer thread (`db::writer`). Write transactions are jobs on
 //! the writer. PostgreSQL stays on sqlx.
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use sea_orm::{
@@ -20,7 +20,6 @@ use super::writer::{self, Writer};
 pub struct Store {
     path: String,
     pub writer: Writer,
-    big: HashSet<(String, String)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -57,7 +56,6 @@ pub fn store(path: &str) -> Result<Arc<Store>, DbErr> {
     let s = Arc::new(Store {
         path: path.to_string(),
         writer: Writer::open(path)?,
-        big: rows::big_columns(),
     });
     stores.insert(path.to_string(), Arc::downgrade(&s));
     Ok(s)
@@ -84,7 +82,7 @@ impl ProxyDatabaseTrait for Proxy {
         }
         writer::observe(self.store.writer.observer(), &statement);
         with_reader(&self.store, |conn| {
-            rows::query(conn, &statement, &self.store.big)
+            rows::query(conn, &statement, self.store.writer.big())
         })
     }
 
@@ -115,15 +113,13 @@ pub fn close(path: &str) {
 }
 
 /// Shows `f` every statement run on the file at `path`, reads and writes (tests count and
-/// explain them).
+/// explain them). Once per file: the store lives as long as a connection to it.
 pub fn observe(path: &str, f: impl Fn(&Statement) + Send + Sync + 'static) -> Result<(), DbErr> {
-    let s = store(path)?;
-    *s.writer
+    store(path)?
+        .writer
         .observer()
-        .write()
-        .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(f));
-    // The store must outlive the caller's connection: it does (the connection holds it).
-    Ok(())
+        .set(Box::new(f))
+        .map_err(|_| DbErr::Custom("the file's statements are observed already".into()))
 }
 
 thread_local! {

@@ -94,8 +94,13 @@ impl<S: futures_util::Stream + Unpin> futures_util::Stream for ActingIn<S> {
 /// committed first (`cancelImpersonation`, a revoke, `endImpersonation`, the kill switch)
 /// always wins, on every server.
 pub async fn write_txn(state: &AppState) -> AppResult<WriteTxn> {
+    checked_txn(state, ACTING_IN.try_with(Clone::clone).ok()).await
+}
+
+/// `record_txn`, then the check that `session` (if any) still runs.
+async fn checked_txn(state: &AppState, session: Option<String>) -> AppResult<WriteTxn> {
     let txn = record_txn(state).await?;
-    if let Ok(session) = ACTING_IN.try_with(Clone::clone) {
+    if let Some(session) = session {
         still_running(&txn, state.clock.now(), session).await?;
     }
     Ok(txn)
@@ -154,11 +159,7 @@ where
     T: Send + 'static,
 {
     let Some(writer) = &state.writer else {
-        let txn = record_txn(state).await?;
-        if let Some(session) = session {
-            still_running(&txn, state.clock.now(), session).await?;
-        }
-        return work(txn).await;
+        return work(checked_txn(state, session).await?).await;
     };
     let clock = state.clock.clone();
     writer
@@ -184,6 +185,10 @@ where
 pub async fn record_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
     if let Some(writer) = &state.writer {
         return Ok(WriteTxn(Inner::Writer(writer.begin().await?)));
+    }
+    if state.db.get_database_backend() == DbBackend::Sqlite {
+        // The proxy connection's transactions are not transactions: never write there.
+        return Err(DbErr::Custom("SQLite writes need the writer thread".into()));
     }
     let txn = state
         .db

@@ -41,6 +41,8 @@ pub struct Writer {
     /// Sees every statement a job runs (tests count and explain them).
     observer: Observer,
     stats: Arc<Stats>,
+    /// INTEGER columns read as `i64` (`rows::big_columns`), for every connection to the file.
+    big: Arc<HashSet<(String, String)>>,
 }
 
 /// What the writer has done: committed jobs and the batches (`COMMIT`s) that held them.
@@ -50,13 +52,12 @@ pub struct Stats {
     pub batches: AtomicU64,
 }
 
-/// A callback shown every statement run on the file (`db::sqlite::observe`).
-pub type Observer = Arc<std::sync::RwLock<Option<Arc<dyn Fn(&Statement) + Send + Sync>>>>;
+/// A callback shown every statement run on the file, set at most once
+/// (`db::sqlite::observe`); unset, it costs one atomic load a statement.
+pub type Observer = Arc<std::sync::OnceLock<Box<dyn Fn(&Statement) + Send + Sync>>>;
 
 pub(super) fn observe(observer: &Observer, stmt: &Statement) {
-    if let Ok(o) = observer.read()
-        && let Some(f) = o.as_ref()
-    {
+    if let Some(f) = observer.get() {
         f(stmt)
     }
 }
@@ -125,11 +126,13 @@ impl Writer {
         let counted = stats.clone();
         let observer: Observer = Arc::default();
         let seen = observer.clone();
+        let big = Arc::new(big_columns());
+        let columns = big.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 ON_WRITER.with(|w| w.set(true));
-                Thread::new(conn, counted, seen).run(rx)
+                Thread::new(conn, counted, seen, columns).run(rx)
             })
             .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
         let checkpointer = rusqlite::Connection::open(path).map_err(err)?;
@@ -156,6 +159,7 @@ impl Writer {
             closed: Arc::default(),
             observer,
             stats,
+            big,
         })
     }
 
@@ -178,6 +182,10 @@ impl Writer {
 
     pub(super) fn observer(&self) -> &Observer {
         &self.observer
+    }
+
+    pub(super) fn big(&self) -> &HashSet<(String, String)> {
+        &self.big
     }
 
     /// Runs `work` on the writer thread as one job: its statements are direct calls there,
@@ -334,14 +342,19 @@ enum Pending {
 }
 
 impl Thread {
-    fn new(conn: rusqlite::Connection, stats: Arc<Stats>, observer: Observer) -> Thread {
+    fn new(
+        conn: rusqlite::Connection,
+        stats: Arc<Stats>,
+        observer: Observer,
+        big: Arc<HashSet<(String, String)>>,
+    ) -> Thread {
         Thread {
             conn: Arc::new(Mutex::new(conn)),
             open: false,
             current: None,
             waiting: VecDeque::new(),
             done: Vec::new(),
-            big: Arc::new(big_columns()),
+            big,
             stats,
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

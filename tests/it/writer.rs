@@ -83,9 +83,7 @@ async fn a_write_that_panics_fails_alone_and_the_next_write_goes_through() {
         crm::db::write(&state, |txn| async move {
             txn.execute_unprepared("CREATE TABLE never (n INTEGER)")
                 .await?;
-            if txn.get_database_backend() != DbBackend::MySql {
-                panic!("a bug in a write");
-            }
+            a_bug()?;
             txn.commit().await?;
             Ok(())
         })
@@ -107,6 +105,10 @@ async fn a_write_that_panics_fails_alone_and_the_next_write_goes_through() {
         ))
         .await;
     assert!(never.is_err(), "the panicking write's table is not there");
+}
+
+fn a_bug() -> crm::error::AppResult<()> {
+    panic!("a bug in a write")
 }
 
 const CREATE: &str = "mutation($n: String!) { createBusiness(name: $n) { id } }";

@@ -10,7 +10,7 @@ use crate::auth::context::RequestMeta;
 use crate::auth::proof::MayWrite;
 use crate::db::{db_time, new_id};
 use crate::entities::comment::{self, Column as C};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::services::pagination::{Page, PageArgs};
@@ -104,24 +104,25 @@ pub async fn add(
     // The whole write is one unit of work (on SQLite it runs on the writer thread): it owns
     // what it needs.
     let caller = (*caller).clone();
-    let (business_id, lead_id) = match target {
-        CommentTarget::Business(id) => (Some(id.to_string()), None),
-        CommentTarget::Lead(id) => (None, Some(id.to_string())),
+    // The target, owned: its kind and its id.
+    type Kind = fn(&str) -> CommentTarget<'_>;
+    let (kind, id): (Kind, String) = match target {
+        CommentTarget::Business(id) => (|id| CommentTarget::Business(id), id.to_string()),
+        CommentTarget::Lead(id) => (|id| CommentTarget::Lead(id), id.to_string()),
     };
-    let entity_type = target.entity_type();
     let meta = meta.clone();
     crate::db::write(state, move |txn| async move {
         let team_id = memberships::current_team(&txn, &caller).await?;
-        let target = match (&business_id, &lead_id) {
-            (Some(id), _) => CommentTarget::Business(id),
-            (_, Some(id)) => CommentTarget::Lead(id),
-            (None, None) => return Err(AppError::internal("a comment without a target")),
-        };
+        let target = kind(&id);
         target.ensure_in_team(&txn, &team_id).await?;
+        let (business_id, lead_id) = match target {
+            CommentTarget::Business(id) => (Some(id.to_string()), None),
+            CommentTarget::Lead(id) => (None, Some(id.to_string())),
+        };
         let row = comment::ActiveModel {
             id: Set(new_id()),
-            business_id: Set(business_id.clone()),
-            lead_id: Set(lead_id.clone()),
+            business_id: Set(business_id),
+            lead_id: Set(lead_id),
             author_id: Set(by.actor_id.clone()),
             on_behalf_of_id: Set(by.on_behalf_of_id.clone()),
             text: Set(text),
@@ -132,7 +133,7 @@ pub async fn add(
         .await?;
         let entry = Entry::new(action::COMMENT_CREATED, by, now)
             .team(Some(&team_id))
-            .entity(entity_type, &row.id)
+            .entity(target.entity_type(), &row.id)
             .meta(&meta);
         audit::record(&txn, entry).await?;
         txn.commit().await?;

@@ -98,6 +98,8 @@ async fn the_agent_sees_elevation_then_the_end_then_the_socket_closes() {
     let t = impersonate(&w, "READ_ONLY").await;
     let mut s = init(&w.url, Some(&t)).await;
     subscribe(&mut s, "cur", CURRENT).await;
+    // No acknowledgement in the protocol: act once the subscription listens.
+    subscribed(&w.app, 1).await;
     let code = w.app.code(&w.admin_secret);
     w.app
         .ok(
@@ -141,6 +143,8 @@ async fn the_last_minutes_are_announced() {
     let t = impersonate(&w, "READ_WRITE").await;
     let mut s = init(&w.url, Some(&t)).await;
     subscribe(&mut s, "cur", CURRENT).await;
+    // No acknowledgement in the protocol: act once the subscription listens.
+    subscribed(&w.app, 1).await;
     // 26 of 30 minutes pass (with a request every 9, so the session does not go idle).
     for step in [9, 9, 8] {
         w.app.clock.advance(chrono::Duration::minutes(step));

@@ -59,3 +59,22 @@ pub fn new_id() -> String {
 pub fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
+
+/// Adds every column of `E`, read from the table aliased `table`, to a hand-built `SELECT`,
+/// each named `{prefix}{column}`: the names `FromQueryResult::from_query_result(row, prefix)`
+/// reads back. For one statement that reads several rows joined (the per-operation re-check
+/// of a session, `services::impersonation::session`).
+pub fn select_prefixed<E: sea_orm::EntityTrait>(
+    q: &mut sea_orm::sea_query::SelectStatement,
+    table: &str,
+    prefix: &str,
+) {
+    use sea_orm::sea_query::{Alias, Expr};
+    use sea_orm::{IdenStatic, Iterable};
+    for c in E::Column::iter() {
+        q.expr_as(
+            Expr::col((Alias::new(table), c)),
+            Alias::new(format!("{prefix}{}", c.as_str())),
+        );
+    }
+}

@@ -13,7 +13,8 @@ use crate::entities::support_access_grant::{self as grant, Status};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::services::impersonation::ending::{self, EndReason};
-use crate::services::{impersonation, support_access};
+use crate::services::impersonation::session::{self, SessionRow};
+use crate::services::support_access;
 use crate::state::AppState;
 
 /// Builds the context from a bearer token. Any failure is `UNAUTHENTICATED`: a bad token is
@@ -21,17 +22,23 @@ use crate::state::AppState;
 pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AuthContext> {
     let now = state.clock.now();
     let claims = tokens::verify_access(&state.config, now, token)?;
-    let user = user::Entity::find_by_id(claims.sub.clone())
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
+    // One indexed read either way: the user, or the session with everyone in it.
+    let (user, impersonation) = match claims.impersonation()? {
+        None => {
+            let user = user::Entity::find_by_id(claims.sub.clone())
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::Unauthenticated("invalid or expired token"))?;
+            (user, None)
+        }
+        Some(imp) => {
+            let (user, active) = live_impersonation(state, now, imp, &claims.sub).await?;
+            (user, Some(active))
+        }
+    };
     if issued_before_revocation(&user, claims.issued_at_micros()) {
         return Err(AppError::Unauthenticated("session ended: sign in again"));
     }
-    let impersonation = match claims.impersonation()? {
-        None => None,
-        Some(imp) => Some(live_impersonation(state, now, imp, &user).await?),
-    };
     Ok(AuthContext {
         role: user.role,
         team_id: claims.team_id.clone(),
@@ -59,27 +66,24 @@ async fn live_impersonation(
     state: &AppState,
     now: DateTime<Utc>,
     imp: ImpersonationClaims,
-    target: &user::Model,
-) -> AppResult<ActiveImpersonation> {
+    target_id: &str,
+) -> AppResult<(user::Model, ActiveImpersonation)> {
     let ended = || AppError::Unauthenticated("impersonation session has ended");
-    let record = impersonation::find_by_code(&state.db, &imp.code)
+    let SessionRow {
+        record,
+        target,
+        impersonator,
+        grant,
+        switch,
+    } = session::by_code(&state.db, &imp.code)
         .await?
         .ok_or_else(ended)?;
     let matches = record.impersonator_id == imp.impersonated_by
-        && record.impersonated_user_id == target.id
+        && record.impersonated_user_id == target_id
         && record.started_at.timestamp() == imp.impersonated_at;
     if !matches || record.ended_at.is_some() {
         return Err(ended());
     }
-    let impersonator = user::Entity::find_by_id(record.impersonator_id.clone())
-        .one(&state.db)
-        .await?
-        .ok_or_else(ended)?;
-    let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
-    let grant = match &record.grant_id {
-        Some(id) => support_access::find(&state.db, id).await?,
-        None => None,
-    };
     let facts = Facts {
         now,
         switch,
@@ -87,15 +91,16 @@ async fn live_impersonation(
         idle: state.config.impersonation_idle,
         grant: grant.as_ref(),
     };
-    if let Some((reason, cause)) = end_reason(facts, &record, &impersonator, target) {
+    if let Some((reason, cause)) = end_reason(facts, &record, &impersonator, &target) {
         ending::end_now(state, &record, reason, cause).await?;
         return Err(ended());
     }
-    Ok(ActiveImpersonation {
+    let active = ActiveImpersonation {
         impersonator,
         record,
         claims: imp,
-    })
+    };
+    Ok((target, active))
 }
 
 /// What the re-check of a running session reads besides the users.

@@ -12,7 +12,8 @@ use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{self, EndReason};
 use crate::state::AppState;
 
-const GLOBAL: &str = "global";
+/// The id of the one settings row.
+pub(super) const GLOBAL: &str = "global";
 
 /// Whether impersonation is switched on (on unless a super admin switched it off).
 pub async fn read(conn: &impl ConnectionTrait) -> AppResult<KillSwitch> {

@@ -5,9 +5,11 @@
 //! - `ending`: how a session ends, exactly once, whoever notices first.
 //! - `kill_switch`: impersonation for everyone, on or off.
 //! - `ledger`: every operation made in a session, as one row of it.
+//! - `session`: a running session read for its per-operation re-check, in one statement.
 pub mod ending;
 pub mod kill_switch;
 pub mod ledger;
+pub mod session;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;

@@ -1,6 +1,7 @@
 //! Team memberships: who belongs to which team, and which team a user acts in. The queries
 //! sessions, teams, work objects and audit views all need; this module needs none of them.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 
 use crate::auth::AuthContext;
 use crate::entities::{team, team_member, user};
@@ -64,20 +65,17 @@ pub async fn current_team(conn: &impl ConnectionTrait, caller: &AuthContext) -> 
     }
 }
 
-/// The teams a user belongs to, oldest membership first.
+/// The teams a user belongs to, oldest membership first (one statement: the teams joined to
+/// the user's memberships).
 pub async fn teams_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<Vec<team::Model>> {
-    let ids: Vec<String> = team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(user_id))
+    let mut q = team::Entity::find();
+    QueryTrait::query(&mut q).inner_join(
+        team_member::Entity,
+        Expr::col((team_member::Entity, team_member::Column::TeamId))
+            .equals((team::Entity, team::Column::Id)),
+    );
+    Ok(q.filter(team_member::Column::UserId.eq(user_id))
         .order_by_asc(team_member::Column::Id)
         .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| m.team_id)
-        .collect();
-    let mut teams = team::Entity::find()
-        .filter(team::Column::Id.is_in(ids.clone()))
-        .all(conn)
-        .await?;
-    teams.sort_by_key(|t| ids.iter().position(|i| *i == t.id));
-    Ok(teams)
+        .await?)
 }

@@ -490,6 +490,10 @@ async fn seed(url: &str, users: usize) -> Seeded {
             mode: Set(crm::entities::impersonation::Mode::ReadWrite),
             grant_id: Set(None),
             last_activity_at: Set(None),
+            initial_mode: Set(Some(crm::entities::impersonation::Mode::ReadWrite)),
+            elevated_at: Set(None),
+            elevation_reason: Set(None),
+            ticket: Set(None),
         })
         .collect();
     insert_all(&db, us).await;

@@ -13,6 +13,7 @@ mod m20261121_000008_support_access;
 mod m20261121_000009_transparency;
 mod m20261122_000010_events;
 mod m20261122_000011_membership_order;
+mod m20261206_000012_history_in_words;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_transparency::Migration),
             Box::new(m20261122_000010_events::Migration),
             Box::new(m20261122_000011_membership_order::Migration),
+            Box::new(m20261206_000012_history_in_words::Migration),
         ]
     }
 }

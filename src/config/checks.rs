@@ -55,3 +55,26 @@ pub(super) fn origins(list: &str) -> Result<Vec<String>, ConfigError> {
     }
     Ok(out)
 }
+
+/// Checks `SUPPORT_TICKET_URL`: an `http(s)://` URL with `{ticket}` where the reference goes,
+/// no spaces or control characters.
+pub(super) fn ticket_url(url: &str) -> Result<String, ConfigError> {
+    const SETTING: &str = "SUPPORT_TICKET_URL";
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        None => Err(invalid(SETTING, "must start with https:// or http://")),
+        Some(r) if r.is_empty() || r.starts_with(['/', '{']) => {
+            Err(invalid(SETTING, "must name a host"))
+        }
+        Some(_) if !url.contains("{ticket}") => Err(invalid(
+            SETTING,
+            "must contain {ticket}, where the ticket's reference goes",
+        )),
+        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(invalid(SETTING, "must not contain spaces or control characters"))
+        }
+        Some(_) => Ok(url.to_string()),
+    }
+}

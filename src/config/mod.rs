@@ -65,6 +65,10 @@ pub struct Config {
     pub smtp: Option<smtp::SmtpConfig>,
     /// How long a request for support access waits for the customer before it lapses.
     pub support_request_ttl: chrono::Duration,
+    /// `impersonate` and `requestSupportAccess` need a ticket (`IMPERSONATION_REQUIRE_TICKET`).
+    pub require_ticket: bool,
+    /// `SUPPORT_TICKET_URL`: an http(s) URL with `{ticket}` where the reference goes.
+    pub ticket_url: Option<String>,
     /// Live events over WebSocket: the caps and the ping interval.
     pub ws: WsLimits,
     /// Allowed clock skew when checking `exp`, in seconds.
@@ -129,6 +133,11 @@ impl Config {
         c.smtp = match o.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => Some(smtp::parse(url, o.smtp_from.as_deref())?),
             None => None,
+        };
+        c.require_ticket = o.impersonation_require_ticket;
+        c.ticket_url = match o.support_ticket_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => Some(checks::ticket_url(u)?),
         };
         c.support_request_ttl = chrono::Duration::hours(in_range(
             "SUPPORT_REQUEST_TTL_HOURS",
@@ -257,6 +266,8 @@ impl Config {
             impersonation_ttl: chrono::Duration::minutes(30),
             impersonation_default_mode: crate::entities::impersonation::Mode::ReadWrite,
             support_request_ttl: chrono::Duration::hours(24),
+            require_ticket: false,
+            ticket_url: None,
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
             ws: WsLimits::default(),
@@ -394,10 +405,38 @@ mod tests {
                 "ALLOWED_ORIGINS",
             ),
             ("--allowed-origins", "app.example.com", "ALLOWED_ORIGINS"),
+            (
+                "--support-ticket-url",
+                "https://help.example.com/t/",
+                "SUPPORT_TICKET_URL",
+            ),
+            (
+                "--support-ticket-url",
+                "javascript:alert(1)//{ticket}",
+                "SUPPORT_TICKET_URL",
+            ),
         ] {
             let e = from(&[&format!("{flag}={value}")]).unwrap_err();
             assert_eq!(e.setting, setting, "{flag}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn a_ticket_url_is_kept_and_tickets_are_optional_unless_required() {
+        let c = from(&[]).unwrap();
+        assert_eq!((c.require_ticket, c.ticket_url), (false, None));
+        let c = from(&[
+            "--support-ticket-url",
+            "https://help.example.com/t/{ticket}",
+            "--impersonation-require-ticket",
+            "true",
+        ])
+        .unwrap();
+        assert!(c.require_ticket);
+        assert_eq!(
+            c.ticket_url.as_deref(),
+            Some("https://help.example.com/t/{ticket}")
+        );
     }
 
     #[test]

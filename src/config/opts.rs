@@ -50,6 +50,13 @@ pub struct Opts {
         global = true
     )]
     pub support_request_ttl_hours: i64,
+    /// `impersonate` and `requestSupportAccess` need a support ticket's reference.
+    #[arg(long, env = "IMPERSONATION_REQUIRE_TICKET", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub impersonation_require_ticket: bool,
+    /// Where a ticket is read, with `{ticket}` for its reference, e.g.
+    /// `https://help.example.com/t/{ticket}`: the customer's history links it.
+    #[arg(long, env = "SUPPORT_TICKET_URL", global = true)]
+    pub support_ticket_url: Option<String>,
     /// E-mail notices through this server: `smtp://[user:pass@]host:port` (STARTTLS required,
     /// except to a loopback relay) or `smtps://…`. Unset: notices stay in the app.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]

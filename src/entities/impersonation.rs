@@ -24,12 +24,25 @@ pub struct Model {
     /// every session; the column allows null only because older rows were filled in by a
     /// migration.
     pub last_activity_at: Option<DateTimeUtc>,
+    /// The mode it started in (`mode` is the mode now). Null only in rows a migration could
+    /// not fill, where it is `mode`.
+    pub initial_mode: Option<Mode>,
+    /// When a read-only session was allowed to make changes (`elevateImpersonation`), and why.
+    pub elevated_at: Option<DateTimeUtc>,
+    pub elevation_reason: Option<String>,
+    /// The support ticket it was for.
+    pub ticket: Option<String>,
 }
 
 impl Model {
     /// The last request made in the session, to within 30 seconds.
     pub fn last_activity(&self) -> DateTimeUtc {
         self.last_activity_at.unwrap_or(self.started_at)
+    }
+
+    /// The mode it started in.
+    pub fn initial_mode(&self) -> Mode {
+        self.initial_mode.unwrap_or(self.mode)
     }
 }
 

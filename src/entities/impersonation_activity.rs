@@ -17,6 +17,10 @@ pub struct Model {
     pub fields: String,
     /// OK, or the first error's code.
     pub outcome: String,
+    /// The record the operation was about (`lead`, `business`, `team`), by id only, from its
+    /// first field's id argument: so that the customer's history can name it.
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,8 @@ pub struct Model {
     /// Pending: when the request lapses. Approved: the end of the window. Revoked: when it
     /// was revoked.
     pub expires_at: Option<DateTimeUtc>,
+    /// The support ticket it was asked for, if any.
+    pub ticket: Option<String>,
 }
 
 /// Where a grant stands. The same enum is the GraphQL `SupportAccessStatus`.

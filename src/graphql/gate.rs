@@ -123,8 +123,8 @@ impl Admitted {
     /// What the ledger records of this operation.
     fn recorded(&self) -> ledger::Operation {
         match &self.operation {
-            Some(o) => ledger_row::operation(o.document(), o.name()),
-            None => unknown(self.request.operation_name.as_deref()),
+            Some(o) => ledger_row::operation(o.document(), o.name(), &self.request.variables),
+            None => ledger_row::unknown(self.request.operation_name.as_deref()),
         }
     }
 }
@@ -240,7 +240,7 @@ impl Gate {
             if self.ledger
                 && let Some(session) = session_of(caller.as_ref())
             {
-                let op = unknown(request.operation_name.as_deref());
+                let op = ledger_row::unknown(request.operation_name.as_deref());
                 let at = state.clock.now();
                 record_row(state, &session, &op, PARSE_FAILED, at).await;
             }
@@ -336,13 +336,6 @@ impl Gate {
     }
 }
 
-fn unknown(name: Option<&str>) -> ledger::Operation {
-    ledger::Operation {
-        kind: "unknown",
-        name: name.map(|n| n.chars().take(200).collect()),
-        fields: vec![],
-    }
-}
 
 async fn record_row(
     state: &AppState,

@@ -1,17 +1,30 @@
 //! What the activity ledger records of an operation (`services::impersonation::ledger` stores it; the
 //! operation gate, `graphql::gate`, writes the row for every operation made with an
 //! impersonation token): the operation's type, name and top-level fields, every fragment
-//! expanded however deep. Never variable values or the query text.
+//! expanded however deep, and the record its first field is about (a lead, a business or a
+//! team, by id only: the id argument's value, so that the customer's history can name it).
+//! Never other variable values or the query text.
 use std::collections::HashSet;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
 };
+use async_graphql::{Value, Variables};
 
 use crate::services::impersonation::ledger::Operation;
 
+/// The record a top-level field is about: (field, its id argument, the record's kind).
+const SUBJECTS: [(&str, &str, &str); 6] = [
+    ("addLeadComment", "leadId", "lead"),
+    ("lead", "id", "lead"),
+    ("addBusinessComment", "businessId", "business"),
+    ("business", "id", "business"),
+    ("createLead", "businessId", "business"),
+    ("switchTeam", "teamId", "team"),
+];
+
 /// The operation a document runs: the one named, else its only one.
-pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
+pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables) -> Operation {
     let (name, op) = match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => (None, Some(op)),
         (DocumentOperations::Multiple(map), Some(n)) => (Some(n.to_string()), map.get(n)),
@@ -23,11 +36,7 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
     };
     let Some(op) = op else {
         // No such operation: nothing ran.
-        return Operation {
-            kind: "unknown",
-            name: name.map(|n| n.chars().take(200).collect()),
-            fields: vec![],
-        };
+        return unknown(name.as_deref());
     };
     let kind = match op.node.ty {
         OperationType::Query => "query",
@@ -35,9 +44,53 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>) -> Operation {
         OperationType::Subscription => "subscription",
     };
     let mut fields = Vec::new();
+    let mut first = None;
     let mut expanded = HashSet::new();
-    top_level(doc, &op.node.selection_set.node, &mut expanded, &mut fields);
-    Operation { kind, name, fields }
+    top_level(
+        doc,
+        &op.node.selection_set.node,
+        &mut expanded,
+        &mut fields,
+        &mut first,
+    );
+    let subject = first.and_then(|f| subject(f, vars));
+    Operation {
+        kind,
+        name,
+        fields,
+        subject,
+    }
+}
+
+/// An operation that did not run: no such operation, or a document that does not parse.
+pub fn unknown(name: Option<&str>) -> Operation {
+    Operation {
+        kind: "unknown",
+        name: name.map(|n| n.chars().take(200).collect()),
+        fields: vec![],
+        subject: None,
+    }
+}
+
+/// The record `field` is about, when it is one `SUBJECTS` names and its id is given: a literal
+/// or a variable, and shaped like an id (anything else is not kept).
+fn subject(field: &Field, vars: &Variables) -> Option<(&'static str, String)> {
+    let name = field.name.node.as_str();
+    let (_, arg, kind) = SUBJECTS.iter().find(|(f, _, _)| *f == name)?;
+    let value = field.get_argument(arg)?;
+    // A literal, or a variable's value (a missing variable: nothing).
+    let value = value
+        .node
+        .clone()
+        .into_const_with(|v| vars.get(&v).cloned().ok_or(()))
+        .ok()?;
+    let Value::String(id) = value else {
+        return None;
+    };
+    let id_like = !id.is_empty()
+        && id.len() <= 36
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    id_like.then_some((*kind, id))
 }
 
 /// The field names at the top of a selection set, through fragments however deeply they
@@ -48,6 +101,7 @@ fn top_level<'a>(
     set: &'a SelectionSet,
     expanded: &mut HashSet<&'a str>,
     out: &mut Vec<String>,
+    first: &mut Option<&'a Field>,
 ) {
     let mut pending = vec![set];
     while let Some(set) = pending.pop() {
@@ -67,6 +121,7 @@ fn top_level<'a>(
         }
         for item in &set.items {
             if let Selection::Field(f) = &item.node {
+                first.get_or_insert(&f.node);
                 let name = f.node.name.node.to_string();
                 if !out.contains(&name) {
                     out.push(name);
@@ -81,7 +136,25 @@ mod tests {
     use super::*;
 
     fn op(query: &str, name: Option<&str>) -> Operation {
-        operation(&async_graphql::parser::parse_query(query).unwrap(), name)
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        operation(&doc, name, &Variables::default())
+    }
+
+    #[test]
+    fn the_record_a_field_is_about_is_kept_by_id_only() {
+        let doc = async_graphql::parser::parse_query(
+            "mutation C($l: ID!, $t: String!) { addLeadComment(leadId: $l, text: $t) { id } }",
+        )
+        .unwrap();
+        let vars = Variables::from_json(serde_json::json!({ "l": "0193-abc", "t": "secret words" }));
+        let o = operation(&doc, None, &vars);
+        assert_eq!(o.subject, Some(("lead", "0193-abc".to_string())));
+        let o = op("{ business(id: \"b-1\") { name } }", None);
+        assert_eq!(o.subject, Some(("business", "b-1".to_string())));
+        // Not an id: not kept. Fields about no record: none.
+        let o = op("{ business(id: \"<script>\") { name } }", None);
+        assert_eq!(o.subject, None);
+        assert_eq!(op("{ me { id } leads { id } }", None).subject, None);
     }
 
     #[test]

@@ -144,7 +144,7 @@ impl AuditQuery {
             is_impersonated: f.is_impersonated,
         };
         let page = audit::list_for(db, c, &filter, &args).await?;
-        Ok(connection(page, |r| &r.id, AuditLog))
+        Ok(connection(page, |r| &r.row.id, AuditLog))
     }
 }
 
@@ -203,6 +203,7 @@ impl ImpersonationQuery {
             default_mode: s.config.impersonation_default_mode,
             ttl_minutes: minutes(s.config.impersonation_ttl),
             idle_minutes: s.config.impersonation_idle.map_or(0, minutes),
+            require_ticket: s.config.require_ticket,
         })
     }
 }

@@ -117,6 +117,23 @@ pub fn optional_reason(field: &'static str, value: Option<&str>) -> AppResult<Op
     }
 }
 
+/// At most this many characters in a support ticket's reference.
+pub const MAX_TICKET: usize = 100;
+
+/// A support ticket's reference (`impersonate`, `requestSupportAccess`): the rules of reasons,
+/// at most `MAX_TICKET` characters; a missing or blank one is `None`, refused when `required`
+/// (`IMPERSONATION_REQUIRE_TICKET`).
+pub fn ticket(value: Option<&str>, required: bool) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") if required => Err(AppError::bad_input(
+            "ticket",
+            "a support ticket is required (IMPERSONATION_REQUIRE_TICKET)",
+        )),
+        None | Some("") => Ok(None),
+        Some(v) => name("ticket", v, MAX_TICKET).map(Some),
+    }
+}
+
 /// A comment: kept as written, ordinary newlines and tabs included, but no NUL or other
 /// control character, and no bidirectional override or isolate that would make it read
 /// differently from what it says.

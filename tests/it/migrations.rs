@@ -118,3 +118,38 @@ async fn sessions_and_users_from_before_support_access_keep_the_designs_behaviou
         1
     );
 }
+
+#[tokio::test]
+async fn sessions_from_before_the_history_in_words_keep_how_they_started_and_their_elevation() {
+    let (url, _dir) = fresh_database().await;
+    let db = crm::db::connect_url(&url).await.unwrap();
+    // The data model as it was after migration 11.
+    migration::Migrator::up(&db, Some(11)).await.unwrap();
+    for sql in [
+        format!(
+            "INSERT INTO users (id, email, name, role, password_hash, impersonation_allowed, impersonation_requires_approval, totp_enabled, created_at, updated_at) VALUES ('u1', 'a@example.com', 'Ada', 'ADMIN', 'x', true, false, true, {T}, {T})"
+        ),
+        format!(
+            "INSERT INTO users (id, email, name, role, password_hash, impersonation_allowed, impersonation_requires_approval, totp_enabled, created_at, updated_at) VALUES ('u2', 'c@example.com', 'Carl', 'USER', 'x', true, false, false, {T}, {T})"
+        ),
+        // Elevated from read-only at 10:05, and one that ran read-write from the start.
+        format!(
+            "INSERT INTO impersonations (id, code, impersonator_id, impersonated_user_id, started_at, expires_at, mode) VALUES ('i1', 'code-1', 'u1', 'u2', {T}, '2026-01-01 10:30:00+00:00', 'READ_WRITE')"
+        ),
+        format!(
+            "INSERT INTO impersonations (id, code, impersonator_id, impersonated_user_id, started_at, expires_at, mode) VALUES ('i2', 'code-2', 'u1', 'u2', {T}, '2026-01-01 10:30:00+00:00', 'READ_WRITE')"
+        ),
+        "INSERT INTO audit_logs (id, actor_id, on_behalf_of_id, action, entity_type, entity_id, is_impersonated, details, created_at, impersonation_id) VALUES ('a1', 'u1', 'u2', 'IMPERSONATION_ELEVATED', 'Impersonation', 'i1', true, '{\"reason\":\"Fix the invoice comment\",\"from\":\"READ_ONLY\",\"to\":\"READ_WRITE\"}', '2026-01-01 10:05:00+00:00', 'i1')".to_string(),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM impersonations WHERE id = 'i1' AND initial_mode = 'READ_ONLY' AND elevated_at = '2026-01-01 10:05:00+00:00' AND elevation_reason = 'Fix the invoice comment' AND ticket IS NULL").await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM impersonations WHERE id = 'i2' AND initial_mode = 'READ_WRITE' AND elevated_at IS NULL AND elevation_reason IS NULL").await,
+        1
+    );
+}

@@ -28,12 +28,17 @@ impl SupportAccessMutation {
         reason: String,
         #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
         #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
+        #[graphql(desc = "A support ticket's reference (at most 100 characters; required with \
+                          IMPERSONATION_REQUIRE_TICKET): the customer sees it with the request, \
+                          and sessions under the grant carry it.")]
+        ticket: Option<String>,
     ) -> Result<SupportAccessGrant> {
         let ask = support_access::AccessRequest {
             user_id: &user_id,
             reason: &reason,
             mode: mode.unwrap_or(Mode::ReadWrite),
             minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
+            ticket: ticket.as_deref(),
         };
         let g = support_access::request(state(ctx)?, caller(ctx)?, ask, &request_meta(ctx)).await?;
         Ok(SupportAccessGrant(g))

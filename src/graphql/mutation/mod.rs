@@ -337,11 +337,24 @@ impl ImpersonationMutation {
         user_id: ID,
         reason: Option<String>,
         mode: Option<Mode>,
+        #[graphql(desc = "A support ticket's reference (at most 100 characters; required with \
+                          IMPERSONATION_REQUIRE_TICKET). Under a grant that has one, the grant's \
+                          when not given. The customer sees it beside the reason.")]
+        ticket: Option<String>,
+        #[graphql(desc = "The customer's team to start in (one of theirs, else NOT_FOUND); \
+                          their current team when not given. The token's team claim is it.")]
+        team_id: Option<ID>,
     ) -> Result<AuthPayload> {
         let s = state(ctx)?;
         let meta = request_meta(ctx);
-        let session =
-            impersonation::start(s, caller(ctx)?, &user_id, reason.as_deref(), mode, &meta).await?;
+        let ask = impersonation::StartAsk {
+            user_id: &user_id,
+            reason: reason.as_deref(),
+            mode,
+            ticket: ticket.as_deref(),
+            team_id: team_id.as_ref().map(|t| t.as_str()),
+        };
+        let session = impersonation::start(s, caller(ctx)?, ask, &meta).await?;
         if let Some(active) = &session.context.impersonation {
             // What the answer's selection reads of the customer goes into the new session's
             // ledger.

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::super::state;
 use super::{
-    AuditLog, ImpersonationActivity, SupportAccessGrant, Team, User, connection, load_user,
+    AuditLog, ImpersonationActivity, StoryLine, SupportAccessGrant, Team, User, connection, load_user,
     maybe_team, page_args,
 };
 use crate::auth::context::AuthContext;
@@ -12,6 +12,8 @@ use crate::entities::impersonation as session;
 use crate::error::AppError;
 use crate::graphql::context::caller;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
+use crate::services::impersonation::story;
+use crate::services::pagination::Page;
 use crate::services::{audit, impersonation, impersonation::ledger, support_access};
 use async_graphql::connection::Connection;
 
@@ -94,8 +96,58 @@ impl Impersonation {
     ) -> Result<Connection<String, ImpersonationActivity>> {
         self.readable(ctx)?;
         let args = page_args(first, after)?;
-        let page = ledger::list(&state(ctx)?.db, &self.0.id, &args).await?;
-        Ok(connection(page, |r| &r.id, ImpersonationActivity))
+        let db = &state(ctx)?.db;
+        let page = ledger::list(db, &self.0.id, &args).await?;
+        let told = story::tell(db, &self.0, page.items).await?;
+        let page = Page {
+            items: told,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        };
+        Ok(connection(page, |t| &t.row.id, ImpersonationActivity))
+    }
+    /// The session's operations in words, oldest first, repeated views told once ("Viewed 4
+    /// pages: your businesses, leads and profile"): at most 1,000 operations. For 2FA admins
+    /// and the customer whose account it entered.
+    async fn story(&self, ctx: &Context<'_>) -> Result<Vec<StoryLine>> {
+        self.readable(ctx)?;
+        let lines = story::story(&state(ctx)?.db, &self.0).await?;
+        Ok(lines.into_iter().map(StoryLine).collect())
+    }
+    /// The whole session in one line: "Ada Admin (support), read-only, then allowed to make
+    /// changes at 09:11 UTC (“Fix the invoice comment”); 4 minutes; 1 change; they signed
+    /// out of it". How it ended reads as in the customer's notice.
+    async fn summary(&self, ctx: &Context<'_>) -> Result<String> {
+        let s = state(ctx)?;
+        let admin = load_user(ctx, &self.0.impersonator_id).await?;
+        let changes = audit::changes_in(&s.db, &self.0.id).await?;
+        Ok(story::session_summary(&self.0, &admin, changes, s.clock.now()))
+    }
+    /// The mode it started in (`mode` is the mode now).
+    async fn initial_mode(&self) -> session::Mode {
+        self.0.initial_mode()
+    }
+    /// When a read-only session was allowed to make changes.
+    async fn elevated_at(&self) -> Option<DateTime> {
+        self.0.elevated_at.map(DateTime)
+    }
+    /// Why it was allowed to make changes.
+    async fn elevation_reason(&self) -> Option<&str> {
+        self.0.elevation_reason.as_deref()
+    }
+    /// Changes to the customer's data only: not the session's own start, end, elevation or
+    /// refusals. The same number as in the customer's notice and e-mail.
+    async fn change_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = audit::changes_in(&state(ctx)?.db, &self.0.id).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+    /// The support ticket it was for.
+    async fn ticket(&self) -> Option<&str> {
+        self.0.ticket.as_deref()
+    }
+    /// SUPPORT_TICKET_URL with the ticket in it, when both are set.
+    async fn ticket_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(ticket_url(&state(ctx)?.config, self.0.ticket.as_deref()))
     }
     /// The audit rows written in the session (its start, comments and other changes,
     /// refusals, elevation, its end), newest first (at most 100 a page). Client addresses and
@@ -110,10 +162,20 @@ impl Impersonation {
         let c = self.readable(ctx)?;
         let args = page_args(first, after)?;
         let page = audit::for_session(&state(ctx)?.db, c, &self.0.id, &args).await?;
-        Ok(connection(page, |r| &r.id, AuditLog))
+        Ok(connection(page, |r| &r.row.id, AuditLog))
     }
     /// Neither ended nor expired.
     async fn active(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(self.0.ended_at.is_none() && self.0.expires_at > state(ctx)?.clock.now())
     }
+}
+
+/// `SUPPORT_TICKET_URL` with `ticket` in it (percent-encoded), when both are set.
+pub fn ticket_url(config: &crate::config::Config, ticket: Option<&str>) -> Option<String> {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let (url, ticket) = (config.ticket_url.as_deref()?, ticket?);
+    Some(url.replace(
+        "{ticket}",
+        &utf8_percent_encode(ticket, NON_ALPHANUMERIC).to_string(),
+    ))
 }

@@ -19,7 +19,7 @@ pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
 pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
-pub use transparency::{ImpersonationActivity, Notification};
+pub use transparency::{ImpersonationActivity, Notification, StoryLine};
 pub use users::{AuthPayload, CurrentUser, ImpersonationCheck, TwoFactorSecret, User};
 
 use super::loaders::{TeamLoader, UserLoader};

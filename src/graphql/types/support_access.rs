@@ -50,6 +50,17 @@ impl SupportAccessGrant {
     async fn expires_at(&self) -> Option<DateTime> {
         self.0.expires_at.map(DateTime)
     }
+    /// The support ticket it was asked for.
+    async fn ticket(&self) -> Option<&str> {
+        self.0.ticket.as_deref()
+    }
+    /// SUPPORT_TICKET_URL with the ticket in it, when both are set.
+    async fn ticket_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(super::impersonation::ticket_url(
+            &state(ctx)?.config,
+            self.0.ticket.as_deref(),
+        ))
+    }
 }
 
 /// How impersonation is set up, as the server handling the request sees it.
@@ -63,4 +74,6 @@ pub struct ImpersonationSettings {
     pub ttl_minutes: i32,
     /// A session with no request for this long ends; 0 is off (IMPERSONATION_IDLE_MINUTES).
     pub idle_minutes: i32,
+    /// `impersonate` and `requestSupportAccess` need a ticket (IMPERSONATION_REQUIRE_TICKET).
+    pub require_ticket: bool,
 }

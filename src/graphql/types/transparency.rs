@@ -4,36 +4,65 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::super::state;
 use super::{Impersonation, SupportAccessGrant};
-use crate::entities::{impersonation_activity, notification};
+use crate::entities::notification;
+use crate::services::impersonation::story;
 use crate::services::{impersonation::ledger, support_access};
 
-/// One GraphQL operation made with an impersonation token. Never variable values.
-pub struct ImpersonationActivity(pub impersonation_activity::Model);
+/// One GraphQL operation made with an impersonation token, and its sentence. Never variable
+/// values.
+pub struct ImpersonationActivity(pub story::Told);
 
 #[Object]
 impl ImpersonationActivity {
     async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+        ID(self.0.row.id.clone())
     }
     async fn at(&self) -> DateTime {
-        self.0.at.into()
+        self.0.row.at.into()
     }
     /// query, mutation or subscription.
     async fn operation_type(&self) -> &str {
-        &self.0.operation_type
+        &self.0.row.operation_type
     }
     /// As executed: the request's `operationName`, or the document's only operation's name;
     /// null for an anonymous operation.
     async fn operation_name(&self) -> Option<&str> {
-        self.0.operation_name.as_deref()
+        self.0.row.operation_name.as_deref()
     }
     /// The top-level fields it asked for.
     async fn fields(&self) -> Vec<String> {
-        ledger::fields(&self.0)
+        ledger::fields(&self.0.row)
     }
     /// OK, or the first error's `extensions.code`.
     async fn outcome(&self) -> &str {
-        &self.0.outcome
+        &self.0.row.outcome
+    }
+    /// The operation in words for the customer: "Viewed your businesses and leads", "Added a
+    /// comment on the lead “Spring order”", "Tried to change your name: refused, the session
+    /// was read-only". No GraphQL words, codes or ids; records named only when they belong
+    /// to one of the account's teams.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+}
+
+/// A line of a session's story: one operation, or a run of views told once.
+pub struct StoryLine(pub story::Line);
+
+#[Object]
+impl StoryLine {
+    async fn from(&self) -> DateTime {
+        self.0.from.into()
+    }
+    async fn to(&self) -> DateTime {
+        self.0.to.into()
+    }
+    /// How many operations it tells.
+    async fn count(&self) -> i32 {
+        i32::try_from(self.0.count).unwrap_or(i32::MAX)
+    }
+    async fn summary(&self) -> &str {
+        &self.0.summary
     }
 }
 

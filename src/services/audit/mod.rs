@@ -1,6 +1,7 @@
 //! The audit trail. A row is written in the same transaction as the change it records.
 //! Who a row is shown as written by: `attribution`.
 pub mod attribution;
+pub mod words;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -236,13 +237,13 @@ pub async fn list_for(
     caller: &AuthContext,
     filter: &Filter,
     page: &crate::services::pagination::PageArgs,
-) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
-    if caller.is_admin_with_two_factor() {
-        return list(conn, None, filter, page).await;
-    }
-    let team = crate::services::work::memberships::current_team(conn, caller).await?;
-    let page = list(conn, Some(&team), filter, page).await?;
-    Ok(as_seen_by(caller, page))
+) -> AppResult<crate::services::pagination::Page<words::Described>> {
+    let team = match caller.is_admin_with_two_factor() {
+        true => None,
+        false => Some(crate::services::work::memberships::current_team(conn, caller).await?),
+    };
+    let scope = team.as_deref().map_or(Scope::All, Scope::Team);
+    described(conn, caller, list_scoped(conn, scope, filter, page).await?).await
 }
 
 /// The audit rows written in one impersonation session (its start, its changes, refusals,
@@ -253,25 +254,32 @@ pub async fn for_session(
     caller: &AuthContext,
     impersonation_id: &str,
     page: &crate::services::pagination::PageArgs,
-) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
+) -> AppResult<crate::services::pagination::Page<words::Described>> {
     let scope = Scope::Session(impersonation_id);
     let page = list_scoped(conn, scope, &Filter::default(), page).await?;
-    Ok(as_seen_by(caller, page))
+    described(conn, caller, page).await
 }
 
-/// What everyone but a 2FA admin sees of audit rows: no client addresses and no `details`,
-/// which tell about support staff (their address, email, role, 2FA state).
-fn as_seen_by(
+/// The rows with their sentences (made from the whole row), then as `caller` may see them:
+/// everyone but a 2FA admin without client addresses and `details`, which tell about support
+/// staff (their address, email, role, 2FA state).
+async fn described(
+    conn: &impl ConnectionTrait,
     caller: &AuthContext,
-    mut page: crate::services::pagination::Page<audit_log::Model>,
-) -> crate::services::pagination::Page<audit_log::Model> {
+    page: crate::services::pagination::Page<audit_log::Model>,
+) -> AppResult<crate::services::pagination::Page<words::Described>> {
+    let mut items = words::describe(conn, page.items).await?;
     if !caller.is_admin_with_two_factor() {
-        for row in &mut page.items {
-            row.ip_address = None;
-            row.details = None;
+        for d in &mut items {
+            d.row.ip_address = None;
+            d.row.details = None;
         }
     }
-    page
+    Ok(crate::services::pagination::Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
 }
 
 /// Which rows a listing may return.
@@ -282,17 +290,7 @@ enum Scope<'a> {
     Session(&'a str),
 }
 
-/// Audit rows with an actor, newest first. `scope_team` restricts to one team.
-async fn list(
-    conn: &impl ConnectionTrait,
-    scope_team: Option<&str>,
-    filter: &Filter,
-    page: &crate::services::pagination::PageArgs,
-) -> AppResult<crate::services::pagination::Page<audit_log::Model>> {
-    let scope = scope_team.map_or(Scope::All, Scope::Team);
-    list_scoped(conn, scope, filter, page).await
-}
-
+/// Audit rows with an actor in `scope`, newest first.
 async fn list_scoped(
     conn: &impl ConnectionTrait,
     scope: Scope<'_>,

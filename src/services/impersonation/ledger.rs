@@ -21,6 +21,8 @@ pub struct Operation {
     pub kind: &'static str,
     pub name: Option<String>,
     pub fields: Vec<String>,
+    /// The record its first field is about (`lead`, `business`, `team`) and its id.
+    pub subject: Option<(&'static str, String)>,
 }
 
 /// Records one operation in a write of its own (outside the operation's transaction, which
@@ -60,6 +62,8 @@ pub async fn record(
         operation_name: Set(op.name.as_ref().map(|n| n.chars().take(200).collect())),
         fields: Set(serde_json::to_string(&op.fields).unwrap_or_else(|_| "[]".into())),
         outcome: Set(outcome.chars().take(64).collect()),
+        subject_type: Set(op.subject.as_ref().map(|(k, _)| k.to_string())),
+        subject_id: Set(op.subject.as_ref().map(|(_, id)| id.clone())),
     }
     .insert(conn)
     .await?;

@@ -10,6 +10,7 @@ pub mod ending;
 pub mod kill_switch;
 pub mod ledger;
 pub mod session;
+pub mod story;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -43,17 +44,35 @@ pub async fn find_by_code(
         .await?)
 }
 
+/// What an admin asks for in `impersonate`.
+pub struct StartAsk<'a> {
+    pub user_id: &'a str,
+    pub reason: Option<&'a str>,
+    pub mode: Option<Mode>,
+    /// A support ticket's reference (`IMPERSONATION_REQUIRE_TICKET` makes it required);
+    /// under a grant with a ticket and none given, the grant's.
+    pub ticket: Option<&'a str>,
+    /// The customer's team to start in (one of theirs); their current team when not given.
+    pub team_id: Option<&'a str>,
+}
+
 /// Starts impersonating `target_id`: stores the record and its audit row in one transaction
 /// and returns a 30-minute (configurable) token that acts as the target, with no refresh token.
 pub async fn start(
     state: &AppState,
     caller: &AuthContext,
-    target_id: &str,
-    reason: Option<&str>,
-    mode: Option<Mode>,
+    ask: StartAsk<'_>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
+    let StartAsk {
+        user_id: target_id,
+        reason,
+        mode,
+        ticket,
+        team_id,
+    } = ask;
     let reason = validation::optional_reason("reason", reason)?;
+    let ticket = validation::ticket(ticket, state.config.require_ticket)?;
     let target = users::find_user(&state.db, target_id).await?;
     let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
     let now = state.clock.now();
@@ -93,9 +112,17 @@ pub async fn start(
     // The write is one unit of work (on SQLite it runs on the writer thread): it owns what
     // it needs.
     let (st, meta, caller_team) = (state.clone(), meta.clone(), caller.team_id.clone());
+    let team_id = team_id.map(str::to_string);
     crate::db::write(state, move |txn| async move {
         let (state, meta) = (&st, &meta);
-        let target_team = memberships::valid_current_team(&txn, &target).await?;
+        let target_team = match &team_id {
+            // Support starts where the customer's problem is: one of their teams, else
+            // NOT_FOUND (whether the team exists does not leak).
+            Some(t) if memberships::is_member(&txn, t, &target.id).await? => Some(t.clone()),
+            Some(_) => return Err(AppError::NotFound("team")),
+            None => memberships::valid_current_team(&txn, &target).await?,
+        };
+        let ticket = ticket.or_else(|| grant.as_ref().and_then(|g| g.ticket.clone()));
         let record = impersonation::ActiveModel {
             id: Set(new_id()),
             code: Set(tokens::new_impersonation_code()),
@@ -110,6 +137,10 @@ pub async fn start(
             mode: Set(mode),
             grant_id: Set(grant.as_ref().map(|g| g.id.clone())),
             last_activity_at: Set(Some(started_at)),
+            initial_mode: Set(Some(mode)),
+            elevated_at: Set(None),
+            elevation_reason: Set(None),
+            ticket: Set(ticket.clone()),
         }
         .insert(&txn)
         .await?;
@@ -129,16 +160,19 @@ pub async fn start(
                 "reason": reason,
                 "mode": mode.as_str(),
                 "grantId": grant.as_ref().map(|g| &g.id),
+                "ticket": ticket,
+                "teamId": target_team,
             }))
             .meta(meta),
         )
         .await?;
 
         let message = format!(
-            "{} entered your account ({}): {}.",
+            "{} entered your account ({}): {}{}.",
             crate::services::audit::attribution::support_person(&admin),
             mode.in_words(),
             reason.as_deref().unwrap_or("no reason given"),
+            crate::services::notify::notices::ticket_clause(ticket.as_deref()),
         );
         let notice = Notice {
             kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
@@ -267,6 +301,34 @@ pub async fn into_account(
     Ok(Page::from_rows(rows, page))
 }
 
+/// `Team.accessHistory`: the sessions into any member's account of `team`, newest first; for
+/// the team's owner only (FORBIDDEN for anyone else).
+pub async fn into_team(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    team: &crate::entities::team::Model,
+    page: &PageArgs,
+) -> AppResult<Page<impersonation::Model>> {
+    use crate::entities::team_member;
+    use sea_orm::sea_query::Query;
+    if caller.user.id != team.owner_id {
+        return Err(AppError::Forbidden("only the team's owner reads its access history"));
+    }
+    let members = Query::select()
+        .column(team_member::Column::UserId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::TeamId.eq(team.id.clone()))
+        .to_owned();
+    let mut q = impersonation::Entity::find()
+        .filter(impersonation::Column::ImpersonatedUserId.in_subquery(members))
+        .order_by_desc(impersonation::Column::Id);
+    if let Some(after) = &page.after {
+        q = q.filter(impersonation::Column::Id.lt(after.clone()));
+    }
+    let rows = q.limit(page.first + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, page))
+}
+
 /// Impersonation history, newest first. `active_only` keeps sessions neither ended nor expired.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -325,6 +387,14 @@ pub async fn elevate(
         .col_expr(
             impersonation::Column::Mode,
             Expr::value(Mode::ReadWrite.as_str()),
+        )
+        .col_expr(
+            impersonation::Column::ElevatedAt,
+            Expr::value(Some(db_time(now))),
+        )
+        .col_expr(
+            impersonation::Column::ElevationReason,
+            Expr::value(Some(reason.clone())),
         )
         .filter(impersonation::Column::Id.eq(active.record.id.clone()))
         .filter(impersonation::Column::EndedAt.is_null())

@@ -136,3 +136,8 @@ pub fn minutes_in_words(d: chrono::Duration) -> String {
         m => format!("{m} minutes"),
     }
 }
+
+/// A ticket's mention at the end of a notice's sentence: " (ticket 4521)", or nothing.
+pub fn ticket_clause(ticket: Option<&str>) -> String {
+    ticket.map(|t| format!(" (ticket {t})")).unwrap_or_default()
+}

@@ -44,6 +44,7 @@ pub struct AccessRequest<'a> {
     pub reason: &'a str,
     pub mode: Mode,
     pub minutes: i32,
+    pub ticket: Option<&'a str>,
 }
 
 /// `requestSupportAccess`: an admin who could impersonate the user but for approval asks for
@@ -83,6 +84,7 @@ pub async fn request(
     }
     let reason = validation::reason("reason", ask.reason)?;
     let minutes = window("minutes", ask.minutes, MAX_MINUTES)?;
+    let ticket = validation::ticket(ask.ticket, state.config.require_ticket)?;
     let lapses = crate::clock::later(now, state.config.support_request_ttl)?;
     let txn = crate::db::write_txn(state).await?;
     let row = grant::ActiveModel {
@@ -96,6 +98,7 @@ pub async fn request(
         created_at: Set(db_time(now)),
         decided_at: Set(None),
         expires_at: Set(Some(db_time(lapses))),
+        ticket: Set(ticket.clone()),
     }
     .insert(&txn)
     .await?;
@@ -109,16 +112,17 @@ pub async fn request(
     .team(team.as_deref())
     .entity("SupportAccessGrant", &row.id)
     .details(serde_json::json!({
-        "reason": reason, "mode": ask.mode.as_str(), "minutes": minutes,
+        "reason": reason, "mode": ask.mode.as_str(), "minutes": minutes, "ticket": ticket,
     }))
     .meta(meta);
     audit::record(&txn, entry).await?;
     let message = format!(
-        "{} asks to enter your account for {} ({}): {}.",
+        "{} asks to enter your account for {} ({}): {}{}.",
         crate::services::audit::attribution::support_person(caller.true_user()),
         notices::minutes_in_words(chrono::Duration::minutes(minutes.into())),
         ask.mode.in_words(),
         reason,
+        notices::ticket_clause(ticket.as_deref()),
     );
     let notice = Notice {
         kind: notices::kind::SUPPORT_ACCESS_REQUESTED,
@@ -158,7 +162,7 @@ pub async fn approve(
             action: action::SUPPORT_ACCESS_APPROVED,
             details: serde_json::json!({ "minutes": minutes, "mode": g.mode.as_str() }),
         };
-        let g = decide(&txn, &caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &state.config, &caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -183,7 +187,7 @@ pub async fn deny(
             action: action::SUPPORT_ACCESS_DENIED,
             details: serde_json::json!({}),
         };
-        let g = decide(&txn, &caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &state.config, &caller, &g, d, now, meta).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -209,7 +213,7 @@ pub async fn revoke(
             action: action::SUPPORT_ACCESS_REVOKED,
             details: serde_json::json!({}),
         };
-        let g = decide(&txn, &caller, &g, d, now, meta).await?;
+        let g = decide(&txn, &state.config, &caller, &g, d, now, meta).await?;
         let under = ending::Running::UnderGrant(&g.id);
         let reason = EndReason::RevokedByUser;
         ending::end_running(
@@ -259,6 +263,7 @@ pub async fn open(
             created_at: Set(db_time(now)),
             decided_at: Set(Some(db_time(now))),
             expires_at: Set(Some(db_time(until))),
+            ticket: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -334,6 +339,7 @@ struct Decision {
 /// longer in `from`) and its audit row in the user's team log. Returns the grant as it is now.
 async fn decide(
     txn: &impl ConnectionTrait,
+    config: &crate::config::Config,
     caller: &AuthContext,
     g: &grant::Model,
     d: Decision,
@@ -356,7 +362,58 @@ async fn decide(
     };
     let event = NewEvent::new(kind, &g.user_id).grant(Some(&g.id));
     events::publish(txn, event, now).await?;
-    reload(txn, &g.id).await
+    let g = reload(txn, &g.id).await?;
+    tell_requester(txn, config, caller, &g, now).await?;
+    Ok(g)
+}
+
+/// The admin who asked is told what the customer decided: a notice, and with it an event on
+/// their own `myAccountEvents` (so the Teams List can offer "Enter now" at once).
+async fn tell_requester(
+    txn: &impl ConnectionTrait,
+    config: &crate::config::Config,
+    caller: &AuthContext,
+    g: &grant::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(admin_id) = &g.requested_by_id else {
+        return Ok(());
+    };
+    let who = &caller.user.name;
+    let (kind, message, subject) = match g.status {
+        Status::Approved => (
+            notices::kind::SUPPORT_ACCESS_APPROVED,
+            format!(
+                "{who} approved your request: you may enter their account ({}) until {}.",
+                g.mode.in_words(),
+                g.expires_at
+                    .map(|t| t.format("%H:%M UTC").to_string())
+                    .unwrap_or_default(),
+            ),
+            "Your request for support access was approved",
+        ),
+        Status::Denied => (
+            notices::kind::SUPPORT_ACCESS_DENIED,
+            format!("{who} denied your request to enter their account."),
+            "Your request for support access was denied",
+        ),
+        Status::Revoked => (
+            notices::kind::SUPPORT_ACCESS_REVOKED,
+            format!("{who} withdrew the access they had approved."),
+            "Support access was withdrawn",
+        ),
+        Status::Pending | Status::Expired => return Ok(()),
+    };
+    let admin = users::find_user(txn, admin_id).await?;
+    let notice = Notice {
+        kind,
+        message,
+        subject,
+        impersonation_id: None,
+        grant_id: Some(&g.id),
+    };
+    notices::notify(txn, config, &admin, notice, now).await?;
+    Ok(())
 }
 
 /// Marks the grants that lapsed (a request nobody answered, a window that ran out) EXPIRED,

@@ -4,4 +4,5 @@ pub mod businesses;
 pub mod comments;
 pub mod leads;
 pub mod memberships;
+pub mod names;
 pub mod teams;

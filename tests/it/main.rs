@@ -14,6 +14,7 @@ mod graphql_http;
 mod hardening;
 mod http;
 mod impersonation;
+mod history_words;
 mod indexes;
 mod live;
 mod live_events;

@@ -49,7 +49,7 @@ fn schema_keeps_the_contract_names() {
         "impersonationCheck: ImpersonationCheck!",
         "authorName: String!",
         "actorName: String!",
-        "impersonate(userId: ID!, reason: String, mode: ImpersonationMode): AuthPayload!",
+        "impersonate(userId: ID!, reason: String, mode: ImpersonationMode, ticket: String, teamId: ID): AuthPayload!",
         "enum ImpersonationMode",
         "IMPERSONATION_DISABLED",
         "endReason: ImpersonationEndReason",

@@ -19,7 +19,9 @@ pub struct SupportAccessMutation;
 impl SupportAccessMutation {
     /// An admin who could impersonate the user but for approval asks for access: PENDING
     /// until the user decides, lapsing after SUPPORT_REQUEST_TTL_HOURS. `mode` and `minutes`
-    /// (1 to 10,080) given as null take their defaults.
+    /// (1 to 10,080) given as null take their defaults. `ticket`: a support ticket's reference
+    /// (at most 100 characters; required with IMPERSONATION_REQUIRE_TICKET), shown to the
+    /// customer with the request; sessions under the grant carry it.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
     async fn request_support_access(
         &self,
@@ -28,9 +30,6 @@ impl SupportAccessMutation {
         reason: String,
         #[graphql(default_with = "Some(Mode::ReadWrite)")] mode: Option<Mode>,
         #[graphql(default_with = "Some(support_access::DEFAULT_MINUTES)")] minutes: Option<i32>,
-        #[graphql(desc = "A support ticket's reference (at most 100 characters; required with \
-                          IMPERSONATION_REQUIRE_TICKET): the customer sees it with the request, \
-                          and sessions under the grant carry it.")]
         ticket: Option<String>,
     ) -> Result<SupportAccessGrant> {
         let ask = support_access::AccessRequest {

@@ -329,7 +329,11 @@ pub struct ImpersonationMutation;
 impl ImpersonationMutation {
     /// Sign in as `userId`. Needs a 2FA-authenticated admin; the rules are in
     /// `auth::policy` and refusals are IMPERSONATION_DENIED with the reason. `mode` defaults
-    /// to IMPERSONATION_DEFAULT_MODE (READ_WRITE unless configured).
+    /// to IMPERSONATION_DEFAULT_MODE (READ_WRITE unless configured). `ticket`: a support
+    /// ticket's reference (at most 100 characters; required with IMPERSONATION_REQUIRE_TICKET;
+    /// under a grant that has one, the grant's when not given), shown to the customer beside
+    /// the reason. `teamId`: the customer's team to start in (one of theirs, else NOT_FOUND);
+    /// their current team when not given; the token's team claim is it.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
     async fn impersonate(
         &self,
@@ -337,12 +341,7 @@ impl ImpersonationMutation {
         user_id: ID,
         reason: Option<String>,
         mode: Option<Mode>,
-        #[graphql(desc = "A support ticket's reference (at most 100 characters; required with \
-                          IMPERSONATION_REQUIRE_TICKET). Under a grant that has one, the grant's \
-                          when not given. The customer sees it beside the reason.")]
         ticket: Option<String>,
-        #[graphql(desc = "The customer's team to start in (one of theirs, else NOT_FOUND); \
-                          their current team when not given. The token's team claim is it.")]
         team_id: Option<ID>,
     ) -> Result<AuthPayload> {
         let s = state(ctx)?;

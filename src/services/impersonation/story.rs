@@ -22,6 +22,8 @@ use crate::services::work::names::{self, Named};
 pub struct Told {
     pub row: activity::Model,
     pub summary: String,
+    /// What a view looked at, in words (for telling repeated views once).
+    pub nouns: Vec<String>,
 }
 
 /// One line of a session's story: an operation, or a run of views told once.
@@ -65,7 +67,12 @@ pub async fn tell(
         .map(|row| {
             let n = subject_key(&row).and_then(|k| named.get(&k));
             let summary = sentence(&row, session, n);
-            Told { row, summary }
+            let nouns = view_nouns(&row, n);
+            Told {
+                row,
+                summary,
+                nouns,
+            }
         })
         .collect())
 }
@@ -106,9 +113,9 @@ pub fn collapse(told: Vec<Told>) -> Vec<Line> {
             n => {
                 let mut nouns: Vec<String> = vec![];
                 for t in run.iter() {
-                    for noun in view_nouns(&t.row) {
-                        if !nouns.contains(&noun) {
-                            nouns.push(noun);
+                    for noun in &t.nouns {
+                        if !nouns.contains(noun) {
+                            nouns.push(noun.clone());
                         }
                     }
                 }
@@ -157,13 +164,12 @@ fn fields(row: &activity::Model) -> Vec<String> {
     crate::services::impersonation::ledger::fields(row)
 }
 
-/// What a view looked at, each field in words (the record it named left vague here: a
-/// collapsed line does not look names up again).
-fn view_nouns(row: &activity::Model) -> Vec<String> {
-    fields(row)
-        .iter()
-        .filter_map(|f| noun(f, None))
-        .collect()
+/// What a view looked at, each field in words.
+fn view_nouns(row: &activity::Model, named: Option<&Named>) -> Vec<String> {
+    if !is_view(row) {
+        return vec![];
+    }
+    fields(row).iter().filter_map(|f| noun(f, named)).collect()
 }
 
 /// A top-level field as what it shows, for "Viewed …"; `None` for what shows nothing of the
@@ -190,13 +196,18 @@ fn noun(field: &str, named: Option<&Named>) -> Option<String> {
     )
 }
 
-/// "your businesses and leads"; "the lead “Spring order”, your profile and support settings".
+/// "your businesses and leads"; "your businesses and leads, and the lead “Spring order”";
+/// "the list of teams and support settings".
 fn join_nouns(nouns: &[String]) -> String {
-    if nouns.len() > 1 && nouns.iter().all(|n| n.starts_with("your ")) {
-        let rest: Vec<String> = nouns.iter().map(|n| n["your ".len()..].to_string()).collect();
-        return format!("your {}", and_list(&rest));
+    let (yours, others): (Vec<&String>, Vec<&String>) =
+        nouns.iter().partition(|n| n.starts_with("your "));
+    let yours: Vec<String> = yours.iter().map(|n| n["your ".len()..].to_string()).collect();
+    let others: Vec<String> = others.into_iter().cloned().collect();
+    match (yours.is_empty(), others.is_empty()) {
+        (true, _) => and_list(&others),
+        (false, true) => format!("your {}", and_list(&yours)),
+        (false, false) => format!("your {}, and {}", and_list(&yours), and_list(&others)),
     }
-    and_list(nouns)
 }
 
 fn and_list(items: &[String]) -> String {
@@ -408,7 +419,7 @@ mod tests {
         let row = op("query", &["lead", "me"], "OK", at(9, 8));
         assert_eq!(
             sentence(&row, &s, Some(&lead())),
-            "Viewed the lead “Spring order” and your profile"
+            "Viewed your profile, and the lead “Spring order”"
         );
     }
 
@@ -492,6 +503,7 @@ mod tests {
             .into_iter()
             .map(|row| Told {
                 summary: sentence(&row, &s, None),
+                nouns: view_nouns(&row, None),
                 row,
             })
             .collect();

@@ -443,3 +443,51 @@ async fn the_requesting_admin_is_told_when_the_customer_decides() {
     );
     assert_eq!(told[1]["grant"]["status"], "APPROVED");
 }
+
+#[tokio::test]
+async fn the_check_offers_only_the_modes_the_customers_approval_allows_and_until_when() {
+    let w = world_with(|_| {}).await;
+    w.app
+        .ok(
+            Some(&w.carl.token),
+            "mutation { updateProfile(input: { impersonationRequiresApproval: true }) { id } }",
+            json!({}),
+        )
+        .await;
+    const CHECK: &str = "{ teams(first: 50) { edges { node { owner { id impersonationCheck { allowed reason modes grantExpiresAt } } } } } }";
+    let check = || async {
+        let d = w.app.ok(Some(&w.admin.token), CHECK, json!({})).await;
+        nodes(&d["teams"])
+            .into_iter()
+            .map(|t| t["owner"].clone())
+            .find(|o| o["id"] == w.carl.user_id.as_str())
+            .unwrap()["impersonationCheck"]
+            .clone()
+    };
+    let c = check().await;
+    assert_eq!(
+        (c["allowed"].clone(), c["reason"].clone(), c["modes"].clone()),
+        (json!(false), json!("APPROVAL_REQUIRED"), json!([]))
+    );
+    let d = w
+        .app
+        .ok(
+            Some(&w.admin.token),
+            "mutation($u: ID!) { requestSupportAccess(userId: $u, reason: \"Look\", mode: READ_ONLY) { id } }",
+            json!({ "u": w.carl.user_id }),
+        )
+        .await;
+    let g = d["requestSupportAccess"]["id"].clone();
+    let d = w
+        .app
+        .ok(
+            Some(&w.carl.token),
+            "mutation($g: ID!) { approveSupportAccess(grantId: $g) { expiresAt } }",
+            json!({ "g": g }),
+        )
+        .await;
+    let c = check().await;
+    assert_eq!(c["allowed"], true);
+    assert_eq!(c["modes"], json!(["READ_ONLY"]));
+    assert_eq!(c["grantExpiresAt"], d["approveSupportAccess"]["expiresAt"]);
+}

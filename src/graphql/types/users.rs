@@ -9,6 +9,7 @@ use super::{
 use crate::auth::Role;
 use crate::auth::context::AuthContext;
 use crate::auth::policy::{self, Ask, ImpersonationDenial, Impersonator, Target};
+use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::Status;
 use crate::entities::user;
 use crate::graphql::context::caller;
@@ -88,27 +89,35 @@ impl User {
             }
             false => None,
         };
-        let ask = Ask {
-            grant: grant.map(|g| g.mode),
-            ..Ask::mode(None, s.config.impersonation_default_mode)
+        let switch = super::kill_switch(ctx).await?;
+        let check = |mode: Option<Mode>| {
+            let ask = Ask {
+                grant: grant.as_ref().map(|g| g.mode),
+                ..Ask::mode(mode, s.config.impersonation_default_mode)
+            };
+            policy::check(switch, Impersonator::caller(c), Target::of(&self.0), ask)
         };
-        Ok(
-            match policy::check(
-                super::kill_switch(ctx).await?,
-                Impersonator::caller(c),
-                Target::of(&self.0),
-                ask,
-            ) {
-                Ok(_) => ImpersonationCheck {
-                    allowed: true,
-                    reason: None,
-                },
-                Err(r) => ImpersonationCheck {
-                    allowed: false,
-                    reason: Some(r),
-                },
+        // The modes a session may take now (a read-only grant allows only READ_ONLY), so a
+        // dialog offers only those.
+        let modes = [Mode::ReadOnly, Mode::ReadWrite]
+            .into_iter()
+            .filter(|m| check(Some(*m)).is_ok())
+            .collect();
+        let grant_expires_at = grant.as_ref().and_then(|g| g.expires_at).map(DateTime);
+        Ok(match check(None) {
+            Ok(_) => ImpersonationCheck {
+                allowed: true,
+                reason: None,
+                modes,
+                grant_expires_at,
             },
-        )
+            Err(r) => ImpersonationCheck {
+                allowed: false,
+                reason: Some(r),
+                modes,
+                grant_expires_at,
+            },
+        })
     }
 }
 
@@ -117,6 +126,11 @@ impl User {
 pub struct ImpersonationCheck {
     pub allowed: bool,
     pub reason: Option<ImpersonationDenial>,
+    /// The modes a session may start in now: both, or only READ_ONLY under a read-only grant;
+    /// none when refused.
+    pub modes: Vec<Mode>,
+    /// When the customer's approval (the grant a session would run under) ends, if one does.
+    pub grant_expires_at: Option<DateTime>,
 }
 
 /// The caller: the user the token acts as, and who is really behind it.

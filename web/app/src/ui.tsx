@@ -2,6 +2,8 @@
 // pager of a connection.
 import { useEffect, useState, type ReactNode } from 'react';
 import type { CombinedError } from 'urql';
+import type { ImpersonationDenial } from '../../generated/gql/graphql';
+import { denial } from './words';
 
 export function message(error: CombinedError | Error): string {
   const e = error as CombinedError;
@@ -12,6 +14,13 @@ export function message(error: CombinedError | Error): string {
     if (code === 'BLOCKED_WHILE_IMPERSONATING' && reason === 'READ_ONLY')
       return 'This support session is read-only: elevate it to make changes.';
     if (code === 'BLOCKED_WHILE_IMPERSONATING') return 'Not available while signed in as the customer.';
+    if (code === 'IMPERSONATION_DENIED') return denial(reason as ImpersonationDenial | undefined, 'The customer');
+    if (code === 'UNAUTHENTICATED') return 'Your session has ended: sign in again.';
+    if (code === 'FORBIDDEN') return 'You are not allowed to do that.';
+    if (code === 'NOT_FOUND') return 'Not found: it may have been removed, or it is not yours to see.';
+    if (code === 'RATE_LIMITED') return 'Too many attempts: wait a few minutes and try again.';
+    if (code === 'INTERNAL') return 'Something went wrong on the server. Try again.';
+    // BAD_USER_INPUT and the rest: the server's message is written for people.
     return g.message;
   }
   if (e.networkError) return 'The server cannot be reached.';

@@ -1,10 +1,10 @@
 // Profile Settings: name, the support-access consent, 2FA enrolment with the QR code, and the
 // password. While impersonating, the customer's security and consent settings are disabled
 // (the server refuses them too) and say why.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation } from 'urql';
 import { graphql } from '../../../generated/gql';
-import type { Me } from '../me';
+import { isAdmin, type Me } from '../me';
 import { setSession } from '../session';
 import { ErrorText, Page } from '../ui';
 
@@ -33,7 +33,7 @@ const PasswordDoc = graphql(`
 export function Profile({ me }: { me: Me }) {
   const impersonating = !!me.impersonatedBy;
   const [name, setName] = useState(me.name);
-  const [saved, update] = useMutation(UpdateDoc);
+  const [savedName, updateName] = useMutation(UpdateDoc);
   const locked = impersonating ? 'protected-why' : undefined;
   return (
     <Page title="Profile settings">
@@ -42,35 +42,69 @@ export function Profile({ me }: { me: Me }) {
           Password, two-factor and support-access settings are {me.name.split(' ')[0]}'s own: they are disabled during a support session.
         </p>
       )}
-      <form className="card stack" onSubmit={async (e) => { e.preventDefault(); await update({ input: { name } }); }}>
+      <form className="card stack" onSubmit={async (e) => { e.preventDefault(); await updateName({ input: { name } }); }}>
         <h2>Name</h2>
         <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} /></label>
         <button type="submit">Save name</button>
-        {saved.data && !saved.error && <p role="status">Saved.</p>}
+        {savedName.data && !savedName.error && <p role="status">Name saved.</p>}
+        <ErrorText error={savedName.error} />
       </form>
-      <fieldset className="card stack" disabled={impersonating} aria-describedby={locked}>
-        <legend>Support access to your account</legend>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={me.impersonationAllowed}
-            onChange={(e) => void update({ input: { impersonationAllowed: e.target.checked } })}
-          />
-          Support staff may sign in as me (turning this off ends any session in my account)
-        </label>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={me.impersonationRequiresApproval}
-            onChange={(e) => void update({ input: { impersonationRequiresApproval: e.target.checked } })}
-          />
-          Ask me to approve each session
-        </label>
-      </fieldset>
-      <ErrorText error={saved.error} />
+      <Consent me={me} disabled={impersonating} describedBy={locked} />
       <TwoFactor me={me} disabled={impersonating} describedBy={locked} />
       <Password disabled={impersonating} describedBy={locked} />
     </Page>
+  );
+}
+
+/** The support-access consent. The boxes show what the server saved: they move at once, are
+ *  set from `updateProfile`'s answer, and go back when the server refuses. */
+function Consent({ me, disabled, describedBy }: { me: Me; disabled: boolean; describedBy?: string }) {
+  const fromMe = { allowed: me.impersonationAllowed, approval: me.impersonationRequiresApproval };
+  const [consent, setConsent] = useState(fromMe);
+  const [saved, update] = useMutation(UpdateDoc);
+  const [status, setStatus] = useState<string | null>(null);
+  // A change made elsewhere (another tab, a reload of `me`) moves the boxes too.
+  useEffect(() => setConsent(fromMe), [fromMe.allowed, fromMe.approval]); // eslint-disable-line react-hooks/exhaustive-deps
+  const change = async (input: { impersonationAllowed?: boolean; impersonationRequiresApproval?: boolean }) => {
+    const before = consent;
+    setConsent({
+      allowed: input.impersonationAllowed ?? consent.allowed,
+      approval: input.impersonationRequiresApproval ?? consent.approval,
+    });
+    setStatus(null);
+    const r = await update({ input });
+    if (r.data) {
+      const u = r.data.updateProfile;
+      setConsent({ allowed: u.impersonationAllowed, approval: u.impersonationRequiresApproval });
+      setStatus('Support access settings saved.');
+    } else {
+      setConsent(before);
+    }
+  };
+  return (
+    <fieldset className="card stack" disabled={disabled} aria-describedby={describedBy}>
+      <legend>Support access to your account</legend>
+      <label className="check">
+        <input
+          type="checkbox"
+          data-testid="consent-allowed"
+          checked={consent.allowed}
+          onChange={(e) => void change({ impersonationAllowed: e.target.checked })}
+        />
+        Support staff may sign in as me (turning this off ends any session in my account)
+      </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          data-testid="consent-approval"
+          checked={consent.approval}
+          onChange={(e) => void change({ impersonationRequiresApproval: e.target.checked })}
+        />
+        Ask me to approve each session
+      </label>
+      {status && <p role="status">{status}</p>}
+      <ErrorText error={saved.error} />
+    </fieldset>
   );
 }
 
@@ -104,13 +138,13 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
           <p>Scan this code with your authenticator app, then enter the code it shows.</p>
           <img className="qr" src={secret.data.generateTwoFactorSecret.qrCode} alt="QR code of your new authenticator secret" width={180} height={180} />
           <details><summary>Can't scan it?</summary><code className="wrap">{secret.data.generateTwoFactorSecret.otpauthUrl}</code></details>
-          <label>Code<input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required /></label>
+          <label>Code<input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required /></label>
           <label>Current password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
           <button type="submit">Turn on</button>
         </form>
       ) : (
         <div className="stack">
-          <p>Off. Admins need it to impersonate.</p>
+          <p>Off. With it on, signing in also asks for a code from an app on your phone, so a stolen password is not enough.{isAdmin(me) ? ' Admins need it to sign in as a customer.' : ''}</p>
           <button type="button" onClick={() => void generate({})}>Set up two-factor authentication</button>
         </div>
       )}

@@ -6,7 +6,7 @@ import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, SupportQuery } from '../../../generated/gql/graphql';
 import { ErrorText, Page, useAccountEvents } from '../ui';
-import { endReason, mode, when } from '../words';
+import { mode, when } from '../words';
 
 const SupportDoc = graphql(`
   query Support {
@@ -14,14 +14,13 @@ const SupportDoc = graphql(`
       id
       impersonationAllowed
       impersonationRequiresApproval
-      supportAccessGrants { id reason mode requestedMinutes status createdAt decidedAt expiresAt requestedBy { id name } }
+      supportAccessGrants { id reason mode requestedMinutes status createdAt decidedAt expiresAt ticket ticketUrl requestedBy { id name } }
       accessHistory(first: 20) {
         edges {
           node {
-            id reason mode startedAt endedAt endReason active
-            impersonator { id name }
-            activity(first: 20) { edges { node { id at operationType operationName fields outcome } } }
-            changes(first: 20) { edges { node { id action actorName entityType createdAt } } }
+            id reason startedAt endedAt active summary changeCount ticket ticketUrl
+            story { from count summary }
+            changes(first: 50) { edges { node { id actorName summary createdAt } } }
           }
         }
       }
@@ -74,16 +73,21 @@ export function SupportAccess() {
           {data?.me.accessHistory.edges.map(({ node: s }) => (
             <li key={s.id} data-testid="session">
               <p>
-                <strong>{s.impersonator.name}</strong> (support), {mode(s.mode)}: “{s.reason ?? 'no reason given'}”
+                <strong>{s.summary}</strong>
                 <br />
-                <small>{when(s.startedAt)} – {s.active ? 'now' : when(s.endedAt)} · {s.active ? 'running' : endReason(s.endReason)}</small>
+                Reason: “{s.reason ?? 'no reason given'}”{s.ticket && <> · Ticket <Ticket ticket={s.ticket} url={s.ticketUrl} /></>}
+                <br />
+                <small>{when(s.startedAt)} – {s.active ? 'now' : when(s.endedAt)}</small>
               </p>
               <details>
-                <summary>{s.activity.edges.length} operations, {s.changes.edges.length} changes</summary>
-                <h3>Operations</h3>
-                <ul>{s.activity.edges.map(({ node: a }) => <li key={a.id}><time>{when(a.at)}</time> {a.operationType} {a.operationName ?? ''} ({a.fields.join(', ')}): {a.outcome}</li>)}</ul>
-                <h3>Changes</h3>
-                <ul>{s.changes.edges.map(({ node: c }) => <li key={c.id}><time>{when(c.createdAt)}</time> {c.action} by {c.actorName}{c.entityType ? ` (${c.entityType})` : ''}</li>)}</ul>
+                <summary>What support did: {s.changeCount} {s.changeCount === 1 ? 'change' : 'changes'} to your data</summary>
+                <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {l.summary}</li>)}</ol>
+                {s.changes.edges.length > 0 && (
+                  <>
+                    <h3>In your activity log</h3>
+                    <ul>{s.changes.edges.map(({ node: c }) => <li key={c.id}><time>{when(c.createdAt)}</time> {c.actorName}: {c.summary}</li>)}</ul>
+                  </>
+                )}
               </details>
             </li>
           ))}
@@ -108,7 +112,12 @@ function standing(me: SupportQuery['me']): string {
 
 function describe(g: Grant): string {
   const who = g.requestedBy ? g.requestedBy.name : 'Any support admin';
-  return `${who}, ${mode(g.mode)}, ${g.requestedMinutes} min: “${g.reason}”`;
+  return `${who}, ${mode(g.mode)}, ${g.requestedMinutes} min: “${g.reason}”${g.ticket ? ` (ticket ${g.ticket})` : ''}`;
+}
+
+/** A support ticket's reference, a link when the server knows where tickets are read. */
+export function Ticket({ ticket, url }: { ticket: string; url?: string | null }) {
+  return url ? <a href={url} target="_blank" rel="noreferrer noopener">{ticket}</a> : <>{ticket}</>;
 }
 
 function PendingGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {

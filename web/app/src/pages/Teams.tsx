@@ -1,14 +1,14 @@
 // The admins' Teams List: search, pages, and for each owner the Impersonate button, the
 // button disabled with the denial in words, or "Request access" when the owner approves each
 // session.
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { useLocation } from 'wouter';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
 import { getSession, setSession } from '../session';
-import { ErrorText, Page, Pager } from '../ui';
-import { denial } from '../words';
+import { ErrorText, Page, Pager, useAccountEvents } from '../ui';
+import { denial, when } from '../words';
 
 const TeamsDoc = graphql(`
   query Teams($first: Int!, $after: String, $search: String) {
@@ -18,7 +18,7 @@ const TeamsDoc = graphql(`
         node {
           id
           name
-          owner { id name email role impersonationCheck { allowed reason } }
+          owner { id name email role impersonationCheck { allowed reason modes grantExpiresAt } }
         }
       }
       pageInfo { hasNextPage endCursor }
@@ -26,13 +26,13 @@ const TeamsDoc = graphql(`
   }
 `);
 const ImpersonateDoc = graphql(`
-  mutation Impersonate($userId: ID!, $reason: String, $mode: ImpersonationMode) {
-    impersonate(userId: $userId, reason: $reason, mode: $mode) { accessToken refreshToken expiresAt }
+  mutation Impersonate($userId: ID!, $reason: String, $mode: ImpersonationMode, $ticket: String, $teamId: ID) {
+    impersonate(userId: $userId, reason: $reason, mode: $mode, ticket: $ticket, teamId: $teamId) { accessToken refreshToken expiresAt }
   }
 `);
 const RequestDoc = graphql(`
-  mutation RequestAccess($userId: ID!, $reason: String!, $mode: ImpersonationMode, $minutes: Int) {
-    requestSupportAccess(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes) { id status }
+  mutation RequestAccess($userId: ID!, $reason: String!, $mode: ImpersonationMode, $minutes: Int, $ticket: String) {
+    requestSupportAccess(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes, ticket: $ticket) { id status }
   }
 `);
 
@@ -47,7 +47,11 @@ export function Teams() {
     query: TeamsDoc,
     variables: { first: PAGE_SIZE, after, search: search || null },
   });
-  const [dialog, setDialog] = useState<{ owner: Owner; kind: 'start' | 'request' } | null>(null);
+  const [dialog, setDialog] = useState<{ owner: Owner; teamId: string; kind: 'start' | 'request' } | null>(null);
+  // A customer's decision on this admin's request reaches them live: the row changes at once
+  // (Request access becomes Impersonate, "Approved until …").
+  const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
+  useAccountEvents(again);
   const page = data?.teams;
   return (
     <Page title="Teams">
@@ -75,7 +79,7 @@ export function Teams() {
               <tr key={node.id} data-testid={`team-${node.owner.email}`}>
                 <td>{node.name}</td>
                 <td>{node.owner.name}<br /><small>{node.owner.email} · {node.owner.role.toLowerCase().replace('_', ' ')}</small></td>
-                <td><OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, kind })} /></td>
+                <td><OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, teamId: node.id, kind })} /></td>
               </tr>
             ))}
             {page && page.edges.length === 0 && <tr><td colSpan={3}>No team matches.</td></tr>}
@@ -83,7 +87,7 @@ export function Teams() {
         </table>
       </div>
       <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
-      {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} teamId={dialog.teamId} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'request' && (
         <RequestDialog owner={dialog.owner} onClose={() => { setDialog(null); refetch({ requestPolicy: 'network-only' }); }} />
       )}
@@ -95,7 +99,16 @@ function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: 'start' |
   const check = owner.impersonationCheck;
   const first = owner.name.split(' ')[0];
   if (check.allowed)
-    return <button type="button" onClick={() => onOpen('start')}>Impersonate <span className="sr-only">{owner.name}</span></button>;
+    return (
+      <span className="action">
+        <button type="button" onClick={() => onOpen('start')}>Impersonate <span className="sr-only">{owner.name}</span></button>
+        {check.grantExpiresAt && (
+          <small className="hint" data-testid="approved-until">
+            Approved{check.modes.length === 1 && check.modes[0] === 'READ_ONLY' ? ' (read-only)' : ''} until {when(check.grantExpiresAt)}
+          </small>
+        )}
+      </span>
+    );
   const why = denial(check.reason, first);
   const id = `why-${owner.id}`;
   if (check.reason === 'APPROVAL_REQUIRED')
@@ -137,21 +150,39 @@ function Dialog({ title, children, onClose }: { title: string; children: ReactNo
   );
 }
 
-function ModeSelect({ value, onChange }: { value: ImpersonationMode; onChange: (m: ImpersonationMode) => void }) {
+const MODE_LABELS: Record<ImpersonationMode, string> = {
+  READ_ONLY: 'Read-only (look, change nothing)',
+  READ_WRITE: 'Read & write',
+};
+
+/** The modes to choose from: all, or only those the customer's approval allows. */
+function ModeSelect({ value, onChange, modes = ['READ_ONLY', 'READ_WRITE'] }: { value: ImpersonationMode; onChange: (m: ImpersonationMode) => void; modes?: ImpersonationMode[] }) {
+  if (modes.length === 1)
+    return <p className="hint" data-testid="only-mode">Mode: {MODE_LABELS[modes[0]]}, as the customer approved.</p>;
   return (
     <label>
       Mode
       <select value={value} onChange={(e) => onChange(e.target.value as ImpersonationMode)}>
-        <option value="READ_ONLY">Read-only (look, change nothing)</option>
-        <option value="READ_WRITE">Read &amp; write</option>
+        {modes.map((m) => <option key={m} value={m}>{MODE_LABELS[m]}</option>)}
       </select>
     </label>
   );
 }
 
-function StartDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) {
+function TicketField({ value, onChange }: { value: string; onChange: (t: string) => void }) {
+  return (
+    <label>
+      Support ticket (optional; the customer sees it)
+      <input value={value} onChange={(e) => onChange(e.target.value)} maxLength={100} />
+    </label>
+  );
+}
+
+function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string; onClose: () => void }) {
+  const modes = owner.impersonationCheck.modes;
   const [reason, setReason] = useState('');
-  const [mode, setMode] = useState<ImpersonationMode>('READ_ONLY');
+  const [ticket, setTicket] = useState('');
+  const [mode, setMode] = useState<ImpersonationMode>(modes.includes('READ_ONLY') ? 'READ_ONLY' : modes[0] ?? 'READ_ONLY');
   const [result, impersonate] = useMutation(ImpersonateDoc);
   const [, navigate] = useLocation();
   return (
@@ -160,7 +191,8 @@ function StartDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) 
         className="stack"
         onSubmit={async (e) => {
           e.preventDefault();
-          const r = await impersonate({ userId: owner.id, reason, mode });
+          // The session starts in the team of the row it was started from.
+          const r = await impersonate({ userId: owner.id, reason, mode, ticket: ticket || null, teamId });
           if (r.data) {
             const own = getSession();
             setSession({ ...r.data.impersonate, returnRefresh: own?.refreshToken ?? own?.returnRefresh ?? null });
@@ -172,7 +204,8 @@ function StartDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) 
           Reason (the customer sees it)
           <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
         </label>
-        <ModeSelect value={mode} onChange={setMode} />
+        <ModeSelect value={mode} onChange={setMode} modes={modes} />
+        <TicketField value={ticket} onChange={setTicket} />
         <div className="row">
           <button type="submit" disabled={result.fetching}>Start session</button>
           <button type="button" className="link" onClick={onClose}>Cancel</button>
@@ -187,6 +220,7 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
   const [reason, setReason] = useState('');
   const [mode, setMode] = useState<ImpersonationMode>('READ_ONLY');
   const [minutes, setMinutes] = useState(30);
+  const [ticket, setTicket] = useState('');
   const [result, request] = useMutation(RequestDoc);
   return (
     <Dialog title={`Request access to ${owner.name}'s account`} onClose={onClose}>
@@ -200,7 +234,7 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
           className="stack"
           onSubmit={async (e) => {
             e.preventDefault();
-            await request({ userId: owner.id, reason, mode, minutes });
+            await request({ userId: owner.id, reason, mode, minutes, ticket: ticket || null });
           }}
         >
           <label>
@@ -208,6 +242,7 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
             <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
           </label>
           <ModeSelect value={mode} onChange={setMode} />
+          <TicketField value={ticket} onChange={setTicket} />
           <label>
             Minutes
             <input type="number" min={1} max={10080} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required />

@@ -125,6 +125,22 @@ async fn run() {
         print!("{}", crm::graphql::sdl());
         return;
     }
+    if let Command::DemoTotp { .. } = command {
+        // It reads the server's database; it never creates or migrates one (nor the secret
+        // kept beside it).
+        if let Some(path) = crm::db::sqlite::path_of(&cli.opts.database_url) {
+            let file = std::path::Path::new(path);
+            if !file.exists() {
+                let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+                fail(format!(
+                    "demo-totp found no database at {} and creates none. Run it in the folder \
+                     the server runs in, or point it at the server's database: \
+                     DATABASE_URL=sqlite:///path/to/data/crm.db",
+                    shown.display()
+                ));
+            }
+        }
+    }
     let config = Config::from_opts(&cli.opts).unwrap_or_else(|e| fail(e));
     let state = connect(config).await;
     match command {

@@ -71,12 +71,7 @@ impl MigrationTrait for Migration {
         ];
         for (table, mut col) in adds {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut col)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table(table).add_column(&mut col).to_owned())
                 .await?;
         }
         let db = manager.get_connection();

@@ -72,9 +72,10 @@ pub(super) fn ticket_url(url: &str) -> Result<String, ConfigError> {
             SETTING,
             "must contain {ticket}, where the ticket's reference goes",
         )),
-        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            Err(invalid(SETTING, "must not contain spaces or control characters"))
-        }
+        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => Err(invalid(
+            SETTING,
+            "must not contain spaces or control characters",
+        )),
         Some(_) => Ok(url.to_string()),
     }
 }

@@ -336,7 +336,6 @@ impl Gate {
     }
 }
 
-
 async fn record_row(
     state: &AppState,
     session: &str,

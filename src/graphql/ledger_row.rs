@@ -146,7 +146,8 @@ mod tests {
             "mutation C($l: ID!, $t: String!) { addLeadComment(leadId: $l, text: $t) { id } }",
         )
         .unwrap();
-        let vars = Variables::from_json(serde_json::json!({ "l": "0193-abc", "t": "secret words" }));
+        let vars =
+            Variables::from_json(serde_json::json!({ "l": "0193-abc", "t": "secret words" }));
         let o = operation(&doc, None, &vars);
         assert_eq!(o.subject, Some(("lead", "0193-abc".to_string())));
         let o = op("{ business(id: \"b-1\") { name } }", None);

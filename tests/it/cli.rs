@@ -253,3 +253,26 @@ fn the_server_keeps_serving_when_its_stdout_is_closed() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn demo_totp_run_elsewhere_says_where_it_looked_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["demo-totp", "admin@demo.test"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("found no database at")
+            && err.contains("data/crm.db")
+            && err.contains("DATABASE_URL="),
+        "{err}"
+    );
+    assert!(!err.contains("internal error"), "{err}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "no stray database or secret"
+    );
+}

@@ -79,9 +79,20 @@ fn texts(list: &[Value], field: &str) -> Vec<String> {
 /// No GraphQL words, error codes or ids in what the customer reads.
 fn reads_as_words(text: &str, ids: &[&str]) {
     for word in [
-        "query", "mutation", "subscription", "addBusinessComment", "addLeadComment",
-        "businesses {", "BLOCKED", "READ_ONLY", "READ_WRITE", "FORBIDDEN", "NOT_FOUND", "OK",
-        "COMMENT_CREATED", "IMPERSONATION_",
+        "query",
+        "mutation",
+        "subscription",
+        "addBusinessComment",
+        "addLeadComment",
+        "businesses {",
+        "BLOCKED",
+        "READ_ONLY",
+        "READ_WRITE",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "OK",
+        "COMMENT_CREATED",
+        "IMPERSONATION_",
     ] {
         assert!(!text.contains(word), "{text:?} contains {word:?}");
     }
@@ -104,14 +115,25 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
             json!({ "u": w.carl.user_id }),
         )
         .await;
-    let t = d["impersonate"]["accessToken"].as_str().unwrap().to_string();
+    let t = d["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for _ in 0..2 {
         w.app
-            .ok(Some(&t), "query Work { businesses { id } leads { id } }", json!({}))
+            .ok(
+                Some(&t),
+                "query Work { businesses { id } leads { id } }",
+                json!({}),
+            )
             .await;
     }
     w.app
-        .ok(Some(&t), "query One($l: ID!) { lead(id: $l) { name } }", json!({ "l": w.lead }))
+        .ok(
+            Some(&t),
+            "query One($l: ID!) { lead(id: $l) { name } }",
+            json!({ "l": w.lead }),
+        )
         .await;
     let refused = w
         .app
@@ -132,12 +154,20 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
         )
         .await;
     w.app
-        .ok(Some(&t), "mutation { cancelImpersonation { accessToken } }", json!({}))
+        .ok(
+            Some(&t),
+            "mutation { cancelImpersonation { accessToken } }",
+            json!({}),
+        )
         .await;
 
     let d = w.app.ok(Some(&w.carl.token), HISTORY, json!({})).await;
     let s = &nodes(&d["me"]["accessHistory"])[0];
-    let ids = [w.lead.as_str(), w.business.as_str(), s["id"].as_str().unwrap()];
+    let ids = [
+        w.lead.as_str(),
+        w.business.as_str(),
+        s["id"].as_str().unwrap(),
+    ];
     assert_eq!(s["initialMode"], "READ_ONLY");
     assert_eq!(s["mode"], "READ_WRITE");
     assert_eq!(s["elevationReason"], "Fix the invoice comment");
@@ -149,9 +179,7 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
     assert_eq!(s["changeCount"], 1);
     let summary = s["summary"].as_str().unwrap();
     assert!(
-        summary.starts_with(
-            "Ada Admin (support), read-only, then allowed to make changes at "
-        ),
+        summary.starts_with("Ada Admin (support), read-only, then allowed to make changes at "),
         "{summary}"
     );
     assert!(
@@ -187,7 +215,11 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
     }
     let changes = texts(&nodes(&s["changes"]), "summary");
     assert!(changes.contains(&"Added a comment on the lead “Spring order”".to_string()));
-    assert!(changes.contains(&"Support was allowed to make changes: “Fix the invoice comment”".to_string()));
+    assert!(
+        changes.contains(
+            &"Support was allowed to make changes: “Fix the invoice comment”".to_string()
+        )
+    );
     for line in &changes {
         reads_as_words(line, &ids);
     }
@@ -223,7 +255,10 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
         .await;
     let log = texts(&nodes(&d["auditLogs"]), "summary");
     assert!(log.contains(&"Added a comment on the lead “Spring order”".to_string()));
-    assert!(log.contains(&"Added the lead “Spring order”".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"Added the lead “Spring order”".to_string()),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -248,10 +283,17 @@ async fn records_of_other_teams_are_never_named() {
             json!({ "u": w.carl.user_id }),
         )
         .await;
-    let t = d["impersonate"]["accessToken"].as_str().unwrap().to_string();
+    let t = d["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let v = w
         .app
-        .gql(Some(&t), "query($l: ID!) { lead(id: $l) { name } }", json!({ "l": other }))
+        .gql(
+            Some(&t),
+            "query($l: ID!) { lead(id: $l) { name } }",
+            json!({ "l": other }),
+        )
         .await;
     assert_eq!(error_code(&v), "NOT_FOUND");
     let d = w.app.ok(Some(&w.carl.token), HISTORY, json!({})).await;
@@ -287,18 +329,32 @@ async fn a_session_starts_in_the_team_it_was_started_from() {
             json!({ "u": w.carl.user_id, "t": second }),
         )
         .await;
-    assert_eq!(d["impersonate"]["user"]["currentTeam"]["id"], second.as_str());
-    let t = d["impersonate"]["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(
+        d["impersonate"]["user"]["currentTeam"]["id"],
+        second.as_str()
+    );
+    let t = d["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(claims(&t)["teamId"], second.as_str());
     // Work happens there.
     let d = w
         .app
-        .ok(Some(&t), "{ me { currentTeam { name } } businesses { name } }", json!({}))
+        .ok(
+            Some(&t),
+            "{ me { currentTeam { name } } businesses { name } }",
+            json!({}),
+        )
         .await;
     assert_eq!(d["me"]["currentTeam"]["name"], "Second shop");
     assert_eq!(d["businesses"], json!([]));
     w.app
-        .ok(Some(&t), "mutation { cancelImpersonation { accessToken } }", json!({}))
+        .ok(
+            Some(&t),
+            "mutation { cancelImpersonation { accessToken } }",
+            json!({}),
+        )
         .await;
     // A team that is not the customer's: NOT_FOUND, and no session starts.
     let admins_team = w.admin.team_id.clone();
@@ -356,7 +412,10 @@ async fn a_ticket_is_required_when_configured_and_carried_by_requests() {
         )
         .await;
     let m = nodes(&d["me"]["notifications"])[0]["message"].clone();
-    assert!(m.as_str().unwrap().ends_with("Invoice (ticket T-9)."), "{m}");
+    assert!(
+        m.as_str().unwrap().ends_with("Invoice (ticket T-9)."),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -374,7 +433,12 @@ async fn the_team_owner_reads_sessions_into_members_accounts_and_others_may_not(
     let list = nodes(&d["me"]["currentTeam"]["accessHistory"]);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["impersonatedUser"]["name"], "Carl");
-    assert!(list[0]["summary"].as_str().unwrap().ends_with("still running"));
+    assert!(
+        list[0]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("still running")
+    );
     // The admin's own team is theirs; Carl's team is not the admin's to read.
     let v = w
         .app
@@ -397,7 +461,8 @@ async fn the_requesting_admin_is_told_when_the_customer_decides() {
             json!({}),
         )
         .await;
-    const ASK: &str = "mutation($u: ID!) { requestSupportAccess(userId: $u, reason: \"Invoice\") { id } }";
+    const ASK: &str =
+        "mutation($u: ID!) { requestSupportAccess(userId: $u, reason: \"Invoice\") { id } }";
     let notices = |token: String| {
         let app = &w.app;
         async move {
@@ -411,8 +476,14 @@ async fn the_requesting_admin_is_told_when_the_customer_decides() {
             nodes(&d["me"]["notifications"])
         }
     };
-    let d = w.app.ok(Some(&w.admin.token), ASK, json!({ "u": w.carl.user_id })).await;
-    let first = d["requestSupportAccess"]["id"].as_str().unwrap().to_string();
+    let d = w
+        .app
+        .ok(Some(&w.admin.token), ASK, json!({ "u": w.carl.user_id }))
+        .await;
+    let first = d["requestSupportAccess"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     w.app
         .ok(
             Some(&w.carl.token),
@@ -420,8 +491,14 @@ async fn the_requesting_admin_is_told_when_the_customer_decides() {
             json!({ "g": first }),
         )
         .await;
-    let d = w.app.ok(Some(&w.admin.token), ASK, json!({ "u": w.carl.user_id })).await;
-    let second = d["requestSupportAccess"]["id"].as_str().unwrap().to_string();
+    let d = w
+        .app
+        .ok(Some(&w.admin.token), ASK, json!({ "u": w.carl.user_id }))
+        .await;
+    let second = d["requestSupportAccess"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     w.app
         .ok(
             Some(&w.carl.token),
@@ -432,12 +509,14 @@ async fn the_requesting_admin_is_told_when_the_customer_decides() {
     let told = notices(w.admin.token.clone()).await;
     let kinds: Vec<&str> = told.iter().map(|n| n["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["SUPPORT_ACCESS_DENIED", "SUPPORT_ACCESS_APPROVED"]);
-    assert_eq!(told[0]["message"], "Carl denied your request to enter their account.");
+    assert_eq!(
+        told[0]["message"],
+        "Carl denied your request to enter their account."
+    );
     assert!(
-        told[1]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Carl approved your request: you may enter their account (read and write) until "),
+        told[1]["message"].as_str().unwrap().starts_with(
+            "Carl approved your request: you may enter their account (read and write) until "
+        ),
         "{}",
         told[1]["message"]
     );
@@ -466,7 +545,11 @@ async fn the_check_offers_only_the_modes_the_customers_approval_allows_and_until
     };
     let c = check().await;
     assert_eq!(
-        (c["allowed"].clone(), c["reason"].clone(), c["modes"].clone()),
+        (
+            c["allowed"].clone(),
+            c["reason"].clone(),
+            c["modes"].clone()
+        ),
         (json!(false), json!("APPROVAL_REQUIRED"), json!([]))
     );
     let d = w

@@ -156,7 +156,10 @@ async fn the_audit_service_hides_support_details_from_customers() {
     let seen = audit::list_for(db, &admin_ctx, &filter, &args)
         .await
         .unwrap();
-    assert_eq!(seen.items[0].row.ip_address.as_deref(), Some("198.51.100.9"));
+    assert_eq!(
+        seen.items[0].row.ip_address.as_deref(),
+        Some("198.51.100.9")
+    );
 }
 
 #[tokio::test]

@@ -303,9 +303,10 @@ try {
   await pending.getByRole('button', { name: 'Approve' }).click();
   await quinn.getByTestId('open-grant').waitFor(WAIT);
 
-  // The admin may now enter, read-only as granted.
-  await sam.reload();
-  await sam.getByLabel('Search teams').fill('Quinn');
+  // Sam is told at once, without a reload: a notice, and his row now offers Impersonate with
+  // the window's end.
+  await sam.getByTestId('toast').filter({ hasText: /Quinn.*approved your request/ }).waitFor(WAIT);
+  await row(sam, 'quinn@demo.test').getByTestId('approved-until').waitFor(WAIT);
   await row(sam, 'quinn@demo.test').getByRole('button', { name: /Impersonate/ }).click();
   await sam.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #77: the export fails');
   await sam.getByRole('dialog').getByLabel('Mode').selectOption('READ_ONLY');
@@ -348,13 +349,21 @@ try {
   const session = quinn.getByTestId('session').first();
   await session.waitFor(WAIT);
   const told = await session.textContent();
-  ok(told.includes('Sam Super') && told.includes('Ticket #77') && told.includes('access revoked by the customer'),
+  ok(told.includes('Sam Super') && told.includes('Ticket #77') && told.includes('you withdrew access'),
     `the access history tells who, why and how it ended: ${told}`);
+  ok(/read-only, then allowed to make changes at \d\d:\d\d UTC \(“Re-run the export for Quinn”\)/.test(told),
+    `the history tells how the session started and when it could change things: ${told}`);
   await session.locator('summary').click();
   const details = await session.textContent();
-  ok(/mutation AddLeadComment \(addLeadComment\): BLOCKED_WHILE_IMPERSONATING/.test(details),
-    `the refused comment shows in the activity: ${details}`);
-  ok(details.includes('IMPERSONATION_ELEVATED'), 'the elevation shows in the changes');
+  ok(details.includes("Tried to add a comment on the lead “Quinn's first lead”: refused, the session was read-only"),
+    `the refused comment reads as a sentence: ${details}`);
+  ok(details.includes('Support was allowed to make changes: “Re-run the export for Quinn”'), 'the elevation shows in the changes');
+  ok(details.includes('0 changes to your data'), `the change count is the customer's data only: ${details}`);
+  // No raw code or GraphQL word anywhere on the customer's history page.
+  const page = await quinn.locator('main').textContent();
+  for (const raw of [/\b[A-Z]+_[A-Z_]+\b/, /\bmutation\b/, /\bquery\b/, /addLeadComment|AddLeadComment/]) {
+    ok(!raw.test(page), `the customer's history page has no ${raw}: ${page.match(raw)?.[0]}`);
+  }
   await axe(quinn, 'access history');
   await shot(quinn, 'access-history');
 
@@ -443,6 +452,18 @@ try {
   ok((await support.textContent()).includes('Support team'), 'Olivia sees the support comment as "Support team"');
   await olivia.setViewportSize({ width: 1280, height: 800 });
   await olivia.getByRole('link', { name: 'Profile' }).click();
+  // The consent boxes show what the server saved: a click moves the box and it stays moved.
+  const approval = olivia.getByTestId('consent-approval');
+  const was = await approval.isChecked();
+  await approval.click();
+  await olivia.getByText('Support access settings saved.').waitFor(WAIT);
+  ok(await approval.isChecked() === !was, 'the approval box moved with the click');
+  await olivia.reload();
+  await olivia.getByTestId('consent-approval').waitFor(WAIT);
+  ok(await olivia.getByTestId('consent-approval').isChecked() === !was, 'and the server saved it');
+  await olivia.getByTestId('consent-approval').click();
+  await olivia.getByText('Support access settings saved.').waitFor(WAIT);
+  ok(await olivia.getByTestId('consent-approval').isChecked() === was, 'a second click puts it back');
   await olivia.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await olivia.getByRole('img', { name: /QR code/ }).waitFor(WAIT);
   await axe(olivia, 'profile with 2FA enrolment');

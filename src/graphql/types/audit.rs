@@ -3,9 +3,9 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{Team, User, load_user, maybe_team, maybe_user};
-use crate::services::audit::words::Described;
 use crate::error::AppError;
 use crate::services::audit::attribution::display_name;
+use crate::services::audit::words::Described;
 
 /// An audit row with its sentence (`services::audit::words`).
 pub struct AuditLog(pub Described);

@@ -4,16 +4,16 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::super::state;
 use super::{
-    AuditLog, ImpersonationActivity, StoryLine, SupportAccessGrant, Team, User, connection, load_user,
-    maybe_team, page_args,
+    AuditLog, ImpersonationActivity, StoryLine, SupportAccessGrant, Team, User, connection,
+    load_user, maybe_team, page_args,
 };
 use crate::auth::context::AuthContext;
 use crate::entities::impersonation as session;
 use crate::error::AppError;
 use crate::graphql::context::caller;
-use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
 use crate::services::impersonation::story;
 use crate::services::pagination::Page;
+use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
 use crate::services::{audit, impersonation, impersonation::ledger, support_access};
 use async_graphql::connection::Connection;
 
@@ -121,7 +121,12 @@ impl Impersonation {
         let s = state(ctx)?;
         let admin = load_user(ctx, &self.0.impersonator_id).await?;
         let changes = audit::changes_in(&s.db, &self.0.id).await?;
-        Ok(story::session_summary(&self.0, &admin, changes, s.clock.now()))
+        Ok(story::session_summary(
+            &self.0,
+            &admin,
+            changes,
+            s.clock.now(),
+        ))
     }
     /// The mode it started in (`mode` is the mode now).
     async fn initial_mode(&self) -> session::Mode {

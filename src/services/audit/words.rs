@@ -119,7 +119,10 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
                 .unwrap_or("the session ended")
         ),
         a::IMPERSONATION_ELEVATED => {
-            format!("Support was allowed to make changes{}", quoted(row, "reason"))
+            format!(
+                "Support was allowed to make changes{}",
+                quoted(row, "reason")
+            )
         }
         a::IMPERSONATION_DENIED => "Support was refused entry to an account".into(),
         a::LOGIN_FAILED => "A sign-in failed".into(),
@@ -198,23 +201,51 @@ mod tests {
             None,
             Some(r#"{"endReason":"REVOKED_BY_USER","cause":"x"}"#),
         );
-        assert_eq!(summary(&r, None), "Support left the account: you withdrew access");
+        assert_eq!(
+            summary(&r, None),
+            "Support left the account: you withdrew access"
+        );
     }
 
     #[test]
     fn every_action_has_words_of_its_own() {
         for action in [
-            a::USER_REGISTERED, a::USER_CREATED, a::LOGIN, a::TOKEN_REFRESHED, a::LOGGED_OUT,
-            a::PROFILE_UPDATED, a::PASSWORD_CHANGED, a::TWO_FACTOR_SECRET_GENERATED,
-            a::TWO_FACTOR_ENABLED, a::TWO_FACTOR_AUTHENTICATED, a::TWO_FACTOR_DISABLED,
-            a::ROLE_CHANGED, a::TEAM_CREATED, a::TEAM_SWITCHED, a::BUSINESS_CREATED,
-            a::LEAD_CREATED, a::COMMENT_CREATED, a::IMPERSONATION_STARTED,
-            a::IMPERSONATION_ENDED, a::LOGIN_FAILED, a::TWO_FACTOR_FAILED,
-            a::IMPERSONATION_DENIED, a::PASSWORD_CHANGE_FAILED, a::TWO_FACTOR_ENABLE_FAILED,
-            a::BLOCKED_WHILE_IMPERSONATING, a::REFRESH_TOKEN_REUSED, a::DEMO_ACCOUNT_DISABLED,
-            a::IMPERSONATION_ENABLED, a::IMPERSONATION_DISABLED, a::IMPERSONATION_ELEVATED,
-            a::SUPPORT_ACCESS_REQUESTED, a::SUPPORT_ACCESS_APPROVED, a::SUPPORT_ACCESS_DENIED,
-            a::SUPPORT_ACCESS_GRANTED, a::SUPPORT_ACCESS_REVOKED, a::SUPPORT_ACCESS_REFUSED,
+            a::USER_REGISTERED,
+            a::USER_CREATED,
+            a::LOGIN,
+            a::TOKEN_REFRESHED,
+            a::LOGGED_OUT,
+            a::PROFILE_UPDATED,
+            a::PASSWORD_CHANGED,
+            a::TWO_FACTOR_SECRET_GENERATED,
+            a::TWO_FACTOR_ENABLED,
+            a::TWO_FACTOR_AUTHENTICATED,
+            a::TWO_FACTOR_DISABLED,
+            a::ROLE_CHANGED,
+            a::TEAM_CREATED,
+            a::TEAM_SWITCHED,
+            a::BUSINESS_CREATED,
+            a::LEAD_CREATED,
+            a::COMMENT_CREATED,
+            a::IMPERSONATION_STARTED,
+            a::IMPERSONATION_ENDED,
+            a::LOGIN_FAILED,
+            a::TWO_FACTOR_FAILED,
+            a::IMPERSONATION_DENIED,
+            a::PASSWORD_CHANGE_FAILED,
+            a::TWO_FACTOR_ENABLE_FAILED,
+            a::BLOCKED_WHILE_IMPERSONATING,
+            a::REFRESH_TOKEN_REUSED,
+            a::DEMO_ACCOUNT_DISABLED,
+            a::IMPERSONATION_ENABLED,
+            a::IMPERSONATION_DISABLED,
+            a::IMPERSONATION_ELEVATED,
+            a::SUPPORT_ACCESS_REQUESTED,
+            a::SUPPORT_ACCESS_APPROVED,
+            a::SUPPORT_ACCESS_DENIED,
+            a::SUPPORT_ACCESS_GRANTED,
+            a::SUPPORT_ACCESS_REVOKED,
+            a::SUPPORT_ACCESS_REFUSED,
             a::NOTIFICATIONS_READ,
         ] {
             let text = summary(&row(action, None, None), None);

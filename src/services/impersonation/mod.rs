@@ -312,7 +312,9 @@ pub async fn into_team(
     use crate::entities::team_member;
     use sea_orm::sea_query::Query;
     if caller.user.id != team.owner_id {
-        return Err(AppError::Forbidden("only the team's owner reads its access history"));
+        return Err(AppError::Forbidden(
+            "only the team's owner reads its access history",
+        ));
     }
     let members = Query::select()
         .column(team_member::Column::UserId)

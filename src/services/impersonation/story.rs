@@ -201,7 +201,10 @@ fn noun(field: &str, named: Option<&Named>) -> Option<String> {
 fn join_nouns(nouns: &[String]) -> String {
     let (yours, others): (Vec<&String>, Vec<&String>) =
         nouns.iter().partition(|n| n.starts_with("your "));
-    let yours: Vec<String> = yours.iter().map(|n| n["your ".len()..].to_string()).collect();
+    let yours: Vec<String> = yours
+        .iter()
+        .map(|n| n["your ".len()..].to_string())
+        .collect();
     let others: Vec<String> = others.into_iter().cloned().collect();
     match (yours.is_empty(), others.is_empty()) {
         (true, _) => and_list(&others),
@@ -221,14 +224,14 @@ fn and_list(items: &[String]) -> String {
 /// What a change does: (done, tried), with `{}` for the record it is about.
 fn change(field: &str) -> (&'static str, &'static str) {
     match field {
-        "addLeadComment" | "addBusinessComment" => {
-            ("Added a comment on {}", "add a comment on {}")
-        }
+        "addLeadComment" | "addBusinessComment" => ("Added a comment on {}", "add a comment on {}"),
         "createLead" => ("Added a lead", "add a lead"),
         "createBusiness" => ("Added a business", "add a business"),
         "updateProfile" => ("Changed your profile", "change your profile"),
         "changePassword" => ("Changed your password", "change your password"),
-        "generateTwoFactorSecret" | "turnOnTwoFactor" | "turnOffTwoFactor"
+        "generateTwoFactorSecret"
+        | "turnOnTwoFactor"
+        | "turnOffTwoFactor"
         | "authenticateTwoFactor" => (
             "Changed your two-factor settings",
             "change your two-factor settings",
@@ -236,11 +239,10 @@ fn change(field: &str) -> (&'static str, &'static str) {
         "createTeam" => ("Created a team", "create a team"),
         "switchTeam" => ("Switched to {}", "switch to {}"),
         "markNotificationsRead" => ("Marked your notices read", "mark your notices read"),
-        "approveSupportAccess" | "denySupportAccess" | "grantSupportAccess"
-        | "revokeSupportAccess" => (
-            "Changed your support access",
-            "change your support access",
-        ),
+        "approveSupportAccess"
+        | "denySupportAccess"
+        | "grantSupportAccess"
+        | "revokeSupportAccess" => ("Changed your support access", "change your support access"),
         "impersonate" => ("Entered your account", "enter your account"),
         "cancelImpersonation" => ("Left your account", "leave your account"),
         "elevateImpersonation" => (
@@ -347,11 +349,13 @@ pub fn session_summary(
         "{changes} change{}",
         if changes == 1 { "" } else { "s" }
     ));
-    parts.push(match session.end_reason.as_deref().and_then(EndReason::parse) {
-        Some(r) => r.in_words().to_string(),
-        None if running => "still running".to_string(),
-        None => EndReason::Expired.in_words().to_string(),
-    });
+    parts.push(
+        match session.end_reason.as_deref().and_then(EndReason::parse) {
+            Some(r) => r.in_words().to_string(),
+            None if running => "still running".to_string(),
+            None => EndReason::Expired.in_words().to_string(),
+        },
+    );
     if let Some(t) = &session.ticket {
         parts.push(format!("ticket {t}"));
     }
@@ -379,7 +383,11 @@ mod tests {
             ended_at: Some(at(9, 11) + chrono::Duration::seconds(200)),
             end_reason: Some("CANCELLED".into()),
             reason: Some("Invoice".into()),
-            mode: if elevated.is_some() { Mode::ReadWrite } else { initial },
+            mode: if elevated.is_some() {
+                Mode::ReadWrite
+            } else {
+                initial
+            },
             grant_id: None,
             last_activity_at: None,
             initial_mode: Some(initial),
@@ -414,7 +422,12 @@ mod tests {
     #[test]
     fn views_read_as_what_was_seen() {
         let s = session(Mode::ReadWrite, None);
-        let row = op("query", &["businesses", "leads", "__typename"], "OK", at(9, 8));
+        let row = op(
+            "query",
+            &["businesses", "leads", "__typename"],
+            "OK",
+            at(9, 8),
+        );
         assert_eq!(sentence(&row, &s, None), "Viewed your businesses and leads");
         let row = op("query", &["lead", "me"], "OK", at(9, 8));
         assert_eq!(
@@ -473,15 +486,28 @@ mod tests {
         let s = session(Mode::ReadOnly, None);
         for (kind, fields, outcome) in [
             ("query", vec!["auditLogs"], "FORBIDDEN"),
-            ("mutation", vec!["setUserRole"], "BLOCKED_WHILE_IMPERSONATING"),
+            (
+                "mutation",
+                vec!["setUserRole"],
+                "BLOCKED_WHILE_IMPERSONATING",
+            ),
             ("mutation", vec!["createLead", "createBusiness"], "INTERNAL"),
             ("unknown", vec![], "GRAPHQL_PARSE_FAILED"),
             ("subscription", vec!["myAccountEvents"], "OK"),
         ] {
             let text = sentence(&op(kind, &fields, outcome, at(9, 8)), &s, None);
             for word in [
-                "query", "mutation", "subscription", "auditLogs", "setUserRole", "createLead",
-                "FORBIDDEN", "BLOCKED", "INTERNAL", "GRAPHQL", "Work",
+                "query",
+                "mutation",
+                "subscription",
+                "auditLogs",
+                "setUserRole",
+                "createLead",
+                "FORBIDDEN",
+                "BLOCKED",
+                "INTERNAL",
+                "GRAPHQL",
+                "Work",
             ] {
                 assert!(!text.contains(word), "{text:?} contains {word:?}");
             }

@@ -150,7 +150,10 @@ mod tests {
             team_id: "t".into(),
         };
         assert_eq!(phrase(kind::LEAD, Some(&lead)), "the lead “Spring order”");
-        assert_eq!(phrase(kind::COMMENT, Some(&lead)), "the lead “Spring order”");
+        assert_eq!(
+            phrase(kind::COMMENT, Some(&lead)),
+            "the lead “Spring order”"
+        );
         assert_eq!(phrase(kind::BUSINESS, Some(&shop)), "“Olivia's Bakery”");
         assert_eq!(phrase(kind::LEAD, None), "a lead");
         assert_eq!(phrase(kind::COMMENT, None), "a record");

@@ -1,6 +1,6 @@
 // The notification bell: the account's latest notices, updated live by `myAccountEvents`.
 // Each event also tells the open page (Support access refreshes its lists).
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../generated/gql';
 import { ACCOUNT_EVENT } from './ui';
@@ -32,6 +32,19 @@ export function Bell() {
     window.dispatchEvent(new Event(ACCOUNT_EVENT));
     return ev;
   });
+  // A notice shows for 10 seconds, then stays in the bell (it never covers a form for good).
+  useEffect(() => {
+    if (!toast) return;
+    const t = setTimeout(() => setToast(null), 10_000);
+    return () => clearTimeout(t);
+  }, [toast]);
+  // Escape closes the open list.
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') setOpen(false); };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [open]);
   const notices = data?.me.notifications.edges.map((e) => e.node) ?? [];
   const unread = notices.filter((n) => !n.readAt).length;
   return (

@@ -380,6 +380,7 @@ async fn seed(url: &str, users: usize) -> Seeded {
             password_hash: Set(hash.clone()),
             impersonation_allowed: Set(true),
             impersonation_requires_approval: Set(false),
+            impersonation_review_required: Set(false),
             totp_secret: Set(admin.then(|| secret.clone())),
             totp_enabled: Set(admin),
             totp_last_step: Set(None),
@@ -494,6 +495,7 @@ async fn seed(url: &str, users: usize) -> Seeded {
             elevated_at: Set(None),
             elevation_reason: Set(None),
             ticket: Set(None),
+            review_id: Set(None),
         })
         .collect();
     insert_all(&db, us).await;

@@ -19,6 +19,12 @@ pub enum AppError {
     /// `extensions.reason: "READ_ONLY"`).
     #[error("this impersonation session is read-only: elevate it to write")]
     ReadOnlySession,
+    /// Elevating a read-only session in an account marked for review (code FORBIDDEN,
+    /// `extensions.reason: "REVIEW_REQUIRED"`).
+    #[error(
+        "this account needs a second admin's review to be changed: start a reviewed read-write session instead"
+    )]
+    ReviewRequired,
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Invalid argument; `field` names the offending input.
@@ -51,7 +57,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
-            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Forbidden(_) | AppError::ReviewRequired => "FORBIDDEN",
             AppError::ImpersonationDenied(_) => "IMPERSONATION_DENIED",
             AppError::BlockedWhileImpersonating | AppError::ReadOnlySession => {
                 "BLOCKED_WHILE_IMPERSONATING"
@@ -90,6 +96,7 @@ impl ErrorExtensions for AppError {
             match self {
                 AppError::ImpersonationDenied(reason) => e.set("reason", reason.as_str()),
                 AppError::ReadOnlySession => e.set("reason", "READ_ONLY"),
+                AppError::ReviewRequired => e.set("reason", "REVIEW_REQUIRED"),
                 AppError::BadInput { field, .. } => e.set("field", *field),
                 AppError::RateLimited {
                     retry_after_seconds,

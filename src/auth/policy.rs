@@ -29,6 +29,9 @@ pub enum ImpersonationDenial {
     ImpersonationDisabled,
     /// The target approves each session and no grant covers this one (or not in this mode).
     ApprovalRequired,
+    /// The account is marked for four-eyes review and no second admin's approved, unused
+    /// review of this admin covers a session in this mode.
+    ReviewRequired,
 }
 
 impl ImpersonationDenial {
@@ -42,6 +45,7 @@ impl ImpersonationDenial {
             ImpersonationDenial::NotAllowedByUser => "NOT_ALLOWED_BY_USER",
             ImpersonationDenial::ImpersonationDisabled => "IMPERSONATION_DISABLED",
             ImpersonationDenial::ApprovalRequired => "APPROVAL_REQUIRED",
+            ImpersonationDenial::ReviewRequired => "REVIEW_REQUIRED",
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct Target<'a> {
     pub impersonation_allowed: bool,
     /// Every session needs the target's approval (an approved grant).
     pub requires_approval: bool,
+    /// A sensitive account: a session that can change it needs a second admin's review.
+    pub review_required: bool,
 }
 
 /// What the admin asks for: a mode, or none (the default), and the approved, unexpired grant
@@ -74,15 +80,23 @@ pub struct Ask {
     pub default_mode: Mode,
     /// The mode the covering grant allows.
     pub grant: Option<Mode>,
+    /// The mode of this admin's approved, unused review for the target, if there is one
+    /// (`services::review`); a running session's own review, on the per-request re-check.
+    pub review: Option<Mode>,
+    /// Read-only sessions need a review too (`IMPERSONATION_REVIEW_READ_ONLY`).
+    pub review_read_only: bool,
 }
 
 impl Ask {
-    /// A session in `mode` (or the default), under no grant.
+    /// A session in `mode` (or the default), under no grant and no review, where only
+    /// read-write sessions need a review.
     pub fn mode(mode: Option<Mode>, default_mode: Mode) -> Ask {
         Ask {
             mode,
             default_mode,
             grant: None,
+            review: None,
+            review_read_only: false,
         }
     }
 }
@@ -97,7 +111,10 @@ pub struct KillSwitch {
 /// runs. Being an admin at all is checked by the guards (FORBIDDEN), not here; this answers
 /// the contract's denial reasons. A grant, when one covers the admin, bounds the mode: without
 /// a mode asked, a READ_ONLY grant gives a READ_ONLY session; READ_WRITE asked under it is
-/// APPROVAL_REQUIRED.
+/// APPROVAL_REQUIRED. In an account marked for review, a session in a mode that needs one
+/// (READ_WRITE; READ_ONLY too with `review_read_only`) needs the admin's approved review in
+/// that mode, else REVIEW_REQUIRED: the customer's consent is checked first, and applies as
+/// well, not instead. Without a mode asked, a review gives its own.
 pub fn check(
     switch: KillSwitch,
     who: Impersonator<'_>,
@@ -126,13 +143,19 @@ pub fn check(
     if !target.impersonation_allowed {
         return Err(NotAllowedByUser);
     }
-    match (ask.grant, ask.mode) {
+    let asked = ask.mode.or(ask.review);
+    let mode = match (ask.grant, asked) {
         (None, _) if target.requires_approval => Err(ApprovalRequired),
         (None, mode) => Ok(mode.unwrap_or(ask.default_mode)),
         (Some(Mode::ReadOnly), Some(Mode::ReadWrite)) => Err(ApprovalRequired),
         (Some(Mode::ReadOnly), _) => Ok(Mode::ReadOnly),
         (Some(Mode::ReadWrite), mode) => Ok(mode.unwrap_or(ask.default_mode)),
+    }?;
+    let needs_review = mode == Mode::ReadWrite || ask.review_read_only;
+    if target.review_required && needs_review && ask.review != Some(mode) {
+        return Err(ReviewRequired);
     }
+    Ok(mode)
 }
 
 impl<'a> Impersonator<'a> {
@@ -160,6 +183,17 @@ impl<'a> Target<'a> {
             role: user.role,
             impersonation_allowed: user.impersonation_allowed,
             requires_approval: user.impersonation_requires_approval,
+            review_required: user.impersonation_review_required,
+        }
+    }
+
+    /// The target as if neither their approval nor a review were needed: for asking for them
+    /// (`requestSupportAccess`, `requestImpersonationReview`) and for who may review.
+    pub fn but_for_approval_and_review(self) -> Self {
+        Target {
+            requires_approval: false,
+            review_required: false,
+            ..self
         }
     }
 }
@@ -215,7 +249,89 @@ mod tests {
             role: Role::User,
             impersonation_allowed: true,
             requires_approval: false,
+            review_required: false,
         }
+    }
+
+    fn sensitive() -> Target<'static> {
+        Target {
+            review_required: true,
+            ..customer()
+        }
+    }
+
+    fn reviewed(review: Option<Mode>, mode: Option<Mode>, read_only_too: bool) -> Ask {
+        Ask {
+            review,
+            review_read_only: read_only_too,
+            ..Ask::mode(mode, RW)
+        }
+    }
+
+    #[test]
+    fn a_read_write_session_into_a_marked_account_needs_a_review_in_that_mode() {
+        let t = sensitive();
+        let denied = super::check(ON, admin(), t, reviewed(None, None, false));
+        assert_eq!(denied, Err(ReviewRequired));
+        let denied = super::check(ON, admin(), t, reviewed(Some(RO), Some(RW), false));
+        assert_eq!(denied, Err(ReviewRequired));
+        assert_eq!(
+            super::check(ON, admin(), t, reviewed(Some(RW), None, false)),
+            Ok(RW)
+        );
+    }
+
+    #[test]
+    fn read_only_sessions_need_a_review_only_when_configured() {
+        let t = sensitive();
+        assert_eq!(
+            super::check(ON, admin(), t, reviewed(None, Some(RO), false)),
+            Ok(RO)
+        );
+        let denied = super::check(ON, admin(), t, reviewed(None, Some(RO), true));
+        assert_eq!(denied, Err(ReviewRequired));
+        assert_eq!(
+            super::check(ON, admin(), t, reviewed(Some(RO), None, true)),
+            Ok(RO)
+        );
+    }
+
+    #[test]
+    fn a_review_does_not_replace_the_customers_approval_nor_the_reverse() {
+        let both = Target {
+            requires_approval: true,
+            ..sensitive()
+        };
+        // The review alone: approval is still required.
+        let denied = super::check(ON, admin(), both, reviewed(Some(RW), Some(RW), false));
+        assert_eq!(denied, Err(ApprovalRequired));
+        // The grant alone: the review is still required.
+        let grant_only = Ask {
+            grant: Some(RW),
+            ..reviewed(None, Some(RW), false)
+        };
+        assert_eq!(
+            super::check(ON, admin(), both, grant_only),
+            Err(ReviewRequired)
+        );
+        let with_both = Ask {
+            grant: Some(RW),
+            ..reviewed(Some(RW), Some(RW), false)
+        };
+        assert_eq!(super::check(ON, admin(), both, with_both), Ok(RW));
+    }
+
+    #[test]
+    fn a_review_does_not_lift_any_other_rule() {
+        let t = Target {
+            impersonation_allowed: false,
+            ..sensitive()
+        };
+        let denied = super::check(ON, admin(), t, reviewed(Some(RW), None, false));
+        assert_eq!(denied, Err(NotAllowedByUser));
+        let off = KillSwitch { enabled: false };
+        let denied = super::check(off, admin(), sensitive(), reviewed(Some(RW), None, false));
+        assert_eq!(denied, Err(ImpersonationDisabled));
     }
 
     #[test]

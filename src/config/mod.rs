@@ -69,6 +69,11 @@ pub struct Config {
     pub require_ticket: bool,
     /// `SUPPORT_TICKET_URL`: an http(s) URL with `{ticket}` where the reference goes.
     pub ticket_url: Option<String>,
+    /// Read-only sessions into accounts marked for review need a review too
+    /// (`IMPERSONATION_REVIEW_READ_ONLY`).
+    pub review_read_only: bool,
+    /// How long a review request waits for a second admin (`IMPERSONATION_REVIEW_TTL_MINUTES`).
+    pub review_ttl: chrono::Duration,
     /// Live events over WebSocket: the caps and the ping interval.
     pub ws: WsLimits,
     /// Allowed clock skew when checking `exp`, in seconds.
@@ -135,6 +140,12 @@ impl Config {
             None => None,
         };
         c.require_ticket = o.impersonation_require_ticket;
+        c.review_read_only = o.impersonation_review_read_only;
+        c.review_ttl = minutes(
+            "IMPERSONATION_REVIEW_TTL_MINUTES",
+            o.impersonation_review_ttl_minutes,
+            1440,
+        )?;
         c.ticket_url = match o.support_ticket_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(u) => Some(checks::ticket_url(u)?),
@@ -268,6 +279,8 @@ impl Config {
             support_request_ttl: chrono::Duration::hours(24),
             require_ticket: false,
             ticket_url: None,
+            review_read_only: false,
+            review_ttl: chrono::Duration::minutes(60),
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
             ws: WsLimits::default(),

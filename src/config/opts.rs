@@ -53,6 +53,19 @@ pub struct Opts {
     /// `impersonate` and `requestSupportAccess` need a support ticket's reference.
     #[arg(long, env = "IMPERSONATION_REQUIRE_TICKET", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub impersonation_require_ticket: bool,
+    /// Read-only sessions into accounts marked for four-eyes review need a review too
+    /// (default: only read-write sessions do).
+    #[arg(long, env = "IMPERSONATION_REVIEW_READ_ONLY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub impersonation_review_read_only: bool,
+    /// How long a request for a second admin's review waits before it lapses, minutes
+    /// (1..=1440).
+    #[arg(
+        long,
+        env = "IMPERSONATION_REVIEW_TTL_MINUTES",
+        default_value_t = 60,
+        global = true
+    )]
+    pub impersonation_review_ttl_minutes: i64,
     /// Where a ticket is read, with `{ticket}` for its reference, e.g.
     /// `https://help.example.com/t/{ticket}`: the customer's history links it.
     #[arg(long, env = "SUPPORT_TICKET_URL", global = true)]

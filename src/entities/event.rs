@@ -13,6 +13,8 @@ pub struct Model {
     pub grant_id: Option<String>,
     pub notification_id: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The second admin's review it is about (`REVIEW_REQUESTED`, `REVIEW_DECIDED`).
+    pub review_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,6 +32,8 @@ pub struct Model {
     pub elevation_reason: Option<String>,
     /// The support ticket it was for.
     pub ticket: Option<String>,
+    /// The second admin's review it was started under, in an account that needs one.
+    pub review_id: Option<String>,
 }
 
 impl Model {

@@ -7,6 +7,7 @@ pub mod email_outbox;
 pub mod event;
 pub mod impersonation;
 pub mod impersonation_activity;
+pub mod impersonation_review;
 pub mod impersonation_setting;
 pub mod lead;
 pub mod notification;
@@ -40,6 +41,7 @@ pub fn big_integer_columns() -> Vec<(String, String)> {
     of::<event::Entity>(&mut out);
     of::<impersonation::Entity>(&mut out);
     of::<impersonation_activity::Entity>(&mut out);
+    of::<impersonation_review::Entity>(&mut out);
     of::<impersonation_setting::Entity>(&mut out);
     of::<lead::Entity>(&mut out);
     of::<notification::Entity>(&mut out);

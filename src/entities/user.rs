@@ -14,6 +14,9 @@ pub struct Model {
     pub impersonation_allowed: bool,
     /// Every session needs an approved grant (`support_access_grants`).
     pub impersonation_requires_approval: bool,
+    /// A sensitive account (a super admin marked it): sessions that can change it need a
+    /// second admin's approved review (`impersonation_reviews`).
+    pub impersonation_review_required: bool,
     /// Base32 TOTP secret; present from enrollment, enabled only after `turnOnTwoFactor`.
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,

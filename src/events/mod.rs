@@ -48,6 +48,11 @@ pub mod kind {
     pub const SUPPORT_ACCESS_REVOKED: &str = "SUPPORT_ACCESS_REVOKED";
     pub const SUPPORT_ACCESS_GRANTED: &str = "SUPPORT_ACCESS_GRANTED";
     pub const SUPPORT_ACCESS_EXPIRED: &str = "SUPPORT_ACCESS_EXPIRED";
+    /// An admin asks for a second admin's review (admins' `impersonationEvents`).
+    pub const REVIEW_REQUESTED: &str = "REVIEW_REQUESTED";
+    /// A review was approved, denied or withdrawn (admins' `impersonationEvents`; the
+    /// requester's notice).
+    pub const REVIEW_DECIDED: &str = "REVIEW_DECIDED";
 }
 
 /// An event as delivered: ids, never content.
@@ -61,6 +66,9 @@ pub struct Event {
     pub grant_id: Option<String>,
     pub notification_id: Option<String>,
     pub at: DateTime<Utc>,
+    /// Absent in events from servers of an earlier version.
+    #[serde(default)]
+    pub review_id: Option<String>,
 }
 
 impl From<event::Model> for Event {
@@ -73,6 +81,7 @@ impl From<event::Model> for Event {
             grant_id: m.grant_id,
             notification_id: m.notification_id,
             at: m.created_at,
+            review_id: m.review_id,
         }
     }
 }
@@ -85,6 +94,7 @@ pub struct NewEvent<'a> {
     pub impersonation_id: Option<&'a str>,
     pub grant_id: Option<&'a str>,
     pub notification_id: Option<&'a str>,
+    pub review_id: Option<&'a str>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -95,6 +105,13 @@ impl<'a> NewEvent<'a> {
             impersonation_id: None,
             grant_id: None,
             notification_id: None,
+            review_id: None,
+        }
+    }
+    pub fn review(self, id: &'a str) -> Self {
+        NewEvent {
+            review_id: Some(id),
+            ..self
         }
     }
     pub fn impersonation(self, id: &'a str) -> Self {
@@ -131,6 +148,7 @@ pub async fn publish(
         grant_id: Set(e.grant_id.map(str::to_string)),
         notification_id: Set(e.notification_id.map(str::to_string)),
         created_at: Set(db_time(at)),
+        review_id: Set(e.review_id.map(str::to_string)),
         ..Default::default()
     }
     .insert(conn)

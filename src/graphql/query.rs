@@ -171,6 +171,25 @@ impl ImpersonationQuery {
         Ok(connection(page, |r| &r.id, Impersonation))
     }
 
+    /// Four-eyes reviews, newest first (at most 100 a page), optionally of one status.
+    /// Admins only.
+    #[graphql(
+        guard = "AdminWithTwoFactor::ADMIN",
+        complexity = "list_complexity(first, DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    async fn impersonation_reviews(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::entities::impersonation_review::ReviewStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, ImpersonationReview>> {
+        let s = state(ctx)?;
+        let args = page_args(first, after)?;
+        let page = crate::services::review::list(&s.db, s.clock.now(), status, &args).await?;
+        Ok(connection(page, |r| &r.id, ImpersonationReview))
+    }
+
     /// Support access grants of every user, newest first (at most 100 a page), optionally of
     /// one status and one user. Admins only.
     #[graphql(

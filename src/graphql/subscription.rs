@@ -4,7 +4,10 @@
 //!
 //! - `myAccountEvents`: the customer's own account (sessions started, elevated, ended; access
 //!   asked for, decided, lapsed), with the stored notice.
-//! - `impersonationEvents`: admins with 2FA, every session started, elevated or ended.
+//! - `impersonationEvents`: admins with 2FA, every session started, elevated or ended, and
+//!   every review asked for or decided.
+//! - `sessionActivity`: a session's operations as they happen, for super admins and its
+//!   reviewer.
 //! - `currentImpersonation`: the impersonating admin's own session: ELEVATED, EXPIRING (at
 //!   most once a minute in its last 5 minutes), then ENDED with its end reason, and the
 //!   subscription completes. Woken by the bus, and read again every `WATCH` regardless.
@@ -17,7 +20,9 @@ use futures_util::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::state;
-use super::types::{Impersonation, Notification, SupportAccessGrant};
+use super::types::{
+    Impersonation, ImpersonationActivity, ImpersonationReview, Notification, SupportAccessGrant,
+};
 use crate::auth::context::AuthContext;
 use crate::entities::impersonation::{self as session, Mode};
 use crate::events::{Event, SlowConsumer};
@@ -37,9 +42,13 @@ const EXPIRING_WITHIN: chrono::Duration = chrono::Duration::minutes(5);
 /// Something that happened to an impersonation session.
 #[derive(SimpleObject)]
 pub struct ImpersonationEvent {
-    /// STARTED, ELEVATED, ENDED (see `impersonation.endReason`), or EXPIRING.
+    /// STARTED, ELEVATED, ENDED (see `impersonation.endReason`), or EXPIRING; for
+    /// `impersonationEvents` also REVIEW_REQUESTED and REVIEW_DECIDED (see `review`).
     pub kind: String,
-    pub impersonation: Impersonation,
+    /// The session: always, but on REVIEW_REQUESTED and REVIEW_DECIDED.
+    pub impersonation: Option<Impersonation>,
+    /// The review, on REVIEW_REQUESTED and REVIEW_DECIDED.
+    pub review: Option<ImpersonationReview>,
     pub at: DateTime,
 }
 
@@ -97,14 +106,48 @@ impl Subscription {
         Ok(events(feed, slow(ctx), move |e| {
             let (state, me) = (state.clone(), me.clone());
             async move {
-                let (kind, record) = unless_failed(live::for_admin(&state.db, &me, &e).await)?;
+                let v = unless_failed(live::for_admin(&state.db, &me, &e).await)?;
                 Some(ImpersonationEvent {
-                    kind: kind.to_string(),
-                    impersonation: Impersonation(record),
+                    kind: v.kind.to_string(),
+                    impersonation: v.impersonation.map(Impersonation),
+                    review: v.review.map(ImpersonationReview),
                     at: DateTime(e.at),
                 })
             }
         }))
+    }
+
+    /// Follows a session operation by operation, as the customer's history tells them (those
+    /// already made first), and completes once it has ended: for super admins and the admin
+    /// who approved its review (others FORBIDDEN), who may end it (`endImpersonation`).
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::ADMIN)")]
+    async fn session_activity(
+        &self,
+        ctx: &Context<'_>,
+        impersonation_id: async_graphql::ID,
+    ) -> Result<impl Stream<Item = ImpersonationActivity> + use<>> {
+        let state = state(ctx)?.clone();
+        let me = caller(ctx)?;
+        let record = impersonation::find_by_id(&state.db, &impersonation_id)
+            .await?
+            .ok_or(crate::error::AppError::NotFound("impersonation"))?;
+        let reviewer = crate::services::review::reviewer_of(&state.db, &record).await?;
+        if !crate::services::review::may_watch(me, reviewer.as_deref()) {
+            return Err(crate::error::AppError::Forbidden(
+                "only super admins and the admin who approved its review may watch a session",
+            )
+            .into());
+        }
+        super::gate::Opened::note(ctx);
+        let follow = Follow {
+            state,
+            record,
+            after: None,
+            pending: Default::default(),
+            first: true,
+            done: false,
+        };
+        Ok(futures_util::stream::unfold(follow, Follow::next))
     }
 
     /// The impersonating admin's own session (needs an impersonation token): ELEVATED,
@@ -132,6 +175,77 @@ impl Subscription {
             done: false,
         };
         Ok(futures_util::stream::unfold(watch, Watch::next))
+    }
+}
+
+/// How often a watched session's ledger is read for new operations.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// `sessionActivity`: a running session's operations, read from its ledger as they are
+/// recorded (those already made first), until the session has ended and all are told.
+struct Follow {
+    state: AppState,
+    record: session::Model,
+    after: Option<String>,
+    pending: std::collections::VecDeque<crate::services::impersonation::story::Told>,
+    first: bool,
+    done: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(ImpersonationActivity, Follow)> {
+        use crate::services::impersonation::{ledger, story};
+        use crate::services::pagination::PageArgs;
+        loop {
+            if let Some(t) = self.pending.pop_front() {
+                return Some((ImpersonationActivity(t), self));
+            }
+            if self.done {
+                return None;
+            }
+            if !self.first {
+                tokio::time::sleep(FOLLOW_EVERY).await;
+            }
+            self.first = false;
+            let db = &self.state.db;
+            let now = self.state.clock.now();
+            // Read the session before its ledger: once it has ended, what the ledger holds
+            // then is all there will be.
+            let record = match impersonation::find_by_id(db, &self.record.id).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a followed session");
+                    continue;
+                }
+            };
+            let over = record.ended_at.is_some() || record.expires_at <= now;
+            let args = PageArgs {
+                first: 100,
+                after: self.after.clone(),
+            };
+            let page = match ledger::list(db, &record.id, &args).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a followed session's ledger");
+                    continue;
+                }
+            };
+            let more = page.has_next_page;
+            let told = match story::tell(db, &record, page.items).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot tell a followed session's operations");
+                    continue;
+                }
+            };
+            if let Some(last) = told.last() {
+                self.after = Some(last.row.id.clone());
+            }
+            self.done = over && !more;
+            self.pending.extend(told);
+            self.record = record;
+        }
     }
 }
 
@@ -239,7 +353,8 @@ impl Watch {
             };
             let event = |kind: &str, r: &session::Model| ImpersonationEvent {
                 kind: kind.to_string(),
-                impersonation: Impersonation(r.clone()),
+                impersonation: Some(Impersonation(r.clone())),
+                review: None,
                 at: DateTime(now),
             };
             if current.ended_at.is_some() {

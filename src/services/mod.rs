@@ -6,6 +6,7 @@
 //! - `impersonation`: support sessions in a customer's account: start, elevate, cancel, how
 //!   they end, the kill switch, and the ledger of what support did in them.
 //! - `support_access`: the customer's permission for support to enter (grants).
+//! - `review`: four-eyes review, a second admin's approval of sessions into marked accounts.
 //! - `work`: teams and memberships, businesses, leads and comments.
 //! - `audit`: the audit trail and attribution (who a row is shown as written by).
 //! - `notify`: notices to a user, the e-mail outbox, and what live subscribers receive.
@@ -15,6 +16,7 @@ pub mod audit;
 pub mod impersonation;
 pub mod notify;
 pub mod pagination;
+pub mod review;
 pub mod support_access;
 pub mod sweeper;
 pub mod validation;

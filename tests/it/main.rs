@@ -24,6 +24,7 @@ mod modes_and_switch;
 mod multi_process;
 mod operator;
 mod per_operation;
+mod reviews;
 mod schema;
 mod security;
 mod services;

@@ -152,4 +152,21 @@ async fn sessions_from_before_the_history_in_words_keep_how_they_started_and_the
         count(&db, "SELECT COUNT(*) AS n FROM impersonations WHERE id = 'i2' AND initial_mode = 'READ_WRITE' AND elevated_at IS NULL AND elevation_reason IS NULL").await,
         1
     );
+    // Four-eyes review (migration 13): no account was marked, no session was reviewed.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM users WHERE impersonation_review_required = false"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM impersonations WHERE review_id IS NULL"
+        )
+        .await,
+        2
+    );
 }

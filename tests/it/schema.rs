@@ -55,7 +55,7 @@ fn schema_keeps_the_contract_names() {
         "endReason: ImpersonationEndReason",
         "elevateImpersonation(code: String!, reason: String!): Impersonation!",
         "endImpersonation(id: ID!, reason: String): Impersonation!",
-        "setImpersonationEnabled(enabled: Boolean!): Boolean!",
+        "setImpersonationEnabled(enabled: Boolean!, reason: String): Boolean!",
         "cancelImpersonation: AuthPayload!",
         "setUserRole(userId: ID!, role: Role!): User!",
         "switchTeam(teamId: ID!): AuthPayload!",

@@ -216,6 +216,7 @@ async fn the_writer_stores_what_sqlx_stored_byte_for_byte() {
             totp_last_step: Set(Some(59_123_456_789)),
             impersonation_allowed: Set(false),
             impersonation_requires_approval: Set(true),
+            impersonation_review_required: Set(true),
             current_team_id: Set(None),
             sessions_valid_after: Set(Some(at)),
             created_at: Set(at),

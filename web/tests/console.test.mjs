@@ -158,6 +158,8 @@ try {
   await ada.getByRole('button', { name: 'Sign in' }).click();
   await ada.getByRole('heading', { name: 'Two-factor authentication' }).waitFor(WAIT);
   await axe(ada, '2FA step');
+  ok(await ada.evaluate(() => document.activeElement?.getAttribute('autocomplete') === 'one-time-code'),
+    'the code field has the focus at the 2FA step');
   await shot(ada, 'two-factor');
   await ada.getByLabel('The 6-digit code from your authenticator app').fill(totp('admin@demo.test'));
   await ada.getByRole('button', { name: 'Verify' }).click();
@@ -268,6 +270,8 @@ try {
   await ada.getByRole('dialog').getByText(/Requested\./).waitFor(WAIT);
   await ada.keyboard.press('Escape');
   ok(await ada.getByRole('dialog').count() === 0, 'Escape closes the dialog');
+  ok(await ada.evaluate(() => (document.activeElement?.textContent ?? '').includes('Request access')),
+    'and focus goes back to the button that opened it');
   const denied = quinn.getByTestId('pending').filter({ hasText: 'Ticket #76' });
   await denied.waitFor(WAIT);
   await denied.getByRole('button', { name: 'Deny' }).click();
@@ -314,12 +318,14 @@ try {
   await banner(sam).waitFor(WAIT);
   ok((await banner(sam).textContent()).includes('read-only'), 'the admin chose to enter read-only');
 
-  // Read-only: a comment is refused, and nothing is written.
+  // The banner shows why the session runs, and the ticket.
+  ok((await banner(sam).getByTestId('banner-reason').textContent()).includes('Ticket #77: the export fails'),
+    'the banner shows the reason');
+  // Read-only: the write controls are disabled and say why, before anything is tried.
   await sam.getByRole('link', { name: "Quinn's first lead" }).click();
-  await sam.getByLabel('Add a comment').fill('This must not be saved.');
-  await sam.getByRole('button', { name: 'Comment' }).click();
-  await sam.getByText('This support session is read-only: elevate it to make changes.').waitFor(WAIT);
-  ok(await sam.getByTestId('comment').filter({ hasText: 'This must not be saved.' }).count() === 0, 'nothing written');
+  await sam.getByTestId('read-only-note').waitFor(WAIT);
+  ok(await sam.getByRole('button', { name: 'Comment' }).isDisabled(), 'commenting is disabled in a read-only session');
+  ok(await sam.getByLabel('Add a comment').isDisabled(), 'and so is the comment field');
 
   // Elevate with the admin's own TOTP code: the customer is told, live.
   await banner(sam).getByRole('button', { name: 'Elevate' }).click();
@@ -328,6 +334,9 @@ try {
   await axe(sam, 'elevate form');
   await banner(sam).getByRole('button', { name: 'Allow changes' }).click();
   await banner(sam).getByText('read & write').waitFor(WAIT);
+  await banner(sam).getByText('Changes are allowed now.').waitFor(WAIT);
+  ok(await sam.getByRole('button', { name: 'Comment' }).isEnabled(), 'after Elevate the controls are on again');
+  ok(await sam.getByTestId('read-only-note').count() === 0, 'and the read-only note is gone');
   await quinn.getByTestId('toast').filter({ hasText: /can now make changes/ }).waitFor(WAIT);
   await shot(quinn, 'live-notice');
 
@@ -355,8 +364,8 @@ try {
     `the history tells how the session started and when it could change things: ${told}`);
   await session.locator('summary').click();
   const details = await session.textContent();
-  ok(details.includes("Tried to add a comment on the lead “Quinn's first lead”: refused, the session was read-only"),
-    `the refused comment reads as a sentence: ${details}`);
+  ok(details.includes("the lead “Quinn's first lead”"), `what support viewed is named: ${details}`);
+  ok(details.includes('Was allowed to make changes'), `the elevation is in the story: ${details}`);
   ok(details.includes('Support was allowed to make changes: “Re-run the export for Quinn”'), 'the elevation shows in the changes');
   ok(details.includes('0 changes to your data'), `the change count is the customer's data only: ${details}`);
   // No raw code or GraphQL word anywhere on the customer's history page.
@@ -398,13 +407,17 @@ try {
     await axe(sam, heading);
     await shot(sam, name);
   }
-  await sam.getByLabel('Action').fill('IMPERSONATION_ENDED');
+  await sam.getByLabel('Action').selectOption('IMPERSONATION_ENDED');
   await sam.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('IMPERSONATION_ENDED')));
   ok(await sam.locator('tbody tr').count() >= 3, 'the audit filter shows the three ended sessions');
 
   // The global switch: off, and the Teams List says so on every row; then on again.
   await sam.getByRole('link', { name: 'Sessions', exact: true }).click();
   await sam.getByRole('button', { name: /Switch impersonation off/ }).click();
+  // It asks first, with a reason.
+  ok(await sam.getByRole('heading', { name: 'Impersonation is on for everyone' }).isVisible(), 'one click switches nothing off');
+  await sam.getByLabel(/Why/).fill('Security drill');
+  await sam.getByRole('button', { name: 'Yes, switch off and end every session' }).click();
   await sam.getByRole('heading', { name: 'Impersonation is off for everyone' }).waitFor(WAIT);
   await ada.reload();
   await ada.getByLabel('Search teams').fill('Olivia');
@@ -422,10 +435,18 @@ try {
   await form.getByRole('button', { name: 'Grant access' }).click();
   await quinn.getByTestId('open-grant').filter({ hasText: 'Any support admin, read-only, 1 min' }).waitFor(WAIT);
   await ada.getByLabel('Search teams').fill('Quinn');
+  // Under Quinn's read-only window the row says until when, and the dialog offers read-only
+  // only: nothing it offers can be refused.
+  await row(ada, 'quinn@demo.test').getByTestId('approved-until').filter({ hasText: 'read-only' }).waitFor(WAIT);
   await row(ada, 'quinn@demo.test').getByRole('button', { name: /^Impersonate/ }).click();
+  await ada.getByRole('dialog').getByTestId('only-mode').waitFor(WAIT);
+  ok(await ada.getByRole('dialog').getByRole('option', { name: /Read & write/ }).count() === 0,
+    'the dialog does not offer read & write under a read-only grant');
   await ada.getByRole('dialog').getByLabel(/Reason/).fill('The export, as Quinn allowed');
   await ada.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
   await banner(ada).waitFor(WAIT);
+  // A minute-long session is in its last 5 minutes from the start: the banner says so.
+  await banner(ada).getByTestId('expiring').waitFor(WAIT);
   const shortSession = await banner(ada).textContent();
   ok(/Signed in as Quinn · read-only · 0:[0-5]\d left/.test(shortSession), `the window bounds the session: ${shortSession}`);
   ok(shortSession.includes('The customer granted read-only access.') &&

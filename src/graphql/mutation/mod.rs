@@ -393,14 +393,19 @@ impl ImpersonationMutation {
     }
 
     /// The kill switch (SUPER_ADMIN): off ends every running session and refuses new ones
-    /// (`IMPERSONATION_DISABLED`) on every server. Returns the new state.
+    /// (`IMPERSONATION_DISABLED`) on every server. Returns the new state. `reason` (the rules
+    /// of reasons) goes into the audit row.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
-    async fn set_impersonation_enabled(&self, ctx: &Context<'_>, enabled: bool) -> Result<bool> {
+    async fn set_impersonation_enabled(
+        &self,
+        ctx: &Context<'_>,
+        enabled: bool,
+        reason: Option<String>,
+    ) -> Result<bool> {
         let s = state(ctx)?;
-        Ok(
-            kill_switch::set_enabled(s, as_themselves(ctx).await?, enabled, &request_meta(ctx))
-                .await?,
-        )
+        let caller = as_themselves(ctx).await?;
+        let meta = request_meta(ctx);
+        Ok(kill_switch::set_enabled(s, caller, enabled, reason.as_deref(), &meta).await?)
     }
 
     /// Ends the impersonation and returns the admin's own tokens, in the team the admin
@@ -414,8 +419,10 @@ impl ImpersonationMutation {
 }
 
 mod customer;
+mod review;
 
 pub use customer::{NotificationMutation, SupportAccessMutation};
+pub use review::ReviewMutation;
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -425,4 +432,5 @@ pub struct Mutation(
     ImpersonationMutation,
     SupportAccessMutation,
     NotificationMutation,
+    ReviewMutation,
 );

@@ -4,8 +4,8 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::super::state;
 use super::{
-    AuditLog, ImpersonationActivity, StoryLine, SupportAccessGrant, Team, User, connection,
-    load_user, maybe_team, page_args,
+    AuditLog, ImpersonationActivity, ImpersonationReview, StoryLine, SupportAccessGrant, Team,
+    User, connection, load_user, maybe_team, page_args,
 };
 use crate::auth::context::AuthContext;
 use crate::entities::impersonation as session;
@@ -114,6 +114,18 @@ impl Impersonation {
         let lines = story::story(&state(ctx)?.db, &self.0).await?;
         Ok(lines.into_iter().map(StoryLine).collect())
     }
+    /// The second admin's review it was started under, in an account marked for review:
+    /// for 2FA admins (null for the customer, whose history names the reviewer).
+    async fn review(&self, ctx: &Context<'_>) -> Result<Option<ImpersonationReview>> {
+        let Some(id) = &self.0.review_id else {
+            return Ok(None);
+        };
+        if !caller(ctx)?.is_admin_with_two_factor() {
+            return Ok(None);
+        }
+        let r = crate::services::review::find(&state(ctx)?.db, id).await?;
+        Ok(r.map(ImpersonationReview))
+    }
     /// The whole session in one line: "Ada Admin (support), read-only, then allowed to make
     /// changes at 09:11 UTC (“Fix the invoice comment”); 4 minutes; 1 change; they signed
     /// out of it". How it ended reads as in the customer's notice.
@@ -121,12 +133,16 @@ impl Impersonation {
         let s = state(ctx)?;
         let admin = load_user(ctx, &self.0.impersonator_id).await?;
         let changes = audit::changes_in(&s.db, &self.0.id).await?;
-        Ok(story::session_summary(
-            &self.0,
-            &admin,
+        let reviewer = match crate::services::review::reviewer_of(&s.db, &self.0).await? {
+            Some(id) => Some(load_user(ctx, &id).await?),
+            None => None,
+        };
+        let facts = story::SessionFacts {
+            admin: &admin,
+            reviewer: reviewer.as_ref(),
             changes,
-            s.clock.now(),
-        ))
+        };
+        Ok(story::session_summary(&self.0, facts, s.clock.now()))
     }
     /// The mode it started in (`mode` is the mode now).
     async fn initial_mode(&self) -> session::Mode {

@@ -3,6 +3,7 @@
 mod audit;
 mod businesses;
 mod impersonation;
+mod review;
 mod support_access;
 mod teams;
 mod transparency;
@@ -17,6 +18,7 @@ use async_graphql::{Context, OutputType, Result};
 pub use audit::AuditLog;
 pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
+pub use review::ImpersonationReview;
 pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
 pub use transparency::{ImpersonationActivity, Notification, StoryLine};

@@ -65,6 +65,11 @@ impl User {
     async fn impersonation_requires_approval(&self) -> bool {
         self.0.impersonation_requires_approval
     }
+    /// A sensitive account: a session that can change it needs a second admin's review
+    /// (`setImpersonationReviewRequired`).
+    async fn impersonation_review_required(&self) -> bool {
+        self.0.impersonation_review_required
+    }
     /// Visible as `email` is.
     async fn is_two_factor_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
         self.contact(ctx).await?;
@@ -75,7 +80,8 @@ impl User {
     }
     /// Can the caller impersonate this user now (without a mode: the default, or what the
     /// grant allows), and if not, why. Admins only; the Teams List uses it to disable the
-    /// Impersonate button, or to offer "Request access" on APPROVAL_REQUIRED.
+    /// Impersonate button, or to offer "Request access" on APPROVAL_REQUIRED and "Ask for
+    /// review" on REVIEW_REQUIRED.
     #[graphql(guard = "AdminWithTwoFactor::ADMIN")]
     async fn impersonation_check(&self, ctx: &Context<'_>) -> Result<ImpersonationCheck> {
         let c = caller(ctx)?;
@@ -89,10 +95,20 @@ impl User {
             }
             false => None,
         };
+        // Likewise a review, only for accounts marked for one.
+        let review = match self.0.impersonation_review_required {
+            true => {
+                let now = s.clock.now();
+                crate::services::review::usable(&s.db, &c.true_user().id, &self.0.id, now).await?
+            }
+            false => None,
+        };
         let switch = super::kill_switch(ctx).await?;
         let check = |mode: Option<Mode>| {
             let ask = Ask {
                 grant: grant.as_ref().map(|g| g.mode),
+                review: review.as_ref().map(|r| r.mode),
+                review_read_only: s.config.review_read_only,
                 ..Ask::mode(mode, s.config.impersonation_default_mode)
             };
             policy::check(switch, Impersonator::caller(c), Target::of(&self.0), ask)
@@ -153,6 +169,11 @@ impl CurrentUser {
     }
     async fn impersonation_allowed(&self) -> bool {
         self.0.user.impersonation_allowed
+    }
+    /// A sensitive account: sessions that can change it need a second admin's review (and
+    /// a read-only session in it cannot be elevated).
+    async fn impersonation_review_required(&self) -> bool {
+        self.0.user.impersonation_review_required
     }
     /// Every impersonation into this account needs its approval (a grant).
     async fn impersonation_requires_approval(&self) -> bool {

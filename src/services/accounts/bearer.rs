@@ -88,6 +88,7 @@ async fn live_impersonation(
         now,
         switch,
         default_mode: state.config.impersonation_default_mode,
+        review_read_only: state.config.review_read_only,
         idle: state.config.impersonation_idle,
         grant: grant.as_ref(),
     };
@@ -108,6 +109,7 @@ struct Facts<'a> {
     now: DateTime<Utc>,
     switch: KillSwitch,
     default_mode: Mode,
+    review_read_only: bool,
     idle: Option<chrono::Duration>,
     /// The grant the session runs under, if it has one and it still exists.
     grant: Option<&'a grant::Model>,
@@ -152,10 +154,14 @@ fn end_reason(
     if issued_before_revocation(impersonator, record.started_at.timestamp_micros()) {
         return Some((EndReason::PolicyChanged, "IMPERSONATOR_PASSWORD_CHANGED"));
     }
+    // A session started under a second admin's review keeps it for its lifetime; one that
+    // has none ends when its account is marked for review (a policy change).
     let ask = Ask {
         mode: Some(record.mode),
         default_mode: facts.default_mode,
         grant,
+        review: record.review_id.as_ref().map(|_| record.mode),
+        review_read_only: facts.review_read_only,
     };
     match policy::check(
         facts.switch,

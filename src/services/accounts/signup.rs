@@ -48,6 +48,7 @@ pub async fn create_user_with_team(
         password_hash: Set(password_hash),
         impersonation_allowed: Set(true),
         impersonation_requires_approval: Set(false),
+        impersonation_review_required: Set(false),
         totp_secret: Set(None),
         totp_enabled: Set(false),
         totp_last_step: Set(None),

@@ -57,6 +57,11 @@ fn detail(row: &audit_log::Model, field: &str) -> Option<String> {
     d.get(field)?.as_str().map(str::to_string)
 }
 
+fn detail_bool(row: &audit_log::Model, field: &str) -> Option<bool> {
+    let d: serde_json::Value = serde_json::from_str(row.details.as_deref()?).ok()?;
+    d.get(field)?.as_bool()
+}
+
 fn mode_words(row: &audit_log::Model) -> &'static str {
     match detail(row, "mode").as_deref() {
         Some("READ_ONLY") => "read-only",
@@ -136,8 +141,14 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
             "A sign-in was ended because an old session key was used again".into()
         }
         a::DEMO_ACCOUNT_DISABLED => "A demo account was switched off".into(),
-        a::IMPERSONATION_ENABLED => "Support access was switched on for everyone".into(),
-        a::IMPERSONATION_DISABLED => "Support access was switched off for everyone".into(),
+        a::IMPERSONATION_ENABLED => format!(
+            "Support access was switched on for everyone{}",
+            quoted(row, "reason")
+        ),
+        a::IMPERSONATION_DISABLED => format!(
+            "Support access was switched off for everyone{}",
+            quoted(row, "reason")
+        ),
         a::SUPPORT_ACCESS_REQUESTED => format!(
             "{}{}",
             with_mode("Support asked for access"),
@@ -149,6 +160,23 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::SUPPORT_ACCESS_REVOKED => "Support access was withdrawn".into(),
         a::SUPPORT_ACCESS_REFUSED => "A support access change was refused".into(),
         a::NOTIFICATIONS_READ => "Marked notices read".into(),
+        a::IMPERSONATION_REVIEW_REQUIRED_SET => match detail_bool(row, "required") {
+            Some(false) => "The account no longer needs a second admin's review".into(),
+            _ => "The account was marked: sessions that can change it need a second admin's review"
+                .into(),
+        },
+        a::IMPERSONATION_REVIEW_REQUESTED => format!(
+            "{}{}",
+            with_mode("Support asked a second admin to approve a session"),
+            quoted(row, "reason")
+        ),
+        a::IMPERSONATION_REVIEW_APPROVED => {
+            format!("A second admin approved a session{}", quoted(row, "note"))
+        }
+        a::IMPERSONATION_REVIEW_DENIED => {
+            format!("A second admin denied a session{}", quoted(row, "note"))
+        }
+        a::IMPERSONATION_REVIEW_WITHDRAWN => "A request for review was withdrawn".into(),
         _ => "Made a change".into(),
     }
 }
@@ -247,6 +275,11 @@ mod tests {
             a::SUPPORT_ACCESS_REVOKED,
             a::SUPPORT_ACCESS_REFUSED,
             a::NOTIFICATIONS_READ,
+            a::IMPERSONATION_REVIEW_REQUIRED_SET,
+            a::IMPERSONATION_REVIEW_REQUESTED,
+            a::IMPERSONATION_REVIEW_APPROVED,
+            a::IMPERSONATION_REVIEW_DENIED,
+            a::IMPERSONATION_REVIEW_WITHDRAWN,
         ] {
             let text = summary(&row(action, None, None), None);
             assert_ne!(text, "Made a change", "{action} has no words");

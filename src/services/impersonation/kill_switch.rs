@@ -32,8 +32,10 @@ pub async fn set_enabled(
     state: &AppState,
     caller: AsThemselves<'_>,
     enabled: bool,
+    reason: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<bool> {
+    let reason = crate::services::validation::optional_reason("reason", reason)?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let row = impersonation_setting::ActiveModel {
@@ -53,7 +55,9 @@ pub async fn set_enabled(
         true => action::IMPERSONATION_ENABLED,
         false => action::IMPERSONATION_DISABLED,
     };
-    audit::record(&txn, Entry::for_caller(action, &caller, meta, now)).await?;
+    let entry = Entry::for_caller(action, &caller, meta, now)
+        .details(serde_json::json!({ "reason": reason }));
+    audit::record(&txn, entry).await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
         ending::end_running(

@@ -31,7 +31,7 @@ use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{EndReason, end_once};
 use crate::services::notify::notices::Notice;
 use crate::services::pagination::{Page, PageArgs};
-use crate::services::{accounts::users, support_access, validation, work::memberships};
+use crate::services::{accounts::users, review, support_access, validation, work::memberships};
 use crate::state::AppState;
 
 pub async fn find_by_code(
@@ -78,10 +78,16 @@ pub async fn start(
     let now = state.clock.now();
     let admin_id = &caller.true_user().id;
     let grant = support_access::covering(&state.db, admin_id, &target.id, now).await?;
+    let review = match target.impersonation_review_required {
+        true => review::usable(&state.db, admin_id, &target.id, now).await?,
+        false => None,
+    };
     let ask = Ask {
         mode,
         default_mode: state.config.impersonation_default_mode,
         grant: grant.as_ref().map(|g| g.mode),
+        review: review.as_ref().map(|r| r.mode),
+        review_read_only: state.config.review_read_only,
     };
     let mode = match policy::check(
         switch,
@@ -100,14 +106,28 @@ pub async fn start(
             return Err(AppError::ImpersonationDenied(reason));
         }
     };
+    // The review is used only where the session needs one (the policy checked its mode).
+    let review = review.filter(|r| r.mode == mode && review::needed(&target, mode, &state.config));
+    let reviewer = match review.as_ref().and_then(|r| r.reviewer_id.as_deref()) {
+        Some(id) => Some(users::find_user(&state.db, id).await?),
+        None => None,
+    };
     let admin = caller.true_user().clone();
     let started_at = db_time(now);
     // The session never outlives the grant it runs under.
     let lifetime_end = crate::clock::later(now, state.config.impersonation_ttl)?;
-    let expires_at = db_time(match grant.as_ref().and_then(|g| g.expires_at) {
+    let mut end = match grant.as_ref().and_then(|g| g.expires_at) {
         Some(grant_end) => lifetime_end.min(grant_end),
         None => lifetime_end,
-    });
+    };
+    // A reviewed session lasts at most the review's minutes.
+    if let Some(r) = &review {
+        end = end.min(crate::clock::later(
+            now,
+            chrono::Duration::minutes(r.minutes.into()),
+        )?);
+    }
+    let expires_at = db_time(end);
 
     // The write is one unit of work (on SQLite it runs on the writer thread): it owns what
     // it needs.
@@ -141,9 +161,19 @@ pub async fn start(
             elevated_at: Set(None),
             elevation_reason: Set(None),
             ticket: Set(ticket.clone()),
+            review_id: Set(review.as_ref().map(|r| r.id.clone())),
         }
         .insert(&txn)
         .await?;
+        // One review, one session: of two sessions racing for it, one gets it and the other
+        // is refused, changing nothing.
+        if let Some(r) = &review
+            && !review::use_for(&txn, r, &record.id, now).await?
+        {
+            return Err(AppError::ImpersonationDenied(
+                policy::ImpersonationDenial::ReviewRequired,
+            ));
+        }
         audit::record(
             &txn,
             Entry::new(
@@ -162,15 +192,20 @@ pub async fn start(
                 "grantId": grant.as_ref().map(|g| &g.id),
                 "ticket": ticket,
                 "teamId": target_team,
+                "reviewId": review.as_ref().map(|r| &r.id),
             }))
             .meta(meta),
         )
         .await?;
 
         let message = format!(
-            "{} entered your account ({}): {}{}.",
+            "{} entered your account ({}{}): {}{}.",
             crate::services::audit::attribution::support_person(&admin),
             mode.in_words(),
+            reviewer
+                .as_ref()
+                .map(|r| format!(", approved by a second admin, {}", r.name))
+                .unwrap_or_default(),
             reason.as_deref().unwrap_or("no reason given"),
             crate::services::notify::notices::ticket_clause(ticket.as_deref()),
         );
@@ -373,6 +408,10 @@ pub async fn elevate(
             "this session is already read-write",
         ));
     }
+    // In an account marked for review, changes need a reviewed read-write session.
+    if caller.user.impersonation_review_required {
+        return Err(AppError::ReviewRequired);
+    }
     if let Some(grant_id) = &active.record.grant_id {
         let grant = support_access::find(&state.db, grant_id).await?;
         if grant.is_none_or(|g| g.mode == Mode::ReadOnly) {
@@ -433,7 +472,8 @@ pub async fn elevate(
     Ok(record)
 }
 
-/// `endImpersonation`: a super admin ends any session, an admin their own (another admin's
+/// `endImpersonation`: a super admin ends any session, an admin their own or one whose
+/// review they approved (another admin's
 /// session is `NOT_FOUND`, so its existence does not leak). `ENDED_BY_ADMIN`; the reason goes
 /// into the audit row. An ended or expired session is `BAD_USER_INPUT`.
 pub async fn end_by_admin(
@@ -448,7 +488,9 @@ pub async fn end_by_admin(
     let txn = crate::db::write_txn(state).await?;
     let record = find(&txn, id).await?;
     let own = record.impersonator_id == caller.user.id;
-    if !own && caller.role != crate::auth::Role::SuperAdmin {
+    let reviewer = review::reviewer_of(&txn, &record).await?;
+    let watching = review::may_watch(caller, reviewer.as_deref());
+    if !own && !watching {
         return Err(AppError::NotFound("impersonation"));
     }
     let ended = || AppError::bad_input("id", "this session has already ended");

@@ -317,21 +317,39 @@ pub fn sentence(
     }
 }
 
+/// What a session's line tells besides the session itself.
+#[derive(Clone, Copy)]
+pub struct SessionFacts<'a> {
+    /// Who entered.
+    pub admin: &'a user::Model,
+    /// The second admin who approved its review, in an account marked for one.
+    pub reviewer: Option<&'a user::Model>,
+    /// Changes to the customer's data (`audit::changes_in`).
+    pub changes: u64,
+}
+
 /// The line that tells a whole session: "Ada Admin (support), read-only, then allowed to make
 /// changes at 09:11 UTC (“Fix the invoice comment”); 4 minutes; 1 change; they signed out of
 /// it; ticket 4521".
 pub fn session_summary(
     session: &impersonation::Model,
-    admin: &user::Model,
-    changes: u64,
+    facts: SessionFacts<'_>,
     now: DateTime<Utc>,
 ) -> String {
+    let SessionFacts {
+        admin,
+        reviewer,
+        changes,
+    } = facts;
     let mut parts = vec![];
     let mut head = format!(
         "{}, {}",
         crate::services::audit::attribution::support_person(admin),
         session.initial_mode().in_words()
     );
+    if let Some(r) = reviewer {
+        head.push_str(&format!(", approved by a second admin, {}", r.name));
+    }
     if let Some(at) = session.elevated_at {
         head.push_str(&format!(
             ", then allowed to make changes at {}",
@@ -394,6 +412,7 @@ mod tests {
             elevated_at: elevated,
             elevation_reason: elevated.map(|_| "Fix the invoice comment".into()),
             ticket: Some("4521".into()),
+            review_id: None,
         }
     }
 
@@ -560,6 +579,7 @@ mod tests {
             password_hash: String::new(),
             impersonation_allowed: true,
             impersonation_requires_approval: false,
+            impersonation_review_required: false,
             totp_secret: None,
             totp_enabled: true,
             totp_last_step: None,
@@ -568,9 +588,18 @@ mod tests {
             updated_at: at(8, 0),
             sessions_valid_after: None,
         };
+        let sam = user::Model {
+            name: "Sam Super".into(),
+            ..admin.clone()
+        };
+        let facts = |reviewer, changes| SessionFacts {
+            admin: &admin,
+            reviewer,
+            changes,
+        };
         let s = session(Mode::ReadOnly, Some(at(9, 11)));
         assert_eq!(
-            session_summary(&s, &admin, 1, at(10, 0)),
+            session_summary(&s, facts(None, 1), at(10, 0)),
             "Ada Admin (support), read-only, then allowed to make changes at 09:11 UTC (“Fix the invoice comment”); 7 minutes; 1 change; they signed out of it; ticket 4521"
         );
         let mut s = session(Mode::ReadWrite, None);
@@ -578,8 +607,8 @@ mod tests {
         s.end_reason = None;
         s.ticket = None;
         assert_eq!(
-            session_summary(&s, &admin, 0, at(9, 11)),
-            "Ada Admin (support), read and write; 4 minutes; 0 changes; still running"
+            session_summary(&s, facts(Some(&sam), 0), at(9, 11)),
+            "Ada Admin (support), read and write, approved by a second admin, Sam Super; 4 minutes; 0 changes; still running"
         );
     }
 }

@@ -33,6 +33,11 @@ pub async fn for_account(
     if caller.is_impersonating() || e.account_id.as_deref() != Some(me.as_str()) {
         return Ok(None);
     }
+    // Reviews are the admins' own business: the requester hears of a decision through its
+    // notice, not the bare event.
+    if e.review_id.is_some() {
+        return Ok(None);
+    }
     let notification = match &e.notification_id {
         Some(id) => notification::Entity::find_by_id(id.clone())
             .one(conn)
@@ -61,13 +66,23 @@ pub async fn for_account(
     }))
 }
 
+/// What an admin's `impersonationEvents` shows of an event.
+#[derive(Debug, Clone)]
+pub struct AdminEvent {
+    /// STARTED, ELEVATED, ENDED, REVIEW_REQUESTED or REVIEW_DECIDED.
+    pub kind: &'static str,
+    pub impersonation: Option<session::Model>,
+    pub review: Option<crate::entities::impersonation_review::Model>,
+}
+
 /// `impersonationEvents`: for an admin with 2FA acting as themselves, the session event as
-/// STARTED, ELEVATED or ENDED with the session; otherwise none.
+/// STARTED, ELEVATED or ENDED with the session, and reviews asked for or decided with the
+/// review; otherwise none.
 pub async fn for_admin(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
     e: &Event,
-) -> AppResult<Option<(&'static str, session::Model)>> {
+) -> AppResult<Option<AdminEvent>> {
     if !caller.is_admin_with_two_factor() || caller.is_impersonating() {
         return Ok(None);
     }
@@ -75,14 +90,32 @@ pub async fn for_admin(
         kind::IMPERSONATION_STARTED => "STARTED",
         kind::IMPERSONATION_ELEVATED => "ELEVATED",
         kind::IMPERSONATION_ENDED => "ENDED",
+        kind::REVIEW_REQUESTED => "REVIEW_REQUESTED",
+        kind::REVIEW_DECIDED => "REVIEW_DECIDED",
         _ => return Ok(None),
     };
-    let Some(id) = &e.impersonation_id else {
+    if let Some(id) = &e.review_id {
+        let review = crate::services::review::find(conn, id).await?;
+        return Ok(review.map(|r| AdminEvent {
+            kind: short,
+            impersonation: None,
+            review: Some(r),
+        }));
+    }
+    let Some(id) = e
+        .impersonation_id
+        .as_ref()
+        .filter(|_| !short.starts_with("REVIEW"))
+    else {
         return Ok(None);
     };
     Ok(impersonation::find_by_id(conn, id)
         .await?
-        .map(|r| (short, r)))
+        .map(|r| AdminEvent {
+            kind: short,
+            impersonation: Some(r),
+            review: None,
+        }))
 }
 
 /// `currentImpersonation`: whether the event is about the caller's own running session.

@@ -59,10 +59,7 @@ pub async fn request(
     let now = state.clock.now();
     let target = users::find_user(&state.db, ask.user_id).await?;
     let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;
-    let but_for_approval = Target {
-        requires_approval: false,
-        ..Target::of(&target)
-    };
+    let but_for_approval = Target::of(&target).but_for_approval_and_review();
     let wanted = Ask::mode(Some(ask.mode), ask.mode);
     if let Err(denial) = policy::check(
         switch,

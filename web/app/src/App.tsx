@@ -18,6 +18,7 @@ import { Work, BusinessPage, LeadPage } from './pages/Work';
 import { Profile } from './pages/Profile';
 import { SupportAccess } from './pages/SupportAccess';
 import { Sessions, History, Audit } from './pages/Admin';
+import { Reviews } from './pages/Reviews';
 
 
 export function App() {
@@ -58,6 +59,8 @@ function Shell() {
   return (
     <div className={impersonating ? 'app impersonating' : 'app'}>
       <a className="skip" href="#main">Skip to content</a>
+      {/* First on the page: on a phone it is the first thing seen, above the header. */}
+      {impersonating && <Banner me={me} />}
       <header className="top">
         <div className="bar">
           <Link href="/" className="brand">CRM</Link>
@@ -67,6 +70,7 @@ function Shell() {
             {!impersonating && <Link href="/support">Support access</Link>}
             {admin && <Link href="/admin/sessions">Sessions</Link>}
             {admin && <Link href="/admin/history">History</Link>}
+            {admin && <Link href="/admin/reviews">Reviews</Link>}
             <Link href="/admin/audit">Audit log</Link>
             <Link href="/profile">Profile</Link>
           </nav>
@@ -78,7 +82,6 @@ function Shell() {
           <SignOutButton impersonating={impersonating} />
         </div>
       </header>
-      {impersonating && <Banner me={me} />}
       {session?.flash && <Flash text={session.flash} />}
       <main id="main" tabIndex={-1}>
         <Switch>
@@ -91,6 +94,7 @@ function Shell() {
           <Route path="/admin/sessions">{admin ? <Sessions me={me} /> : <Redirect to="/work" />}</Route>
           <Route path="/admin/history">{admin ? <History /> : <Redirect to="/work" />}</Route>
           <Route path="/admin/audit"><Audit admin={admin} /></Route>
+          <Route path="/admin/reviews">{admin ? <Reviews me={me} /> : <Redirect to="/work" />}</Route>
           <Route><Redirect to={admin ? '/teams' : '/work'} /></Route>
         </Switch>
       </main>
@@ -128,7 +132,7 @@ function TeamSwitcher({ me }: { me: Me }) {
   const [created, createTeam] = useMutation(CreateTeamDoc);
   const [naming, setNaming] = useState(false);
   const [name, setName] = useState('');
-  const why = `Team switching and new teams are off while you act as ${me.name}: new team tokens would end the support session.`;
+  const why = `Team switching and new teams are off while you act as ${me.name}: the session stays in the team it was started in. Stop, then start a session from the other team's row.`;
   const onSwitch = async (teamId: string) => {
     const r = await switchTeam({ teamId });
     if (r.data) setSession({ ...r.data.switchTeam });
@@ -187,7 +191,7 @@ function SignOutButton({ impersonating }: { impersonating: boolean }) {
         await signOut(ended?.data?.cancelImpersonation.refreshToken);
       }}
     >
-      Sign out
+      {impersonating ? 'Stop and sign out' : 'Sign out'}
     </button>
   );
 }

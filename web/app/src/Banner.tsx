@@ -8,7 +8,7 @@ import { useLocation } from 'wouter';
 import { graphql } from '../../generated/gql';
 import type { Me } from './me';
 import { returnToOwnAccount, setSession, useSession } from './session';
-import { ErrorText, useNow } from './ui';
+import { ErrorText, MODE_EVENT, useNow } from './ui';
 import { endReason, left, mode } from './words';
 
 const CurrentDoc = graphql(`
@@ -36,19 +36,28 @@ export function Banner({ me }: { me: Me }) {
   const [asking, setAsking] = useState(false);
   const [code, setCode] = useState('');
   const [reason, setReason] = useState('');
+  const [warned, setWarned] = useState(false);
+  const [confirmed, setConfirmed] = useState(false);
   const first = me.name.split(' ')[0];
 
   useSubscription({ query: CurrentDoc }, (_prev, ev) => {
     const e = ev.currentImpersonation;
+    const session = e.impersonation;
+    if (!session) return ev;
     if (e.kind === 'ENDED') {
-      void returnToOwnAccount(`Your session as ${first} ended: ${endReason(e.impersonation.endReason)}.`).then(() =>
+      void returnToOwnAccount(`Your session as ${first} ended: ${endReason(session.endReason)}.`).then(() =>
         navigate('/teams'),
       );
     } else {
-      setLive({ mode: e.impersonation.mode, expiresAt: e.impersonation.expiresAt });
+      setLive({ mode: session.mode, expiresAt: session.expiresAt });
+      if (e.kind === 'EXPIRING') setWarned(true);
     }
     return ev;
   });
+  // The pages' write controls follow the mode.
+  useEffect(() => {
+    window.dispatchEvent(new CustomEvent(MODE_EVENT, { detail: live.mode }));
+  }, [live.mode]);
 
   // The socket tells first; the clock is the fallback when the socket is gone.
   const expired = new Date(live.expiresAt).getTime() + 5000 < now;
@@ -58,20 +67,38 @@ export function Banner({ me }: { me: Me }) {
   }, [expired, session?.returnRefresh, first, navigate]);
 
   const readOnly = live.mode === 'READ_ONLY';
-  // Under a read-only grant the customer allowed no changes: elevation would be refused.
+  // The last 5 minutes look different: the server's EXPIRING event, or the clock.
+  const expiring = warned || new Date(live.expiresAt).getTime() - now <= 5 * 60_000;
+  // Under a read-only grant the customer allowed no changes, and in an account marked for
+  // review changes need a reviewed session: elevation would be refused either way.
   const grantReadOnly = imp.grant?.mode === 'READ_ONLY';
+  const reviewed = me.impersonationReviewRequired;
   return (
-    <div className="banner" role="region" aria-label="Impersonation">
+    <div className={expiring ? 'banner expiring' : 'banner'} role="region" aria-label="Impersonation">
       <p>
         <strong>Signed in as {first}</strong> · <span>{mode(live.mode as 'READ_ONLY' | 'READ_WRITE')}</span> ·{' '}
         <span>{left(live.expiresAt, now)}</span>
         {me.impersonatedBy && <span className="sub"> (you are {me.impersonatedBy.name}, support)</span>}
+        <br />
+        <span className="sub" data-testid="banner-reason">
+          Reason: “{imp.reason ?? 'none given'}”
+          {imp.ticket && <> · Ticket {imp.ticketUrl ? <a href={imp.ticketUrl} target="_blank" rel="noreferrer noopener">{imp.ticket}</a> : imp.ticket}</>}
+        </span>
+        {expiring && (
+          <span className="warn" role="alert" data-testid="expiring">
+            {' '}Less than 5 minutes left: finish or stop now; the session ends by itself.
+          </span>
+        )}
+        {confirmed && !readOnly && <span className="sub" role="status"> Changes are allowed now.</span>}
       </p>
       <div className="banner-actions">
-        {readOnly && !asking && !grantReadOnly && (
+        {readOnly && !asking && !grantReadOnly && !reviewed && (
           <button type="button" onClick={() => setAsking(true)}>Elevate</button>
         )}
         {readOnly && grantReadOnly && <span className="sub">The customer granted read-only access.</span>}
+        {readOnly && !grantReadOnly && reviewed && (
+          <span className="sub">Changes here need a second admin's review: stop, and ask for one on the Teams List.</span>
+        )}
         <button
           type="button"
           className="stop"
@@ -99,12 +126,13 @@ export function Banner({ me }: { me: Me }) {
               setLive((l) => ({ ...l, mode: r.data!.elevateImpersonation.mode }));
               setAsking(false);
               setCode('');
+              setConfirmed(true);
             }
           }}
         >
           <label>
             Your authenticator code
-            <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
+            <input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required />
           </label>
           <label>
             Why changes are needed

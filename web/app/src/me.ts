@@ -14,10 +14,11 @@ export const MeDoc = graphql(`
       isTwoFactorAuthenticated
       impersonationAllowed
       impersonationRequiresApproval
+      impersonationReviewRequired
       currentTeam { id name }
       teams { id name }
       impersonatedBy { id name }
-      impersonation { id mode expiresAt reason grant { id mode } }
+      impersonation { id mode expiresAt reason ticket ticketUrl grant { id mode } }
     }
   }
 `);

@@ -80,3 +80,24 @@ export function Pager({ cursors, setCursors, pageInfo }: {
     </nav>
   );
 }
+
+/** Fired by the banner when the session's mode changes (elevated): `detail` is the mode. */
+export const MODE_EVENT = 'crm:session-mode';
+
+/** Whether the caller is in a read-only support session now: from the session it was started
+ *  with, then from the banner as it is elevated. */
+export function useReadOnly(startMode: string | null | undefined): boolean {
+  const [mode, setMode] = useState(startMode ?? null);
+  useEffect(() => setMode(startMode ?? null), [startMode]);
+  useEffect(() => {
+    const on = (e: Event) => setMode((e as CustomEvent<string>).detail);
+    window.addEventListener(MODE_EVENT, on);
+    return () => window.removeEventListener(MODE_EVENT, on);
+  }, []);
+  return mode === 'READ_ONLY';
+}
+
+/** Said beside every write control of a read-only session, which stays disabled. */
+export function ReadOnlyNote({ id }: { id: string }) {
+  return <p id={id} className="hint" role="note" data-testid="read-only-note">Read-only session: Elevate (in the banner) to make changes.</p>;
+}

@@ -15,6 +15,8 @@ export function denial(reason: ImpersonationDenial | null | undefined, name: str
       return 'Stop your current session first';
     case 'NOT_ALLOWED_BY_USER':
       return `${name} has turned support access off`;
+    case 'REVIEW_REQUIRED':
+      return `Changes to ${name}'s account need a second admin's review`;
     case 'APPROVAL_REQUIRED':
       return `${name} approves each session`;
     case 'IMPERSONATION_DISABLED':

@@ -22,7 +22,7 @@ const EndDoc = graphql(`
   mutation EndSession($id: ID!, $reason: String) { endImpersonation(id: $id, reason: $reason) { id endedAt } }
 `);
 const SwitchDoc = graphql(`
-  mutation SetEnabled($enabled: Boolean!) { setImpersonationEnabled(enabled: $enabled) }
+  mutation SetEnabled($enabled: Boolean!, $reason: String) { setImpersonationEnabled(enabled: $enabled, reason: $reason) }
 `);
 
 export function Sessions({ me }: { me: Me }) {
@@ -44,13 +44,11 @@ export function Sessions({ me }: { me: Me }) {
           <h2 id="switch-h">Impersonation is {settings.enabled ? 'on' : 'off'} for everyone</h2>
           <p>Sessions last {settings.ttlMinutes} minutes, end after {settings.idleMinutes} idle minutes, and start {mode(settings.defaultMode)} by default.</p>
           {superAdmin ? (
-            <button
-              type="button"
-              className={settings.enabled ? 'danger' : ''}
-              onClick={async () => { await setEnabled({ enabled: !settings.enabled }); again(); }}
-            >
-              {settings.enabled ? 'Switch impersonation off (ends every session)' : 'Switch impersonation on'}
-            </button>
+            <KillSwitch
+              enabled={settings.enabled}
+              running={data?.impersonations.edges.length ?? 0}
+              onSwitch={async (enabled, reason) => { await setEnabled({ enabled, reason }); again(); }}
+            />
           ) : (
             <p className="hint">Only a super admin can switch it.</p>
           )}
@@ -84,10 +82,35 @@ export function Sessions({ me }: { me: Me }) {
   );
 }
 
+/** The global switch. Switching off ends every running session, so it asks first, with a
+ *  reason that goes into the audit log. */
+function KillSwitch({ enabled, running, onSwitch }: { enabled: boolean; running: number; onSwitch: (enabled: boolean, reason: string | null) => Promise<void> }) {
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState('');
+  if (!enabled)
+    return <button type="button" onClick={() => void onSwitch(true, null)}>Switch impersonation on</button>;
+  if (!asking)
+    return <button type="button" className="danger" onClick={() => setAsking(true)}>Switch impersonation off (ends every session)</button>;
+  return (
+    <form
+      className="stack"
+      aria-label="Switch impersonation off"
+      onSubmit={async (e) => { e.preventDefault(); await onSwitch(false, reason); setAsking(false); setReason(''); }}
+    >
+      <p role="alert">This ends {running === 1 ? 'the running session' : `all ${running} running sessions`} at once and refuses new ones until it is switched on again.</p>
+      <label>Why (goes into the audit log)<input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
+      <div className="row">
+        <button type="submit" className="danger">Yes, switch off and end every session</button>
+        <button type="button" className="link" onClick={() => setAsking(false)}>Cancel</button>
+      </div>
+    </form>
+  );
+}
+
 const HistoryDoc = graphql(`
   query History($after: String) {
     impersonations(first: 20, after: $after) {
-      edges { node { id reason mode startedAt endedAt endReason active impersonator { id name } impersonatedUser { id name } } }
+      edges { node { id reason mode startedAt endedAt endReason active summary changeCount impersonator { id name } impersonatedUser { id name } story { from count summary } } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -102,14 +125,22 @@ export function History() {
       <ErrorText error={error} />
       <div className="table-wrap">
         <table>
-          <thead><tr><th scope="col">Support</th><th scope="col">Customer</th><th scope="col">Mode</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ended</th></tr></thead>
+          <thead><tr><th scope="col">Support</th><th scope="col">Customer</th><th scope="col">Mode</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">What was done</th></tr></thead>
           <tbody>
             {page?.edges.map(({ node: s }) => (
               <tr key={s.id}>
                 <td>{s.impersonator.name}</td><td>{s.impersonatedUser.name}</td><td>{mode(s.mode)}</td><td>{s.reason}</td>
                 <td>{when(s.startedAt)}</td><td>{s.active ? 'running' : `${when(s.endedAt)}, ${endReason(s.endReason)}`}</td>
+                <td>
+                  <details data-testid="session-details">
+                    <summary>{s.changeCount} {s.changeCount === 1 ? 'change' : 'changes'}, {s.story.length} steps</summary>
+                    <p>{s.summary}</p>
+                    <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {l.summary}</li>)}</ol>
+                  </details>
+                </td>
               </tr>
             ))}
+            {page && page.edges.length === 0 && <tr><td colSpan={7}>No session yet.</td></tr>}
           </tbody>
         </table>
       </div>
@@ -118,10 +149,22 @@ export function History() {
   );
 }
 
+/** The actions the audit log records (`services::audit::action`). */
+const ACTIONS = [
+  'LOGIN', 'LOGIN_FAILED', 'LOGGED_OUT', 'TOKEN_REFRESHED', 'REFRESH_TOKEN_REUSED', 'USER_REGISTERED', 'USER_CREATED',
+  'PROFILE_UPDATED', 'PASSWORD_CHANGED', 'PASSWORD_CHANGE_FAILED', 'ROLE_CHANGED',
+  'TWO_FACTOR_SECRET_GENERATED', 'TWO_FACTOR_ENABLED', 'TWO_FACTOR_ENABLE_FAILED', 'TWO_FACTOR_AUTHENTICATED',
+  'TWO_FACTOR_FAILED', 'TWO_FACTOR_DISABLED', 'TEAM_CREATED', 'TEAM_SWITCHED', 'BUSINESS_CREATED', 'LEAD_CREATED',
+  'COMMENT_CREATED', 'IMPERSONATION_STARTED', 'IMPERSONATION_ENDED', 'IMPERSONATION_ELEVATED', 'IMPERSONATION_DENIED',
+  'BLOCKED_WHILE_IMPERSONATING', 'IMPERSONATION_ENABLED', 'IMPERSONATION_DISABLED', 'SUPPORT_ACCESS_REQUESTED',
+  'SUPPORT_ACCESS_APPROVED', 'SUPPORT_ACCESS_DENIED', 'SUPPORT_ACCESS_GRANTED', 'SUPPORT_ACCESS_REVOKED',
+  'SUPPORT_ACCESS_REFUSED', 'NOTIFICATIONS_READ', 'DEMO_ACCOUNT_DISABLED',
+] as const;
+
 const AuditDoc = graphql(`
   query Audit($after: String, $filter: AuditLogFilter) {
     auditLogs(first: 20, after: $after, filter: $filter) {
-      edges { node { id action actorName isImpersonated entityType createdAt ipAddress onBehalfOf { id name } team { id name } } }
+      edges { node { id action summary actorName isImpersonated entityType createdAt ipAddress onBehalfOf { id name } team { id name } } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -142,7 +185,10 @@ export function Audit({ admin }: { admin: boolean }) {
       <p className="hint">{admin ? 'Every team.' : 'Your current team.'}</p>
       <form className="toolbar" onSubmit={(e) => e.preventDefault()}>
         <label><span className="label">Action</span>
-          <input value={action} placeholder="e.g. COMMENT_CREATED" onChange={(e) => { setAction(e.target.value.toUpperCase()); setCursors([null]); }} />
+          <select value={action} onChange={(e) => { setAction(e.target.value); setCursors([null]); }}>
+            <option value="">All actions</option>
+            {ACTIONS.map((a) => <option key={a} value={a}>{a.toLowerCase().replaceAll('_', ' ')}</option>)}
+          </select>
         </label>
         <label><span className="label">By support</span>
           <select value={impersonated} onChange={(e) => { setImpersonated(e.target.value); setCursors([null]); }}>
@@ -153,14 +199,15 @@ export function Audit({ admin }: { admin: boolean }) {
       <ErrorText error={error} />
       <div className="table-wrap">
         <table>
-          <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Who</th><th scope="col">On behalf of</th><th scope="col">Team</th>{admin && <th scope="col">IP</th>}</tr></thead>
+          <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">On behalf of</th><th scope="col">Team</th>{admin && <th scope="col">IP</th>}</tr></thead>
           <tbody>
             {page?.edges.map(({ node: a }) => (
               <tr key={a.id} className={a.isImpersonated ? 'support' : ''}>
-                <td>{when(a.createdAt)}</td><td>{a.action}</td><td>{a.actorName}</td><td>{a.onBehalfOf?.name ?? ''}</td><td>{a.team?.name ?? ''}</td>
+                <td>{when(a.createdAt)}</td><td>{a.action}</td><td>{a.summary}</td><td>{a.actorName}</td><td>{a.onBehalfOf?.name ?? ''}</td><td>{a.team?.name ?? ''}</td>
                 {admin && <td>{a.ipAddress ?? ''}</td>}
               </tr>
             ))}
+            {page && page.edges.length === 0 && <tr><td colSpan={admin ? 7 : 6}>No entries match these filters.</td></tr>}
           </tbody>
         </table>
       </div>

@@ -72,7 +72,7 @@ export function TwoFactorStep() {
         >
           <label>
             The 6-digit code from your authenticator app
-            <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
+            <input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required />
           </label>
           <button type="submit" disabled={result.fetching}>Verify</button>
           <button type="button" className="link" onClick={() => void signOut()}>Use another account</button>

@@ -9,6 +9,7 @@ import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graph
 import { getSession, setSession } from '../session';
 import { ErrorText, Page, Pager, useAccountEvents } from '../ui';
 import { denial, when } from '../words';
+import { MeDoc } from '../me';
 
 const TeamsDoc = graphql(`
   query Teams($first: Int!, $after: String, $search: String) {
@@ -18,7 +19,7 @@ const TeamsDoc = graphql(`
         node {
           id
           name
-          owner { id name email role impersonationCheck { allowed reason modes grantExpiresAt } }
+          owner { id name email role impersonationReviewRequired impersonationCheck { allowed reason modes grantExpiresAt } }
         }
       }
       pageInfo { hasNextPage endCursor }
@@ -30,6 +31,16 @@ const ImpersonateDoc = graphql(`
     impersonate(userId: $userId, reason: $reason, mode: $mode, ticket: $ticket, teamId: $teamId) { accessToken refreshToken expiresAt }
   }
 `);
+const AskReviewDoc = graphql(`
+  mutation AskReview($userId: ID!, $reason: String!, $mode: ImpersonationMode, $minutes: Int, $ticket: String) {
+    requestImpersonationReview(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes, ticket: $ticket) { id status }
+  }
+`);
+const MarkDoc = graphql(`
+  mutation MarkForReview($userId: ID!, $required: Boolean!) {
+    setImpersonationReviewRequired(userId: $userId, required: $required) { id impersonationReviewRequired }
+  }
+`);
 const RequestDoc = graphql(`
   mutation RequestAccess($userId: ID!, $reason: String!, $mode: ImpersonationMode, $minutes: Int, $ticket: String) {
     requestSupportAccess(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes, ticket: $ticket) { id status }
@@ -37,6 +48,7 @@ const RequestDoc = graphql(`
 `);
 
 type Owner = TeamsQuery['teams']['edges'][number]['node']['owner'];
+type Kind = 'start' | 'request' | 'review';
 const PAGE_SIZE = 10;
 
 export function Teams() {
@@ -47,7 +59,9 @@ export function Teams() {
     query: TeamsDoc,
     variables: { first: PAGE_SIZE, after, search: search || null },
   });
-  const [dialog, setDialog] = useState<{ owner: Owner; teamId: string; kind: 'start' | 'request' } | null>(null);
+  const [dialog, setDialog] = useState<{ owner: Owner; teamId: string; kind: Kind } | null>(null);
+  const [{ data: meData }] = useQuery({ query: MeDoc });
+  const superAdmin = meData?.me.role === 'SUPER_ADMIN';
   // A customer's decision on this admin's request reaches them live: the row changes at once
   // (Request access becomes Impersonate, "Approved until …").
   const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
@@ -79,7 +93,10 @@ export function Teams() {
               <tr key={node.id} data-testid={`team-${node.owner.email}`}>
                 <td>{node.name}</td>
                 <td>{node.owner.name}<br /><small>{node.owner.email} · {node.owner.role.toLowerCase().replace('_', ' ')}</small></td>
-                <td><OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, teamId: node.id, kind })} /></td>
+                <td>
+                  <OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, teamId: node.id, kind })} />
+                  {superAdmin && node.owner.role === 'USER' && <MarkForReview owner={node.owner} onDone={again} />}
+                </td>
               </tr>
             ))}
             {page && page.edges.length === 0 && <tr><td colSpan={3}>No team matches.</td></tr>}
@@ -88,6 +105,9 @@ export function Teams() {
       </div>
       <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
       {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} teamId={dialog.teamId} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'review' && (
+        <ReviewDialog owner={dialog.owner} onClose={() => { setDialog(null); again(); }} />
+      )}
       {dialog?.kind === 'request' && (
         <RequestDialog owner={dialog.owner} onClose={() => { setDialog(null); refetch({ requestPolicy: 'network-only' }); }} />
       )}
@@ -95,9 +115,19 @@ export function Teams() {
   );
 }
 
-function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: 'start' | 'request') => void }) {
+function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: Kind) => void }) {
   const check = owner.impersonationCheck;
   const first = owner.name.split(' ')[0];
+  if (check.reason === 'REVIEW_REQUIRED')
+    return (
+      <span className="action">
+        {check.modes.length > 0 && (
+          <button type="button" onClick={() => onOpen('start')}>Impersonate read-only <span className="sr-only">{owner.name}</span></button>
+        )}
+        <button type="button" onClick={() => onOpen('review')} aria-describedby={`why-${owner.id}`}>Ask for review <span className="sr-only">of a session into {owner.name}'s account</span></button>
+        <small id={`why-${owner.id}`} className="hint">{denial(check.reason, first)}</small>
+      </span>
+    );
   if (check.allowed)
     return (
       <span className="action">
@@ -131,8 +161,13 @@ function Dialog({ title, children, onClose }: { title: string; children: ReactNo
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
+    // Focus goes back where it was (the button that opened it) when the dialog closes.
+    const opener = document.activeElement as HTMLElement | null;
     if (d && !d.open) d.showModal();
-    return () => d?.close();
+    return () => {
+      d?.close();
+      opener?.focus();
+    };
   }, []);
   return (
     <dialog
@@ -249,6 +284,64 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
           </label>
           <div className="row">
             <button type="submit" disabled={result.fetching}>Send request</button>
+            <button type="button" className="link" onClick={onClose}>Cancel</button>
+          </div>
+          <ErrorText error={result.error} />
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+/** Super admins: the account needs a second admin's review for sessions that can change it. */
+function MarkForReview({ owner, onDone }: { owner: Owner; onDone: () => void }) {
+  const [marked, mark] = useMutation(MarkDoc);
+  return (
+    <label className="check" data-testid="mark-review">
+      <input
+        type="checkbox"
+        checked={owner.impersonationReviewRequired}
+        disabled={marked.fetching}
+        onChange={async (e) => { await mark({ userId: owner.id, required: e.target.checked }); onDone(); }}
+      />
+      Needs a second admin's review
+      <ErrorText error={marked.error} />
+    </label>
+  );
+}
+
+function ReviewDialog({ owner, onClose }: { owner: Owner; onClose: () => void }) {
+  const [reason, setReason] = useState('');
+  const [minutes, setMinutes] = useState(30);
+  const [ticket, setTicket] = useState('');
+  const [result, ask] = useMutation(AskReviewDoc);
+  return (
+    <Dialog title={`Ask a second admin to approve a session into ${owner.name}'s account`} onClose={onClose}>
+      {result.data ? (
+        <div className="stack">
+          <p role="status">Asked. Every admin sees it on the Reviews page; you are told when one decides, and then have 15 minutes to start.</p>
+          <button type="button" onClick={onClose}>Close</button>
+        </div>
+      ) : (
+        <form
+          className="stack"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            await ask({ userId: owner.id, reason, mode: 'READ_WRITE', minutes, ticket: ticket || null });
+          }}
+        >
+          <p className="hint">This account is marked as sensitive: a session that can change it needs another admin's approval.</p>
+          <label>
+            Reason (the reviewer and the customer see it)
+            <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
+          </label>
+          <TicketField value={ticket} onChange={setTicket} />
+          <label>
+            Session minutes
+            <input type="number" min={1} max={1440} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required />
+          </label>
+          <div className="row">
+            <button type="submit" disabled={result.fetching}>Ask for review</button>
             <button type="button" className="link" onClick={onClose}>Cancel</button>
           </div>
           <ErrorText error={result.error} />

@@ -5,7 +5,8 @@ import { useMutation, useQuery } from 'urql';
 import { Link } from 'wouter';
 import { graphql } from '../../../generated/gql';
 import type { CommentFieldsFragment } from '../../../generated/gql/graphql';
-import { ErrorText, Page } from '../ui';
+import { MeDoc } from '../me';
+import { ErrorText, Page, ReadOnlyNote, useReadOnly } from '../ui';
 import { when } from '../words';
 
 graphql(`
@@ -25,7 +26,14 @@ const CreateLeadDoc = graphql(`
   mutation CreateLead($name: String!, $businessId: ID) { createLead(name: $name, businessId: $businessId) { id name } }
 `);
 
+/** Whether writes are off here: a read-only support session. */
+function useWritesOff(): boolean {
+  const [{ data }] = useQuery({ query: MeDoc });
+  return useReadOnly(data?.me.impersonation?.mode);
+}
+
 export function Work() {
+  const off = useWritesOff();
   const [{ data, error }, refetch] = useQuery({ query: WorkDoc });
   const [bizResult, createBusiness] = useMutation(CreateBusinessDoc);
   const [leadResult, createLead] = useMutation(CreateLeadDoc);
@@ -35,6 +43,7 @@ export function Work() {
   return (
     <Page title="Businesses & leads">
       <ErrorText error={error} />
+      {off && <ReadOnlyNote id="ro-why" />}
       <div className="columns">
         <section aria-labelledby="biz-h">
           <h2 id="biz-h">Businesses</h2>
@@ -43,7 +52,7 @@ export function Work() {
           </ul>
           <form className="inline" onSubmit={async (e) => { e.preventDefault(); const r = await createBusiness({ name: bizName }); if (r.data) { setBizName(''); again(); } }}>
             <label><span className="sr-only">New business name</span><input value={bizName} onChange={(e) => setBizName(e.target.value)} placeholder="New business" required /></label>
-            <button type="submit">Add business</button>
+            <button type="submit" disabled={off} aria-describedby={off ? 'ro-why' : undefined}>Add business</button>
           </form>
           <ErrorText error={bizResult.error} />
         </section>
@@ -56,7 +65,7 @@ export function Work() {
           </ul>
           <form className="inline" onSubmit={async (e) => { e.preventDefault(); const r = await createLead({ name: leadName, businessId: data?.businesses[0]?.id ?? null }); if (r.data) { setLeadName(''); again(); } }}>
             <label><span className="sr-only">New lead name</span><input value={leadName} onChange={(e) => setLeadName(e.target.value)} placeholder="New lead" required /></label>
-            <button type="submit">Add lead</button>
+            <button type="submit" disabled={off} aria-describedby={off ? 'ro-why' : undefined}>Add lead</button>
           </form>
           <ErrorText error={leadResult.error} />
         </section>
@@ -123,14 +132,17 @@ function Comments({ comments }: { comments: CommentFieldsFragment[] }) {
 
 function CommentForm({ onAdd, error }: { onAdd: (text: string) => Promise<boolean>; error?: Error | null }) {
   const [text, setText] = useState('');
+  const off = useWritesOff();
   return (
     <form className="stack comment-form" onSubmit={async (e) => { e.preventDefault(); if (await onAdd(text)) setText(''); }}>
       <label>
         Add a comment
-        <textarea value={text} onChange={(e) => setText(e.target.value)} required maxLength={5000} rows={3} />
+        <textarea value={text} onChange={(e) => setText(e.target.value)} required maxLength={5000} rows={3} disabled={off} aria-describedby={off ? 'ro-comment' : undefined} />
       </label>
-      <button type="submit">Comment</button>
-      <ErrorText error={error} />
+      <button type="submit" disabled={off} aria-describedby={off ? 'ro-comment' : undefined}>Comment</button>
+      {off && <ReadOnlyNote id="ro-comment" />}
+      {/* A refusal from before an elevation is not left standing once writes are on. */}
+      {!off && <ErrorText error={error} />}
     </form>
   );
 }

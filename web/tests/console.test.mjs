@@ -534,6 +534,55 @@ try {
   }
   ok(seen, 'the server recorded the expiry in the access history');
 
+  // ---- 4. Four-eyes review: Sam marks Olivia's account; Ada asks, Sam denies with a note,
+  // Ada asks again, Sam approves, Ada enters read & write, Sam watches live and ends it.
+  await sam.getByRole('link', { name: 'Teams', exact: true }).click();
+  await sam.getByLabel('Search teams').fill('Olivia');
+  const mark = row(sam, 'olivia@demo.test').getByTestId('mark-review').getByRole('checkbox');
+  await mark.click();
+  await sam.waitForFunction(() => document.querySelector('[data-testid="team-olivia@demo.test"] [data-testid="mark-review"] input')?.checked);
+  await ada.reload();
+  await ada.getByLabel('Search teams').fill('Olivia');
+  const askReview = async (why) => {
+    await row(ada, 'olivia@demo.test').getByRole('button', { name: /Ask for review/ }).click();
+    const dialog = ada.getByRole('dialog');
+    await dialog.getByLabel(/Reason/).fill(why);
+    await dialog.getByRole('button', { name: 'Ask for review' }).click();
+    await dialog.getByText(/Asked\./).waitFor(WAIT);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  };
+  await askReview('Ticket #90: fix the payout account');
+  await sam.getByRole('link', { name: 'Reviews', exact: true }).click();
+  const first = sam.getByTestId('pending-review').filter({ hasText: 'Ticket #90' });
+  await first.waitFor(WAIT);
+  await axe(sam, 'reviews');
+  await first.getByLabel(/Note/).fill('Look read-only first');
+  await first.getByRole('button', { name: 'Deny' }).click();
+  await sam.getByTestId('decided-review').filter({ hasText: 'Look read-only first' }).waitFor(WAIT);
+  await ada.getByTestId('toast').filter({ hasText: /Sam Super denied your session/ }).waitFor(WAIT);
+  await askReview('Ticket #91: fix the payout account');
+  const second = sam.getByTestId('pending-review').filter({ hasText: 'Ticket #91' });
+  await second.waitFor(WAIT);
+  await shot(sam, 'reviews');
+  await second.getByRole('button', { name: 'Approve' }).click();
+  await ada.getByTestId('toast').filter({ hasText: /Sam Super approved your session/ }).waitFor(WAIT);
+  await row(ada, 'olivia@demo.test').getByRole('button', { name: /^Impersonate/ }).click();
+  await ada.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #91: fix the payout account');
+  await ada.getByRole('dialog').getByLabel('Mode').selectOption('READ_WRITE');
+  await ada.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
+  await banner(ada).getByText('read & write').waitFor(WAIT);
+  // Sam follows the session he approved, operation by operation.
+  const watched = sam.getByTestId('watched-session').filter({ hasText: 'Ticket #91' });
+  await watched.waitFor(WAIT);
+  await watched.getByRole('button', { name: 'Watch' }).click();
+  await watched.getByTestId('live-activity').getByText('Entered your account').waitFor(WAIT);
+  await ada.getByRole('link', { name: 'Businesses & leads' }).click();
+  await watched.getByTestId('live-activity').getByText(/Viewed your businesses and leads/).first().waitFor(WAIT);
+  await shot(sam, 'watch-session');
+  await watched.getByRole('button', { name: 'End session' }).click();
+  await ada.getByText(/Your session as Olivia ended: ended by an admin/).waitFor(WAIT);
+  ok(!(await banner(ada).isVisible()), "the reviewer ended Ada's session and her banner went");
+
   ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
   console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);
 } catch (e) {

@@ -53,7 +53,8 @@ function Shell() {
     return <main className="center" aria-busy="true">Loading…</main>;
   }
   const me = data.me;
-  if (me.isTwoFactorEnabled && !me.isTwoFactorAuthenticated) return <TwoFactorStep />;
+  // The 2FA step is the customer's own sign-in: support inside their account passed its own.
+  if (me.isTwoFactorEnabled && !me.isTwoFactorAuthenticated && !me.impersonatedBy) return <TwoFactorStep />;
   const impersonating = !!me.impersonatedBy;
   const admin = isAdmin(me) && !impersonating;
   return (

@@ -170,13 +170,26 @@ const AuditDoc = graphql(`
   }
 `);
 
+const PeopleDoc = graphql(`
+  query AuditPeople { teams(first: 100) { edges { node { id name members { id name } } } } }
+`);
+
 export function Audit({ admin }: { admin: boolean }) {
   const [action, setAction] = useState('');
   const [impersonated, setImpersonated] = useState('');
+  const [person, setPerson] = useState('');
+  const [team, setTeam] = useState('');
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // Admins filter by person and team (the first 100 teams and their members).
+  const [{ data: people }] = useQuery({ query: PeopleDoc, pause: !admin });
+  const teams = people?.teams.edges.map((e) => e.node) ?? [];
+  const persons = [...new Map(teams.flatMap((t) => t.members).map((m) => [m.id, m])).values()]
+    .sort((a, b) => a.name.localeCompare(b.name));
   const filter = {
     action: action.trim() || null,
     isImpersonated: impersonated === '' ? null : impersonated === 'yes',
+    actorId: person || null,
+    teamId: team || null,
   };
   const [{ data, error }] = useQuery({ query: AuditDoc, variables: { after: cursors[cursors.length - 1], filter } });
   const page = data?.auditLogs;
@@ -190,6 +203,22 @@ export function Audit({ admin }: { admin: boolean }) {
             {ACTIONS.map((a) => <option key={a} value={a}>{a.toLowerCase().replaceAll('_', ' ')}</option>)}
           </select>
         </label>
+        {admin && (
+          <>
+            <label><span className="label">Person</span>
+              <select value={person} onChange={(e) => { setPerson(e.target.value); setCursors([null]); }}>
+                <option value="">Everyone</option>
+                {persons.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+              </select>
+            </label>
+            <label><span className="label">Team</span>
+              <select value={team} onChange={(e) => { setTeam(e.target.value); setCursors([null]); }}>
+                <option value="">Every team</option>
+                {teams.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+              </select>
+            </label>
+          </>
+        )}
         <label><span className="label">By support</span>
           <select value={impersonated} onChange={(e) => { setImpersonated(e.target.value); setCursors([null]); }}>
             <option value="">All</option><option value="yes">Only support</option><option value="no">No support</option>

@@ -373,6 +373,8 @@ try {
   for (const raw of [/\b[A-Z]+_[A-Z_]+\b/, /\bmutation\b/, /\bquery\b/, /addLeadComment|AddLeadComment/]) {
     ok(!raw.test(page), `the customer's history page has no ${raw}: ${page.match(raw)?.[0]}`);
   }
+  // Quinn owns her team: its support sessions are listed for her too.
+  await quinn.getByTestId('team-session').filter({ hasText: "Into Quinn Careful's account" }).first().waitFor(WAIT);
   await axe(quinn, 'access history');
   await shot(quinn, 'access-history');
 

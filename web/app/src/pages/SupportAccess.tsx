@@ -27,6 +27,22 @@ const SupportDoc = graphql(`
     }
   }
 `);
+const TeamOwnerDoc = graphql(`
+  query TeamOwner { me { id currentTeam { id name owner { id } } } }
+`);
+const TeamHistoryDoc = graphql(`
+  query TeamHistory {
+    me {
+      id
+      currentTeam {
+        id
+        accessHistory(first: 20) {
+          edges { node { id summary reason startedAt ticket ticketUrl impersonatedUser { id name } } }
+        }
+      }
+    }
+  }
+`);
 const ApproveDoc = graphql(`
   mutation Approve($id: ID!, $minutes: Int) { approveSupportAccess(grantId: $id, minutes: $minutes) { id status expiresAt } }
 `);
@@ -93,6 +109,7 @@ export function SupportAccess() {
           ))}
         </ul>
       </section>
+      <TeamHistory />
       {past.length > 0 && (
         <section aria-labelledby="past-h" className="card">
           <h2 id="past-h">Earlier requests and windows</h2>
@@ -167,5 +184,32 @@ function GrantForm({ onDone }: { onDone: () => void }) {
       <button type="submit">Grant access</button>
       <ErrorText error={result.error} />
     </form>
+  );
+}
+
+/** For the team's owner: support sessions into any member's account (`Team.accessHistory`). */
+function TeamHistory() {
+  const [{ data: owner }] = useQuery({ query: TeamOwnerDoc });
+  const team = owner?.me.currentTeam;
+  const isOwner = !!team && team.owner.id === owner?.me.id;
+  const [{ data, error }] = useQuery({ query: TeamHistoryDoc, pause: !isOwner });
+  if (!isOwner) return null;
+  const sessions = data?.me.currentTeam?.accessHistory.edges.map((e) => e.node) ?? [];
+  return (
+    <section aria-labelledby="team-h" className="card">
+      <h2 id="team-h">Support in your team, {team.name}</h2>
+      <p className="hint">As the team's owner you see every support session into a member's account; what support did inside is that member's to read.</p>
+      <ErrorText error={error} />
+      {data && sessions.length === 0 && <p>No support session in your team's accounts.</p>}
+      <ul className="list">
+        {sessions.map((s) => (
+          <li key={s.id} data-testid="team-session">
+            <strong>Into {s.impersonatedUser.name}'s account:</strong> {s.summary}
+            <br />
+            <small>Reason: “{s.reason ?? 'no reason given'}”{s.ticket && <> · Ticket <Ticket ticket={s.ticket} url={s.ticketUrl} /></>} · {when(s.startedAt)}</small>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }

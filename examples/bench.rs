@@ -224,6 +224,11 @@ async fn run_server(
     cmd.current_dir(dir.path())
         .env("DATABASE_URL", &url)
         .env("BIND_ADDR", "127.0.0.1:0")
+        // Metrics on (as served) unless BENCH_METRICS_ADDR=off measures the server without them.
+        .env(
+            "METRICS_ADDR",
+            std::env::var("BENCH_METRICS_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into()),
+        )
         .env("JWT_SECRET", JWT_SECRET)
         .env("APP_ENV", "development")
         .env("SEED_DEMO", "false")

@@ -268,6 +268,30 @@ async fn serve(state: AppState) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     }
+    if let Some(metrics_addr) = state.config.metrics_addr.clone() {
+        let metrics = match tokio::net::TcpListener::bind(&metrics_addr).await {
+            Ok(l) => l,
+            Err(e) => fail(format!(
+                "METRICS_ADDR: cannot listen on {metrics_addr}: {e}"
+            )),
+        };
+        crm::metrics::handle();
+        let at = metrics
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "Metrics on http://{at}/metrics").and_then(|_| out.flush());
+        }
+        let app = crm::metrics::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, app).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     tracing::info!(config = ?state.config, "serving");
     crm::services::sweeper::spawn(state.clone());
     crm::services::notify::outbox::spawn_worker(state.clone());

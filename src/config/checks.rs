@@ -79,3 +79,26 @@ pub(super) fn ticket_url(url: &str) -> Result<String, ConfigError> {
         Some(_) => Ok(url.to_string()),
     }
 }
+
+/// Checks `METRICS_ADDR`: `off`, or a `host:port` socket address that is not the public
+/// address (`BIND_ADDR`): metrics are for the operators' network, never the public listener.
+pub(super) fn metrics_addr(value: &str, bind_addr: &str) -> Result<Option<String>, ConfigError> {
+    const SETTING: &str = "METRICS_ADDR";
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = value
+        .parse()
+        .map_err(|_| invalid(SETTING, format!("is {value:?}; expected host:port, or off")))?;
+    let public: Option<std::net::SocketAddr> = bind_addr.parse().ok();
+    if public.is_some_and(|p| p.port() == addr.port() && p.port() != 0) {
+        return Err(invalid(
+            SETTING,
+            format!(
+                "is {value}, the port of BIND_ADDR: metrics are never served on the public address"
+            ),
+        ));
+    }
+    Ok(Some(value.to_string()))
+}

@@ -69,6 +69,8 @@ pub struct Config {
     pub require_ticket: bool,
     /// `SUPPORT_TICKET_URL`: an http(s) URL with `{ticket}` where the reference goes.
     pub ticket_url: Option<String>,
+    /// Where `/metrics` is served (`METRICS_ADDR`); none: off.
+    pub metrics_addr: Option<String>,
     /// Read-only sessions into accounts marked for review need a review too
     /// (`IMPERSONATION_REVIEW_READ_ONLY`).
     pub review_read_only: bool,
@@ -139,6 +141,7 @@ impl Config {
             Some(url) => Some(smtp::parse(url, o.smtp_from.as_deref())?),
             None => None,
         };
+        c.metrics_addr = checks::metrics_addr(&o.metrics_addr, &o.bind_addr)?;
         c.require_ticket = o.impersonation_require_ticket;
         c.review_read_only = o.impersonation_review_read_only;
         c.review_ttl = minutes(
@@ -281,6 +284,7 @@ impl Config {
             ticket_url: None,
             review_read_only: false,
             review_ttl: chrono::Duration::minutes(60),
+            metrics_addr: None,
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
             ws: WsLimits::default(),
@@ -418,6 +422,8 @@ mod tests {
                 "ALLOWED_ORIGINS",
             ),
             ("--allowed-origins", "app.example.com", "ALLOWED_ORIGINS"),
+            ("--metrics-addr", "everywhere", "METRICS_ADDR"),
+            ("--metrics-addr", "0.0.0.0:8080", "METRICS_ADDR"),
             (
                 "--support-ticket-url",
                 "https://help.example.com/t/",

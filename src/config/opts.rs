@@ -66,6 +66,15 @@ pub struct Opts {
         global = true
     )]
     pub impersonation_review_ttl_minutes: i64,
+    /// Where Prometheus scrapes `GET /metrics`, `host:port`, never the public address
+    /// (BIND_ADDR); `off` turns it off.
+    #[arg(
+        long,
+        env = "METRICS_ADDR",
+        default_value = "127.0.0.1:9464",
+        global = true
+    )]
+    pub metrics_addr: String,
     /// Where a ticket is read, with `{ticket}` for its reference, e.g.
     /// `https://help.example.com/t/{ticket}`: the customer's history links it.
     #[arg(long, env = "SUPPORT_TICKET_URL", global = true)]

@@ -138,10 +138,15 @@ fn session_of(caller: Option<&AuthContext>) -> Option<String> {
 impl Gate {
     /// Runs one query or mutation (an HTTP request, or one entry of a batch).
     pub async fn execute(&self, presented: &Presented, request: Request) -> Answer {
+        let started = std::time::Instant::now();
         let admitted = match self.admit(presented, request).await {
             Ok(a) => a,
-            Err(answer) => return answer,
+            Err(answer) => {
+                counted("unknown", &answer.response, started);
+                return answer;
+            }
         };
+        let kind = kind_of(&admitted);
         let session = admitted.session();
         let recorded = self.ledger_row(&admitted);
         let may_start = admitted.recorded_if_may_start();
@@ -154,6 +159,7 @@ impl Gate {
             .await;
         self.record_started(&admitted.started, may_start.as_ref(), &response)
             .await;
+        counted(kind, &response, started);
         Answer {
             response,
             unauthenticated: false,
@@ -171,10 +177,15 @@ impl Gate {
     ) -> BoxStream<'static, Response> {
         let gate = self.clone();
         async move {
+            let began = std::time::Instant::now();
             let admitted = match gate.admit(&presented, request).await {
                 Ok(a) => a,
-                Err(answer) => return futures_util::stream::iter([answer.response]).boxed(),
+                Err(answer) => {
+                    counted("unknown", &answer.response, began);
+                    return futures_util::stream::iter([answer.response]).boxed();
+                }
             };
+            let kind = kind_of(&admitted);
             let session = admitted.session();
             let recorded = gate.ledger_row(&admitted);
             let may_start = admitted.recorded_if_may_start();
@@ -209,6 +220,7 @@ impl Gate {
                 first.as_ref().unwrap_or(&ok),
             )
             .await;
+            counted(kind, first.as_ref().unwrap_or(&ok), began);
             if let Some(r) = &first {
                 gate.record_started(&started, may_start.as_ref(), r).await;
             }
@@ -349,6 +361,20 @@ async fn record_row(
 }
 
 /// OK, or the first error's code.
+/// The operation's type, for the metrics: query, mutation, subscription, or unknown (it does
+/// not parse, or names no operation of its document).
+fn kind_of(admitted: &Admitted) -> &'static str {
+    admitted
+        .operation
+        .as_ref()
+        .map_or("unknown", |o| ledger_row::kind(o.document(), o.name()))
+}
+
+/// Counts an answered operation in the metrics (`crate::metrics`).
+fn counted(kind: &'static str, response: &Response, started: std::time::Instant) {
+    crate::metrics::operation(kind, &outcome(response), started.elapsed().as_secs_f64());
+}
+
 fn outcome(response: &Response) -> String {
     let Some(e) = response.errors.first() else {
         return "OK".into();

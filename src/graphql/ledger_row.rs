@@ -62,6 +62,23 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables)
     }
 }
 
+/// The type of the operation a document runs (`operation`'s choice of operation), without
+/// walking its selections: query, mutation, subscription or unknown.
+pub fn kind(doc: &ExecutableDocument, name: Option<&str>) -> &'static str {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(map), Some(n)) => map.get(n),
+        (DocumentOperations::Multiple(map), None) if map.len() == 1 => map.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    match op.map(|o| o.node.ty) {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
 /// An operation that did not run: no such operation, or a document that does not parse.
 pub fn unknown(name: Option<&str>) -> Operation {
     Operation {

@@ -105,13 +105,20 @@ pub fn cors(config: &Config) -> CorsLayer {
 /// string or headers (they may carry tokens).
 pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
-    let route = req
+    let routed = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_string())
+        .map(|p| p.as_str().to_string());
+    let route = routed
+        .clone()
         .unwrap_or_else(|| req.uri().path().to_string());
     let started = std::time::Instant::now();
     let response = next.run(req).await;
+    // The metric's label is the route as routed, never the path a client chose.
+    crate::metrics::http_request(
+        routed.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+    );
     tracing::info!(
         method = %method,
         route = %route,

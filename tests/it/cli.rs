@@ -13,7 +13,8 @@ fn bin() -> Command {
     c.env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
         .env_remove("APP_ENV")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .env("METRICS_ADDR", "127.0.0.1:0");
     c
 }
 

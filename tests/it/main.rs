@@ -19,6 +19,7 @@ mod indexes;
 mod live;
 mod live_events;
 mod live_restart;
+mod metrics;
 mod migrations;
 mod modes_and_switch;
 mod multi_process;

@@ -14,6 +14,7 @@ fn bin(dir: &std::path::Path) -> Command {
         .env_remove("JWT_SECRET")
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .current_dir(dir);
     c
 }
@@ -28,6 +29,7 @@ fn settings_out_of_range_stop_the_server_naming_the_setting() {
         ("REFRESH_TOKEN_TTL_DAYS", "0"),
         ("LOCKOUT_MINUTES", "999999999999999"),
         ("ALLOWED_ORIGINS", "*"),
+        ("METRICS_ADDR", "everywhere"),
     ] {
         let out = bin(dir.path())
             .env(setting, value)

@@ -42,7 +42,7 @@ function ok(cond, msg) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'crm-console-'));
-const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' };
+const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' };
 
 async function startServer() {
   const child = spawn(binary, [], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });

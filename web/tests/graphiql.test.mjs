@@ -27,7 +27,7 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'crm-graphiql-'));
   const child = spawn(binary, [], {
     cwd: dir,
-    env: { ...process.env, BIND_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' },
+    env: { ...process.env, BIND_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

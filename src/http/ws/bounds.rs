@@ -142,6 +142,9 @@ impl Connections {
             return None;
         }
         *n += 1;
+        if let Count::All = which {
+            crate::metrics::ws_connection(1.0);
+        }
         Some(Slot {
             connections: self.clone(),
             which,
@@ -183,5 +186,8 @@ impl Drop for Slot {
         let n = open.of(self.which, &self.key);
         *n = n.saturating_sub(1);
         open.tidy(self.which, &self.key);
+        if let Count::All = self.which {
+            crate::metrics::ws_connection(-1.0);
+        }
     }
 }

@@ -103,6 +103,9 @@ pub async fn end_once(
     if ended.rows_affected != 1 {
         return Ok(false);
     }
+    // Counted when this server ends it (a transaction that rolls back later is counted too:
+    // rare, and the counter only ever overcounts by it).
+    crate::metrics::session_ended(reason.as_str());
     let target = users::find_user(conn, &record.impersonated_user_id).await?;
     let admin = users::find_user(conn, &record.impersonator_id).await?;
     let team = memberships::valid_current_team(conn, &target).await?;

@@ -238,6 +238,7 @@ pub async fn start(
             },
         )?;
         txn.commit().await?;
+        crate::metrics::session_started(mode);
         Ok(Session {
             access_token,
             refresh_token: None,

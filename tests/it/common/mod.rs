@@ -349,6 +349,7 @@ pub fn server_command(dir: &std::path::Path) -> std::process::Command {
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
         .env("BIND_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());

@@ -1,0 +1,259 @@
+//! `/metrics` as Prometheus scrapes it: on its own listener (METRICS_ADDR), never the public
+//! one, in the text format (parsed here by a Prometheus text-format parser), with counters
+//! that move when operations and sessions happen, and no label a client chose.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::common::*;
+use serde_json::{Value, json};
+
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn gql(port: u16, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let (_, body) = http(
+        port,
+        "POST",
+        "/graphql",
+        token,
+        Some(json!({ "query": query, "variables": variables })),
+    );
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The scrape, parsed: each sample as (name, labels, value).
+fn scrape(port: u16) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    let (status, text) = http(port, "GET", "/metrics", None, None);
+    assert_eq!(status, 200, "{text}");
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let parsed = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    parsed
+        .samples
+        .into_iter()
+        .map(|s| {
+            let v = match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(h) => {
+                    h.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                prometheus_parse::Value::Summary(_) => 0.0,
+            };
+            let labels = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (s.metric, labels, v)
+        })
+        .collect()
+}
+
+fn value(
+    samples: &[(String, std::collections::BTreeMap<String, String>, f64)],
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+#[test]
+fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, mut lines) = spawn_server(server_command(dir.path()));
+    let metrics_port: u16 = loop {
+        let line = lines.next().expect("server output").expect("utf-8");
+        if let Some(rest) = line.strip_prefix("Metrics on http://127.0.0.1:") {
+            break rest.trim_end_matches("/metrics").parse().expect("a port");
+        }
+    };
+    drain(lines);
+    assert_ne!(port, metrics_port);
+    // The public listener does not serve them.
+    let (status, body) = http(port, "GET", "/metrics", None, None);
+    assert_ne!(status, 200, "{body}");
+
+    let before = scrape(metrics_port);
+    for family in [
+        "impersonation_sessions_active",
+        "outbox_pending",
+        "db_pool_connections",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(
+            before.iter().any(|(n, _, _)| n == family),
+            "{family} is scraped"
+        );
+    }
+
+    // Operations: a sign-in, a query, a document that does not parse, a path nobody routes.
+    let d = gql(
+        port,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        json!({ "e": "olivia@demo.test", "p": "demo-owner-1" }),
+    );
+    let olivia = d["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    gql(port, Some(&olivia), "{ me { id } }", json!({}));
+    gql(port, Some(&olivia), "{ me { id ", json!({}));
+    http(port, "GET", "/secret-token-in-a-path", None, None);
+    // A session: the admin's TOTP from `demo-totp`, then impersonate and cancel.
+    let d = gql(
+        port,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        json!({ "e": "admin@demo.test", "p": "demo-admin-1" }),
+    );
+    let pre = d["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("APP_ENV")
+        .args(["demo-totp", "admin@demo.test"])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
+    let d = gql(
+        port,
+        Some(&pre),
+        "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken } }",
+        json!({ "c": code }),
+    );
+    let admin = d["data"]["authenticateTwoFactor"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = gql(
+        port,
+        Some(&admin),
+        "{ teams(first: 50) { edges { node { owner { id email } } } } }",
+        json!({}),
+    );
+    let olivia_id = d["data"]["teams"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["owner"]["email"] == "olivia@demo.test")
+        .unwrap()["node"]["owner"]["id"]
+        .clone();
+    let d = gql(
+        port,
+        Some(&admin),
+        "mutation($u: ID!) { impersonate(userId: $u, reason: \"metrics\", mode: READ_ONLY) { accessToken } }",
+        json!({ "u": olivia_id }),
+    );
+    let session = d["data"]["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let during = scrape(metrics_port);
+    assert_eq!(value(&during, "impersonation_sessions_active", &[]), 1.0);
+    gql(
+        port,
+        Some(&session),
+        "mutation { cancelImpersonation { accessToken } }",
+        json!({}),
+    );
+
+    let after = scrape(metrics_port);
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    assert!(
+        moved(
+            "graphql_operations_total",
+            &[("type", "mutation"), ("outcome", "OK")]
+        ) >= 5.0
+    );
+    assert!(
+        moved(
+            "graphql_operations_total",
+            &[("type", "query"), ("outcome", "OK")]
+        ) >= 2.0
+    );
+    assert!(
+        moved(
+            "graphql_operations_total",
+            &[("outcome", "GRAPHQL_PARSE_FAILED")]
+        ) >= 1.0
+    );
+    assert!(
+        moved(
+            "graphql_operation_duration_seconds_count",
+            &[("type", "query")]
+        ) >= 2.0
+            || moved("graphql_operation_duration_seconds", &[("type", "query")]) >= 2.0
+    );
+    assert!(
+        moved(
+            "http_requests_total",
+            &[("route", "/graphql"), ("status", "200")]
+        ) >= 7.0
+    );
+    assert!(moved("http_requests_total", &[("route", "unmatched")]) >= 1.0);
+    assert_eq!(
+        moved(
+            "impersonation_sessions_started_total",
+            &[("mode", "READ_ONLY")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "impersonation_sessions_ended_total",
+            &[("reason", "CANCELLED")]
+        ),
+        1.0
+    );
+    assert_eq!(value(&after, "impersonation_sessions_active", &[]), 0.0);
+    // No label holds what a client chose.
+    let (_, text) = http(metrics_port, "GET", "/metrics", None, None);
+    assert!(!text.contains("secret-token-in-a-path"));
+    assert!(!text.contains(&olivia) && !text.contains("metrics\""));
+    let _ = child.kill();
+    let _ = child.wait();
+}

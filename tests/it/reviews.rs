@@ -621,3 +621,59 @@ async fn reviews_are_live_for_admins_and_the_reviewer_watches_and_ends_the_sessi
     let v = w.app.gql(Some(&t), "{ me { id } }", json!({})).await;
     assert_eq!(error_code(&v), "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn only_an_admin_who_could_enter_the_account_may_review_a_session_into_it() {
+    let w = world_with(|_| {}).await;
+    // An admin's account: only super admins may enter it, so only they may review.
+    let (eve, _) = w.app.admin("eve@support.test", "ADMIN").await;
+    w.app
+        .ok(
+            Some(&w.sue.token),
+            MARK,
+            json!({ "u": eve.user_id, "r": true }),
+        )
+        .await;
+    let v = w
+        .app
+        .gql(
+            Some(&w.ada.token),
+            ASK,
+            json!({ "u": eve.user_id, "m": "READ_WRITE", "min": 10 }),
+        )
+        .await;
+    assert_eq!(
+        (error_code(&v), reason(&v)),
+        ("IMPERSONATION_DENIED".to_string(), json!("TARGET_IS_ADMIN"))
+    );
+    let (sam, _) = w.app.admin("sam@support.test", "SUPER_ADMIN").await;
+    let d = w
+        .app
+        .ok(
+            Some(&w.sue.token),
+            ASK,
+            json!({ "u": eve.user_id, "m": "READ_WRITE", "min": 10 }),
+        )
+        .await;
+    let id = d["requestImpersonationReview"]["id"].clone();
+    let v = w
+        .app
+        .gql(Some(&w.bob.token), APPROVE, json!({ "id": id }))
+        .await;
+    assert_eq!(
+        error_code(&v),
+        "FORBIDDEN",
+        "Bob could not enter Eve's account himself"
+    );
+    let d = w
+        .app
+        .ok(Some(&sam.token), APPROVE, json!({ "id": id }))
+        .await;
+    assert_eq!(d["approveImpersonationReview"]["status"], "APPROVED");
+    // A customer is refused every review operation.
+    let v = w
+        .app
+        .gql(Some(&w.carl.token), APPROVE, json!({ "id": id }))
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN");
+}

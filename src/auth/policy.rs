@@ -151,11 +151,16 @@ pub fn check(
         (Some(Mode::ReadOnly), _) => Ok(Mode::ReadOnly),
         (Some(Mode::ReadWrite), mode) => Ok(mode.unwrap_or(ask.default_mode)),
     }?;
-    let needs_review = mode == Mode::ReadWrite || ask.review_read_only;
-    if target.review_required && needs_review && ask.review != Some(mode) {
+    if needs_review(target, mode, ask.review_read_only) && ask.review != Some(mode) {
         return Err(ReviewRequired);
     }
     Ok(mode)
+}
+
+/// Whether a session in `mode` into `target` needs a second admin's review: in an account
+/// marked for review, READ_WRITE always, READ_ONLY with `review_read_only`.
+pub fn needs_review(target: Target<'_>, mode: Mode, review_read_only: bool) -> bool {
+    target.review_required && (mode == Mode::ReadWrite || review_read_only)
 }
 
 impl<'a> Impersonator<'a> {

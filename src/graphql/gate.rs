@@ -25,7 +25,9 @@ use futures_util::{FutureExt, StreamExt};
 use super::completion::{self, Operation, Shapes};
 use super::ledger_row;
 use super::limits::{PARSE_FAILED, VALIDATION_FAILED, set_code};
-use super::loaders::{ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader};
+use super::loaders::{
+    ChangeCountLoader, ContactLoader, LOADER_DELAY, MembersLoader, TeamLoader, UserLoader,
+};
 use super::{AppSchema, nesting};
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::config::Environment;
@@ -466,6 +468,9 @@ fn with_operation_data(
         ))
         .data(Arc::new(
             DataLoader::new(contact, tokio::spawn).delay(LOADER_DELAY),
+        ))
+        .data(Arc::new(
+            DataLoader::new(ChangeCountLoader(db.clone()), tokio::spawn).delay(LOADER_DELAY),
         ))
         .data(Arc::new(super::types::KillSwitchOnce::default()))
 }

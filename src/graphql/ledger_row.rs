@@ -6,8 +6,10 @@
 //! Never other variable values or the query text.
 use std::collections::HashSet;
 
+use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{Value, Variables};
 
@@ -23,9 +25,12 @@ const SUBJECTS: [(&str, &str, &str); 6] = [
     ("switchTeam", "teamId", "team"),
 ];
 
-/// The operation a document runs: the one named, else its only one.
-pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables) -> Operation {
-    let (name, op) = match (&doc.operations, name) {
+/// The operation a document runs, and its name: the one named, else its only one.
+fn chosen<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> (Option<String>, Option<&'a Positioned<OperationDefinition>>) {
+    match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => (None, Some(op)),
         (DocumentOperations::Multiple(map), Some(n)) => (Some(n.to_string()), map.get(n)),
         (DocumentOperations::Multiple(map), None) if map.len() == 1 => {
@@ -33,16 +38,25 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables)
             (Some(n.to_string()), Some(op))
         }
         (DocumentOperations::Multiple(_), None) => (None, None),
-    };
+    }
+}
+
+fn type_name(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// What the ledger records of the operation a document runs.
+pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables) -> Operation {
+    let (name, op) = chosen(doc, name);
     let Some(op) = op else {
         // No such operation: nothing ran.
         return unknown(name.as_deref());
     };
-    let kind = match op.node.ty {
-        OperationType::Query => "query",
-        OperationType::Mutation => "mutation",
-        OperationType::Subscription => "subscription",
-    };
+    let kind = type_name(op.node.ty);
     let mut fields = Vec::new();
     let mut first = None;
     let mut expanded = HashSet::new();
@@ -65,18 +79,9 @@ pub fn operation(doc: &ExecutableDocument, name: Option<&str>, vars: &Variables)
 /// The type of the operation a document runs (`operation`'s choice of operation), without
 /// walking its selections: query, mutation, subscription or unknown.
 pub fn kind(doc: &ExecutableDocument, name: Option<&str>) -> &'static str {
-    let op = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(map), Some(n)) => map.get(n),
-        (DocumentOperations::Multiple(map), None) if map.len() == 1 => map.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    match op.map(|o| o.node.ty) {
-        Some(OperationType::Query) => "query",
-        Some(OperationType::Mutation) => "mutation",
-        Some(OperationType::Subscription) => "subscription",
-        None => "unknown",
-    }
+    chosen(doc, name)
+        .1
+        .map_or("unknown", |op| type_name(op.node.ty))
 }
 
 /// An operation that did not run: no such operation, or a document that does not parse.

@@ -21,6 +21,15 @@ use async_graphql::connection::Connection;
 pub struct Impersonation(pub session::Model);
 
 impl Impersonation {
+    /// Changes to the customer's data (`summary` and `changeCount` share one load, and a
+    /// page of sessions one statement).
+    async fn change_total(&self, ctx: &Context<'_>) -> Result<u64> {
+        use crate::graphql::loaders::ChangeCountLoader;
+        use async_graphql::dataloader::DataLoader;
+        let loader = ctx.data::<std::sync::Arc<DataLoader<ChangeCountLoader>>>()?;
+        Ok(loader.load_one(self.0.id.clone()).await?.unwrap_or(0))
+    }
+
     /// The caller, if they may read this session's details.
     fn readable<'a>(&self, ctx: &'a Context<'_>) -> Result<&'a AuthContext> {
         let c = caller(ctx)?;
@@ -132,7 +141,7 @@ impl Impersonation {
     async fn summary(&self, ctx: &Context<'_>) -> Result<String> {
         let s = state(ctx)?;
         let admin = load_user(ctx, &self.0.impersonator_id).await?;
-        let changes = audit::changes_in(&s.db, &self.0.id).await?;
+        let changes = self.change_total(ctx).await?;
         let reviewer = match crate::services::review::reviewer_of(&s.db, &self.0).await? {
             Some(id) => Some(load_user(ctx, &id).await?),
             None => None,
@@ -159,8 +168,7 @@ impl Impersonation {
     /// Changes to the customer's data only: not the session's own start, end, elevation or
     /// refusals. The same number as in the customer's notice and e-mail.
     async fn change_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let n = audit::changes_in(&state(ctx)?.db, &self.0.id).await?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(i32::try_from(self.change_total(ctx).await?).unwrap_or(i32::MAX))
     }
     /// The support ticket it was for.
     async fn ticket(&self) -> Option<&str> {

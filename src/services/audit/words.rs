@@ -52,18 +52,15 @@ fn key(row: &audit_log::Model) -> Option<names::Key> {
     Some((kind, row.entity_id.clone()?))
 }
 
-fn detail(row: &audit_log::Model, field: &str) -> Option<String> {
-    let d: serde_json::Value = serde_json::from_str(row.details.as_deref()?).ok()?;
+/// The row's `details`, parsed once (null when it has none).
+type Details = serde_json::Value;
+
+fn detail(d: &Details, field: &str) -> Option<String> {
     d.get(field)?.as_str().map(str::to_string)
 }
 
-fn detail_bool(row: &audit_log::Model, field: &str) -> Option<bool> {
-    let d: serde_json::Value = serde_json::from_str(row.details.as_deref()?).ok()?;
-    d.get(field)?.as_bool()
-}
-
-fn mode_words(row: &audit_log::Model) -> &'static str {
-    match detail(row, "mode").as_deref() {
+fn mode_words(d: &Details) -> &'static str {
+    match detail(d, "mode").as_deref() {
         Some("READ_ONLY") => "read-only",
         Some("READ_WRITE") => "read and write",
         _ => "",
@@ -71,8 +68,8 @@ fn mode_words(row: &audit_log::Model) -> &'static str {
 }
 
 /// A reason or ticket as the customer reads it: `: “Invoice”`.
-fn quoted(row: &audit_log::Model, field: &str) -> String {
-    detail(row, field)
+fn quoted(d: &Details, field: &str) -> String {
+    detail(d, field)
         .map(|r| format!(": “{r}”"))
         .unwrap_or_default()
 }
@@ -81,7 +78,12 @@ fn quoted(row: &audit_log::Model, field: &str) -> String {
 pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
     let kind = key(row).map(|(k, _)| k).unwrap_or("");
     let record = names::phrase(kind, named);
-    let mode = mode_words(row);
+    let d: Details = row
+        .details
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let mode = mode_words(&d);
     let with_mode = |s: &str| {
         if mode.is_empty() {
             s.to_string()
@@ -110,14 +112,14 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::IMPERSONATION_STARTED => format!(
             "{}{}{}",
             with_mode("Support entered the account"),
-            quoted(row, "reason"),
-            detail(row, "ticket")
+            quoted(&d, "reason"),
+            detail(&d, "ticket")
                 .map(|t| format!(" (ticket {t})"))
                 .unwrap_or_default()
         ),
         a::IMPERSONATION_ENDED => format!(
             "Support left the account: {}",
-            detail(row, "endReason")
+            detail(&d, "endReason")
                 .as_deref()
                 .and_then(EndReason::parse)
                 .map(EndReason::in_words)
@@ -126,7 +128,7 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::IMPERSONATION_ELEVATED => {
             format!(
                 "Support was allowed to make changes{}",
-                quoted(row, "reason")
+                quoted(&d, "reason")
             )
         }
         a::IMPERSONATION_DENIED => "Support was refused entry to an account".into(),
@@ -143,16 +145,16 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::DEMO_ACCOUNT_DISABLED => "A demo account was switched off".into(),
         a::IMPERSONATION_ENABLED => format!(
             "Support access was switched on for everyone{}",
-            quoted(row, "reason")
+            quoted(&d, "reason")
         ),
         a::IMPERSONATION_DISABLED => format!(
             "Support access was switched off for everyone{}",
-            quoted(row, "reason")
+            quoted(&d, "reason")
         ),
         a::SUPPORT_ACCESS_REQUESTED => format!(
             "{}{}",
             with_mode("Support asked for access"),
-            quoted(row, "reason")
+            quoted(&d, "reason")
         ),
         a::SUPPORT_ACCESS_APPROVED => "Support's request for access was approved".into(),
         a::SUPPORT_ACCESS_DENIED => "Support's request for access was denied".into(),
@@ -160,7 +162,10 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::SUPPORT_ACCESS_REVOKED => "Support access was withdrawn".into(),
         a::SUPPORT_ACCESS_REFUSED => "A support access change was refused".into(),
         a::NOTIFICATIONS_READ => "Marked notices read".into(),
-        a::IMPERSONATION_REVIEW_REQUIRED_SET => match detail_bool(row, "required") {
+        a::IMPERSONATION_REVIEW_REQUIRED_SET => match d
+            .get("required")
+            .and_then(serde_json::Value::as_bool)
+        {
             Some(false) => "The account no longer needs a second admin's review".into(),
             _ => "The account was marked: sessions that can change it need a second admin's review"
                 .into(),
@@ -168,13 +173,13 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::IMPERSONATION_REVIEW_REQUESTED => format!(
             "{}{}",
             with_mode("Support asked a second admin to approve a session"),
-            quoted(row, "reason")
+            quoted(&d, "reason")
         ),
         a::IMPERSONATION_REVIEW_APPROVED => {
-            format!("A second admin approved a session{}", quoted(row, "note"))
+            format!("A second admin approved a session{}", quoted(&d, "note"))
         }
         a::IMPERSONATION_REVIEW_DENIED => {
-            format!("A second admin denied a session{}", quoted(row, "note"))
+            format!("A second admin denied a session{}", quoted(&d, "note"))
         }
         a::IMPERSONATION_REVIEW_WITHDRAWN => "A request for review was withdrawn".into(),
         _ => "Made a change".into(),

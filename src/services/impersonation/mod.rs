@@ -410,7 +410,7 @@ pub async fn elevate(
         ));
     }
     // In an account marked for review, changes need a reviewed read-write session.
-    if caller.user.impersonation_review_required {
+    if review::needed(&caller.user, Mode::ReadWrite, &state.config) {
         return Err(AppError::ReviewRequired);
     }
     if let Some(grant_id) = &active.record.grant_id {

@@ -94,7 +94,11 @@ pub async fn for_admin(
         kind::REVIEW_DECIDED => "REVIEW_DECIDED",
         _ => return Ok(None),
     };
-    if let Some(id) = &e.review_id {
+    if matches!(short, "REVIEW_REQUESTED" | "REVIEW_DECIDED") {
+        // Only the events that carry the review (not the requester's notice of it).
+        let Some(id) = &e.review_id else {
+            return Ok(None);
+        };
         let review = crate::services::review::find(conn, id).await?;
         return Ok(review.map(|r| AdminEvent {
             kind: short,
@@ -102,11 +106,7 @@ pub async fn for_admin(
             review: Some(r),
         }));
     }
-    let Some(id) = e
-        .impersonation_id
-        .as_ref()
-        .filter(|_| !short.starts_with("REVIEW"))
-    else {
+    let Some(id) = &e.impersonation_id else {
         return Ok(None);
     };
     Ok(impersonation::find_by_id(conn, id)

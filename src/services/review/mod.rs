@@ -66,9 +66,9 @@ fn with_status(s: ReviewStatus, now: DateTime<Utc>) -> Condition {
     }
 }
 
-/// Whether a session in `mode` into `target` needs a review.
+/// Whether a session in `mode` into `target` needs a review (the policy's rule).
 pub fn needed(target: &user::Model, mode: Mode, config: &crate::config::Config) -> bool {
-    target.impersonation_review_required && (mode == Mode::ReadWrite || config.review_read_only)
+    policy::needs_review(Target::of(target), mode, config.review_read_only)
 }
 
 /// The approved, unused, unexpired review of `requester_id` for `target_id`: the one the next

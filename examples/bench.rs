@@ -389,6 +389,7 @@ async fn seed(url: &str, users: usize) -> Seeded {
             totp_secret: Set(admin.then(|| secret.clone())),
             totp_enabled: Set(admin),
             totp_last_step: Set(None),
+            has_passkey: Set(false),
             current_team_id: Set(Some(tid.clone())),
             created_at: Set(now),
             updated_at: Set(now),

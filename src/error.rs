@@ -25,6 +25,12 @@ pub enum AppError {
         "this account needs a second admin's review to be changed: start a reviewed read-write session instead"
     )]
     ReviewRequired,
+    /// The operation needs a fresh proof (`IMPERSONATION_STEP_UP`): code STEP_UP_REQUIRED,
+    /// `extensions.methods` the kinds accepted.
+    #[error("{}", step_up_words(methods))]
+    StepUpRequired {
+        methods: &'static [crate::auth::step_up::Method],
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Invalid argument; `field` names the offending input.
@@ -38,6 +44,13 @@ pub enum AppError {
     /// Anything else. The detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+fn step_up_words(methods: &[crate::auth::step_up::Method]) -> &'static str {
+    match methods {
+        [crate::auth::step_up::Method::Passkey] => "confirm it is you with your passkey",
+        _ => "confirm it is you with your passkey or an authenticator code",
+    }
 }
 
 impl AppError {
@@ -62,6 +75,7 @@ impl AppError {
             AppError::BlockedWhileImpersonating | AppError::ReadOnlySession => {
                 "BLOCKED_WHILE_IMPERSONATING"
             }
+            AppError::StepUpRequired { .. } => "STEP_UP_REQUIRED",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
@@ -98,6 +112,10 @@ impl ErrorExtensions for AppError {
                 AppError::ReadOnlySession => e.set("reason", "READ_ONLY"),
                 AppError::ReviewRequired => e.set("reason", "REVIEW_REQUIRED"),
                 AppError::BadInput { field, .. } => e.set("field", *field),
+                AppError::StepUpRequired { methods } => e.set(
+                    "methods",
+                    methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                ),
                 AppError::RateLimited {
                     retry_after_seconds,
                 } => e.set("retryAfterSeconds", *retry_after_seconds),
@@ -147,6 +165,10 @@ mod tests {
                 "BLOCKED_WHILE_IMPERSONATING",
             ),
             (AppError::NotFound("user"), "NOT_FOUND"),
+            (
+                AppError::StepUpRequired { methods: &[] },
+                "STEP_UP_REQUIRED",
+            ),
             (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
             (
                 AppError::RateLimited {
@@ -173,6 +195,12 @@ mod tests {
             retry_after_seconds: 9,
         });
         assert_eq!(x.get("retryAfterSeconds"), Some(&Value::from(9)));
+        use crate::auth::step_up::Method;
+        let (_, x) = ext(AppError::StepUpRequired {
+            methods: &[Method::Passkey, Method::Totp],
+        });
+        let methods = Value::List(vec![Value::from("PASSKEY"), Value::from("TOTP")]);
+        assert_eq!(x.get("methods"), Some(&methods));
     }
 
     #[test]

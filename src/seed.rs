@@ -245,8 +245,17 @@ pub async fn banner(state: &AppState, addr: &str, seeded: bool) -> String {
     if state.config.environment != crate::config::Environment::Development {
         return banner;
     }
-    banner.push_str(&format!("Web console: http://{addr}/\n"));
-    banner.push_str(&format!("GraphiQL: http://{addr}/graphql\n"));
+    // The console where passkeys work: the WebAuthn origin, when it is this server's port.
+    let origin = &state.config.relying_party.origin;
+    let port = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let site = match origin.port_or_known_default() == port {
+        true => origin.as_str().trim_end_matches('/').to_string(),
+        false => format!("http://{addr}"),
+    };
+    banner.push_str(&format!("Web console: {site}/\n"));
+    banner.push_str(&format!("GraphiQL: {site}/graphql\n"));
     if !(seeded || demo_present(state).await.unwrap_or(false)) {
         return banner;
     }

@@ -40,13 +40,15 @@ impl AuthContext {
     /// by design (the impersonator passed theirs to start the session).
     pub fn two_factor_satisfied(&self) -> bool {
         !self.pre_two_factor
-            && (self.is_impersonating() || !self.user.totp_enabled || self.two_factor_authenticated)
+            && (self.is_impersonating()
+                || !self.user.two_factor_on()
+                || self.two_factor_authenticated)
     }
 
     /// The one rule for admin-only operations, fields and views: an admin whose own 2FA is
     /// on and passed by this token.
     pub fn is_admin_with_two_factor(&self) -> bool {
-        self.role.is_admin() && self.user.totp_enabled && self.two_factor_satisfied()
+        self.role.is_admin() && self.user.two_factor_on() && self.two_factor_satisfied()
     }
 
     /// Whether the schema may be introspected in production: 2FA admins acting as themselves.

@@ -4,6 +4,7 @@ pub mod context;
 pub mod password;
 pub mod policy;
 pub mod proof;
+pub mod step_up;
 pub mod tokens;
 pub mod totp;
 

@@ -169,7 +169,7 @@ impl<'a> Impersonator<'a> {
         Impersonator {
             id: &user.id,
             role: user.role,
-            two_factor_enabled: user.totp_enabled,
+            two_factor_enabled: user.two_factor_on(),
             is_impersonating,
         }
     }

@@ -7,6 +7,8 @@ pub use ws::WsLimits;
 mod opts;
 mod secret;
 pub mod smtp;
+mod webauthn;
+pub use webauthn::{RelyingParty, StepUp};
 
 use std::time::Duration;
 
@@ -76,6 +78,11 @@ pub struct Config {
     pub review_read_only: bool,
     /// How long a review request waits for a second admin (`IMPERSONATION_REVIEW_TTL_MINUTES`).
     pub review_ttl: chrono::Duration,
+    /// What starting a session, elevating one and approving a review need besides the
+    /// token's passed 2FA (`IMPERSONATION_STEP_UP`).
+    pub step_up: StepUp,
+    /// The WebAuthn relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGIN`).
+    pub relying_party: RelyingParty,
     /// Live events over WebSocket: the caps and the ping interval.
     pub ws: WsLimits,
     /// Allowed clock skew when checking `exp`, in seconds.
@@ -264,6 +271,13 @@ impl Config {
             })?;
         }
         c.jwt_secret = secret::jwt_secret(o.jwt_secret.as_deref(), &o.database_url)?;
+        c.step_up = webauthn::step_up(&o.impersonation_step_up)?;
+        c.relying_party = webauthn::relying_party(
+            o.webauthn_rp_id.as_deref(),
+            o.webauthn_origin.as_deref(),
+            c.environment,
+            &o.bind_addr,
+        )?;
         Ok(c)
     }
 
@@ -284,6 +298,8 @@ impl Config {
             ticket_url: None,
             review_read_only: false,
             review_ttl: chrono::Duration::minutes(60),
+            step_up: StepUp::None,
+            relying_party: RelyingParty::development("127.0.0.1:8080"),
             metrics_addr: None,
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
@@ -368,6 +384,10 @@ mod tests {
             "postgres://u:p@127.0.0.1/db",
             "--jwt-secret",
             "a-jwt-secret-that-is-long-enough-1234567",
+            "--webauthn-rp-id",
+            "crm.example.com",
+            "--webauthn-origin",
+            "https://crm.example.com",
         ];
         argv.extend_from_slice(args);
         Config::from_opts(&Cli::try_parse_from(argv).expect("parses").opts)

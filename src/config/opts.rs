@@ -75,6 +75,24 @@ pub struct Opts {
         global = true
     )]
     pub metrics_addr: String,
+    /// What `impersonate`, `elevateImpersonation` and `approveImpersonationReview` need besides
+    /// the token's passed 2FA: `none`, `any` (a fresh TOTP code or passkey each time) or
+    /// `passkey` (a fresh passkey assertion each time).
+    #[arg(
+        long,
+        env = "IMPERSONATION_STEP_UP",
+        default_value = "none",
+        global = true
+    )]
+    pub impersonation_step_up: String,
+    /// The WebAuthn relying party ID: the domain the console is served on (required in
+    /// production; development: `localhost`).
+    #[arg(long, env = "WEBAUTHN_RP_ID", global = true)]
+    pub webauthn_rp_id: Option<String>,
+    /// The console's origin, e.g. `https://crm.example.com` (required in production;
+    /// development: `http://localhost:<port of BIND_ADDR>`).
+    #[arg(long, env = "WEBAUTHN_ORIGIN", global = true)]
+    pub webauthn_origin: Option<String>,
     /// Where a ticket is read, with `{ticket}` for its reference, e.g.
     /// `https://help.example.com/t/{ticket}`: the customer's history links it.
     #[arg(long, env = "SUPPORT_TICKET_URL", global = true)]

@@ -11,12 +11,14 @@ pub mod impersonation_review;
 pub mod impersonation_setting;
 pub mod lead;
 pub mod notification;
+pub mod passkey;
 pub mod refresh_token;
 pub mod role;
 pub mod support_access_grant;
 pub mod team;
 pub mod team_member;
 pub mod user;
+pub mod webauthn_challenge;
 
 /// The `(table, column)` of every 64-bit integer column: SQLite declares them `INTEGER` like
 /// the 32-bit ones, and the SQLite writer (`db::writer`) reads each as its entity does.
@@ -45,10 +47,12 @@ pub fn big_integer_columns() -> Vec<(String, String)> {
     of::<impersonation_setting::Entity>(&mut out);
     of::<lead::Entity>(&mut out);
     of::<notification::Entity>(&mut out);
+    of::<passkey::Entity>(&mut out);
     of::<refresh_token::Entity>(&mut out);
     of::<support_access_grant::Entity>(&mut out);
     of::<team::Entity>(&mut out);
     of::<team_member::Entity>(&mut out);
     of::<user::Entity>(&mut out);
+    of::<webauthn_challenge::Entity>(&mut out);
     out
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub totp_enabled: bool,
     /// The last TOTP time step accepted, so a code is never accepted twice.
     pub totp_last_step: Option<i64>,
+    /// The user holds at least one passkey (`passkeys`).
+    pub has_passkey: bool,
     pub current_team_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
@@ -33,3 +35,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Two-factor authentication is on: a TOTP authenticator or a passkey.
+    pub fn two_factor_on(&self) -> bool {
+        self.totp_enabled || self.has_passkey
+    }
+}

@@ -1,6 +1,7 @@
 //! Read-only impersonation sessions, enforced where no mutation can forget it: in the
 //! pipeline, for every field of the mutation root. In a READ_ONLY session every mutation but
-//! `cancelImpersonation` and `elevateImpersonation` is `BLOCKED_WHILE_IMPERSONATING` with
+//! `cancelImpersonation`, `elevateImpersonation` and `startPasskeyAuthentication` (the
+//! admin's own passkey challenge, to elevate) is `BLOCKED_WHILE_IMPERSONATING` with
 //! `extensions.reason: "READ_ONLY"`, before its resolver runs (so it changes nothing), and the
 //! refusal is audited. A mutation added later is covered without anyone remembering.
 use std::sync::Arc;
@@ -15,8 +16,13 @@ use super::guards::refuse_and_audit;
 use crate::auth::context::RequestMeta;
 use crate::auth::proof::MayWrite;
 
-/// The mutations a READ_ONLY session may still make: leave, or ask to write.
-pub const ALLOWED: [&str; 2] = ["cancelImpersonation", "elevateImpersonation"];
+/// The mutations a READ_ONLY session may still make: leave, or ask to write (with a passkey
+/// challenge of the admin's own, which touches nothing of the customer's).
+pub const ALLOWED: [&str; 3] = [
+    "cancelImpersonation",
+    "elevateImpersonation",
+    "startPasskeyAuthentication",
+];
 
 pub struct ReadOnlySessions;
 

@@ -1,6 +1,7 @@
 //! The periodic sweep every server runs (from `serve`): the end of sessions nobody touched
 //! again (`session_ends::sweep_expired`), grants that lapsed (`support_access::expire_lapsed`,
-//! which tells the customer), and events older than a day. Each step is a conditional write,
+//! which tells the customer), passkey challenges past their 5 minutes, and events older than a
+//! day. Each step is a conditional write,
 //! so servers sweeping at once record each change once.
 use crate::state::AppState;
 
@@ -21,6 +22,9 @@ pub fn spawn(state: AppState) {
             }
             if let Err(e) = crate::services::support_access::expire_lapsed(&state).await {
                 tracing::warn!(error = %e, "support access sweep failed");
+            }
+            if let Err(e) = crate::services::accounts::passkeys::sweep_challenges(&state).await {
+                tracing::warn!(error = %e, "passkey challenge sweep failed");
             }
             let old = state.clock.now() - crate::events::KEPT;
             if let Err(e) = prune_events(&state, old).await {

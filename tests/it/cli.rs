@@ -14,7 +14,10 @@ fn bin() -> Command {
         .env_remove("JWT_SECRET")
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
-        .env("METRICS_ADDR", "127.0.0.1:0");
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        // Production needs the WebAuthn relying party named.
+        .env("WEBAUTHN_RP_ID", "localhost")
+        .env("WEBAUTHN_ORIGIN", "http://localhost:8080");
     c
 }
 

@@ -24,6 +24,7 @@ mod migrations;
 mod modes_and_switch;
 mod multi_process;
 mod operator;
+mod passkeys;
 mod per_operation;
 mod reviews;
 mod schema;

@@ -15,6 +15,9 @@ fn bin(dir: &std::path::Path) -> Command {
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
         .env("METRICS_ADDR", "127.0.0.1:0")
+        // Production needs the WebAuthn relying party named.
+        .env("WEBAUTHN_RP_ID", "localhost")
+        .env("WEBAUTHN_ORIGIN", "http://localhost:8080")
         .current_dir(dir);
     c
 }

@@ -214,6 +214,7 @@ async fn the_writer_stores_what_sqlx_stored_byte_for_byte() {
             totp_enabled: Set(true),
             totp_secret: Set(None),
             totp_last_step: Set(Some(59_123_456_789)),
+            has_passkey: Set(false),
             impersonation_allowed: Set(false),
             impersonation_requires_approval: Set(true),
             impersonation_review_required: Set(true),

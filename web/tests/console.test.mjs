@@ -14,6 +14,10 @@
 //    and her banner goes by itself; the global switch off and on. Then the other screens
 //    (history, audit log with a filter, 2FA enrolment through to "on"), a keyboard-only
 //    sign-in, a reload that keeps the session, and a 390-px phone screen.
+// 4. Four-eyes review, in two contexts.
+// 5. Passkeys on a second server (IMPERSONATION_STEP_UP=passkey) at http://localhost:<port>,
+//    with Chromium's virtual authenticator: registration on the Profile page, sign-in with
+//    the passkey, and a step-up into a session.
 // Each screen is checked with axe-core (no serious or critical violations) and saved as a
 // screenshot in web/test-results/console-*.png. Any console error fails the run.
 //
@@ -23,6 +27,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { URI } from 'otpauth';
@@ -44,8 +49,8 @@ function ok(cond, msg) {
 const dir = mkdtempSync(join(tmpdir(), 'crm-console-'));
 const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' };
 
-async function startServer() {
-  const child = spawn(binary, [], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(cwd = dir, extra = {}) {
+  const child = spawn(binary, [], { cwd, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise((done, no) => {
     const timer = setTimeout(() => no(new Error('server did not start')), 60_000);
@@ -61,12 +66,23 @@ async function startServer() {
 }
 
 /** A demo admin's TOTP code, as their authenticator shows it (`--next`: the next step's). */
-function totp(email, next = false) {
+function totp(email, next = false, cwd = dir) {
   const args = ['demo-totp', email, ...(next ? ['--next'] : [])];
-  return execFileSync(binary, args, { cwd: dir, env: { ...env, RUST_LOG: 'error' } }).toString().trim().split('\n').pop();
+  return execFileSync(binary, args, { cwd, env: { ...env, RUST_LOG: 'error' } }).toString().trim().split('\n').pop();
+}
+
+/** A loopback port nobody listens on now (the passkey server's origin must name its port). */
+function freePort() {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
 }
 
 const { child, port } = await startServer();
+const servers = [];
 const base = `http://127.0.0.1:${port}`;
 const problems = [];
 const browser = await chromium.launch({
@@ -82,8 +98,8 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   pages.push(page);
   await page.route('**/*', (route) => {
     const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') return route.continue();
-    problems.push(`request outside 127.0.0.1: ${url.href}`);
+    if (url.hostname === '127.0.0.1' || url.hostname === 'localhost') return route.continue();
+    problems.push(`request outside 127.0.0.1 and localhost: ${url.href}`);
     return route.abort();
   });
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
@@ -585,6 +601,62 @@ try {
   await ada.getByText(/Your session as Olivia ended: ended by an admin/).waitFor(WAIT);
   ok(!(await banner(ada).isVisible()), "the reviewer ended Ada's session and her banner went");
 
+  // ---- 5. Passkeys, on a server that asks a passkey for every session
+  // (IMPERSONATION_STEP_UP=passkey), at http://localhost:<port> (WebAuthn needs a domain, and
+  // localhost is a secure context), with Chromium's virtual authenticator (DevTools protocol).
+  const passkeyPort = await freePort();
+  const passkeyDir = mkdtempSync(join(tmpdir(), 'crm-passkeys-'));
+  const second = await startServer(passkeyDir, { BIND_ADDR: `127.0.0.1:${passkeyPort}`, IMPERSONATION_STEP_UP: 'passkey' });
+  servers.push(second.child);
+  const local = `http://localhost:${passkeyPort}`;
+  const pk = await newPage();
+  const cdp = await pk.context().newCDPSession(pk);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const signInAt = async () => {
+    await pk.goto(`${local}/`);
+    await pk.getByLabel('Email').fill('admin@demo.test');
+    await pk.getByLabel('Password').fill('demo-admin-1');
+    await pk.getByRole('button', { name: 'Sign in' }).click();
+    await pk.getByRole('heading', { name: 'Two-factor authentication' }).waitFor(WAIT);
+  };
+  await signInAt();
+  await pk.getByLabel('The 6-digit code from your authenticator app').fill(totp('admin@demo.test', false, passkeyDir));
+  await pk.getByRole('button', { name: 'Verify' }).click();
+  await pk.getByTestId('who').waitFor(WAIT);
+  // Registration on the Profile page: a name and the password.
+  await pk.getByRole('link', { name: 'Profile' }).click();
+  const keys = pk.getByRole('group', { name: 'Passkeys' });
+  await keys.getByText('No passkeys yet.').waitFor(WAIT);
+  await keys.getByLabel('Passkey name').fill('Virtual key');
+  await keys.getByLabel('Current password').fill('demo-admin-1');
+  await keys.getByRole('button', { name: 'Add a passkey' }).click();
+  await keys.getByTestId('passkey').filter({ hasText: 'Virtual key' }).waitFor(WAIT);
+  ok((await keys.getByTestId('passkey').textContent()).includes('not used yet'), 'the new passkey is listed, not used yet');
+  await axe(pk, 'profile with a passkey');
+  await shot(pk, 'passkeys');
+  // Sign-in's second step with the passkey instead of a code.
+  await pk.getByRole('button', { name: 'Sign out' }).click();
+  await signInAt();
+  await pk.getByRole('button', { name: 'Use a passkey' }).click();
+  await pk.getByTestId('who').waitFor(WAIT);
+  ok(await pk.getByTestId('who').textContent() === 'Ada Admin', 'signed in with the passkey');
+  // A session needs a fresh passkey assertion: the dialog asks for it, then starts.
+  await pk.getByRole('link', { name: 'Teams', exact: true }).click();
+  await row(pk, 'olivia@demo.test').getByRole('button', { name: /^Impersonate/ }).click();
+  const stepUpDialog = pk.getByRole('dialog');
+  await stepUpDialog.getByLabel(/Reason/).fill('Ticket #99: check the invoice');
+  await stepUpDialog.getByRole('button', { name: 'Start session' }).click();
+  await stepUpDialog.getByText("Confirm it's you.").waitFor(WAIT);
+  ok(await stepUpDialog.getByLabel('Authenticator code').count() === 0, 'a passkey-only deployment offers no code');
+  await axe(pk, 'step-up');
+  await shot(pk, 'step-up');
+  await stepUpDialog.getByRole('button', { name: 'Use a passkey' }).click();
+  await banner(pk).waitFor(WAIT);
+  ok((await banner(pk).textContent()).includes('Signed in as Olivia'), 'the session started after the passkey step-up');
+
   ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
   console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);
 } catch (e) {
@@ -598,4 +670,5 @@ try {
 } finally {
   await browser.close();
   child.kill();
+  for (const c of servers) c.kill();
 }

@@ -11,6 +11,7 @@ use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
 use crate::graphql::guards::{as_themselves, may_write};
+use crate::services::accounts::passkeys::{self, Purpose};
 use crate::services::accounts::profile::{self, ProfileInput};
 use crate::services::accounts::signup::{self, NewAccount};
 use crate::services::work::comments::{self, CommentTarget};
@@ -191,6 +192,83 @@ impl AccountMutation {
         Ok(true)
     }
 
+    /// A challenge to add a passkey (signed in as oneself, 2FA passed if on).
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn start_passkey_registration(&self, ctx: &Context<'_>) -> Result<PasskeyChallenge> {
+        let c = passkeys::start_registration(state(ctx)?, as_themselves(ctx).await?).await?;
+        Ok(c.into())
+    }
+
+    /// Keeps the passkey the browser created for the challenge, named `name`, with the
+    /// current password. A user with a passkey has 2FA on; if it is their first second
+    /// factor, their other sign-ins end (sign in again with the passkey).
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn finish_passkey_registration(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        password: String,
+        response: PasskeyResponse,
+    ) -> Result<Passkey> {
+        let row = passkeys::finish_registration(
+            state(ctx)?,
+            as_themselves(ctx).await?,
+            &name,
+            &password,
+            response.answer(),
+            &request_meta(ctx),
+        )
+        .await?;
+        Ok(Passkey(row))
+    }
+
+    /// Removes one of the caller's passkeys, with the current password. Removing the last
+    /// second factor turns 2FA off, as `turnOffTwoFactor` does.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn delete_passkey(&self, ctx: &Context<'_>, id: ID, password: String) -> Result<bool> {
+        let (s, meta) = (state(ctx)?, request_meta(ctx));
+        passkeys::delete(s, as_themselves(ctx).await?, &id, &password, &meta).await?;
+        Ok(true)
+    }
+
+    /// A challenge for the caller's passkeys: the second step of sign-in
+    /// (`authenticateWithPasskey`), or a step-up for an operation. `purpose` binds the
+    /// challenge to one kind of operation; without it, the answer proves any one operation.
+    /// In an impersonation session, the challenge is the admin's own (for
+    /// `elevateImpersonation`).
+    #[graphql(guard = "SignedIn")]
+    async fn start_passkey_authentication(
+        &self,
+        ctx: &Context<'_>,
+        purpose: Option<Purpose>,
+    ) -> Result<PasskeyChallenge> {
+        let c = caller(ctx)?;
+        Ok(
+            passkeys::start_authentication(state(ctx)?, c.true_user(), purpose)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Completes sign-in for a user with a passkey, as `authenticateTwoFactor` does with a
+    /// code.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(SignedIn)")]
+    async fn authenticate_with_passkey(
+        &self,
+        ctx: &Context<'_>,
+        response: PasskeyResponse,
+    ) -> Result<AuthPayload> {
+        Ok(AuthPayload(
+            passkeys::authenticate(
+                state(ctx)?,
+                as_themselves(ctx).await?,
+                response.answer(),
+                &request_meta(ctx),
+            )
+            .await?,
+        ))
+    }
+
     /// SUPER_ADMIN only; nobody changes their own role.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
@@ -333,7 +411,9 @@ impl ImpersonationMutation {
     /// ticket's reference (at most 100 characters; required with IMPERSONATION_REQUIRE_TICKET;
     /// under a grant that has one, the grant's when not given), shown to the customer beside
     /// the reason. `teamId`: the customer's team to start in (one of theirs, else NOT_FOUND);
-    /// their current team when not given; the token's team claim is it.
+    /// their current team when not given; the token's team claim is it. `stepUp`: the fresh
+    /// proof IMPERSONATION_STEP_UP asks for (else STEP_UP_REQUIRED with `extensions.methods`),
+    /// checked once the policy allows the session.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
     async fn impersonate(
         &self,
@@ -343,6 +423,7 @@ impl ImpersonationMutation {
         mode: Option<Mode>,
         ticket: Option<String>,
         team_id: Option<ID>,
+        step_up: Option<StepUp>,
     ) -> Result<AuthPayload> {
         let s = state(ctx)?;
         let meta = request_meta(ctx);
@@ -352,6 +433,7 @@ impl ImpersonationMutation {
             mode,
             ticket: ticket.as_deref(),
             team_id: team_id.as_ref().map(|t| t.as_str()),
+            proof: StepUp::proof(step_up.as_ref(), None),
         };
         let session = impersonation::start(s, caller(ctx)?, ask, &meta).await?;
         if let Some(active) = &session.context.impersonation {
@@ -362,18 +444,22 @@ impl ImpersonationMutation {
         Ok(AuthPayload(session))
     }
 
-    /// Turns the caller's READ_ONLY session into READ_WRITE, with the impersonator's own
-    /// current TOTP code and a reason. Audited; the customer's history shows it.
+    /// Turns the caller's READ_ONLY session into READ_WRITE, with a fresh proof of the
+    /// impersonator (their current TOTP `code`, or `stepUp`: a code or a passkey's answer;
+    /// with IMPERSONATION_STEP_UP=passkey, a passkey only) and a reason. Without one,
+    /// STEP_UP_REQUIRED. Audited; the customer's history shows it.
     #[graphql(guard = "SignedIn")]
     async fn elevate_impersonation(
         &self,
         ctx: &Context<'_>,
-        code: String,
+        code: Option<String>,
         reason: String,
+        step_up: Option<StepUp>,
     ) -> Result<Impersonation> {
         let s = state(ctx)?;
         let meta = request_meta(ctx);
-        let record = impersonation::elevate(s, caller(ctx)?, &code, &reason, &meta).await?;
+        let proof = StepUp::proof(step_up.as_ref(), code.as_deref());
+        let record = impersonation::elevate(s, caller(ctx)?, proof, &reason, &meta).await?;
         Ok(Impersonation(record))
     }
 

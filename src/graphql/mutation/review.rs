@@ -5,7 +5,7 @@ use crate::entities::impersonation::Mode;
 use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{AdminWithTwoFactor, NotImpersonating};
 use crate::graphql::state;
-use crate::graphql::types::{ImpersonationReview, User};
+use crate::graphql::types::{ImpersonationReview, StepUp, User};
 use crate::services::review;
 
 #[derive(Default)]
@@ -61,15 +61,18 @@ impl ReviewMutation {
     /// Another admin approves: never the requester (FORBIDDEN), only an admin who could enter
     /// the account themselves; a review that is not PENDING is BAD_USER_INPUT, and of racing
     /// decisions exactly one wins. The requester has 15 minutes to start the session.
+    /// `stepUp`: the fresh proof IMPERSONATION_STEP_UP asks for (else STEP_UP_REQUIRED).
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::ADMIN)")]
     async fn approve_impersonation_review(
         &self,
         ctx: &Context<'_>,
         id: ID,
         note: Option<String>,
+        step_up: Option<StepUp>,
     ) -> Result<ImpersonationReview> {
         let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        let r = review::decide(s, c, &id, true, note.as_deref(), &meta).await?;
+        let proof = StepUp::proof(step_up.as_ref(), None);
+        let r = review::decide(s, c, &id, true, note.as_deref(), proof, &meta).await?;
         Ok(ImpersonationReview(r))
     }
 
@@ -82,7 +85,8 @@ impl ReviewMutation {
         note: String,
     ) -> Result<ImpersonationReview> {
         let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
-        let r = review::decide(s, c, &id, false, Some(&note), &meta).await?;
+        let proof = Default::default();
+        let r = review::decide(s, c, &id, false, Some(&note), proof, &meta).await?;
         Ok(ImpersonationReview(r))
     }
 

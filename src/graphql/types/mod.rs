@@ -3,6 +3,7 @@
 mod audit;
 mod businesses;
 mod impersonation;
+mod passkeys;
 mod review;
 mod support_access;
 mod teams;
@@ -18,6 +19,7 @@ use async_graphql::{Context, OutputType, Result};
 pub use audit::AuditLog;
 pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
+pub use passkeys::{Passkey, PasskeyChallenge, PasskeyResponse, StepUp};
 pub use review::ImpersonationReview;
 pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;

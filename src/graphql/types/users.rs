@@ -73,7 +73,7 @@ impl User {
     /// Visible as `email` is.
     async fn is_two_factor_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
         self.contact(ctx).await?;
-        Ok(self.0.totp_enabled)
+        Ok(self.0.two_factor_on())
     }
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
@@ -221,7 +221,17 @@ impl CurrentUser {
         Ok(rows.into_iter().map(SupportAccessGrant).collect())
     }
     async fn is_two_factor_enabled(&self) -> bool {
+        self.0.user.two_factor_on()
+    }
+    /// A TOTP authenticator app is on (one of the second factors `isTwoFactorEnabled` counts).
+    async fn is_totp_enabled(&self) -> bool {
         self.0.user.totp_enabled
+    }
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, ctx: &Context<'_>) -> Result<Vec<super::Passkey>> {
+        let s = state(ctx)?;
+        let rows = crate::services::accounts::passkeys::list(&s.db, &self.0.user.id).await?;
+        Ok(rows.into_iter().map(super::Passkey).collect())
     }
     async fn is_two_factor_authenticated(&self) -> bool {
         self.0.two_factor_authenticated

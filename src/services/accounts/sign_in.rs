@@ -47,7 +47,7 @@ pub async fn issue_session(
     let grant = AccessGrant {
         user_id: &user.id,
         team_id: team_id.as_deref(),
-        two_factor_enabled: user.totp_enabled,
+        two_factor_enabled: user.two_factor_on(),
         two_factor_authenticated,
         impersonation: None,
     };
@@ -152,10 +152,10 @@ pub async fn login(
         )
         .team(team.as_deref())
         .meta(meta)
-        .details(serde_json::json!({ "twoFactorPending": user.totp_enabled })),
+        .details(serde_json::json!({ "twoFactorPending": user.two_factor_on() })),
     )
     .await?;
-    let refresh = if user.totp_enabled {
+    let refresh = if user.two_factor_on() {
         Refresh::Without
     } else {
         Refresh::NewFamily
@@ -205,7 +205,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> AppRe
     )
     .await?;
     // Refresh tokens are only issued to sessions past 2FA.
-    let two_factor = user.totp_enabled;
+    let two_factor = user.two_factor_on();
     let session = issue_session(
         state,
         &txn,

@@ -52,6 +52,7 @@ pub async fn create_user_with_team(
         totp_secret: Set(None),
         totp_enabled: Set(false),
         totp_last_step: Set(None),
+        has_passkey: Set(false),
         current_team_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

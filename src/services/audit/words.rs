@@ -103,6 +103,11 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::TWO_FACTOR_ENABLED => "Turned on two-factor authentication".into(),
         a::TWO_FACTOR_AUTHENTICATED => "Confirmed a two-factor code".into(),
         a::TWO_FACTOR_DISABLED => "Turned off two-factor authentication".into(),
+        a::PASSKEY_ADDED => format!("Added a passkey{}", quoted(&d, "name")),
+        a::PASSKEY_REMOVED => format!("Removed a passkey{}", quoted(&d, "name")),
+        a::PASSKEY_AUTHENTICATED => "Confirmed the sign-in with a passkey".into(),
+        a::PASSKEY_FAILED => "A passkey's answer was refused".into(),
+        a::PASSKEY_CHANGE_FAILED => "Adding or removing a passkey was refused".into(),
         a::ROLE_CHANGED => "Changed a person's role".into(),
         a::TEAM_CREATED => format!("Created {record}"),
         a::TEAM_SWITCHED => format!("Switched to {record}"),
@@ -285,6 +290,11 @@ mod tests {
             a::IMPERSONATION_REVIEW_APPROVED,
             a::IMPERSONATION_REVIEW_DENIED,
             a::IMPERSONATION_REVIEW_WITHDRAWN,
+            a::PASSKEY_ADDED,
+            a::PASSKEY_REMOVED,
+            a::PASSKEY_AUTHENTICATED,
+            a::PASSKEY_FAILED,
+            a::PASSKEY_CHANGE_FAILED,
         ] {
             let text = summary(&row(action, None, None), None);
             assert_ne!(text, "Made a change", "{action} has no words");

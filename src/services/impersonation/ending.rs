@@ -259,7 +259,7 @@ pub async fn end_for_user_change(
     let mut n = 0;
     let cause = if before.role.is_admin() && !after.role.is_admin() {
         Some("IMPERSONATOR_NOT_ADMIN")
-    } else if before.totp_enabled && !after.totp_enabled {
+    } else if before.two_factor_on() && !after.two_factor_on() {
         Some("IMPERSONATOR_TWO_FACTOR_OFF")
     } else if before.password_hash != after.password_hash {
         Some("IMPERSONATOR_PASSWORD_CHANGED")

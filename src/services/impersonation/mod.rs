@@ -25,7 +25,9 @@ use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self, Mode};
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::passkeys::Purpose;
 use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::accounts::step_up;
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{EndReason, end_once};
@@ -54,6 +56,8 @@ pub struct StartAsk<'a> {
     pub ticket: Option<&'a str>,
     /// The customer's team to start in (one of theirs); their current team when not given.
     pub team_id: Option<&'a str>,
+    /// The fresh proof `IMPERSONATION_STEP_UP` asks for.
+    pub proof: step_up::Proof<'a>,
 }
 
 /// Starts impersonating `target_id`: stores the record and its audit row in one transaction
@@ -70,6 +74,7 @@ pub async fn start(
         mode,
         ticket,
         team_id,
+        proof,
     } = ask;
     let reason = validation::optional_reason("reason", reason)?;
     let ticket = validation::ticket(ticket, state.config.require_ticket)?;
@@ -106,6 +111,18 @@ pub async fn start(
             return Err(AppError::ImpersonationDenied(reason));
         }
     };
+    // Allowed: now the fresh proof, if the deployment asks one (after the policy, so that a
+    // refusal never costs the admin a touch of their authenticator).
+    let proved = step_up::require(
+        state,
+        caller.true_user(),
+        proof,
+        Purpose::Impersonate,
+        false,
+        meta,
+    )
+    .await?
+    .map(|m| m.as_str());
     // The review is used only where the session needs one (the policy checked its mode).
     let review = review.filter(|r| r.mode == mode && review::needed(&target, mode, &state.config));
     let reviewer = match review.as_ref().and_then(|r| r.reviewer_id.as_deref()) {
@@ -193,6 +210,7 @@ pub async fn start(
                 "ticket": ticket,
                 "teamId": target_team,
                 "reviewId": review.as_ref().map(|r| &r.id),
+                "stepUp": proved,
             }))
             .meta(meta),
         )
@@ -394,7 +412,7 @@ pub async fn list(
 pub async fn elevate(
     state: &AppState,
     caller: &AuthContext,
-    code: &str,
+    proof: step_up::Proof<'_>,
     reason: &str,
     meta: &RequestMeta,
 ) -> AppResult<impersonation::Model> {
@@ -421,8 +439,18 @@ pub async fn elevate(
             ));
         }
     }
-    crate::services::accounts::two_factor::verify_totp(state, &active.impersonator, code, meta)
-        .await?;
+    // Elevation always takes a fresh proof of the admin: their code, or (by the step-up rule)
+    // a passkey.
+    let proved = step_up::require(
+        state,
+        &active.impersonator,
+        proof,
+        Purpose::Elevate,
+        true,
+        meta,
+    )
+    .await?
+    .map(|m| m.as_str());
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let changed = impersonation::Entity::update_many()
@@ -451,7 +479,9 @@ pub async fn elevate(
     }
     let entry = Entry::for_caller(action::IMPERSONATION_ELEVATED, caller, meta, now)
         .entity("Impersonation", &active.record.id)
-        .details(serde_json::json!({ "reason": reason, "from": "READ_ONLY", "to": "READ_WRITE" }));
+        .details(serde_json::json!({
+            "reason": reason, "from": "READ_ONLY", "to": "READ_WRITE", "stepUp": proved,
+        }));
     audit::record(&txn, entry).await?;
     // The customer is told: support can now change things (the caller's user is the target).
     let message = format!(

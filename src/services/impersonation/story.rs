@@ -236,6 +236,14 @@ fn change(field: &str) -> (&'static str, &'static str) {
             "Changed your two-factor settings",
             "change your two-factor settings",
         ),
+        "startPasskeyRegistration"
+        | "finishPasskeyRegistration"
+        | "deletePasskey"
+        | "authenticateWithPasskey" => ("Changed your passkeys", "change your passkeys"),
+        "startPasskeyAuthentication" => (
+            "Got ready to confirm their own identity",
+            "get ready to confirm their own identity",
+        ),
         "createTeam" => ("Created a team", "create a team"),
         "switchTeam" => ("Switched to {}", "switch to {}"),
         "markNotificationsRead" => ("Marked your notices read", "mark your notices read"),
@@ -262,6 +270,7 @@ fn why(outcome: &str, read_only: bool) -> &'static str {
         "FORBIDDEN" | "IMPERSONATION_DENIED" | "TWO_FACTOR_REQUIRED" => "refused, not allowed",
         "UNAUTHENTICATED" => "refused, the session had ended",
         "RATE_LIMITED" => "refused, too many attempts",
+        "STEP_UP_REQUIRED" => "refused, support had to confirm their identity first",
         "NOT_FOUND" => "it was not found",
         "BAD_USER_INPUT" => "what was entered was not accepted",
         _ => "it did not go through",
@@ -583,6 +592,7 @@ mod tests {
             totp_secret: None,
             totp_enabled: true,
             totp_last_step: None,
+            has_passkey: false,
             current_team_id: None,
             created_at: at(8, 0),
             updated_at: at(8, 0),

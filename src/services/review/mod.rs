@@ -22,6 +22,8 @@ use crate::entities::impersonation_review::{self as review, ReviewStatus};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
+use crate::services::accounts::passkeys::Purpose;
+use crate::services::accounts::step_up;
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::kill_switch;
@@ -270,6 +272,7 @@ pub async fn decide(
     id: &str,
     approve: bool,
     note: Option<&str>,
+    proof: step_up::Proof<'_>,
     meta: &RequestMeta,
 ) -> AppResult<review::Model> {
     let now = state.clock.now();
@@ -299,6 +302,20 @@ pub async fn decide(
     if status(&r, now) != ReviewStatus::Pending {
         return Err(not_pending(&r, now));
     }
+    // An approval opens a sensitive account: IMPERSONATION_STEP_UP asks a fresh proof of it.
+    let proved = match approve {
+        true => step_up::require(
+            state,
+            &caller.user,
+            proof,
+            Purpose::ApproveReview,
+            false,
+            meta,
+        )
+        .await?
+        .map(|m| m.as_str()),
+        false => None,
+    };
     let (to, until, act) = match approve {
         true => (
             ReviewStatus::Approved,
@@ -334,7 +351,7 @@ pub async fn decide(
         now,
     )
     .entity("ImpersonationReview", &r.id)
-    .details(serde_json::json!({ "note": note, "requesterId": r.requester_id }))
+    .details(serde_json::json!({ "note": note, "requesterId": r.requester_id, "stepUp": proved }))
     .meta(meta);
     audit::record(&txn, entry).await?;
     let r = get(&txn, id).await?;

@@ -350,6 +350,9 @@ pub fn server_command(dir: &std::path::Path) -> std::process::Command {
         .env("RUST_LOG", "warn")
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("METRICS_ADDR", "127.0.0.1:0")
+        // Production needs the WebAuthn relying party named.
+        .env("WEBAUTHN_RP_ID", "localhost")
+        .env("WEBAUTHN_ORIGIN", "http://localhost:8080")
         .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());

@@ -8,6 +8,7 @@ import { useLocation } from 'wouter';
 import { graphql } from '../../generated/gql';
 import type { Me } from './me';
 import { returnToOwnAccount, setSession, useSession } from './session';
+import { passkeyAnswer, type StepUpInput } from './passkeys';
 import { ErrorText, MODE_EVENT, useNow } from './ui';
 import { endReason, left, mode } from './words';
 
@@ -20,8 +21,8 @@ const StopDoc = graphql(`
   mutation Stop { cancelImpersonation { accessToken refreshToken expiresAt } }
 `);
 const ElevateDoc = graphql(`
-  mutation Elevate($code: String!, $reason: String!) {
-    elevateImpersonation(code: $code, reason: $reason) { id mode }
+  mutation Elevate($code: String, $reason: String!, $stepUp: StepUp) {
+    elevateImpersonation(code: $code, reason: $reason, stepUp: $stepUp) { id mode }
   }
 `);
 
@@ -38,6 +39,17 @@ export function Banner({ me }: { me: Me }) {
   const [reason, setReason] = useState('');
   const [warned, setWarned] = useState(false);
   const [confirmed, setConfirmed] = useState(false);
+  const [passkeyError, setPasskeyError] = useState<Error | null>(null);
+  // Elevation takes a fresh proof: the admin's code, or their passkey.
+  const allow = async (stepUp?: StepUpInput) => {
+    const r = await elevate({ reason, stepUp: stepUp ?? null });
+    if (r.data) {
+      setLive((l) => ({ ...l, mode: r.data!.elevateImpersonation.mode }));
+      setAsking(false);
+      setCode('');
+      setConfirmed(true);
+    }
+  };
   const first = me.name.split(' ')[0];
 
   useSubscription({ query: CurrentDoc }, (_prev, ev) => {
@@ -121,25 +133,34 @@ export function Banner({ me }: { me: Me }) {
           className="elevate"
           onSubmit={async (e) => {
             e.preventDefault();
-            const r = await elevate({ code, reason });
-            if (r.data) {
-              setLive((l) => ({ ...l, mode: r.data!.elevateImpersonation.mode }));
-              setAsking(false);
-              setCode('');
-              setConfirmed(true);
-            }
+            await allow(code.trim() ? { code: code.trim() } : undefined);
           }}
         >
           <label>
-            Your authenticator code
-            <input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required />
+            Why changes are needed
+            <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required />
           </label>
           <label>
-            Why changes are needed
-            <input value={reason} onChange={(e) => setReason(e.target.value)} required />
+            Your authenticator code
+            <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} />
           </label>
           <button type="submit">Allow changes</button>
+          <button
+            type="button"
+            disabled={!reason.trim()}
+            onClick={async () => {
+              setPasskeyError(null);
+              try {
+                await allow({ passkey: await passkeyAnswer('ELEVATE') });
+              } catch (e) {
+                setPasskeyError(e as Error);
+              }
+            }}
+          >
+            Allow with a passkey
+          </button>
           <button type="button" className="link" onClick={() => setAsking(false)}>Cancel</button>
+          <ErrorText error={passkeyError} />
         </form>
       )}
       <ErrorText error={stopped.error ?? elevated.error} />

@@ -12,6 +12,8 @@ export const MeDoc = graphql(`
       role
       isTwoFactorEnabled
       isTwoFactorAuthenticated
+      isTotpEnabled
+      passkeys { id name createdAt lastUsedAt }
       impersonationAllowed
       impersonationRequiresApproval
       impersonationReviewRequired

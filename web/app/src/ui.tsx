@@ -18,6 +18,7 @@ export function message(error: CombinedError | Error): string {
     if (code === 'UNAUTHENTICATED') return 'Your session has ended: sign in again.';
     if (code === 'FORBIDDEN') return 'You are not allowed to do that.';
     if (code === 'NOT_FOUND') return 'Not found: it may have been removed, or it is not yours to see.';
+    if (code === 'STEP_UP_REQUIRED') return 'Confirm it is you first: with your passkey, or a code where allowed.';
     if (code === 'RATE_LIMITED') return 'Too many attempts: wait a few minutes and try again.';
     if (code === 'INTERNAL') return 'Something went wrong on the server. Try again.';
     // BAD_USER_INPUT and the rest: the server's message is written for people.

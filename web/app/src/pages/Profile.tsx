@@ -2,11 +2,13 @@
 // password. While impersonating, the customer's security and consent settings are disabled
 // (the server refuses them too) and say why.
 import { useEffect, useState } from 'react';
-import { useMutation } from 'urql';
+import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
-import { isAdmin, type Me } from '../me';
+import { MeDoc, isAdmin, type Me } from '../me';
+import { addPasskey, signInWithPasskey } from '../passkeys';
 import { setSession } from '../session';
 import { ErrorText, Page } from '../ui';
+import { when } from '../words';
 
 const UpdateDoc = graphql(`
   mutation UpdateProfile($input: UpdateProfileInput!) {
@@ -23,6 +25,9 @@ const TurnOnDoc = graphql(`
 `);
 const TurnOffDoc = graphql(`
   mutation TurnOffTwoFactor($code: String!) { turnOffTwoFactor(code: $code) }
+`);
+const DeletePasskeyDoc = graphql(`
+  mutation DeletePasskey($id: ID!, $password: String!) { deletePasskey(id: $id, password: $password) }
 `);
 const PasswordDoc = graphql(`
   mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
@@ -51,6 +56,7 @@ export function Profile({ me }: { me: Me }) {
       </form>
       <Consent me={me} disabled={impersonating} describedBy={locked} />
       <TwoFactor me={me} disabled={impersonating} describedBy={locked} />
+      <Passkeys me={me} disabled={impersonating} describedBy={locked} />
       <Password disabled={impersonating} describedBy={locked} />
     </Page>
   );
@@ -118,7 +124,7 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
   return (
     <fieldset className="card stack" disabled={disabled} aria-describedby={describedBy}>
       <legend>Two-factor authentication</legend>
-      {me.isTwoFactorEnabled ? (
+      {me.isTotpEnabled ? (
         <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await turnOff({ code }); if (r.data) setDone('Two-factor authentication is off.'); }}>
           <p>On. To turn it off, enter a current code.</p>
           <label>Code<input inputMode="numeric" value={code} onChange={(e) => setCode(e.target.value)} required /></label>
@@ -150,6 +156,87 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
       )}
       {done && <p role="status">{done}</p>}
       <ErrorText error={secret.error ?? on.error ?? off.error} />
+    </fieldset>
+  );
+}
+
+/** Passkeys: the list, add (a name and the password), remove (the password). A first second
+ *  factor signs the other devices out, so the console signs in again with the new passkey. */
+function Passkeys({ me, disabled, describedBy }: { me: Me; disabled: boolean; describedBy?: string }) {
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [removePassword, setRemovePassword] = useState('');
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+  const [, refetchMe] = useQuery({ query: MeDoc, pause: true });
+  const [removed, remove] = useMutation(DeletePasskeyDoc);
+  const reload = () => refetchMe({ requestPolicy: 'network-only' });
+  return (
+    <fieldset className="card stack" disabled={disabled} aria-describedby={describedBy}>
+      <legend>Passkeys</legend>
+      <p className="hint">A passkey signs you in with this device's screen lock or a security key: nothing to type, and a fake site cannot use it.</p>
+      {me.passkeys.length === 0 ? (
+        <p>No passkeys yet.</p>
+      ) : (
+        <ul className="stack" aria-label="Your passkeys">
+          {me.passkeys.map((p) => (
+            <li key={p.id} data-testid="passkey" className="stack">
+              <span><strong>{p.name}</strong> · added {when(p.createdAt)} · {p.lastUsedAt ? `last used ${when(p.lastUsedAt)}` : 'not used yet'}</span>
+              {removing === p.id ? (
+                <form
+                  className="row"
+                  onSubmit={async (e) => {
+                    e.preventDefault();
+                    const r = await remove({ id: p.id, password: removePassword });
+                    if (r.data) {
+                      setRemoving(null);
+                      setRemovePassword('');
+                      setStatus(`Passkey “${p.name}” removed.`);
+                      reload();
+                    }
+                  }}
+                >
+                  <label>Current password<input type="password" autoComplete="current-password" value={removePassword} onChange={(e) => setRemovePassword(e.target.value)} required /></label>
+                  <button type="submit" className="danger">Remove {p.name}</button>
+                  <button type="button" className="link" onClick={() => setRemoving(null)}>Cancel</button>
+                </form>
+              ) : (
+                <button type="button" className="link" onClick={() => setRemoving(p.id)}>Remove <span className="sr-only">{p.name}</span></button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <form
+        className="stack"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setError(null);
+          setStatus(null);
+          try {
+            const first = !me.isTwoFactorEnabled;
+            await addPasskey(name.trim(), password);
+            setName('');
+            setPassword('');
+            if (first) {
+              // Two-factor authentication just came on: sign in with the new passkey.
+              setSession({ ...(await signInWithPasskey()), flash: 'Passkey added. Two-factor authentication is on.' });
+            } else {
+              setStatus('Passkey added.');
+              reload();
+            }
+          } catch (err) {
+            setError(err as Error);
+          }
+        }}
+      >
+        <label>Passkey name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} placeholder="Work laptop" /></label>
+        <label>Current password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+        <button type="submit">Add a passkey</button>
+      </form>
+      {status && <p role="status">{status}</p>}
+      <ErrorText error={error ?? removed.error} />
     </fieldset>
   );
 }

@@ -6,6 +6,8 @@ import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { ReviewsQuery } from '../../../generated/gql/graphql';
 import type { Me } from '../me';
+import { StepUpPrompt, useStepUp } from '../StepUp';
+import type { StepUpInput } from '../passkeys';
 import { ErrorText, Page } from '../ui';
 import { mode, when } from '../words';
 
@@ -24,7 +26,7 @@ const EventsDoc = graphql(`
   subscription ReviewEvents { impersonationEvents { kind at } }
 `);
 const ApproveDoc = graphql(`
-  mutation ApproveReview($id: ID!, $note: String) { approveImpersonationReview(id: $id, note: $note) { id status } }
+  mutation ApproveReview($id: ID!, $note: String, $stepUp: StepUp) { approveImpersonationReview(id: $id, note: $note, stepUp: $stepUp) { id status } }
 `);
 const DenyDoc = graphql(`
   mutation DenyReview($id: ID!, $note: String!) { denyImpersonationReview(id: $id, note: $note) { id status } }
@@ -89,6 +91,11 @@ function describe(r: Review): string {
 function PendingReview({ review, me, onDone }: { review: Review; me: Me; onDone: () => void }) {
   const [note, setNote] = useState('');
   const [approved, approve] = useMutation(ApproveDoc);
+  const stepUp = useStepUp(approved.error);
+  const approveWith = async (proof?: StepUpInput) => {
+    const r = await approve({ id: review.id, note: note || null, stepUp: proof ?? null });
+    if (r.data) onDone();
+  };
   const [denied, deny] = useMutation(DenyDoc);
   const [withdrawn, withdraw] = useMutation(WithdrawDoc);
   const own = review.requester.id === me.id;
@@ -103,7 +110,7 @@ function PendingReview({ review, me, onDone }: { review: Review; me: Me; onDone:
       ) : (
         <form className="row" onSubmit={(e) => e.preventDefault()}>
           <label>Note (required to deny)<input value={note} onChange={(e) => setNote(e.target.value)} maxLength={500} /></label>
-          <button type="button" onClick={async () => { const r = await approve({ id: review.id, note: note || null }); if (r.data) onDone(); }}>Approve</button>
+          <button type="button" onClick={() => void approveWith()}>Approve</button>
           <button
             type="button"
             className="danger"
@@ -113,6 +120,7 @@ function PendingReview({ review, me, onDone }: { review: Review; me: Me; onDone:
           </button>
         </form>
       )}
+      {stepUp && !own && <StepUpPrompt methods={stepUp} purpose="APPROVE_REVIEW" onProof={approveWith} />}
       <ErrorText error={approved.error ?? denied.error ?? withdrawn.error} />
     </li>
   );

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useMutation } from 'urql';
 import { graphql } from '../../../generated/gql';
 import { post, setSession, signOut, type Tokens } from '../session';
+import { signInWithPasskey } from '../passkeys';
 import { ErrorText, Page } from '../ui';
 
 const LOGIN = `mutation Login($email: String!, $password: String!) {
@@ -59,6 +60,7 @@ const TwoFactorDoc = graphql(`
 export function TwoFactorStep() {
   const [code, setCode] = useState('');
   const [result, authenticate] = useMutation(TwoFactorDoc);
+  const [passkeyError, setPasskeyError] = useState<Error | null>(null);
   return (
     <main id="main" className="center">
       <Page title="Two-factor authentication">
@@ -75,8 +77,22 @@ export function TwoFactorStep() {
             <input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required />
           </label>
           <button type="submit" disabled={result.fetching}>Verify</button>
+          <p className="hint">Or, with a passkey on this device or a security key:</p>
+          <button
+            type="button"
+            onClick={async () => {
+              setPasskeyError(null);
+              try {
+                setSession({ ...(await signInWithPasskey()) });
+              } catch (err) {
+                setPasskeyError(err as Error);
+              }
+            }}
+          >
+            Use a passkey
+          </button>
           <button type="button" className="link" onClick={() => void signOut()}>Use another account</button>
-          <ErrorText error={result.error} />
+          <ErrorText error={result.error ?? passkeyError} />
         </form>
       </Page>
     </main>

@@ -7,6 +7,8 @@ import { useLocation } from 'wouter';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
 import { getSession, setSession } from '../session';
+import { StepUpPrompt, useStepUp } from '../StepUp';
+import type { StepUpInput } from '../passkeys';
 import { ErrorText, Page, Pager, useAccountEvents } from '../ui';
 import { denial, when } from '../words';
 import { MeDoc } from '../me';
@@ -27,8 +29,8 @@ const TeamsDoc = graphql(`
   }
 `);
 const ImpersonateDoc = graphql(`
-  mutation Impersonate($userId: ID!, $reason: String, $mode: ImpersonationMode, $ticket: String, $teamId: ID) {
-    impersonate(userId: $userId, reason: $reason, mode: $mode, ticket: $ticket, teamId: $teamId) { accessToken refreshToken expiresAt }
+  mutation Impersonate($userId: ID!, $reason: String, $mode: ImpersonationMode, $ticket: String, $teamId: ID, $stepUp: StepUp) {
+    impersonate(userId: $userId, reason: $reason, mode: $mode, ticket: $ticket, teamId: $teamId, stepUp: $stepUp) { accessToken refreshToken expiresAt }
   }
 `);
 const AskReviewDoc = graphql(`
@@ -219,20 +221,25 @@ function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string;
   const [ticket, setTicket] = useState('');
   const [mode, setMode] = useState<ImpersonationMode>(modes.includes('READ_ONLY') ? 'READ_ONLY' : modes[0] ?? 'READ_ONLY');
   const [result, impersonate] = useMutation(ImpersonateDoc);
+  const stepUp = useStepUp(result.error);
   const [, navigate] = useLocation();
+  // The session starts in the team of the row it was started from; with a fresh proof when
+  // the server asked for one (STEP_UP_REQUIRED).
+  const start = async (proof?: StepUpInput) => {
+    const r = await impersonate({ userId: owner.id, reason, mode, ticket: ticket || null, teamId, stepUp: proof ?? null });
+    if (r.data) {
+      const own = getSession();
+      setSession({ ...r.data.impersonate, returnRefresh: own?.refreshToken ?? own?.returnRefresh ?? null });
+      navigate('/work');
+    }
+  };
   return (
     <Dialog title={`Sign in as ${owner.name}`} onClose={onClose}>
       <form
         className="stack"
         onSubmit={async (e) => {
           e.preventDefault();
-          // The session starts in the team of the row it was started from.
-          const r = await impersonate({ userId: owner.id, reason, mode, ticket: ticket || null, teamId });
-          if (r.data) {
-            const own = getSession();
-            setSession({ ...r.data.impersonate, returnRefresh: own?.refreshToken ?? own?.returnRefresh ?? null });
-            navigate('/work');
-          }
+          await start();
         }}
       >
         <label>
@@ -245,6 +252,7 @@ function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string;
           <button type="submit" disabled={result.fetching}>Start session</button>
           <button type="button" className="link" onClick={onClose}>Cancel</button>
         </div>
+        {stepUp && <StepUpPrompt methods={stepUp} purpose="IMPERSONATE" onProof={start} />}
         <ErrorText error={result.error} />
       </form>
     </Dialog>

@@ -1,0 +1,44 @@
+//! Step-up: the fresh proof `IMPERSONATION_STEP_UP` asks of an admin for `impersonate`,
+//! `elevateImpersonation` and `approveImpersonationReview`, checked for each operation (one
+//! proof proves one operation: a code's time step and a passkey challenge are used up).
+use crate::auth::context::RequestMeta;
+use crate::auth::step_up::{Method, accepted};
+use crate::entities::user;
+use crate::error::{AppError, AppResult};
+use crate::services::accounts::passkeys::{self, Answer, Purpose};
+use crate::services::accounts::two_factor;
+use crate::state::AppState;
+
+/// The proof an operation came with (GraphQL `StepUp`).
+#[derive(Default)]
+pub struct Proof<'a> {
+    pub code: Option<&'a str>,
+    pub passkey: Option<Answer<'a>>,
+}
+
+/// Checks `proof` of `admin` (the person really behind the request) for `purpose`. `always`:
+/// the operation needs a fresh proof whatever the rule. Returns the method that proved it,
+/// `None` when none was needed; STEP_UP_REQUIRED (with the accepted methods) when the proof
+/// is missing or of a kind not accepted.
+pub async fn require(
+    state: &AppState,
+    admin: &user::Model,
+    proof: Proof<'_>,
+    purpose: Purpose,
+    always: bool,
+    meta: &RequestMeta,
+) -> AppResult<Option<Method>> {
+    let methods = accepted(state.config.step_up, always);
+    if methods.is_empty() {
+        return Ok(None);
+    }
+    if let Some(answer) = proof.passkey.filter(|_| methods.contains(&Method::Passkey)) {
+        passkeys::verify(state, admin, answer, purpose, meta).await?;
+        return Ok(Some(Method::Passkey));
+    }
+    if let Some(code) = proof.code.filter(|_| methods.contains(&Method::Totp)) {
+        two_factor::verify_totp(state, admin, code, meta).await?;
+        return Ok(Some(Method::Totp));
+    }
+    Err(AppError::StepUpRequired { methods })
+}

@@ -1,0 +1,71 @@
+// Passkeys in the browser, through @simplewebauthn/browser: the server's options go to
+// navigator.credentials.create()/get() as they are (base64url JSON), and the credential comes
+// back as PublicKeyCredential.toJSON() does it. Also what STEP_UP_REQUIRED asks for.
+import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
+import type { CombinedError } from 'urql';
+import { getSession, post, type Tokens } from './session';
+
+export type Purpose = 'SIGN_IN' | 'IMPERSONATE' | 'ELEVATE' | 'APPROVE_REVIEW';
+export type PasskeyResponse = { challengeId: string; credential: unknown };
+export type StepUpInput = { code?: string | null; passkey?: PasskeyResponse | null };
+
+type Challenge = { id: string; options: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose) {
+  startPasskeyAuthentication(purpose: $purpose) { id options }
+}`;
+const START_REGISTRATION = `mutation StartPasskeyRegistration { startPasskeyRegistration { id options } }`;
+const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!) {
+  finishPasskeyRegistration(name: $name, password: $password, response: $response) { id name }
+}`;
+const AUTHENTICATE = `mutation AuthenticateWithPasskey($response: PasskeyResponse!) {
+  authenticateWithPasskey(response: $response) { accessToken refreshToken expiresAt }
+}`;
+
+/** The browser said no (cancelled, timed out, no matching passkey): in words. */
+function ceremonyError(e: unknown): Error {
+  if (e instanceof Error && e.name === 'NotAllowedError')
+    return new Error('The passkey was not used: it was cancelled, timed out, or is not on this device.');
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** A fresh assertion of the signed-in person's passkey, for `purpose`. */
+export async function passkeyAnswer(purpose: Purpose): Promise<PasskeyResponse> {
+  const token = getSession()?.accessToken;
+  const d = await post<{ startPasskeyAuthentication: Challenge }>(START_AUTH, { purpose }, token);
+  const c = d.startPasskeyAuthentication;
+  try {
+    const credential = await startAuthentication({ optionsJSON: c.options });
+    return { challengeId: c.id, credential };
+  } catch (e) {
+    throw ceremonyError(e);
+  }
+}
+
+/** The second sign-in step with a passkey: the new tokens. */
+export async function signInWithPasskey(): Promise<Tokens> {
+  const response = await passkeyAnswer('SIGN_IN');
+  const d = await post<{ authenticateWithPasskey: Tokens }>(AUTHENTICATE, { response }, getSession()?.accessToken);
+  return d.authenticateWithPasskey;
+}
+
+/** Creates a passkey on this device and keeps it on the server under `name`. */
+export async function addPasskey(name: string, password: string): Promise<void> {
+  const token = getSession()?.accessToken;
+  const d = await post<{ startPasskeyRegistration: Challenge }>(START_REGISTRATION, {}, token);
+  const c = d.startPasskeyRegistration;
+  let credential: unknown;
+  try {
+    credential = await startRegistration({ optionsJSON: c.options });
+  } catch (e) {
+    throw ceremonyError(e);
+  }
+  await post(FINISH_REGISTRATION, { name, password, response: { challengeId: c.id, credential } }, token);
+}
+
+/** The methods a STEP_UP_REQUIRED refusal accepts (`["PASSKEY"]` or `["PASSKEY", "TOTP"]`). */
+export function stepUpMethods(error: CombinedError | undefined | null): string[] | null {
+  const g = error?.graphQLErrors?.[0];
+  if (g?.extensions?.code !== 'STEP_UP_REQUIRED') return null;
+  return (g.extensions.methods as string[] | undefined) ?? ['PASSKEY'];
+}

@@ -606,8 +606,8 @@ try {
   // localhost is a secure context), with Chromium's virtual authenticator (DevTools protocol).
   const passkeyPort = await freePort();
   const passkeyDir = mkdtempSync(join(tmpdir(), 'crm-passkeys-'));
-  const second = await startServer(passkeyDir, { BIND_ADDR: `127.0.0.1:${passkeyPort}`, IMPERSONATION_STEP_UP: 'passkey' });
-  servers.push(second.child);
+  const passkeyServer = await startServer(passkeyDir, { BIND_ADDR: `127.0.0.1:${passkeyPort}`, IMPERSONATION_STEP_UP: 'passkey' });
+  servers.push(passkeyServer.child);
   const local = `http://localhost:${passkeyPort}`;
   const pk = await newPage();
   const cdp = await pk.context().newCDPSession(pk);

@@ -415,6 +415,8 @@ impl ImpersonationMutation {
     /// proof IMPERSONATION_STEP_UP asks for (else STEP_UP_REQUIRED with `extensions.methods`),
     /// checked once the policy allows the session.
     #[graphql(guard = "TwoFactorPassed.and(TrueUserAdmin)")]
+    // The arguments are the contract's.
+    #[allow(clippy::too_many_arguments)]
     async fn impersonate(
         &self,
         ctx: &Context<'_>,

@@ -20,6 +20,7 @@ pub const SESSIONS_STARTED: &str = "impersonation_sessions_started_total";
 pub const SESSIONS_ENDED: &str = "impersonation_sessions_ended_total";
 pub const WS_CONNECTIONS: &str = "ws_connections";
 pub const OUTBOX_PENDING: &str = "outbox_pending";
+pub const WEBHOOK_DELIVERIES: &str = "webhook_deliveries_total";
 
 /// The outcomes an operation is counted under: OK, or one of the contract's codes.
 const OUTCOMES: [&str; 13] = [
@@ -89,6 +90,10 @@ fn describe() {
         "Impersonation sessions this server ended, by end reason"
     );
     describe_gauge!(WS_CONNECTIONS, "WebSocket connections open on this server");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts by outcome (delivered, retry, failed)"
+    );
     describe_gauge!(
         OUTBOX_PENDING,
         "E-mails queued and not yet sent, system-wide"
@@ -134,6 +139,11 @@ pub fn session_ended(reason: &'static str) {
 }
 
 /// A WebSocket connection opened (`+1`) or closed (`-1`) on this server.
+/// A webhook delivery attempt: `delivered`, `retry` or `failed`.
+pub fn webhook_delivery(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
 pub fn ws_connection(delta: f64) {
     if HANDLE.get().is_some() {
         metrics::gauge!(WS_CONNECTIONS).increment(delta);

@@ -16,6 +16,7 @@ mod m20261122_000011_membership_order;
 mod m20261206_000012_history_in_words;
 mod m20261206_000013_four_eyes_review;
 mod m20261206_000014_passkeys;
+mod m20261206_000015_webhooks;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_history_in_words::Migration),
             Box::new(m20261206_000013_four_eyes_review::Migration),
             Box::new(m20261206_000014_passkeys::Migration),
+            Box::new(m20261206_000015_webhooks::Migration),
         ]
     }
 }

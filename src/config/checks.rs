@@ -102,3 +102,19 @@ pub(super) fn metrics_addr(value: &str, bind_addr: &str) -> Result<Option<String
     }
     Ok(Some(value.to_string()))
 }
+
+/// Checks `WEBHOOK_RETRY_SCHEDULE_SECONDS`: 1 to 20 waits, comma-separated, each 1 second to
+/// a week.
+pub(super) fn retry_schedule(value: &str) -> Result<Vec<i64>, ConfigError> {
+    const SETTING: &str = "WEBHOOK_RETRY_SCHEDULE_SECONDS";
+    let waits: Result<Vec<i64>, _> = value.split(',').map(|w| w.trim().parse::<i64>()).collect();
+    match waits {
+        Ok(w) if !w.is_empty() && w.len() <= 20 && w.iter().all(|s| (1..=604_800).contains(s)) => {
+            Ok(w)
+        }
+        _ => Err(invalid(
+            SETTING,
+            format!("is {value:?}; expected 1 to 20 comma-separated seconds, each 1..=604800"),
+        )),
+    }
+}

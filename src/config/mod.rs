@@ -83,6 +83,9 @@ pub struct Config {
     pub step_up: StepUp,
     /// The WebAuthn relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGIN`).
     pub relying_party: RelyingParty,
+    /// Webhook deliveries: the retry schedule, when a failing endpoint is disabled, and
+    /// whether private addresses may be targets.
+    pub webhooks: WebhookSettings,
     /// Live events over WebSocket: the caps and the ping interval.
     pub ws: WsLimits,
     /// Allowed clock skew when checking `exp`, in seconds.
@@ -247,6 +250,16 @@ impl Config {
             .graphiql
             .unwrap_or(c.environment == Environment::Development);
         c.seed_demo = o.seed_demo;
+        c.webhooks = WebhookSettings {
+            retry_schedule: checks::retry_schedule(&o.webhook_retry_schedule_seconds)?,
+            disable_after: chrono::Duration::hours(in_range(
+                "WEBHOOK_DISABLE_AFTER_HOURS",
+                o.webhook_disable_after_hours,
+                1,
+                720,
+            )?),
+            allow_private: o.webhook_allow_private,
+        };
         if !is_sqlite(&o.database_url) && !o.database_url.starts_with("postgres") {
             return Err(invalid(
                 "DATABASE_URL",
@@ -300,6 +313,7 @@ impl Config {
             review_ttl: chrono::Duration::minutes(60),
             step_up: StepUp::None,
             relying_party: RelyingParty::development("127.0.0.1:8080"),
+            webhooks: WebhookSettings::default(),
             metrics_addr: None,
             smtp: None,
             impersonation_idle: Some(chrono::Duration::minutes(10)),
@@ -325,6 +339,28 @@ impl Config {
             },
             max_batch: 10,
             password_hash_concurrency: 2,
+        }
+    }
+}
+
+/// Webhook deliveries (`WEBHOOK_*`).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Waits before each retry, in order (`WEBHOOK_RETRY_SCHEDULE_SECONDS`); after the last,
+    /// the delivery is FAILED.
+    pub retry_schedule: Vec<i64>,
+    /// An endpoint failing this long is disabled and its owner told.
+    pub disable_after: chrono::Duration,
+    /// Loopback, private and link-local targets allowed (`WEBHOOK_ALLOW_PRIVATE`).
+    pub allow_private: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000],
+            disable_after: chrono::Duration::hours(24),
+            allow_private: false,
         }
     }
 }

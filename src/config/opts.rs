@@ -93,6 +93,26 @@ pub struct Opts {
     /// development: `http://localhost:<port of BIND_ADDR>`).
     #[arg(long, env = "WEBAUTHN_ORIGIN", global = true)]
     pub webauthn_origin: Option<String>,
+    /// Waits before each retry of a webhook delivery, in seconds, comma-separated.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        default_value = "5,300,1800,7200,18000,36000",
+        global = true
+    )]
+    pub webhook_retry_schedule_seconds: String,
+    /// A webhook endpoint failing for this many hours is disabled and its owner told
+    /// (1..=720).
+    #[arg(
+        long,
+        env = "WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    pub webhook_disable_after_hours: i64,
+    /// Allow webhook endpoints on loopback, private and link-local addresses (tests, labs).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private: bool,
     /// Where a ticket is read, with `{ticket}` for its reference, e.g.
     /// `https://help.example.com/t/{ticket}`: the customer's history links it.
     #[arg(long, env = "SUPPORT_TICKET_URL", global = true)]

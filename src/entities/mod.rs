@@ -19,6 +19,8 @@ pub mod team;
 pub mod team_member;
 pub mod user;
 pub mod webauthn_challenge;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 
 /// The `(table, column)` of every 64-bit integer column: SQLite declares them `INTEGER` like
 /// the 32-bit ones, and the SQLite writer (`db::writer`) reads each as its entity does.
@@ -54,5 +56,7 @@ pub fn big_integer_columns() -> Vec<(String, String)> {
     of::<team_member::Entity>(&mut out);
     of::<user::Entity>(&mut out);
     of::<webauthn_challenge::Entity>(&mut out);
+    of::<webhook_delivery::Entity>(&mut out);
+    of::<webhook_endpoint::Entity>(&mut out);
     out
 }

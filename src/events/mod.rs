@@ -53,6 +53,8 @@ pub mod kind {
     /// A review was approved, denied or withdrawn (admins' `impersonationEvents`; the
     /// requester's notice).
     pub const REVIEW_DECIDED: &str = "REVIEW_DECIDED";
+    /// A webhook endpoint kept failing and was switched off (its owner's notice).
+    pub const WEBHOOK_DISABLED: &str = "WEBHOOK_DISABLED";
 }
 
 /// An event as delivered: ids, never content.

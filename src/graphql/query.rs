@@ -171,6 +171,19 @@ impl ImpersonationQuery {
         Ok(connection(page, |r| &r.id, Impersonation))
     }
 
+    /// Webhook endpoints, oldest first. Super admins only.
+    #[graphql(guard = "AdminWithTwoFactor::SUPER_ADMIN")]
+    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpoint>> {
+        let rows = crate::services::webhooks::list(&state(ctx)?.db).await?;
+        Ok(rows.into_iter().map(WebhookEndpoint).collect())
+    }
+
+    /// The event types an endpoint may receive.
+    #[graphql(guard = "AdminWithTwoFactor::SUPER_ADMIN")]
+    async fn webhook_event_types(&self) -> Vec<&'static str> {
+        crate::services::webhooks::EVENT_TYPES.to_vec()
+    }
+
     /// Four-eyes reviews, newest first (at most 100 a page), optionally of one status.
     /// Admins only.
     #[graphql(

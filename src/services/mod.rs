@@ -10,6 +10,7 @@
 //! - `work`: teams and memberships, businesses, leads and comments.
 //! - `audit`: the audit trail and attribution (who a row is shown as written by).
 //! - `notify`: notices to a user, the e-mail outbox, and what live subscribers receive.
+//! - `webhooks`: signed security events for SIEMs: endpoints, the outbox, the sender.
 //! - `pagination`, `validation`: shared by every room; `sweeper`: the periodic sweep.
 pub mod accounts;
 pub mod audit;
@@ -20,4 +21,5 @@ pub mod review;
 pub mod support_access;
 pub mod sweeper;
 pub mod validation;
+pub mod webhooks;
 pub mod work;

@@ -35,4 +35,5 @@ mod teams_and_work;
 mod transparency;
 mod two_factor;
 mod walkthrough;
+mod webhooks;
 mod writer;

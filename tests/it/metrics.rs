@@ -94,10 +94,86 @@ fn value(
         .sum()
 }
 
+/// A webhook receiver on 127.0.0.1 that answers every request 204; its URL.
+fn receiver() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(5) {
+            let Ok(mut s) = stream else { continue };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .ok();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The headers, then as many bytes as Content-Length says.
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let _ = s.write_all(
+                b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    url
+}
+
+/// A demo admin's token with 2FA passed: the password, then the code `demo-totp` prints.
+fn two_factor_token(port: u16, dir: &std::path::Path, email: &str, password: &str) -> String {
+    let d = gql(
+        port,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        json!({ "e": email, "p": password }),
+    );
+    let pre = d["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("APP_ENV")
+        .args(["demo-totp", email])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
+    let d = gql(
+        port,
+        Some(&pre),
+        "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken } }",
+        json!({ "c": code }),
+    );
+    d["data"]["authenticateTwoFactor"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sessions() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, port, mut lines) = spawn_server(server_command(dir.path()));
+    let mut command = server_command(dir.path());
+    // The webhook receiver below is on 127.0.0.1.
+    command.env("WEBHOOK_ALLOW_PRIVATE", "true");
+    let (mut child, port, mut lines) = spawn_server(command);
     let metrics_port: u16 = loop {
         let line = lines.next().expect("server output").expect("utf-8");
         if let Some(rest) = line.strip_prefix("Metrics on http://127.0.0.1:") {
@@ -139,34 +215,7 @@ fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sess
     gql(port, Some(&olivia), "{ me { id ", json!({}));
     http(port, "GET", "/secret-token-in-a-path", None, None);
     // A session: the admin's TOTP from `demo-totp`, then impersonate and cancel.
-    let d = gql(
-        port,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-        json!({ "e": "admin@demo.test", "p": "demo-admin-1" }),
-    );
-    let pre = d["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let code = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("APP_ENV")
-        .args(["demo-totp", "admin@demo.test"])
-        .output()
-        .unwrap();
-    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
-    let d = gql(
-        port,
-        Some(&pre),
-        "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken } }",
-        json!({ "c": code }),
-    );
-    let admin = d["data"]["authenticateTwoFactor"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = two_factor_token(port, dir.path(), "admin@demo.test", "demo-admin-1");
     let d = gql(
         port,
         Some(&admin),
@@ -180,6 +229,19 @@ fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sess
         .find(|e| e["node"]["owner"]["email"] == "olivia@demo.test")
         .unwrap()["node"]["owner"]["id"]
         .clone();
+    // A super admin's webhook endpoint for sessions starting, on a receiver that answers 204.
+    let hook = receiver();
+    let sam = two_factor_token(port, dir.path(), "super@demo.test", "demo-super-1");
+    let d = gql(
+        port,
+        Some(&sam),
+        "mutation($u: String!) { createWebhookEndpoint(url: $u, events: [\"impersonation.started\"]) { secret } }",
+        json!({ "u": hook }),
+    );
+    assert!(
+        d["data"]["createWebhookEndpoint"]["secret"].is_string(),
+        "{d}"
+    );
     let d = gql(
         port,
         Some(&admin),
@@ -199,7 +261,16 @@ fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sess
         json!({}),
     );
 
-    let after = scrape(metrics_port);
+    // The server's sender delivers the webhook within a few passes (one a second).
+    let mut after = scrape(metrics_port);
+    for _ in 0..50 {
+        let delivered = [("outcome", "delivered")];
+        if value(&after, "webhook_deliveries_total", &delivered) >= 1.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        after = scrape(metrics_port);
+    }
     let moved = |name: &str, labels: &[(&str, &str)]| {
         value(&after, name, labels) - value(&before, name, labels)
     };
@@ -250,6 +321,15 @@ fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sess
         1.0
     );
     assert_eq!(value(&after, "impersonation_sessions_active", &[]), 0.0);
+    assert_eq!(
+        value(
+            &after,
+            "webhook_deliveries_total",
+            &[("outcome", "delivered")]
+        ),
+        1.0,
+        "the session's webhook was delivered"
+    );
     // No label holds what a client chose.
     let (_, text) = http(metrics_port, "GET", "/metrics", None, None);
     assert!(!text.contains("secret-token-in-a-path"));

@@ -508,6 +508,7 @@ impl ImpersonationMutation {
 
 mod customer;
 mod review;
+mod webhooks;
 
 pub use customer::{NotificationMutation, SupportAccessMutation};
 pub use review::ReviewMutation;
@@ -521,4 +522,5 @@ pub struct Mutation(
     SupportAccessMutation,
     NotificationMutation,
     ReviewMutation,
+    webhooks::WebhookMutation,
 );

@@ -9,6 +9,7 @@ mod support_access;
 mod teams;
 mod transparency;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
 pub use transparency::{ImpersonationActivity, Notification, StoryLine};
 pub use users::{AuthPayload, CurrentUser, ImpersonationCheck, TwoFactorSecret, User};
+pub use webhooks::{WebhookDelivery, WebhookEndpoint, WebhookEndpointCreated};
 
 use super::loaders::{TeamLoader, UserLoader};
 use crate::entities::{team, user};

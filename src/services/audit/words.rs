@@ -108,6 +108,14 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
         a::PASSKEY_AUTHENTICATED => "Confirmed the sign-in with a passkey".into(),
         a::PASSKEY_FAILED => "A passkey's answer was refused".into(),
         a::PASSKEY_CHANGE_FAILED => "Adding or removing a passkey was refused".into(),
+        a::WEBHOOK_ENDPOINT_CREATED => format!("Added a webhook endpoint{}", quoted(&d, "url")),
+        a::WEBHOOK_ENDPOINT_UPDATED => format!("Changed a webhook endpoint{}", quoted(&d, "url")),
+        a::WEBHOOK_ENDPOINT_DELETED => format!("Removed a webhook endpoint{}", quoted(&d, "url")),
+        a::WEBHOOK_SECRET_ROTATED => "Rotated a webhook endpoint's signing secret".into(),
+        a::WEBHOOK_ENDPOINT_DISABLED => format!(
+            "A webhook endpoint kept failing and was switched off{}",
+            quoted(&d, "url")
+        ),
         a::ROLE_CHANGED => "Changed a person's role".into(),
         a::TEAM_CREATED => format!("Created {record}"),
         a::TEAM_SWITCHED => format!("Switched to {record}"),
@@ -295,6 +303,11 @@ mod tests {
             a::PASSKEY_AUTHENTICATED,
             a::PASSKEY_FAILED,
             a::PASSKEY_CHANGE_FAILED,
+            a::WEBHOOK_ENDPOINT_CREATED,
+            a::WEBHOOK_ENDPOINT_UPDATED,
+            a::WEBHOOK_ENDPOINT_DELETED,
+            a::WEBHOOK_SECRET_ROTATED,
+            a::WEBHOOK_ENDPOINT_DISABLED,
         ] {
             let text = summary(&row(action, None, None), None);
             assert_ne!(text, "Made a change", "{action} has no words");

@@ -140,6 +140,8 @@ pub async fn end_once(
         grant_id: record.grant_id.as_deref(),
     };
     notices::notify(conn, config, &target, notice, at).await?;
+    let ended = crate::services::webhooks::Happening::Session("impersonation.ended", &record.id);
+    crate::services::webhooks::emit(conn, ended, at).await?;
     Ok(true)
 }
 

@@ -10,6 +10,7 @@ use crate::entities::impersonation_setting;
 use crate::error::AppResult;
 use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{self, EndReason};
+use crate::services::webhooks;
 use crate::state::AppState;
 
 /// The id of the one settings row.
@@ -58,6 +59,13 @@ pub async fn set_enabled(
     let entry = Entry::for_caller(action, &caller, meta, now)
         .details(serde_json::json!({ "reason": reason }));
     audit::record(&txn, entry).await?;
+    let by = &caller.user;
+    let happening = webhooks::Happening::Switch {
+        enabled,
+        reason: reason.as_deref(),
+        by,
+    };
+    webhooks::emit(&txn, happening, now).await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
         ending::end_running(

@@ -33,6 +33,7 @@ use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{EndReason, end_once};
 use crate::services::notify::notices::Notice;
 use crate::services::pagination::{Page, PageArgs};
+use crate::services::webhooks;
 use crate::services::{accounts::users, review, support_access, validation, work::memberships};
 use crate::state::AppState;
 
@@ -235,6 +236,8 @@ pub async fn start(
             grant_id: record.grant_id.as_deref(),
         };
         crate::services::notify::notices::notify(&txn, &state.config, &target, notice, now).await?;
+        let started = webhooks::Happening::Session("impersonation.started", &record.id);
+        webhooks::emit(&txn, started, now).await?;
 
         let claims = ImpersonationClaims {
             impersonated_by: admin.id.clone(),
@@ -498,6 +501,8 @@ pub async fn elevate(
     };
     crate::services::notify::notices::notify(&txn, &state.config, &caller.user, notice, now)
         .await?;
+    let elevated = webhooks::Happening::Session("impersonation.elevated", &active.record.id);
+    webhooks::emit(&txn, elevated, now).await?;
     let record = find(&txn, &active.record.id).await?;
     txn.commit().await?;
     Ok(record)

@@ -29,6 +29,7 @@ use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::kill_switch;
 use crate::services::notify::notices::{self, Notice};
 use crate::services::pagination::{Page, PageArgs};
+use crate::services::webhooks;
 use crate::services::{accounts::users, validation};
 use crate::state::AppState;
 
@@ -257,6 +258,8 @@ pub async fn request(
     audit::record(&txn, entry).await?;
     let event = NewEvent::new(events::kind::REVIEW_REQUESTED, &admin.id).review(&row.id);
     events::publish(&txn, event, now).await?;
+    let requested = webhooks::Happening::Review("impersonation_review.requested", &row.id);
+    webhooks::emit(&txn, requested, now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -355,6 +358,11 @@ pub async fn decide(
     .meta(meta);
     audit::record(&txn, entry).await?;
     let r = get(&txn, id).await?;
+    let hook = match approve {
+        true => "impersonation_review.approved",
+        false => "impersonation_review.denied",
+    };
+    webhooks::emit(&txn, webhooks::Happening::Review(hook, &r.id), now).await?;
     tell_requester(&txn, state, caller, &r, &target, now).await?;
     txn.commit().await?;
     Ok(r)

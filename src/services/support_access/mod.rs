@@ -23,6 +23,7 @@ use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{self, EndReason};
 use crate::services::notify::notices::{self, Notice};
+use crate::services::webhooks;
 use crate::services::{accounts::users, validation, work::memberships};
 use crate::state::AppState;
 
@@ -129,6 +130,8 @@ pub async fn request(
         grant_id: Some(&row.id),
     };
     notices::notify(&txn, &state.config, &target, notice, now).await?;
+    let requested = webhooks::Happening::Grant("support_access.requested", &row.id);
+    webhooks::emit(&txn, requested, now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -271,6 +274,9 @@ pub async fn open(
         let event =
             NewEvent::new(events::kind::SUPPORT_ACCESS_GRANTED, &g.user_id).grant(Some(&g.id));
         events::publish(&txn, event, now).await?;
+        // Opened unasked: for a SIEM, an approval like any other.
+        let opened = webhooks::Happening::Grant("support_access.approved", &g.id);
+        webhooks::emit(&txn, opened, now).await?;
         txn.commit().await?;
         Ok(g)
     })
@@ -359,6 +365,14 @@ async fn decide(
     };
     let event = NewEvent::new(kind, &g.user_id).grant(Some(&g.id));
     events::publish(txn, event, now).await?;
+    let hook = match d.to {
+        Status::Approved => "support_access.approved",
+        Status::Denied => "support_access.denied",
+        Status::Revoked => "support_access.revoked",
+        Status::Expired => "support_access.expired",
+        Status::Pending => "support_access.requested",
+    };
+    webhooks::emit(txn, webhooks::Happening::Grant(hook, &g.id), now).await?;
     let g = reload(txn, &g.id).await?;
     tell_requester(txn, config, caller, &g, now).await?;
     Ok(g)
@@ -441,6 +455,8 @@ pub async fn expire_lapsed(state: &AppState) -> AppResult<usize> {
                 NewEvent::new(events::kind::SUPPORT_ACCESS_EXPIRED, &g.user_id).grant(Some(&g.id));
             let at = g.expires_at.unwrap_or(now).min(now);
             events::publish(&txn, event, at).await?;
+            let lapsed = webhooks::Happening::Grant("support_access.expired", &g.id);
+            webhooks::emit(&txn, lapsed, at).await?;
             n += 1;
         }
         txn.commit().await?;

@@ -1,0 +1,416 @@
+//! Webhooks over GraphQL and a real receiver on 127.0.0.1: deliveries signed per the Standard
+//! Webhooks spec (checked here with the spec's own algorithm, HMAC-SHA256 of
+//! "id.timestamp.body"), carrying no token, code or secret; retries until the receiver
+//! answers; redirects not followed; two signatures for a day after a rotation; an endpoint
+//! failing for the limit disabled and its owner told; a delivery whose server died is sent by
+//! another; two servers delivering each event exactly once; private addresses refused.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crm::services::webhooks::sender::deliver_due;
+
+/// One request as the receiver saw it.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// A receiver on 127.0.0.1: records every request; fails the first `failures` with 500; with
+/// `redirect`, answers 307 to another path.
+struct Receiver {
+    url: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+}
+
+async fn receiver(failures: usize, redirect: bool) -> Receiver {
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let left = Arc::new(AtomicUsize::new(failures));
+    let (s, l) = (seen.clone(), left.clone());
+    let handler = move |uri: Uri, headers: HeaderMap, body: String| {
+        let (seen, left) = (s.clone(), l.clone());
+        async move {
+            let h = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            seen.lock().unwrap().push(Received {
+                path: uri.path().to_string(),
+                id: h("webhook-id"),
+                timestamp: h("webhook-timestamp"),
+                signature: h("webhook-signature"),
+                body,
+            });
+            if redirect {
+                return (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")])
+                    .into_response();
+            }
+            let fail = left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            match fail {
+                true => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                false => StatusCode::NO_CONTENT.into_response(),
+            }
+        }
+    };
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, seen }
+}
+
+impl Receiver {
+    fn seen(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The spec's check, written out: each `v1,<base64>` in the header against
+/// HMAC-SHA256(key, "id.timestamp.body"), the key being the secret after `whsec_`, base64.
+fn signed_by(r: &Received, secret: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{}.{}.{}", r.id, r.timestamp, r.body).as_bytes());
+    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    r.signature.split(' ').any(|s| s == expected)
+}
+
+const CREATE: &str = r#"mutation($u: String!, $e: [String!]!) {
+  createWebhookEndpoint(url: $u, events: $e, description: "SIEM") { secret endpoint { id url events enabled } }
+}"#;
+const TEST: &str = "mutation($id: ID!) { sendTestWebhook(id: $id) { id status } }";
+const ENDPOINTS: &str = "{ webhookEndpoints { id enabled failingSince deliveries(first: 50) { nodes { id eventType status attempts lastStatusCode lastError } } } }";
+
+async fn app_with(tweak: impl FnOnce(&mut crm::config::Config)) -> (TestApp, Session) {
+    let app = TestApp::with_config(|c| {
+        c.webhooks.allow_private = true;
+        c.webhooks.retry_schedule = vec![1, 1, 1];
+        c.access_token_ttl = chrono::Duration::days(2);
+        tweak(c)
+    })
+    .await;
+    let (sam, _) = app.admin("sam@support.test", "SUPER_ADMIN").await;
+    (app, sam)
+}
+
+async fn endpoint(app: &TestApp, sam: &Session, url: &str, events: &[&str]) -> (String, String) {
+    let d = app
+        .ok(Some(&sam.token), CREATE, json!({ "u": url, "e": events }))
+        .await;
+    let c = &d["createWebhookEndpoint"];
+    (
+        c["endpoint"]["id"].as_str().unwrap().to_string(),
+        c["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn deliveries(app: &TestApp, sam: &Session) -> Vec<Value> {
+    let d = app.ok(Some(&sam.token), ENDPOINTS, json!({})).await;
+    d["webhookEndpoints"][0]["deliveries"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn security_events_arrive_signed_and_carry_no_secret() {
+    let (app, sam) = app_with(|_| {}).await;
+    let r = receiver(0, false).await;
+    let events = ["impersonation.started", "impersonation.ended"];
+    let (_, secret) = endpoint(&app, &sam, &r.url, &events).await;
+    assert!(secret.starts_with("whsec_"));
+    let (ada, _) = app.admin("ada@support.test", "ADMIN").await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let start = r#"mutation($u: ID!) { impersonate(userId: $u, reason: "Ticket 7: invoice") { accessToken } }"#;
+    let t = app
+        .ok(Some(&ada.token), start, json!({ "u": carl.user_id }))
+        .await["impersonate"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        Some(&t),
+        "mutation { cancelImpersonation { accessToken } }",
+        json!({}),
+    )
+    .await;
+    // Nothing is sent in the request: the outbox holds both until a sender pass.
+    assert!(r.seen().is_empty());
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 2);
+    let seen = r.seen();
+    assert_eq!(seen.len(), 2);
+    let bodies: Vec<Value> = seen
+        .iter()
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["type"], "impersonation.started");
+    assert_eq!(bodies[1]["type"], "impersonation.ended");
+    assert_eq!(bodies[0]["data"]["admin"]["name"], "Ada Admin");
+    assert_eq!(bodies[0]["data"]["reason"], "Ticket 7: invoice");
+    assert_eq!(bodies[1]["data"]["endReason"], "CANCELLED");
+    let code: String = {
+        use sea_orm::{EntityTrait, QuerySelect};
+        crm::entities::impersonation::Entity::find()
+            .select_only()
+            .column(crm::entities::impersonation::Column::Code)
+            .into_tuple()
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    for s in &seen {
+        assert!(signed_by(s, &secret), "signature of {}", s.id);
+        assert!(s.id.starts_with("msg_"));
+        for secret_thing in [
+            t.as_str(),
+            code.as_str(),
+            secret.as_str(),
+            "carl@customer.test",
+        ] {
+            assert!(
+                !s.body.contains(secret_thing),
+                "the body carries a secret: {}",
+                s.body
+            );
+        }
+    }
+    let list = deliveries(&app, &sam).await;
+    assert!(list.iter().all(|d| d["status"] == "DELIVERED"), "{list:?}");
+    // Nothing more to send.
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+    assert_eq!(r.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_on_the_schedule_and_redirects_are_not_followed() {
+    let (app, sam) = app_with(|_| {}).await;
+    let r = receiver(2, false).await;
+    let (id, secret) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+    // Not due again before its wait (1 s here).
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+    assert_eq!(r.seen().len(), 1);
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 1);
+    let seen = r.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter().all(|s| s.id == seen[0].id),
+        "one webhook-id across retries"
+    );
+    assert!(seen.iter().all(|s| signed_by(s, &secret)));
+    let d = &deliveries(&app, &sam).await[0];
+    assert_eq!(
+        (d["status"].as_str(), d["attempts"].as_i64()),
+        (Some("DELIVERED"), Some(3))
+    );
+
+    // A redirect is an answer, not a new address: one request, then a retry later.
+    let r2 = receiver(0, true).await;
+    let (id2, _) = endpoint(&app, &sam, &r2.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": id2 })).await;
+    deliver_due(&app.state).await.unwrap();
+    let seen = r2.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/hook");
+    // After the schedule runs out the delivery is FAILED.
+    for _ in 0..4 {
+        app.clock.advance(chrono::Duration::seconds(2));
+        deliver_due(&app.state).await.unwrap();
+    }
+    let d = app.ok(Some(&sam.token), ENDPOINTS, json!({})).await;
+    let last = &d["webhookEndpoints"][1]["deliveries"]["nodes"][0];
+    assert_eq!(last["status"], "FAILED");
+    assert_eq!(last["lastStatusCode"], 307);
+    assert_eq!(r2.seen().len(), 4, "the first try and the schedule's three");
+    assert!(r2.seen().iter().all(|s| s.path == "/hook"));
+}
+
+#[tokio::test]
+async fn a_rotated_secret_still_signs_for_a_day() {
+    let (app, sam) = app_with(|_| {}).await;
+    let r = receiver(0, false).await;
+    let (id, old) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    let rotate = "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { previousSecretValidUntil } } }";
+    let d = app.ok(Some(&sam.token), rotate, json!({ "id": id })).await;
+    let new = d["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    assert!(d["rotateWebhookSecret"]["endpoint"]["previousSecretValidUntil"].is_string());
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    deliver_due(&app.state).await.unwrap();
+    let first = &r.seen()[0];
+    assert_eq!(first.signature.split(' ').count(), 2);
+    assert!(signed_by(first, &old) && signed_by(first, &new));
+    app.clock.advance(chrono::Duration::hours(25));
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    deliver_due(&app.state).await.unwrap();
+    let later = &r.seen()[1];
+    assert_eq!(later.signature.split(' ').count(), 1);
+    assert!(signed_by(later, &new) && !signed_by(later, &old));
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_past_the_limit_is_disabled_and_its_owner_told() {
+    let (app, sam) = app_with(|c| c.webhooks.disable_after = chrono::Duration::hours(1)).await;
+    let r = receiver(usize::MAX, false).await;
+    let (id, _) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    deliver_due(&app.state).await.unwrap();
+    let d = app.ok(Some(&sam.token), ENDPOINTS, json!({})).await;
+    assert!(d["webhookEndpoints"][0]["failingSince"].is_string());
+    assert_eq!(d["webhookEndpoints"][0]["enabled"], true);
+    app.clock.advance(chrono::Duration::minutes(61));
+    deliver_due(&app.state).await.unwrap();
+    let d = app.ok(Some(&sam.token), ENDPOINTS, json!({})).await;
+    assert_eq!(d["webhookEndpoints"][0]["enabled"], false);
+    let notices = "{ me { notifications(first: 10) { nodes { kind message } } } }";
+    let n = app.ok(Some(&sam.token), notices, json!({})).await;
+    let first = &n["me"]["notifications"]["nodes"][0];
+    assert_eq!(first["kind"], "WEBHOOK_DISABLED");
+    assert!(first["message"].as_str().unwrap().contains("switched off"));
+    assert_eq!(
+        app.count("audit_logs", "WHERE action = 'WEBHOOK_ENDPOINT_DISABLED'")
+            .await,
+        1
+    );
+    // Switched on again by its owner, it receives again.
+    let on = "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: true }) { enabled failingSince } }";
+    let d = app.ok(Some(&sam.token), on, json!({ "id": id })).await;
+    assert_eq!(d["updateWebhookEndpoint"]["enabled"], true);
+    assert!(d["updateWebhookEndpoint"]["failingSince"].is_null());
+}
+
+#[tokio::test]
+async fn a_delivery_held_by_a_server_that_died_is_sent_by_another() {
+    let (app, sam) = app_with(|_| {}).await;
+    let r = receiver(0, false).await;
+    let (id, secret) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    // A server claimed it and died before sending: the row is held by its lease.
+    let now = crm::clock::Clock::now(&*app.clock);
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = &app.state.db;
+        let sql = match is_postgres() {
+            true => "UPDATE webhook_deliveries SET attempts = 1, claimed_until = $1",
+            false => "UPDATE webhook_deliveries SET attempts = 1, claimed_until = ?",
+        };
+        let until = now + chrono::Duration::seconds(60);
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [until.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    let other = app.second_server().await;
+    assert_eq!(
+        deliver_due(&other.state).await.unwrap(),
+        0,
+        "held by the dead server's lease"
+    );
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(deliver_due(&other.state).await.unwrap(), 1);
+    let seen = r.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(signed_by(&seen[0], &secret));
+}
+
+#[tokio::test]
+async fn two_servers_deliver_each_event_exactly_once() {
+    let (app, sam) = app_with(|_| {}).await;
+    let r = receiver(0, false).await;
+    let (id, _) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    for _ in 0..30 {
+        app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    }
+    let other = app.second_server().await;
+    let run = |state: crm::state::AppState| async move {
+        let mut sent = 0;
+        for _ in 0..20 {
+            sent += deliver_due(&state).await.unwrap();
+        }
+        sent
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(run(app.state.clone())),
+        tokio::spawn(run(other.state.clone()))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, 30, "{a} + {b}");
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for s in r.seen() {
+        *per_id.entry(s.id).or_default() += 1;
+    }
+    assert_eq!(per_id.len(), 30);
+    assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_and_only_super_admins_manage_endpoints() {
+    let app = TestApp::new().await;
+    let (sam, _) = app.admin("sam@support.test", "SUPER_ADMIN").await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://[::1]/hook",
+        "http://10.0.0.7/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost:9000/hook",
+        "ftp://siem.example.com/",
+    ] {
+        let v = app
+            .gql(
+                Some(&sam.token),
+                CREATE,
+                json!({ "u": url, "e": ["webhook.test"] }),
+            )
+            .await;
+        assert_eq!(error_code(&v), "BAD_USER_INPUT", "{url}: {v}");
+        assert_eq!(v["errors"][0]["extensions"]["field"], "url");
+    }
+    let v = app
+        .gql(
+            Some(&sam.token),
+            CREATE,
+            json!({ "u": "https://siem.example.com/hook", "e": ["nope"] }),
+        )
+        .await;
+    assert_eq!(v["errors"][0]["extensions"]["field"], "events");
+    assert_eq!(app.count("webhook_endpoints", "").await, 0);
+    let (ada, _) = app.admin("ada@support.test", "ADMIN").await;
+    let vars = json!({ "u": "https://siem.example.com/hook", "e": ["webhook.test"] });
+    assert_eq!(
+        app.err_code(Some(&ada.token), CREATE, vars).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err_code(Some(&ada.token), ENDPOINTS, json!({})).await,
+        "FORBIDDEN"
+    );
+}

@@ -15,7 +15,9 @@
 //    (history, audit log with a filter, 2FA enrolment through to "on"), a keyboard-only
 //    sign-in, a reload that keeps the session, and a 390-px phone screen.
 // 4. Four-eyes review, in two contexts.
-// 5. Passkeys on a second server (IMPERSONATION_STEP_UP=passkey) at http://localhost:<port>,
+// 5. Webhooks: a super admin adds an endpoint (a receiver here checks the signatures), sends a
+//    test event, sees it delivered, rotates the secret.
+// 6. Passkeys on a second server (IMPERSONATION_STEP_UP=passkey) at http://localhost:<port>,
 //    with Chromium's virtual authenticator: registration on the Profile page, sign-in with
 //    the passkey, and a step-up into a session.
 // Each screen is checked with axe-core (no serious or critical violations) and saved as a
@@ -27,6 +29,8 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createHmac } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -47,7 +51,8 @@ function ok(cond, msg) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'crm-console-'));
-const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development' };
+// Webhooks may go to the test's receiver on 127.0.0.1.
+const env = { ...process.env, BIND_ADDR: '127.0.0.1:0', METRICS_ADDR: '127.0.0.1:0', RUST_LOG: 'warn', APP_ENV: 'development', WEBHOOK_ALLOW_PRIVATE: 'true' };
 
 async function startServer(cwd = dir, extra = {}) {
   const child = spawn(binary, [], { cwd, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -601,7 +606,51 @@ try {
   await ada.getByText(/Your session as Olivia ended: ended by an admin/).waitFor(WAIT);
   ok(!(await banner(ada).isVisible()), "the reviewer ended Ada's session and her banner went");
 
-  // ---- 5. Passkeys, on a server that asks a passkey for every session
+  // ---- 5. Webhooks: Sam adds an endpoint (a receiver here that checks each signature with the
+  // Standard Webhooks algorithm), sends a test event, sees it delivered, rotates the secret.
+  const hooks = [];
+  const receiverServer = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      hooks.push({ id: req.headers['webhook-id'], ts: req.headers['webhook-timestamp'], sig: req.headers['webhook-signature'] ?? '', body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((done) => receiverServer.listen(0, '127.0.0.1', done));
+  servers.push({ kill: () => receiverServer.close() });
+  const signedWith = (h, secret) => {
+    const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    const mac = createHmac('sha256', key).update(`${h.id}.${h.ts}.${h.body}`).digest('base64');
+    return h.sig.split(' ').includes(`v1,${mac}`);
+  };
+  await sam.getByRole('link', { name: 'Webhooks', exact: true }).click();
+  await sam.getByRole('heading', { name: 'Webhooks' }).waitFor(WAIT);
+  await sam.getByText('No endpoints yet.').waitFor(WAIT);
+  await sam.getByLabel('URL').fill(`http://127.0.0.1:${receiverServer.address().port}/hook`);
+  await sam.getByLabel('Description (optional)').fill('The SIEM');
+  await sam.getByRole('button', { name: 'Add endpoint' }).click();
+  const secret = (await sam.getByTestId('webhook-secret').first().textContent()).trim();
+  ok(secret.startsWith('whsec_'), 'the new endpoint\'s secret is shown once');
+  const card = sam.getByTestId('webhook').first();
+  await card.getByRole('button', { name: 'Send a test event' }).click();
+  await card.getByText(/Test event queued/).waitFor(WAIT);
+  let delivered = false;
+  for (let i = 0; i < 20 && !delivered; i++) {
+    await sam.waitForTimeout(500);
+    delivered = hooks.some((h) => JSON.parse(h.body).type === 'webhook.test');
+  }
+  ok(delivered, 'the test event reached the receiver');
+  ok(hooks.every((h) => signedWith(h, secret)), 'every delivery is signed with the endpoint\'s secret');
+  await sam.reload();
+  await sam.getByTestId('webhook').first().getByTestId('delivery').filter({ hasText: 'webhook.test' }).filter({ hasText: 'delivered' }).waitFor(WAIT);
+  await axe(sam, 'webhooks');
+  await shot(sam, 'webhooks');
+  await sam.getByTestId('webhook').first().getByRole('button', { name: 'Rotate secret' }).click();
+  const rotated = (await sam.getByTestId('webhook').first().getByTestId('webhook-secret').textContent()).trim();
+  ok(rotated.startsWith('whsec_') && rotated !== secret, 'a rotation shows the new secret once');
+
+  // ---- 6. Passkeys, on a server that asks a passkey for every session
   // (IMPERSONATION_STEP_UP=passkey), at http://localhost:<port> (WebAuthn needs a domain, and
   // localhost is a secure context), with Chromium's virtual authenticator (DevTools protocol).
   const passkeyPort = await freePort();

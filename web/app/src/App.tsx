@@ -18,6 +18,7 @@ import { Work, BusinessPage, LeadPage } from './pages/Work';
 import { Profile } from './pages/Profile';
 import { SupportAccess } from './pages/SupportAccess';
 import { Sessions, History, Audit } from './pages/Admin';
+import { Webhooks } from './pages/Webhooks';
 import { Reviews } from './pages/Reviews';
 
 
@@ -57,6 +58,7 @@ function Shell() {
   if (me.isTwoFactorEnabled && !me.isTwoFactorAuthenticated && !me.impersonatedBy) return <TwoFactorStep />;
   const impersonating = !!me.impersonatedBy;
   const admin = isAdmin(me) && !impersonating;
+  const superAdmin = admin && me.role === 'SUPER_ADMIN';
   return (
     <div className={impersonating ? 'app impersonating' : 'app'}>
       <a className="skip" href="#main">Skip to content</a>
@@ -72,6 +74,7 @@ function Shell() {
             {admin && <Link href="/admin/sessions">Sessions</Link>}
             {admin && <Link href="/admin/history">History</Link>}
             {admin && <Link href="/admin/reviews">Reviews</Link>}
+            {superAdmin && <Link href="/admin/webhooks">Webhooks</Link>}
             <Link href="/admin/audit">Audit log</Link>
             <Link href="/profile">Profile</Link>
           </nav>
@@ -96,6 +99,7 @@ function Shell() {
           <Route path="/admin/history">{admin ? <History /> : <Redirect to="/work" />}</Route>
           <Route path="/admin/audit"><Audit admin={admin} /></Route>
           <Route path="/admin/reviews">{admin ? <Reviews me={me} /> : <Redirect to="/work" />}</Route>
+          <Route path="/admin/webhooks">{superAdmin ? <Webhooks /> : <Redirect to="/work" />}</Route>
           <Route><Redirect to={admin ? '/teams' : '/work'} /></Route>
         </Switch>
       </main>

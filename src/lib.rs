@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod seed;
 pub mod services;
 pub mod state;
+pub mod telemetry;
 
 pub use graphql::schema::{build_introspection_schema, build_schema};
 pub use http::{AppOptions, router_with as app_with};

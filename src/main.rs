@@ -105,16 +105,27 @@ fn main() {
 }
 
 /// Log lines go to standard output: coloured only on a terminal, JSON with `LOG_FORMAT=json`.
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT`, spans are also exported (`crm::telemetry`); the log's
+/// own filter leaves SeaORM's statement spans and ours out of the lines.
 fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
-    }
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,crm::telemetry=warn"));
+    let lines = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
+    let lines = match format {
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines.boxed(),
+    };
+    let spans = match crm::telemetry::layer() {
+        Ok(spans) => spans,
+        Err(e) => fail(e),
+    };
+    tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(spans)
+        .init();
 }
 
 async fn run() {

@@ -131,6 +131,30 @@ impl Admitted {
     }
 }
 
+/// What the operation's span says (when traces are exported): its type, its name (at most 64
+/// characters) and the impersonation session's id. Never its variables, code or token.
+fn traced(kind: &'static str, admitted: &Admitted, session: Option<&str>) {
+    if !crate::telemetry::enabled() {
+        return;
+    }
+    let span = tracing::Span::current();
+    crate::telemetry::rename(&span, format!("graphql {kind}"));
+    span.record("graphql.operation.type", kind);
+    let named = admitted
+        .operation
+        .as_ref()
+        .and_then(|o| ledger_row::operation_name(o.document(), o.name()));
+    if let Some(name) = named {
+        span.record(
+            "graphql.operation.name",
+            name.chars().take(64).collect::<String>(),
+        );
+    }
+    if let Some(id) = session {
+        span.record("crm.impersonation.session_id", id);
+    }
+}
+
 fn session_of(caller: Option<&AuthContext>) -> Option<String> {
     caller
         .and_then(|c| c.impersonation.as_ref())
@@ -138,8 +162,22 @@ fn session_of(caller: Option<&AuthContext>) -> Option<String> {
 }
 
 impl Gate {
-    /// Runs one query or mutation (an HTTP request, or one entry of a batch).
+    /// Runs one query or mutation (an HTTP request, or one entry of a batch), in a span of its
+    /// own when traces are exported.
     pub async fn execute(&self, presented: &Presented, request: Request) -> Answer {
+        match crate::telemetry::enabled() {
+            false => self.execute_operation(presented, request).await,
+            true => {
+                use tracing::Instrument;
+                let span = crate::telemetry::operation_span();
+                self.execute_operation(presented, request)
+                    .instrument(span)
+                    .await
+            }
+        }
+    }
+
+    async fn execute_operation(&self, presented: &Presented, request: Request) -> Answer {
         let started = std::time::Instant::now();
         let admitted = match self.admit(presented, request).await {
             Ok(a) => a,
@@ -150,6 +188,7 @@ impl Gate {
         };
         let kind = kind_of(&admitted);
         let session = admitted.session();
+        traced(kind, &admitted, session.as_deref());
         let recorded = self.ledger_row(&admitted);
         let may_start = admitted.recorded_if_may_start();
         let schema = self.schema_for(&admitted.request);
@@ -178,7 +217,7 @@ impl Gate {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let gate = self.clone();
-        async move {
+        let operation = async move {
             let began = std::time::Instant::now();
             let admitted = match gate.admit(&presented, request).await {
                 Ok(a) => a,
@@ -189,6 +228,7 @@ impl Gate {
             };
             let kind = kind_of(&admitted);
             let session = admitted.session();
+            traced(kind, &admitted, session.as_deref());
             let recorded = gate.ledger_row(&admitted);
             let may_start = admitted.recorded_if_may_start();
             let opened = admitted.opened.clone();
@@ -227,9 +267,16 @@ impl Gate {
                 gate.record_started(&started, may_start.as_ref(), r).await;
             }
             futures_util::stream::iter(first).chain(inner).boxed()
+        };
+        // Traced: the span covers the operation up to its first answer.
+        match crate::telemetry::enabled() {
+            false => operation.flatten_stream().boxed(),
+            true => {
+                use tracing::Instrument;
+                let span = crate::telemetry::operation_span();
+                operation.instrument(span).flatten_stream().boxed()
+            }
         }
-        .flatten_stream()
-        .boxed()
     }
 
     /// Everything before the operation runs.

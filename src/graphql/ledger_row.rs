@@ -25,6 +25,11 @@ const SUBJECTS: [(&str, &str, &str); 6] = [
     ("switchTeam", "teamId", "team"),
 ];
 
+/// The name of the operation a document runs (`chosen`'s).
+pub fn operation_name(doc: &ExecutableDocument, name: Option<&str>) -> Option<String> {
+    chosen(doc, name).0
+}
+
 /// The operation a document runs, and its name: the one named, else its only one.
 fn chosen<'a>(
     doc: &'a ExecutableDocument,

@@ -113,7 +113,17 @@ pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Ne
         .clone()
         .unwrap_or_else(|| req.uri().path().to_string());
     let started = std::time::Instant::now();
-    let response = next.run(req).await;
+    let response = match crate::telemetry::enabled() {
+        false => next.run(req).await,
+        true => {
+            use tracing::Instrument;
+            let template = routed.as_deref().unwrap_or("unmatched");
+            let span = crate::telemetry::http_span(req.headers(), method.as_str(), template);
+            let response = next.run(req).instrument(span.clone()).await;
+            span.record("http.response.status_code", response.status().as_u16());
+            response
+        }
+    };
     // The metric's label is the route as routed, never the path a client chose.
     crate::metrics::http_request(
         routed.as_deref().unwrap_or("unmatched"),

@@ -32,6 +32,7 @@ mod security;
 mod services;
 mod support_access;
 mod teams_and_work;
+mod traces;
 mod transparency;
 mod two_factor;
 mod walkthrough;

@@ -2,51 +2,9 @@
 //! one, in the text format (parsed here by a Prometheus text-format parser), with counters
 //! that move when operations and sessions happen, and no label a client chose.
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
+use crate::common::process::*;
 use crate::common::*;
-use serde_json::{Value, json};
-
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn gql(port: u16, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let (_, body) = http(
-        port,
-        "POST",
-        "/graphql",
-        token,
-        Some(json!({ "query": query, "variables": variables })),
-    );
-    serde_json::from_str(&body).unwrap()
-}
+use serde_json::json;
 
 /// The scrape, parsed: each sample as (name, labels, value).
 fn scrape(port: u16) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
@@ -133,38 +91,6 @@ fn receiver() -> String {
         }
     });
     url
-}
-
-/// A demo admin's token with 2FA passed: the password, then the code `demo-totp` prints.
-fn two_factor_token(port: u16, dir: &std::path::Path, email: &str, password: &str) -> String {
-    let d = gql(
-        port,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-        json!({ "e": email, "p": password }),
-    );
-    let pre = d["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let code = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("APP_ENV")
-        .args(["demo-totp", email])
-        .output()
-        .unwrap();
-    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
-    let d = gql(
-        port,
-        Some(&pre),
-        "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken } }",
-        json!({ "c": code }),
-    );
-    d["data"]["authenticateTwoFactor"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! default, or a new PostgreSQL database of its own when `TEST_DATABASE_URL` is set.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod ws;
 
 use std::sync::Arc;

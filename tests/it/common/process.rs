@@ -1,0 +1,94 @@
+//! Talking to a server process (`server_command`, `spawn_server`) over a real socket.
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// One HTTP/1.0 request to a server on 127.0.0.1: the status and the body.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, String) {
+    http_with(port, method, path, token, &[], body)
+}
+
+/// `http`, with more headers.
+pub fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    for (name, value) in headers {
+        auth.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A GraphQL request over `http`; the answer.
+pub fn gql(port: u16, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let (_, body) = http(
+        port,
+        "POST",
+        "/graphql",
+        token,
+        Some(json!({ "query": query, "variables": variables })),
+    );
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A demo admin's token with 2FA passed: the password, then the code `demo-totp` prints.
+pub fn two_factor_token(port: u16, dir: &std::path::Path, email: &str, password: &str) -> String {
+    let d = gql(
+        port,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        json!({ "e": email, "p": password }),
+    );
+    let pre = d["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"))
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("APP_ENV")
+        .args(["demo-totp", email])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
+    let d = gql(
+        port,
+        Some(&pre),
+        "mutation($c: String!) { authenticateTwoFactor(code: $c) { accessToken } }",
+        json!({ "c": code }),
+    );
+    d["data"]["authenticateTwoFactor"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

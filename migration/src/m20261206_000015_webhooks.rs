@@ -67,6 +67,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Every security event asks which endpoints are on (`webhooks::emit`).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_endpoints_enabled")
+                    .table(E::Table)
+                    .col(E::Enabled)
+                    .to_owned(),
+            )
+            .await?;
         use WebhookDeliveries as D;
         manager
             .create_table(

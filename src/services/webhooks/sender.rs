@@ -222,12 +222,13 @@ async fn send(
             Some(r.status().as_u16()),
             format!("answered {}", r.status()),
         )),
-        // reqwest's errors name the URL, never a header: no secret reaches the log.
-        Err(err) => Err((None, describe(&err))),
+        // Without the URL (its query string may hold the receiver's own token): no secret
+        // reaches the log or the delivery's record.
+        Err(err) => Err((None, describe(err.without_url()))),
     }
 }
 
-fn describe(err: &reqwest::Error) -> String {
+fn describe(err: reqwest::Error) -> String {
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

@@ -7,7 +7,7 @@ import { graphql } from '../../../generated/gql';
 import type { ReviewsQuery } from '../../../generated/gql/graphql';
 import type { Me } from '../me';
 import { StepUpPrompt, useStepUp } from '../StepUp';
-import type { StepUpInput } from '../passkeys';
+import { stepUpMethods, type StepUpInput } from '../passkeys';
 import { ErrorText, Page } from '../ui';
 import { mode, when } from '../words';
 
@@ -121,7 +121,7 @@ function PendingReview({ review, me, onDone }: { review: Review; me: Me; onDone:
         </form>
       )}
       {stepUp && !own && <StepUpPrompt methods={stepUp} purpose="APPROVE_REVIEW" onProof={approveWith} />}
-      <ErrorText error={approved.error ?? denied.error ?? withdrawn.error} />
+      <ErrorText error={(stepUpMethods(approved.error) ? null : approved.error) ?? denied.error ?? withdrawn.error} />
     </li>
   );
 }

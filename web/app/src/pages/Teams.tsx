@@ -8,7 +8,7 @@ import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
 import { getSession, setSession } from '../session';
 import { StepUpPrompt, useStepUp } from '../StepUp';
-import type { StepUpInput } from '../passkeys';
+import { stepUpMethods, type StepUpInput } from '../passkeys';
 import { ErrorText, Page, Pager, useAccountEvents } from '../ui';
 import { denial, when } from '../words';
 import { MeDoc } from '../me';
@@ -253,7 +253,8 @@ function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string;
           <button type="button" className="link" onClick={onClose}>Cancel</button>
         </div>
         {stepUp && <StepUpPrompt methods={stepUp} purpose="IMPERSONATE" onProof={start} />}
-        <ErrorText error={result.error} />
+        {/* The prompt says what STEP_UP_REQUIRED means; other errors in words. */}
+        <ErrorText error={stepUpMethods(result.error) ? null : result.error} />
       </form>
     </Dialog>
   );

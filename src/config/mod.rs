@@ -259,6 +259,12 @@ impl Config {
                 720,
             )?),
             allow_private: o.webhook_allow_private,
+            lease: chrono::Duration::seconds(in_range(
+                "WEBHOOK_LEASE_SECONDS",
+                o.webhook_lease_seconds,
+                15,
+                3600,
+            )?),
         };
         if !is_sqlite(&o.database_url) && !o.database_url.starts_with("postgres") {
             return Err(invalid(
@@ -353,6 +359,9 @@ pub struct WebhookSettings {
     pub disable_after: chrono::Duration,
     /// Loopback, private and link-local targets allowed (`WEBHOOK_ALLOW_PRIVATE`).
     pub allow_private: bool,
+    /// How long a sender holds a delivery it claimed (`WEBHOOK_LEASE_SECONDS`): a server that
+    /// dies holding one leaves it to the others after this.
+    pub lease: chrono::Duration,
 }
 
 impl Default for WebhookSettings {
@@ -361,6 +370,7 @@ impl Default for WebhookSettings {
             retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000],
             disable_after: chrono::Duration::hours(24),
             allow_private: false,
+            lease: chrono::Duration::seconds(60),
         }
     }
 }

@@ -110,6 +110,15 @@ pub struct Opts {
         global = true
     )]
     pub webhook_disable_after_hours: i64,
+    /// How long a server holds a webhook delivery it claimed before others may take it over,
+    /// seconds (15..=3600; more than a delivery's 10 s).
+    #[arg(
+        long,
+        env = "WEBHOOK_LEASE_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub webhook_lease_seconds: i64,
     /// Allow webhook endpoints on loopback, private and link-local addresses (tests, labs).
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private: bool,

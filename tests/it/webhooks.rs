@@ -3,7 +3,8 @@
 //! "id.timestamp.body"), carrying no token, code or secret; retries until the receiver
 //! answers; redirects not followed; two signatures for a day after a rotation; an endpoint
 //! failing for the limit disabled and its owner told; a delivery whose server died is sent by
-//! another; two servers delivering each event exactly once; private addresses refused.
+//! another (in process, and with a real server process killed mid-delivery and restarted);
+//! two servers delivering each event exactly once; private addresses refused.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -413,4 +414,116 @@ async fn private_addresses_are_refused_and_only_super_admins_manage_endpoints() 
         app.err_code(Some(&ada.token), ENDPOINTS, json!({})).await,
         "FORBIDDEN"
     );
+}
+
+/// A receiver for server processes: the first request is read and never answered (the server
+/// sending it is killed meanwhile); later ones are answered 204. Each `webhook-id` seen, in
+/// order.
+fn hanging_then_healthy_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = ids.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, stream) in listener.incoming().take(10).enumerate() {
+            let Ok(mut s) = stream else { continue };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .ok();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(k) = s.read(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..k]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let head = text[..end].to_ascii_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        let id = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("webhook-id:"))
+                            .unwrap_or("")
+                            .trim()
+                            .to_string();
+                        seen.lock().unwrap().push(id);
+                        break;
+                    }
+                }
+            }
+            match n {
+                0 => held.push(s), // never answered
+                _ => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        }
+    });
+    (url, ids)
+}
+
+#[test]
+fn an_event_outlives_a_server_killed_between_the_commit_and_the_delivery() {
+    use crate::common::process::{gql, two_factor_token};
+    let (url, ids) = hanging_then_healthy_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut c = server_command(dir.path());
+        c.env("WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("WEBHOOK_LEASE_SECONDS", "15");
+        c
+    };
+    let (mut first, port, lines) = spawn_server(command());
+    drain(lines);
+    let sam = two_factor_token(port, dir.path(), "super@demo.test", "demo-super-1");
+    let d = gql(
+        port,
+        Some(&sam),
+        CREATE,
+        json!({ "u": url, "e": ["webhook.test"] }),
+    );
+    let id = d["data"]["createWebhookEndpoint"]["endpoint"]["id"].clone();
+    let d = gql(port, Some(&sam), TEST, json!({ "id": id }));
+    let delivery = d["data"]["sendTestWebhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The first server commits the event, claims it and is sending it when it is killed.
+    let wait_for = |n: usize, secs: u64| {
+        for _ in 0..secs * 10 {
+            if ids.lock().unwrap().len() >= n {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(wait_for(1, 10), "the first server began the delivery");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Restarted: the new server takes the delivery over once the dead one's lease runs out.
+    let (mut second, port, lines) = spawn_server(command());
+    drain(lines);
+    assert!(wait_for(2, 40), "the restarted server delivered the event");
+    let seen = ids.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [delivery.clone(), delivery.clone()],
+        "the same webhook-id, twice"
+    );
+    let d = gql(port, Some(&sam), ENDPOINTS, json!({}));
+    let row = &d["data"]["webhookEndpoints"][0]["deliveries"]["nodes"][0];
+    assert_eq!(row["status"], "DELIVERED", "{d}");
+    assert_eq!(row["attempts"], 2);
+    let _ = second.kill();
+    let _ = second.wait();
 }

@@ -1,7 +1,8 @@
 //! The webhook sender every server runs. Each pass claims due deliveries, so that exactly one
 //! server sends each: on PostgreSQL one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
 //! LOCKED)`, so servers scanning at once take disjoint rows without waiting for each other; on
-//! SQLite, whose writes are serialised, a conditional update per row. A claim is a lease: a
+//! SQLite, whose writes are serialised, a conditional update per row. A claim is a lease
+//! (`WEBHOOK_LEASE_SECONDS`): a
 //! server that dies holding it leaves the row to be taken again when the lease runs out, so a
 //! crash between the commit and the delivery loses nothing (at least once; `webhook-id` lets
 //! receivers drop a repeat).
@@ -35,8 +36,6 @@ pub const PENDING: &str = "PENDING";
 pub const DELIVERED: &str = "DELIVERED";
 pub const FAILED: &str = "FAILED";
 
-/// A sender holds a claimed delivery this long (more than the request's timeout).
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// Deliveries claimed per pass.
 const BATCH: u64 = 20;
 /// Each delivery's time limit.
@@ -81,7 +80,7 @@ fn client(allow_private: bool) -> AppResult<&'static reqwest::Client> {
 /// Claims up to `BATCH` due deliveries for this server; returns their ids.
 async fn claim(state: &AppState, now: DateTime<Utc>) -> AppResult<Vec<String>> {
     use delivery::Column as C;
-    let until = db_time(now + LEASE);
+    let until = db_time(now + state.config.webhooks.lease);
     let now = db_time(now);
     if state.db.get_database_backend() == DbBackend::Postgres {
         let sql = "UPDATE webhook_deliveries SET claimed_until = $1, attempts = attempts + 1 \

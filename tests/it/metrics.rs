@@ -54,40 +54,14 @@ fn value(
 
 /// A webhook receiver on 127.0.0.1 that answers every request 204; its URL.
 fn receiver() -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming().take(5) {
             let Ok(mut s) = stream else { continue };
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                .ok();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 4096];
-            // The headers, then as many bytes as Content-Length says.
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&got).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if got.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-            }
-            let _ = s.write_all(
-                b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            read_request(&mut s);
+            let _ = s.write_all(NO_CONTENT);
         }
     });
     url
@@ -142,19 +116,7 @@ fn metrics_are_scraped_from_their_own_listener_and_move_with_operations_and_sess
     http(port, "GET", "/secret-token-in-a-path", None, None);
     // A session: the admin's TOTP from `demo-totp`, then impersonate and cancel.
     let admin = two_factor_token(port, dir.path(), "admin@demo.test", "demo-admin-1");
-    let d = gql(
-        port,
-        Some(&admin),
-        "{ teams(first: 50) { edges { node { owner { id email } } } } }",
-        json!({}),
-    );
-    let olivia_id = d["data"]["teams"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["node"]["owner"]["email"] == "olivia@demo.test")
-        .unwrap()["node"]["owner"]["id"]
-        .clone();
+    let olivia_id = owner_id(port, &admin, "olivia@demo.test");
     // A super admin's webhook endpoint for sessions starting, on a receiver that answers 204.
     let hook = receiver();
     let sam = two_factor_token(port, dir.path(), "super@demo.test", "demo-super-1");

@@ -4,7 +4,7 @@
 //! → database statement; the impersonation session's id on the operation; and no token, code,
 //! password or bound value anywhere in what was exported.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::common::process::*;
 use crate::common::*;
 
-/// An OTLP/HTTP receiver: every span of every `POST /v1/traces`, decoded. Answers 200.
+/// An OTLP/HTTP receiver: every span of every `POST /v1/traces`, decoded. Answers 204.
 fn collector() -> (u16, Arc<Mutex<Vec<Span>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -26,28 +26,7 @@ fn collector() -> (u16, Arc<Mutex<Vec<Span>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(200) {
             let Ok(mut s) = stream else { continue };
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 16384];
-            let body = loop {
-                let Ok(n) = s.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                got.extend_from_slice(&buf[..n]);
-                let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if got.len() >= end + 4 + length {
-                    break Some(got[end + 4..end + 4 + length].to_vec());
-                }
-            };
+            let body = read_request(&mut s).map(|(_, body)| body);
             if let Some(body) = body
                 && let Ok(req) = ExportTraceServiceRequest::decode(body.as_slice())
             {
@@ -58,9 +37,7 @@ fn collector() -> (u16, Arc<Mutex<Vec<Span>>>) {
                     }
                 }
             }
-            let _ = s.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            let _ = s.write_all(NO_CONTENT);
         }
     });
     (port, spans)
@@ -116,19 +93,7 @@ fn spans_chain_from_the_callers_traceparent_to_each_statement_and_keep_no_secret
     drain(lines);
 
     let admin = two_factor_token(port, dir.path(), "admin@demo.test", "demo-admin-1");
-    let d = gql(
-        port,
-        Some(&admin),
-        "{ teams(first: 50) { edges { node { owner { id email } } } } }",
-        json!({}),
-    );
-    let olivia = d["data"]["teams"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["node"]["owner"]["email"] == "olivia@demo.test")
-        .unwrap()["node"]["owner"]["id"]
-        .clone();
+    let olivia = owner_id(port, &admin, "olivia@demo.test");
     let d = gql(
         port,
         Some(&admin),

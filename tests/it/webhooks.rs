@@ -420,7 +420,8 @@ async fn private_addresses_are_refused_and_only_super_admins_manage_endpoints() 
 /// sending it is killed meanwhile); later ones are answered 204. Each `webhook-id` seen, in
 /// order.
 fn hanging_then_healthy_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
+    use crate::common::process::{NO_CONTENT, read_request};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let ids: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -429,41 +430,20 @@ fn hanging_then_healthy_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
         let mut held = Vec::new();
         for (n, stream) in listener.incoming().take(10).enumerate() {
             let Ok(mut s) = stream else { continue };
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                .ok();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 8192];
-            while let Ok(k) = s.read(&mut buf) {
-                if k == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..k]);
-                let text = String::from_utf8_lossy(&got).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let head = text[..end].to_ascii_lowercase();
-                    let length = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if got.len() >= end + 4 + length {
-                        let id = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("webhook-id:"))
-                            .unwrap_or("")
-                            .trim()
-                            .to_string();
-                        seen.lock().unwrap().push(id);
-                        break;
-                    }
-                }
-            }
+            let head = read_request(&mut s)
+                .map(|(head, _)| head)
+                .unwrap_or_default();
+            let id = head
+                .lines()
+                .find_map(|l| l.strip_prefix("webhook-id:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            seen.lock().unwrap().push(id);
             match n {
                 0 => held.push(s), // never answered
                 _ => {
-                    let _ = s.write_all(
-                        b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                    let _ = s.write_all(NO_CONTENT);
                 }
             }
         }

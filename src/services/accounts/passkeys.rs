@@ -25,7 +25,7 @@ use crate::config::RelyingParty;
 use crate::db::{db_time, new_id};
 use crate::entities::{passkey, user, webauthn_challenge as challenge};
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::accounts::sign_in::{self, Session};
 use crate::services::accounts::{profile, users};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
@@ -488,22 +488,8 @@ pub async fn authenticate(
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     verify(state, &caller.user, answer, Purpose::SignIn, meta).await?;
-    let now = state.clock.now();
-    let txn = crate::db::write_txn(state).await?;
-    let entry = Entry::for_caller(action::PASSKEY_AUTHENTICATED, &caller, meta, now);
-    audit::record(&txn, entry).await?;
-    let user = users::find_user(&txn, &caller.user.id).await?;
-    let session = sign_in::issue_session(
-        state,
-        &txn,
-        user,
-        caller.team_id.clone(),
-        true,
-        Refresh::NewFamily,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(session)
+    let passed = action::PASSKEY_AUTHENTICATED;
+    super::two_factor::second_factor_passed(state, caller, passed, meta).await
 }
 
 /// Deletes challenges past their expiry (the sweep).

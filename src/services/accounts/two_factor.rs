@@ -161,9 +161,20 @@ pub async fn authenticate_two_factor(
         ));
     }
     verify_totp(state, &caller.user, code, meta).await?;
+    second_factor_passed(state, caller, action::TWO_FACTOR_AUTHENTICATED, meta).await
+}
+
+/// Sign-in's second step passed (a code, or a passkey: `action` says which): audited, and a
+/// session past 2FA with a new refresh-token family.
+pub async fn second_factor_passed(
+    state: &AppState,
+    caller: AsThemselves<'_>,
+    action: &'static str,
+    meta: &RequestMeta,
+) -> AppResult<Session> {
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
-    let entry = Entry::for_caller(action::TWO_FACTOR_AUTHENTICATED, &caller, meta, now);
+    let entry = Entry::for_caller(action, &caller, meta, now);
     audit::record(&txn, entry).await?;
     let user = users::find_user(&txn, &caller.user.id).await?;
     let session = sign_in::issue_session(

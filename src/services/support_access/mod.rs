@@ -356,22 +356,28 @@ async fn decide(
         .entity("SupportAccessGrant", &g.id)
         .details(d.details);
     audit::record(txn, entry).await?;
-    let kind = match d.to {
-        Status::Approved => events::kind::SUPPORT_ACCESS_APPROVED,
-        Status::Denied => events::kind::SUPPORT_ACCESS_DENIED,
-        Status::Revoked => events::kind::SUPPORT_ACCESS_REVOKED,
-        Status::Expired => events::kind::SUPPORT_ACCESS_EXPIRED,
-        Status::Pending => events::kind::SUPPORT_ACCESS_REQUESTED,
+    // The live event's kind and the webhook's type.
+    let (kind, hook) = match d.to {
+        Status::Approved => (
+            events::kind::SUPPORT_ACCESS_APPROVED,
+            "support_access.approved",
+        ),
+        Status::Denied => (events::kind::SUPPORT_ACCESS_DENIED, "support_access.denied"),
+        Status::Revoked => (
+            events::kind::SUPPORT_ACCESS_REVOKED,
+            "support_access.revoked",
+        ),
+        Status::Expired => (
+            events::kind::SUPPORT_ACCESS_EXPIRED,
+            "support_access.expired",
+        ),
+        Status::Pending => (
+            events::kind::SUPPORT_ACCESS_REQUESTED,
+            "support_access.requested",
+        ),
     };
     let event = NewEvent::new(kind, &g.user_id).grant(Some(&g.id));
     events::publish(txn, event, now).await?;
-    let hook = match d.to {
-        Status::Approved => "support_access.approved",
-        Status::Denied => "support_access.denied",
-        Status::Revoked => "support_access.revoked",
-        Status::Expired => "support_access.expired",
-        Status::Pending => "support_access.requested",
-    };
     webhooks::emit(txn, webhooks::Happening::Grant(hook, &g.id), now).await?;
     let g = reload(txn, &g.id).await?;
     tell_requester(txn, config, caller, &g, now).await?;

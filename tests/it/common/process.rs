@@ -92,3 +92,51 @@ pub fn two_factor_token(port: u16, dir: &std::path::Path, email: &str, password:
         .unwrap()
         .to_string()
 }
+
+/// One HTTP request read from `s` (for the receivers tests run): the head, lower-cased, and
+/// as many body bytes as `Content-Length` says. `None` if the peer went away first.
+pub fn read_request(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if got.len() >= end + 4 + length {
+            return Some((head, got[end + 4..end + 4 + length].to_vec()));
+        }
+    }
+}
+
+/// The answer a receiver gives: `204 No Content`, closing the connection.
+pub const NO_CONTENT: &[u8] =
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// The id of the demo team owner with `email`, from the admins' Teams List.
+pub fn owner_id(port: u16, admin: &str, email: &str) -> Value {
+    let d = gql(
+        port,
+        Some(admin),
+        "{ teams(first: 50) { edges { node { owner { id email } } } } }",
+        json!({}),
+    );
+    d["data"]["teams"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["owner"]["email"] == email)
+        .unwrap()["node"]["owner"]["id"]
+        .clone()
+}

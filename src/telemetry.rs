@@ -89,9 +89,31 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// The span of one HTTP request: `METHOD route` (the route as routed, never the path a client
-/// chose), its parent the incoming `traceparent`.
-pub fn http_span(headers: &axum::http::HeaderMap, method: &str, route: &str) -> tracing::Span {
+/// A request's method as spans and logs name it: one of HTTP's own (RFC 9110 and PATCH), else
+/// `_OTHER`, as OpenTelemetry's semantic conventions say, so a client cannot mint names.
+pub fn known_method(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::CONNECT => "CONNECT",
+        M::OPTIONS => "OPTIONS",
+        M::TRACE => "TRACE",
+        M::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
+/// The span of one HTTP request: `METHOD route` (a known method or `_OTHER`; the route as
+/// routed, never the path a client chose), its parent the incoming `traceparent`.
+pub fn http_span(
+    headers: &axum::http::HeaderMap,
+    method: &'static str,
+    route: &str,
+) -> tracing::Span {
     let span = tracing::info_span!(
         "http.request",
         otel.name = %format!("{method} {route}"),

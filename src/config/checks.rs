@@ -118,3 +118,20 @@ pub(super) fn retry_schedule(value: &str) -> Result<Vec<i64>, ConfigError> {
         )),
     }
 }
+
+/// Checks `WEBHOOK_PROXY`: unset or empty for none, else `http(s)://host:port`.
+pub(super) fn webhook_proxy(raw: Option<&str>) -> Result<Option<String>, ConfigError> {
+    const SETTING: &str = "WEBHOOK_PROXY";
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let url =
+        url::Url::parse(raw).map_err(|_| invalid(SETTING, "is not a URL (http://host:port)"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            SETTING,
+            "must be http://host:port or https://host:port",
+        ));
+    }
+    Ok(Some(raw.to_string()))
+}

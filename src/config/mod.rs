@@ -259,6 +259,7 @@ impl Config {
                 720,
             )?),
             allow_private: o.webhook_allow_private,
+            proxy: checks::webhook_proxy(o.webhook_proxy.as_deref())?,
             lease: chrono::Duration::seconds(in_range(
                 "WEBHOOK_LEASE_SECONDS",
                 o.webhook_lease_seconds,
@@ -359,6 +360,8 @@ pub struct WebhookSettings {
     pub disable_after: chrono::Duration,
     /// Loopback, private and link-local targets allowed (`WEBHOOK_ALLOW_PRIVATE`).
     pub allow_private: bool,
+    /// The proxy deliveries go through (`WEBHOOK_PROXY`); never one from the environment.
+    pub proxy: Option<String>,
     /// How long a sender holds a delivery it claimed (`WEBHOOK_LEASE_SECONDS`): a server that
     /// dies holding one leaves it to the others after this.
     pub lease: chrono::Duration,
@@ -370,6 +373,7 @@ impl Default for WebhookSettings {
             retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000],
             disable_after: chrono::Duration::hours(24),
             allow_private: false,
+            proxy: None,
             lease: chrono::Duration::seconds(60),
         }
     }

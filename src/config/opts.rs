@@ -119,6 +119,11 @@ pub struct Opts {
         global = true
     )]
     pub webhook_lease_seconds: i64,
+    /// The proxy webhook deliveries go through, `http://host:port` (none by default; the
+    /// environment's HTTP_PROXY, HTTPS_PROXY and ALL_PROXY are never used). The proxy must
+    /// enforce the egress rules: names are resolved by it, not by this server.
+    #[arg(long, env = "WEBHOOK_PROXY", global = true)]
+    pub webhook_proxy: Option<String>,
     /// Allow webhook endpoints on loopback, private and link-local addresses (tests, labs).
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private: bool,

@@ -55,6 +55,12 @@ pub mod kind {
     pub const REVIEW_DECIDED: &str = "REVIEW_DECIDED";
     /// A webhook endpoint kept failing and was switched off (its owner's notice).
     pub const WEBHOOK_DISABLED: &str = "WEBHOOK_DISABLED";
+    /// What signs a person in changed (a passkey, TOTP, the password): their notice, and
+    /// every other super admin's when the account is staff's.
+    pub const FACTOR_CHANGED: &str = "FACTOR_CHANGED";
+    /// A security setting that guards everyone changed (a role, an account's review rule, a
+    /// webhook endpoint, the kill switch): the super admins' notice.
+    pub const SECURITY_CHANGED: &str = "SECURITY_CHANGED";
 }
 
 /// An event as delivered: ids, never content.

@@ -104,7 +104,7 @@ pub fn cors(config: &Config) -> CorsLayer {
 /// One log line per request, at INFO: method, route, status and duration. Never the query
 /// string or headers (they may carry tokens).
 pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let method = req.method().clone();
+    let method = crate::telemetry::known_method(req.method());
     let routed = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -118,7 +118,7 @@ pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Ne
         true => {
             use tracing::Instrument;
             let template = routed.as_deref().unwrap_or("unmatched");
-            let span = crate::telemetry::http_span(req.headers(), method.as_str(), template);
+            let span = crate::telemetry::http_span(req.headers(), method, template);
             let response = next.run(req).instrument(span.clone()).await;
             span.record("http.response.status_code", response.status().as_u16());
             response

@@ -14,8 +14,8 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 const ORIGIN: &str = "http://localhost:8080";
 
 const START_REGISTRATION: &str = "mutation { startPasskeyRegistration { id options } }";
-const FINISH_REGISTRATION: &str = r#"mutation($n: String!, $p: String!, $r: PasskeyResponse!) {
-  finishPasskeyRegistration(name: $n, password: $p, response: $r) { id name createdAt lastUsedAt }
+const FINISH_REGISTRATION: &str = r#"mutation($n: String!, $p: String!, $r: PasskeyResponse!, $proof: StepUp) {
+  finishPasskeyRegistration(name: $n, password: $p, response: $r, proof: $proof) { id name createdAt lastUsedAt }
 }"#;
 const START_AUTH: &str =
     "mutation($p: PasskeyPurpose) { startPasskeyAuthentication(purpose: $p) { id options } }";
@@ -37,15 +37,37 @@ fn new_key() -> SoftPasskey {
     SoftPasskey::new(true)
 }
 
-/// `startPasskeyRegistration`, the authenticator's answer, `finishPasskeyRegistration`.
-async fn add_passkey(app: &TestApp, token: &str, key: &mut SoftPasskey, name: &str) -> Value {
+/// `startPasskeyRegistration` and the authenticator's answer: `finishPasskeyRegistration`'s
+/// variables, with `proof`.
+async fn registration(
+    app: &TestApp,
+    token: &str,
+    key: &mut SoftPasskey,
+    name: &str,
+    proof: Value,
+) -> Value {
     let c = app.ok(Some(token), START_REGISTRATION, json!({})).await;
     let c = &c["startPasskeyRegistration"];
     let options: CreationChallengeResponse =
         serde_json::from_value(json!({ "publicKey": c["options"] })).unwrap();
     let credential = key.do_registration(origin(), options).unwrap();
     let r = json!({ "challengeId": c["id"], "credential": credential });
-    let vars = json!({ "n": name, "p": "correct-horse-1", "r": r });
+    json!({ "n": name, "p": "correct-horse-1", "r": r, "proof": proof })
+}
+
+/// Adds a passkey. `totp`: the account's TOTP secret, whose fresh code proves the addition
+/// (an account with a second factor adds another only with a fresh proof of it).
+async fn add_passkey(
+    app: &TestApp,
+    token: &str,
+    key: &mut SoftPasskey,
+    name: &str,
+    totp: Option<&str>,
+) -> Value {
+    let proof = totp
+        .map(|s| json!({ "code": app.code(s) }))
+        .unwrap_or(Value::Null);
+    let vars = registration(app, token, key, name, proof).await;
     app.ok(Some(token), FINISH_REGISTRATION, vars).await["finishPasskeyRegistration"].clone()
 }
 
@@ -95,7 +117,7 @@ async fn a_passkey_is_a_second_factor_for_signing_in() {
     let app = TestApp::new().await;
     let carl = app.register("carl@customer.test", "Carl").await;
     let mut key = new_key();
-    let added = add_passkey(&app, &carl.token, &mut key, "Work laptop").await;
+    let added = add_passkey(&app, &carl.token, &mut key, "Work laptop", None).await;
     assert_eq!(added["name"], "Work laptop");
     assert!(added["lastUsedAt"].is_null());
     // A passkey turns 2FA on; the old refresh token (from before) no longer works.
@@ -145,7 +167,7 @@ async fn registration_needs_the_password_and_an_answer_to_its_own_challenge() {
     let app = TestApp::new().await;
     // Carl has TOTP on already: his token stays good after he adds a passkey.
     let carl = app.register("carl@customer.test", "Carl").await;
-    let (carl, _) = app.enable_2fa(&carl).await;
+    let (carl, carl_secret) = app.enable_2fa(&carl).await;
     let mut key = new_key();
     let c = app
         .ok(Some(&carl.token), START_REGISTRATION, json!({}))
@@ -162,11 +184,14 @@ async fn registration_needs_the_password_and_an_answer_to_its_own_challenge() {
     let v = app.gql(Some(&carl.token), FINISH_REGISTRATION, wrong).await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT");
     assert_eq!(field(&v), "password");
-    let ok = json!({ "n": "Laptop", "p": "correct-horse-1", "r": r });
+    // A fresh code from the factor he has proves the addition.
+    let ok = json!({ "n": "Laptop", "p": "correct-horse-1", "r": r, "proof": { "code": app.code(&carl_secret) } });
     app.ok(Some(&carl.token), FINISH_REGISTRATION, ok.clone())
         .await;
-    // The same challenge answered again: used.
-    let v = app.gql(Some(&carl.token), FINISH_REGISTRATION, ok).await;
+    // The same challenge answered again (with the fresh proof Carl's passkey now needs): used.
+    let mut again = ok;
+    again["proof"] = passkey_step_up(&app, &carl.token, &mut key, "ADD_FACTOR").await;
+    let v = app.gql(Some(&carl.token), FINISH_REGISTRATION, again).await;
     assert_eq!(
         (error_code(&v).as_str(), field(&v)),
         ("BAD_USER_INPUT", "passkey")
@@ -199,7 +224,7 @@ async fn the_relying_party_refuses_what_it_must() {
     let app = TestApp::new().await;
     let carl = app.register("carl@customer.test", "Carl").await;
     let mut key = new_key();
-    add_passkey(&app, &carl.token, &mut key, "Laptop").await;
+    add_passkey(&app, &carl.token, &mut key, "Laptop", None).await;
     let t = app.login("carl@customer.test", "correct-horse-1").await["accessToken"]
         .as_str()
         .unwrap()
@@ -313,7 +338,7 @@ async fn removing_the_last_passkey_turns_two_factor_off() {
     let app = TestApp::new().await;
     let carl = app.register("carl@customer.test", "Carl").await;
     let mut key = new_key();
-    let p = add_passkey(&app, &carl.token, &mut key, "Laptop").await;
+    let p = add_passkey(&app, &carl.token, &mut key, "Laptop", None).await;
     let t = app.login("carl@customer.test", "correct-horse-1").await["accessToken"]
         .as_str()
         .unwrap()
@@ -376,7 +401,7 @@ async fn step_up_passkey_needs_a_fresh_assertion_for_every_session() {
     assert_eq!(app.count("impersonations", "").await, 0);
 
     let mut key = new_key();
-    add_passkey(&app, &ada.token, &mut key, "YubiKey").await;
+    add_passkey(&app, &ada.token, &mut key, "YubiKey", Some(&secret)).await;
     let proof = passkey_step_up(&app, &ada.token, &mut key, "IMPERSONATE").await;
     app.ok(Some(&ada.token), IMPERSONATE, json!({ "u": u, "s": proof }))
         .await;
@@ -438,7 +463,7 @@ async fn step_up_any_takes_a_code_or_a_passkey_and_elevation_takes_one_too() {
     // Elevating from inside the session: a passkey challenge of the admin's own, asked with
     // the impersonation token.
     let mut key = new_key();
-    add_passkey(&app, &ada.token, &mut key, "Laptop").await;
+    add_passkey(&app, &ada.token, &mut key, "Laptop", Some(&secret)).await;
     let elevate = "mutation($s: StepUp) { elevateImpersonation(reason: \"fix the invoice\", stepUp: $s) { mode } }";
     assert_eq!(
         app.err_code(Some(&t), elevate, json!({})).await,
@@ -454,7 +479,7 @@ async fn step_up_guards_approving_a_review() {
     let app = TestApp::with_config(|c| c.step_up = crm::config::StepUp::Passkey).await;
     let (sue, _) = app.admin("sue@support.test", "SUPER_ADMIN").await;
     let (ada, _) = app.admin("ada@support.test", "ADMIN").await;
-    let (bob, _) = app.admin("bob@support.test", "ADMIN").await;
+    let (bob, bob_secret) = app.admin("bob@support.test", "ADMIN").await;
     let carl = app.register("carl@customer.test", "Carl").await;
     let mark =
         "mutation($u: ID!) { setImpersonationReviewRequired(userId: $u, required: true) { id } }";
@@ -472,7 +497,7 @@ async fn step_up_guards_approving_a_review() {
         "STEP_UP_REQUIRED"
     );
     let mut key = new_key();
-    add_passkey(&app, &bob.token, &mut key, "Laptop").await;
+    add_passkey(&app, &bob.token, &mut key, "Laptop", Some(&bob_secret)).await;
     let proof = passkey_step_up(&app, &bob.token, &mut key, "APPROVE_REVIEW").await;
     let d = app
         .ok(Some(&bob.token), approve, json!({ "id": id, "s": proof }))
@@ -487,4 +512,201 @@ async fn without_step_up_a_session_starts_as_it_always_did() {
     let carl = app.register("carl@customer.test", "Carl").await;
     app.ok(Some(&ada.token), IMPERSONATE, json!({ "u": carl.user_id }))
         .await;
+}
+
+/// The notices of `token`'s user: (kind, message), newest first.
+async fn notices(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let d = app
+        .ok(
+            Some(token),
+            "{ me { notifications(first: 50) { edges { node { kind message } } } } }",
+            json!({}),
+        )
+        .await;
+    d["me"]["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["kind"].as_str().unwrap().to_string(),
+                n["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_phisher_with_the_password_and_a_sign_in_code_cannot_add_a_passkey() {
+    let app = TestApp::with_config(|c| {
+        c.step_up = crm::config::StepUp::Passkey;
+        // E-mail set up (nobody listens: the outbox keeps what it would send).
+        c.smtp = Some(
+            crm::config::smtp::parse("smtp://127.0.0.1:9", Some("CRM <crm@crm.test>")).unwrap(),
+        );
+    })
+    .await;
+    let (sue, _) = app.admin("sue@support.test", "SUPER_ADMIN").await;
+    app.ok(
+        Some(&sue.token),
+        r#"mutation { createWebhookEndpoint(url: "https://siem.example.com/hook", events: ["user.factor_changed"]) { secret } }"#,
+        json!({}),
+    )
+    .await;
+    // Ada's session passed 2FA with a code the phisher relayed.
+    let (ada, secret) = app.admin("ada@support.test", "ADMIN").await;
+    let relayed =
+        crm::auth::totp::code_at(&secret, crm::clock::Clock::now(&*app.clock).timestamp()).unwrap();
+    let mut key = new_key();
+    let told = "WHERE kind = 'FACTOR_CHANGED'";
+    let mailed = "WHERE subject LIKE '%sign in changed%' OR subject LIKE '%sign-in changed%'";
+    let (told_before, mailed_before) = (
+        app.count("notifications", told).await,
+        app.count("email_outbox", mailed).await,
+    );
+
+    // Without a proof: STEP_UP_REQUIRED, naming the code (Ada has no passkey yet).
+    let vars = registration(&app, &ada.token, &mut key, "Phisher's key", Value::Null).await;
+    let v = app.gql(Some(&ada.token), FINISH_REGISTRATION, vars).await;
+    assert_eq!(error_code(&v), "STEP_UP_REQUIRED", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["methods"], json!(["TOTP"]));
+    // The code that signed the session in does not count again.
+    let vars = registration(
+        &app,
+        &ada.token,
+        &mut key,
+        "Phisher's key",
+        json!({ "code": relayed }),
+    )
+    .await;
+    let v = app.gql(Some(&ada.token), FINISH_REGISTRATION, vars).await;
+    assert_eq!(
+        (error_code(&v).as_str(), field(&v)),
+        ("BAD_USER_INPUT", "code"),
+        "{v}"
+    );
+    assert_eq!(app.count("passkeys", "").await, 0);
+    assert_eq!(app.count("notifications", told).await, told_before);
+
+    // Ada herself, with a fresh code: added, and told to her, to the other super admin (in the
+    // app and by e-mail) and to the SIEM.
+    let added = add_passkey(&app, &ada.token, &mut key, "YubiKey", Some(&secret)).await;
+    assert_eq!(added["name"], "YubiKey");
+    let ada = Session::from_payload(&app.login("ada@support.test", "correct-horse-1").await);
+    let ada_token = {
+        let (id, options) = challenge(&app, &ada.token, Some("SIGN_IN")).await;
+        let cred = sign(&mut key, options, ORIGIN);
+        let d = app
+            .ok(
+                Some(&ada.token),
+                AUTHENTICATE,
+                json!({ "r": response(&id, &cred) }),
+            )
+            .await;
+        d["authenticateWithPasskey"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mine = notices(&app, &ada_token).await;
+    assert!(
+        mine.iter().any(|(k, m)| k == "FACTOR_CHANGED"
+            && m.contains("YubiKey")
+            && m.contains("If this was not you")),
+        "{mine:?}"
+    );
+    let sues = notices(&app, &sue.token).await;
+    assert!(
+        sues.iter().any(|(k, m)| k == "FACTOR_CHANGED"
+            && m.contains("YubiKey")
+            && m.contains("Ada Admin")),
+        "{sues:?}"
+    );
+    assert_eq!(app.count("notifications", told).await, told_before + 2);
+    assert_eq!(app.count("email_outbox", mailed).await, mailed_before + 2);
+    assert_eq!(
+        app.count(
+            "webhook_deliveries",
+            "WHERE event_type = 'user.factor_changed' AND payload LIKE '%PASSKEY_ADDED%'"
+        )
+        .await,
+        1
+    );
+
+    // Now Ada holds a passkey: another factor needs an assertion of it, a code is not enough.
+    let mut second = new_key();
+    let vars = registration(
+        &app,
+        &ada_token,
+        &mut second,
+        "Spare",
+        json!({ "code": app.code(&secret) }),
+    )
+    .await;
+    let v = app.gql(Some(&ada_token), FINISH_REGISTRATION, vars).await;
+    assert_eq!(error_code(&v), "STEP_UP_REQUIRED", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["methods"], json!(["PASSKEY"]));
+    let proof = passkey_step_up(&app, &ada_token, &mut key, "ADD_FACTOR").await;
+    let vars = registration(
+        &app,
+        &ada_token,
+        &mut second,
+        "Spare",
+        proof["passkey"].clone(),
+    )
+    .await;
+    // (the proof goes in StepUp's `passkey`)
+    let vars = json!({ "n": vars["n"], "p": vars["p"], "r": vars["r"], "proof": { "passkey": vars["proof"] } });
+    app.ok(Some(&ada_token), FINISH_REGISTRATION, vars).await;
+    assert_eq!(app.count("passkeys", "").await, 2);
+}
+
+#[tokio::test]
+async fn turning_totp_on_beside_a_passkey_needs_that_passkey() {
+    let app = TestApp::new().await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let mut key = new_key();
+    add_passkey(&app, &carl.token, &mut key, "Laptop", None).await;
+    let t = app.login("carl@customer.test", "correct-horse-1").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, options) = challenge(&app, &t, Some("SIGN_IN")).await;
+    let cred = sign(&mut key, options, ORIGIN);
+    let d = app
+        .ok(Some(&t), AUTHENTICATE, json!({ "r": response(&id, &cred) }))
+        .await;
+    let t = d["authenticateWithPasskey"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = app
+        .ok(
+            Some(&t),
+            "mutation { generateTwoFactorSecret { otpauthUrl } }",
+            json!({}),
+        )
+        .await;
+    let secret = secret_from_url(d["generateTwoFactorSecret"]["otpauthUrl"].as_str().unwrap());
+    let on = "mutation($c: String!, $s: StepUp) { turnOnTwoFactor(code: $c, password: \"correct-horse-1\", proof: $s) { user { id } } }";
+    let v = app
+        .gql(Some(&t), on, json!({ "c": app.code(&secret) }))
+        .await;
+    assert_eq!(error_code(&v), "STEP_UP_REQUIRED", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["methods"], json!(["PASSKEY"]));
+    let proof = passkey_step_up(&app, &t, &mut key, "ADD_FACTOR").await;
+    app.ok(Some(&t), on, json!({ "c": app.code(&secret), "s": proof }))
+        .await;
+    let told = notices(&app, &t).await;
+    assert!(
+        told.iter()
+            .any(|(k, m)| k == "FACTOR_CHANGED" && m.contains("authenticator app")),
+        "{told:?}"
+    );
+    assert!(
+        told.iter()
+            .any(|(k, m)| k == "FACTOR_CHANGED" && m.contains("Laptop")),
+        "{told:?}"
+    );
 }

@@ -64,7 +64,7 @@ fn schema_keeps_the_contract_names() {
         "credential: JSON!",
         "input StepUp {",
         "startPasskeyRegistration: PasskeyChallenge!",
-        "finishPasskeyRegistration(name: String!, password: String!, response: PasskeyResponse!): Passkey!",
+        "finishPasskeyRegistration(name: String!, password: String!, response: PasskeyResponse!, proof: StepUp): Passkey!",
         "deletePasskey(id: ID!, password: String!): Boolean!",
         "authenticateWithPasskey(response: PasskeyResponse!): AuthPayload!",
         "endImpersonation(id: ID!, reason: String): Impersonation!",

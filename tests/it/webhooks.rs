@@ -384,6 +384,14 @@ async fn private_addresses_are_refused_and_only_super_admins_manage_endpoints() 
         "http://169.254.169.254/latest/meta-data",
         "http://localhost:9000/hook",
         "ftp://siem.example.com/",
+        // IPv6 forms carrying an inside IPv4 address, or outside global unicast.
+        "http://[::127.0.0.1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b:1::a9fe:a9fe]/hook",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[2001:0:7f00:1::ffff:ffff]/hook",
+        "http://[fec0::1]/hook",
+        "http://[100::1]/hook",
     ] {
         let v = app
             .gql(
@@ -506,4 +514,157 @@ fn an_event_outlives_a_server_killed_between_the_commit_and_the_delivery() {
     assert_eq!(row["attempts"], 2);
     let _ = second.kill();
     let _ = second.wait();
+}
+
+/// A loopback "proxy" for server processes: every request line it is sent, answered 204.
+fn recording_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    use crate::common::process::{NO_CONTENT, read_request};
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = lines.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut s) = stream else { continue };
+            if let Some((head, _)) = read_request(&mut s) {
+                seen.lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or("").to_string());
+                let _ = s.write_all(NO_CONTENT);
+            }
+        }
+    });
+    (url, lines)
+}
+
+#[test]
+fn the_sender_uses_no_proxy_from_the_environment_only_webhook_proxy() {
+    use crate::common::process::{gql, two_factor_token};
+    let (proxy, via_proxy) = recording_proxy();
+    let dir = tempfile::tempdir().unwrap();
+    let command = |webhook_proxy: Option<&str>| {
+        let mut c = server_command(dir.path());
+        c.env(
+            "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+            "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
+        )
+        .env("WEBHOOK_LEASE_SECONDS", "15");
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            c.env(var, &proxy);
+        }
+        c.env_remove("NO_PROXY").env_remove("no_proxy");
+        if let Some(p) = webhook_proxy {
+            c.env("WEBHOOK_PROXY", p);
+        }
+        c
+    };
+    let (mut first, port, lines) = spawn_server(command(None));
+    drain(lines);
+    let sam = two_factor_token(port, dir.path(), "super@demo.test", "demo-super-1");
+    // A name, so that only the resolver's check stands between it and the inside.
+    let url = "http://siem.invalid/hook";
+    let d = gql(
+        port,
+        Some(&sam),
+        CREATE,
+        json!({ "u": url, "e": ["webhook.test"] }),
+    );
+    let id = d["data"]["createWebhookEndpoint"]["endpoint"]["id"].clone();
+    gql(port, Some(&sam), TEST, json!({ "id": id }));
+    let tried = || {
+        let d = gql(port, Some(&sam), ENDPOINTS, json!({}));
+        d["data"]["webhookEndpoints"][0]["deliveries"]["nodes"][0]["attempts"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    let mut attempts = 0;
+    for _ in 0..100 {
+        attempts = tried();
+        if attempts >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(attempts >= 2, "the sender tried the delivery");
+    assert!(
+        via_proxy.lock().unwrap().is_empty(),
+        "HTTP_PROXY/ALL_PROXY from the environment were used: {:?}",
+        via_proxy.lock().unwrap()
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // With WEBHOOK_PROXY named, the next retry goes through it.
+    let (mut second, _, lines) = spawn_server(command(Some(&proxy)));
+    drain(lines);
+    for _ in 0..300 {
+        if !via_proxy.lock().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let seen = via_proxy.lock().unwrap().clone();
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("post http://siem.invalid/hook http/1.1"),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn audit_rows_keep_a_webhook_url_without_its_query() {
+    let (app, sam) = app_with(|_| {}).await;
+    let url = "https://siem.example.com/in/hook?token=receiver-s3cret#x";
+    let (id, _) = endpoint(&app, &sam, url, &["webhook.test"]).await;
+    app.ok(
+        Some(&sam.token),
+        "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { description: \"SIEM 2\" }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.ok(
+        Some(&sam.token),
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    // A plain admin reads the audit log: the actions are there, the receiver's token is not.
+    let (ada, _) = app.admin("ada@support.test", "ADMIN").await;
+    let d = app
+        .ok(
+            Some(&ada.token),
+            "{ auditLogs(first: 50) { edges { node { action details summary } } } }",
+            json!({}),
+        )
+        .await;
+    let rows: Vec<&Value> = d["auditLogs"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| {
+            n["action"]
+                .as_str()
+                .unwrap()
+                .starts_with("WEBHOOK_ENDPOINT_")
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{d}");
+    for n in rows {
+        let text = n.to_string();
+        assert!(
+            !text.contains("s3cret") && !text.contains("token="),
+            "{text}"
+        );
+        assert!(text.contains("https://siem.example.com/in/hook"), "{text}");
+    }
 }

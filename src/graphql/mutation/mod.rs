@@ -142,13 +142,16 @@ impl AccountMutation {
     }
 
     /// Turns 2FA on with a code from the new authenticator and the current password (a
-    /// stolen access token alone must not enrol the thief's authenticator).
+    /// stolen access token alone must not enrol the thief's authenticator). An account that
+    /// already holds a passkey also gives `proof`: a fresh assertion of that passkey
+    /// (STEP_UP_REQUIRED without it).
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn turn_on_two_factor(
         &self,
         ctx: &Context<'_>,
         code: String,
         password: String,
+        proof: Option<StepUp>,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
             two_factor::turn_on_two_factor(
@@ -156,6 +159,7 @@ impl AccountMutation {
                 as_themselves(ctx).await?,
                 &code,
                 &password,
+                StepUp::proof(proof.as_ref(), None),
                 &request_meta(ctx),
             )
             .await?,
@@ -201,7 +205,13 @@ impl AccountMutation {
 
     /// Keeps the passkey the browser created for the challenge, named `name`, with the
     /// current password. A user with a passkey has 2FA on; if it is their first second
-    /// factor, their other sign-ins end (sign in again with the passkey).
+    /// factor, their other sign-ins end (sign in again with the passkey). An account that
+    /// already has a second factor also gives `proof`, fresh from that factor: a passkey
+    /// assertion (`startPasskeyAuthentication(purpose: ADD_FACTOR)`) when it has a passkey,
+    /// else a TOTP code other than the one that signed this session in (STEP_UP_REQUIRED,
+    /// with `extensions.methods`, without it). Under `IMPERSONATION_STEP_UP=passkey` a staff
+    /// account's first passkey needs a fresh TOTP code too, and the other super admins are
+    /// told. Every factor change is told to the user, in the app and by e-mail.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn finish_passkey_registration(
         &self,
@@ -209,6 +219,7 @@ impl AccountMutation {
         name: String,
         password: String,
         response: PasskeyResponse,
+        proof: Option<StepUp>,
     ) -> Result<Passkey> {
         let row = passkeys::finish_registration(
             state(ctx)?,
@@ -216,6 +227,7 @@ impl AccountMutation {
             &name,
             &password,
             response.answer(),
+            StepUp::proof(proof.as_ref(), None),
             &request_meta(ctx),
         )
         .await?;

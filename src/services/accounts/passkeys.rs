@@ -25,7 +25,9 @@ use crate::config::RelyingParty;
 use crate::db::{db_time, new_id};
 use crate::entities::{passkey, user, webauthn_challenge as challenge};
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Session};
+use crate::services::accounts::step_up;
 use crate::services::accounts::{profile, users};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
@@ -52,6 +54,9 @@ pub enum Purpose {
     Elevate,
     /// Step-up for `approveImpersonationReview`.
     ApproveReview,
+    /// The proof by an existing factor that adds another (`finishPasskeyRegistration`,
+    /// `turnOnTwoFactor`).
+    AddFactor,
 }
 
 impl Purpose {
@@ -61,6 +66,7 @@ impl Purpose {
             Purpose::Impersonate => "IMPERSONATE",
             Purpose::Elevate => "ELEVATE",
             Purpose::ApproveReview => "APPROVE_REVIEW",
+            Purpose::AddFactor => "ADD_FACTOR",
         }
     }
 }
@@ -242,17 +248,24 @@ pub async fn finish_registration(
     name: &str,
     password: &str,
     answer: Answer<'_>,
+    proof: step_up::Proof<'_>,
     meta: &RequestMeta,
 ) -> AppResult<passkey::Model> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(AppError::bad_input(
-            "name",
-            format!("a passkey's name is 1 to {MAX_NAME} characters"),
-        ));
-    }
+    // The rules of names: it reaches admins in the audit log's sentences.
+    let name = crate::services::validation::name("name", name, MAX_NAME)?;
+    let name = name.as_str();
     let failed = action::PASSKEY_CHANGE_FAILED;
     profile::check_current_password(state, &caller, "password", password, failed, meta).await?;
+    // A second factor is added only by someone who holds a first one, freshly proved: a
+    // phished password and sign-in code are not enough.
+    let proved = step_up::require_existing_factor(
+        state,
+        &caller.user,
+        crate::auth::step_up::NewFactor::Passkey,
+        proof,
+        meta,
+    )
+    .await?;
     let user = &caller.user;
     let now = state.clock.now();
     let Some(server_state) = claim(
@@ -308,16 +321,22 @@ pub async fn finish_registration(
     .insert(&txn)
     .await?;
     let before = users::find_user(&txn, &user.id).await?;
+    let mut after = before.clone();
     if !before.has_passkey {
-        users::update(&txn, &user.id, now, |u| u.has_passkey = Set(true)).await?;
+        after = users::update(&txn, &user.id, now, |u| u.has_passkey = Set(true)).await?;
         if !before.two_factor_on() {
             sign_in::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
         }
     }
+    let mut details = serde_json::json!({ "name": name });
+    if let Some(m) = proved {
+        details["proof"] = m.as_str().into();
+    }
     let entry = Entry::for_caller(action::PASSKEY_ADDED, &caller, meta, now)
         .entity("User", &user.id)
-        .details(serde_json::json!({ "name": name }));
+        .details(details);
     audit::record(&txn, entry).await?;
+    factors::told(&txn, &state.config, &after, Change::PasskeyAdded(name), now).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -370,6 +389,15 @@ pub async fn delete(
         .entity("User", user_id)
         .details(serde_json::json!({ "name": row.name }));
     audit::record(&txn, entry).await?;
+    let after = users::find_user(&txn, user_id).await?;
+    factors::told(
+        &txn,
+        &state.config,
+        &after,
+        Change::PasskeyRemoved(&row.name),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -137,6 +137,8 @@ pub async fn change_password(
     let entry = Entry::for_caller(action::PASSWORD_CHANGED, &caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
+    let change = crate::services::accounts::factors::Change::PasswordChanged;
+    crate::services::accounts::factors::told(&txn, &state.config, &after, change, now).await?;
     txn.commit().await?;
     Ok(())
 }

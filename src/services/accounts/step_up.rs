@@ -2,7 +2,7 @@
 //! `elevateImpersonation` and `approveImpersonationReview`, checked for each operation (one
 //! proof proves one operation: a code's time step and a passkey challenge are used up).
 use crate::auth::context::RequestMeta;
-use crate::auth::step_up::{Method, accepted};
+use crate::auth::step_up::{Method, NewFactor, accepted, to_add_factor};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::passkeys::{self, Answer, Purpose};
@@ -29,6 +29,36 @@ pub async fn require(
     meta: &RequestMeta,
 ) -> AppResult<Option<Method>> {
     let methods = accepted(state.config.step_up, always);
+    check(state, admin, proof, purpose, methods, meta).await
+}
+
+/// Checks the proof by an existing factor that adding another needs (`to_add_factor`).
+/// Returns the method that proved it, `None` when the account had no factor to prove with.
+pub async fn require_existing_factor(
+    state: &AppState,
+    user: &user::Model,
+    adding: NewFactor,
+    proof: Proof<'_>,
+    meta: &RequestMeta,
+) -> AppResult<Option<Method>> {
+    let methods = to_add_factor(
+        adding,
+        user.has_passkey,
+        user.totp_enabled,
+        user.role.is_admin(),
+        state.config.step_up,
+    );
+    check(state, user, proof, Purpose::AddFactor, methods, meta).await
+}
+
+async fn check(
+    state: &AppState,
+    admin: &user::Model,
+    proof: Proof<'_>,
+    purpose: Purpose,
+    methods: &'static [Method],
+    meta: &RequestMeta,
+) -> AppResult<Option<Method>> {
     if methods.is_empty() {
         return Ok(None);
     }
@@ -37,6 +67,13 @@ pub async fn require(
         return Ok(Some(Method::Passkey));
     }
     if let Some(code) = proof.code.filter(|_| methods.contains(&Method::Totp)) {
+        // A secret generated but never confirmed is nobody's factor yet.
+        if !admin.totp_enabled {
+            return Err(AppError::bad_input(
+                "code",
+                "no authenticator app (TOTP) is on for this account",
+            ));
+        }
         two_factor::verify_totp(state, admin, code, meta).await?;
         return Ok(Some(Method::Totp));
     }

@@ -8,7 +8,9 @@ use crate::auth::proof::AsThemselves;
 use crate::auth::totp;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Refresh, Session};
+use crate::services::accounts::step_up;
 use crate::services::accounts::throttle::{self, Scope};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
@@ -107,6 +109,7 @@ pub async fn turn_on_two_factor(
     caller: AsThemselves<'_>,
     code: &str,
     current_password: &str,
+    proof: step_up::Proof<'_>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     if caller.user.totp_enabled {
@@ -124,6 +127,15 @@ pub async fn turn_on_two_factor(
         meta,
     )
     .await?;
+    // An account that holds a passkey adds TOTP only with a fresh assertion of it.
+    let proved = step_up::require_existing_factor(
+        state,
+        &caller.user,
+        crate::auth::step_up::NewFactor::Totp,
+        proof,
+        meta,
+    )
+    .await?;
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
@@ -132,9 +144,13 @@ pub async fn turn_on_two_factor(
     })
     .await?;
     sign_in::revoke_all_refresh_tokens(&txn, &user.id, now).await?;
-    let entry =
+    let mut entry =
         Entry::for_caller(action::TWO_FACTOR_ENABLED, &caller, meta, now).entity("User", &user.id);
+    if let Some(m) = proved {
+        entry = entry.details(serde_json::json!({ "proof": m.as_str() }));
+    }
     audit::record(&txn, entry).await?;
+    factors::told(&txn, &state.config, &user, Change::TotpOn, now).await?;
     let session = sign_in::issue_session(
         state,
         &txn,
@@ -220,6 +236,7 @@ pub async fn turn_off_two_factor(
     let entry = Entry::for_caller(action::TWO_FACTOR_DISABLED, &caller, meta, now)
         .entity("User", &caller.user.id);
     audit::record(&txn, entry).await?;
+    factors::told(&txn, &state.config, &after, Change::TotpOff, now).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::services::pagination::{Page, PageArgs};
 use crate::state::AppState;
 
 /// The event types an endpoint may ask for (the contract's list), and the test event.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "impersonation.started",
     "impersonation.elevated",
     "impersonation.ended",
@@ -44,6 +44,7 @@ pub const EVENT_TYPES: [&str; 14] = [
     "impersonation_review.denied",
     "impersonation.disabled",
     "impersonation.enabled",
+    "user.factor_changed",
     "webhook.test",
 ];
 
@@ -58,6 +59,11 @@ pub enum Happening<'a> {
     Grant(&'static str, &'a str),
     /// `impersonation_review.*`.
     Review(&'static str, &'a str),
+    /// `user.factor_changed`: what signs a person in changed.
+    Factor {
+        user: &'a user::Model,
+        change: crate::services::accounts::factors::Change<'a>,
+    },
     /// The kill switch: `impersonation.enabled` or `.disabled`.
     Switch {
         enabled: bool,
@@ -155,6 +161,16 @@ async fn describe(
             });
             Some((*kind, data))
         }
+        Happening::Factor { user, change } => Some((
+            "user.factor_changed",
+            json!({
+                "user": person(user),
+                "role": user.role.as_str(),
+                "change": change.code(),
+                "passkeyName": change.passkey(),
+                "twoFactorEnabled": user.two_factor_on(),
+            }),
+        )),
         Happening::Switch {
             enabled,
             reason,
@@ -302,7 +318,7 @@ pub async fn create(
     .await?;
     let entry = Entry::for_caller(action::WEBHOOK_ENDPOINT_CREATED, &caller, meta, now)
         .entity("WebhookEndpoint", &row.id)
-        .details(json!({ "url": row.url, "events": row.event_types() }));
+        .details(json!({ "url": address::for_the_record(&row.url), "events": row.event_types() }));
     audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok((row, secret))
@@ -353,7 +369,7 @@ pub async fn update(
     let row = row.update(&txn).await?;
     let entry = Entry::for_caller(action::WEBHOOK_ENDPOINT_UPDATED, &caller, meta, now)
         .entity("WebhookEndpoint", &row.id)
-        .details(json!({ "url": row.url, "events": row.event_types(), "enabled": row.enabled }));
+        .details(json!({ "url": address::for_the_record(&row.url), "events": row.event_types(), "enabled": row.enabled }));
     audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(row)
@@ -378,7 +394,7 @@ pub async fn delete(
         .await?;
     let entry = Entry::for_caller(action::WEBHOOK_ENDPOINT_DELETED, &caller, meta, now)
         .entity("WebhookEndpoint", &row.id)
-        .details(json!({ "url": row.url }));
+        .details(json!({ "url": address::for_the_record(&row.url) }));
     audit::record(&txn, entry).await?;
     txn.commit().await?;
     Ok(())

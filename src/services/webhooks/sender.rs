@@ -58,23 +58,36 @@ pub fn spawn_worker(state: AppState) {
 }
 
 /// The HTTP client: no redirects, the time limit, the resolver that refuses private
-/// addresses (unless allowed). One per setting, for the process.
-fn client(allow_private: bool) -> AppResult<&'static reqwest::Client> {
-    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
-    static ANY: OnceLock<reqwest::Client> = OnceLock::new();
-    let cell = if allow_private { &ANY } else { &PUBLIC };
-    if let Some(c) = cell.get() {
-        return Ok(c);
+/// addresses (unless allowed), and no proxy but `WEBHOOK_PROXY` (reqwest would otherwise take
+/// HTTP_PROXY, HTTPS_PROXY and ALL_PROXY from the environment, and a proxy resolves names
+/// itself, past the address check). One per setting, for the process.
+fn client(settings: &crate::config::WebhookSettings) -> AppResult<reqwest::Client> {
+    type Key = (bool, Option<String>);
+    static CLIENTS: OnceLock<std::sync::Mutex<std::collections::HashMap<Key, reqwest::Client>>> =
+        OnceLock::new();
+    let key = (settings.allow_private, settings.proxy.clone());
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(AppError::internal)?;
+    if let Some(c) = clients.get(&key) {
+        return Ok(c.clone());
     }
-    let built = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .user_agent("crm-impersonation-webhooks/1")
-        .dns_resolver(Arc::new(address::PublicOnly { allow_private }))
-        .build()
-        .map_err(AppError::internal)?;
-    Ok(cell.get_or_init(|| built))
+        .dns_resolver(Arc::new(address::PublicOnly {
+            allow_private: settings.allow_private,
+        }));
+    if let Some(proxy) = &settings.proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy).map_err(AppError::internal)?);
+    }
+    let built = builder.build().map_err(AppError::internal)?;
+    clients.insert(key, built.clone());
+    Ok(built)
 }
 
 /// Claims up to `BATCH` due deliveries for this server; returns their ids.
@@ -205,7 +218,7 @@ async fn send(
     let timestamp = now.timestamp();
     let signature =
         signatures(e, &d.id, timestamp, &d.payload, now).map_err(|e| (None, e.to_string()))?;
-    let client = client(allow_private).map_err(|e| (None, e.to_string()))?;
+    let client = client(&state.config.webhooks).map_err(|e| (None, e.to_string()))?;
     let answer = client
         .post(url)
         .header("content-type", "application/json")
@@ -307,7 +320,7 @@ async fn failing(
         let by = Attribution::user(&e.created_by);
         let entry = Entry::new(action::WEBHOOK_ENDPOINT_DISABLED, by, now)
             .entity("WebhookEndpoint", &e.id)
-            .details(serde_json::json!({ "url": e.url, "failingSince": since.to_rfc3339() }));
+            .details(serde_json::json!({ "url": address::for_the_record(&e.url), "failingSince": since.to_rfc3339() }));
         audit::record(conn, entry).await?;
         if let Some(owner) = user::Entity::find_by_id(e.created_by.clone())
             .one(conn)
@@ -317,7 +330,7 @@ async fn failing(
                 kind: notices::kind::WEBHOOK_DISABLED,
                 message: format!(
                     "The webhook endpoint {} failed for {} hours and was switched off. Fix it, then switch it on again on the Webhooks page.",
-                    e.url,
+                    address::for_the_record(&e.url),
                     state.config.webhooks.disable_after.num_hours()
                 ),
                 subject: "A webhook endpoint was switched off",

@@ -5,7 +5,7 @@ import { startAuthentication, startRegistration } from '@simplewebauthn/browser'
 import type { CombinedError } from 'urql';
 import { getSession, post, type Tokens } from './session';
 
-export type Purpose = 'SIGN_IN' | 'IMPERSONATE' | 'ELEVATE' | 'APPROVE_REVIEW';
+export type Purpose = 'SIGN_IN' | 'IMPERSONATE' | 'ELEVATE' | 'APPROVE_REVIEW' | 'ADD_FACTOR';
 export type PasskeyResponse = { challengeId: string; credential: unknown };
 export type StepUpInput = { code?: string | null; passkey?: PasskeyResponse | null };
 
@@ -15,8 +15,8 @@ const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose
   startPasskeyAuthentication(purpose: $purpose) { id options }
 }`;
 const START_REGISTRATION = `mutation StartPasskeyRegistration { startPasskeyRegistration { id options } }`;
-const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!) {
-  finishPasskeyRegistration(name: $name, password: $password, response: $response) { id name }
+const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!, $proof: StepUp) {
+  finishPasskeyRegistration(name: $name, password: $password, response: $response, proof: $proof) { id name }
 }`;
 const AUTHENTICATE = `mutation AuthenticateWithPasskey($response: PasskeyResponse!) {
   authenticateWithPasskey(response: $response) { accessToken refreshToken expiresAt }
@@ -49,8 +49,10 @@ export async function signInWithPasskey(): Promise<Tokens> {
   return d.authenticateWithPasskey;
 }
 
-/** Creates a passkey on this device and keeps it on the server under `name`. */
-export async function addPasskey(name: string, password: string): Promise<void> {
+/** Creates a passkey on this device and keeps it on the server under `name`. An account that
+ *  already has a second factor proves it afresh: `proof` (a new authenticator code, or an
+ *  assertion of an existing passkey, taken first). */
+export async function addPasskey(name: string, password: string, proof: StepUpInput | null): Promise<void> {
   const token = getSession()?.accessToken;
   const d = await post<{ startPasskeyRegistration: Challenge }>(START_REGISTRATION, {}, token);
   const c = d.startPasskeyRegistration;
@@ -60,7 +62,7 @@ export async function addPasskey(name: string, password: string): Promise<void> 
   } catch (e) {
     throw ceremonyError(e);
   }
-  await post(FINISH_REGISTRATION, { name, password, response: { challengeId: c.id, credential } }, token);
+  await post(FINISH_REGISTRATION, { name, password, response: { challengeId: c.id, credential }, proof }, token);
 }
 
 /** The methods a STEP_UP_REQUIRED refusal accepts (`["PASSKEY"]` or `["PASSKEY", "TOTP"]`). */

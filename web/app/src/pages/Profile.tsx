@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
 import { MeDoc, isAdmin, type Me } from '../me';
-import { addPasskey, signInWithPasskey } from '../passkeys';
+import { addPasskey, passkeyAnswer, signInWithPasskey } from '../passkeys';
 import { setSession } from '../session';
 import { ErrorText, Page } from '../ui';
 import { when } from '../words';
@@ -19,8 +19,8 @@ const GenerateDoc = graphql(`
   mutation GenerateTwoFactorSecret { generateTwoFactorSecret { otpauthUrl qrCode } }
 `);
 const TurnOnDoc = graphql(`
-  mutation TurnOnTwoFactor($code: String!, $password: String!) {
-    turnOnTwoFactor(code: $code, password: $password) { accessToken refreshToken expiresAt }
+  mutation TurnOnTwoFactor($code: String!, $password: String!, $proof: StepUp) {
+    turnOnTwoFactor(code: $code, password: $password, proof: $proof) { accessToken refreshToken expiresAt }
   }
 `);
 const TurnOffDoc = graphql(`
@@ -135,7 +135,15 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
           className="stack"
           onSubmit={async (e) => {
             e.preventDefault();
-            const r = await turnOn({ code, password });
+            // Beside a passkey, the passkey proves the new authenticator is wanted.
+            let proof = null;
+            try {
+              proof = me.passkeys.length > 0 ? { passkey: await passkeyAnswer('ADD_FACTOR') } : null;
+            } catch (err) {
+              setDone((err as Error).message);
+              return;
+            }
+            const r = await turnOn({ code, password, proof });
             if (r.data) {
               setSession({ ...r.data.turnOnTwoFactor, flash: 'Two-factor authentication is on.' });
             }
@@ -146,6 +154,7 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
           <details><summary>Can't scan it?</summary><code className="wrap">{secret.data.generateTwoFactorSecret.otpauthUrl}</code></details>
           <label>Code<input inputMode="numeric" autoComplete="one-time-code" autoFocus value={code} onChange={(e) => setCode(e.target.value)} required /></label>
           <label>Current password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+          {me.passkeys.length > 0 && <p className="hint">You will also confirm with one of your passkeys.</p>}
           <button type="submit">Turn on</button>
         </form>
       ) : (
@@ -165,6 +174,7 @@ function TwoFactor({ me, disabled, describedBy }: { me: Me; disabled: boolean; d
 function Passkeys({ me, disabled, describedBy }: { me: Me; disabled: boolean; describedBy?: string }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
+  const [proofCode, setProofCode] = useState('');
   const [removing, setRemoving] = useState<string | null>(null);
   const [removePassword, setRemovePassword] = useState('');
   const [status, setStatus] = useState<string | null>(null);
@@ -216,9 +226,14 @@ function Passkeys({ me, disabled, describedBy }: { me: Me; disabled: boolean; de
           setStatus(null);
           try {
             const first = !me.isTwoFactorEnabled;
-            await addPasskey(name.trim(), password);
+            // A second factor is added only with a fresh proof of the one already held.
+            const proof = me.passkeys.length > 0
+              ? { passkey: await passkeyAnswer('ADD_FACTOR') }
+              : me.isTotpEnabled ? { code: proofCode } : null;
+            await addPasskey(name.trim(), password, proof);
             setName('');
             setPassword('');
+            setProofCode('');
             if (first) {
               // Two-factor authentication just came on: sign in with the new passkey.
               setSession({ ...(await signInWithPasskey()), flash: 'Passkey added. Two-factor authentication is on.' });
@@ -233,6 +248,10 @@ function Passkeys({ me, disabled, describedBy }: { me: Me; disabled: boolean; de
       >
         <label>Passkey name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} placeholder="Work laptop" /></label>
         <label>Current password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+        {me.passkeys.length === 0 && me.isTotpEnabled && (
+          <label>A new code from your authenticator app<input inputMode="numeric" autoComplete="one-time-code" value={proofCode} onChange={(e) => setProofCode(e.target.value)} required /></label>
+        )}
+        {me.passkeys.length > 0 && <p className="hint">You will confirm with one of your passkeys first.</p>}
         <button type="submit">Add a passkey</button>
       </form>
       {status && <p role="status">{status}</p>}

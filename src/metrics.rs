@@ -21,6 +21,7 @@ pub const SESSIONS_ENDED: &str = "impersonation_sessions_ended_total";
 pub const WS_CONNECTIONS: &str = "ws_connections";
 pub const OUTBOX_PENDING: &str = "outbox_pending";
 pub const WEBHOOK_DELIVERIES: &str = "webhook_deliveries_total";
+pub const LEDGER_REFUSALS: &str = "ledger_write_refusals_total";
 
 /// The outcomes an operation is counted under: OK, or one of the contract's codes.
 const OUTCOMES: [&str; 13] = [
@@ -94,6 +95,10 @@ fn describe() {
         WEBHOOK_DELIVERIES,
         "Webhook delivery attempts by outcome (delivered, retry, failed)"
     );
+    describe_counter!(
+        LEDGER_REFUSALS,
+        "Impersonated operations refused because their ledger row could not be written"
+    );
     describe_gauge!(
         OUTBOX_PENDING,
         "E-mails queued and not yet sent, system-wide"
@@ -140,6 +145,10 @@ pub fn session_ended(reason: &'static str) {
 
 /// A WebSocket connection opened (`+1`) or closed (`-1`) on this server.
 /// A webhook delivery attempt: `delivered`, `retry` or `failed`.
+pub fn ledger_refusal() {
+    metrics::counter!(LEDGER_REFUSALS).increment(1);
+}
+
 pub fn webhook_delivery(outcome: &'static str) {
     metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
 }

@@ -177,6 +177,13 @@ pub async fn demo_totp(state: &AppState, email: &str, next: bool) -> AppResult<O
     let Some(u) = users::find_by_email(&state.db, email).await? else {
         return Ok(None);
     };
+    // A demo account locked by `disable-demo-accounts` is nobody's demo any more.
+    if !published_demo_accounts(state)
+        .await?
+        .contains(&u.email.as_str())
+    {
+        return Ok(None);
+    }
     let Some(secret) = u.totp_secret else {
         return Ok(None);
     };
@@ -219,6 +226,11 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         let id = u.id.clone();
         let mut m = u.into_active_model();
         m.password_hash = Set(hash);
+        // The TOTP secret is replaced too: whoever printed codes for it holds nothing now.
+        if m.totp_secret.as_ref().is_some() {
+            m.totp_secret = Set(Some(crate::auth::totp::new_secret()));
+            m.totp_last_step = Set(None);
+        }
         m.sessions_valid_after = Set(Some(now));
         m.updated_at = Set(now);
         m.update(&txn).await?;

@@ -17,6 +17,7 @@ mod m20261206_000012_history_in_words;
 mod m20261206_000013_four_eyes_review;
 mod m20261206_000014_passkeys;
 mod m20261206_000015_webhooks;
+mod m20261207_000016_readiness_probe;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_four_eyes_review::Migration),
             Box::new(m20261206_000014_passkeys::Migration),
             Box::new(m20261206_000015_webhooks::Migration),
+            Box::new(m20261207_000016_readiness_probe::Migration),
         ]
     }
 }

@@ -242,6 +242,11 @@ impl Config {
         c.trusted_proxy_hops = in_range("TRUSTED_PROXY_HOPS", o.trusted_proxy_hops, 1, 10)?;
         c.trust_proxy = o.trust_proxy;
         c.allowed_origins = origins(&o.allowed_origins)?;
+        for extra in origins(&o.cors_origins)? {
+            if !c.allowed_origins.contains(&extra) {
+                c.allowed_origins.push(extra);
+            }
+        }
         c.bind_addr = o.bind_addr.clone();
         c.environment = o
             .environment

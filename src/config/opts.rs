@@ -277,8 +277,12 @@ pub struct Opts {
     #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 1, global = true)]
     pub trusted_proxy_hops: usize,
     /// Comma-separated origins allowed by CORS, each `http(s)://host[:port]`.
+    /// They may also open sockets (`/graphql/ws`), besides the server's own origin.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "", global = true)]
     pub allowed_origins: String,
+    /// The contract's name for `ALLOWED_ORIGINS`; both lists are taken.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
     /// `text` or `json`.
     #[arg(
         long,

@@ -15,6 +15,9 @@ pub struct Model {
     /// For an authentication: the one operation its assertion may prove (`SIGN_IN`,
     /// `IMPERSONATE`, `ELEVATE`, `APPROVE_REVIEW`), or none for any of them.
     pub purpose: Option<String>,
+    /// For a step-up: the customer the operation it proves must be about, when the
+    /// ceremony named one.
+    pub target_id: Option<String>,
     pub state: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

@@ -191,13 +191,23 @@ impl Gate {
         traced(kind, &admitted, session.as_deref());
         let recorded = self.ledger_row(&admitted);
         let may_start = admitted.recorded_if_may_start();
+        // Recorded before it runs: an operation the ledger cannot hold does not run.
+        let row = match self.begin(session.as_deref(), recorded.as_ref()).await {
+            Ok(row) => row,
+            Err(refused) => {
+                counted(kind, &refused, started);
+                return Answer {
+                    response: refused,
+                    unauthenticated: false,
+                };
+            }
+        };
         let schema = self.schema_for(&admitted.request);
         let operation = admitted.operation.clone();
         let response =
             crate::db::acting_in(session.clone(), schema.execute(admitted.request)).await;
         let response = self.finish(operation.as_ref(), response);
-        self.record(session.as_deref(), recorded.as_ref(), &response)
-            .await;
+        self.settle(row.as_deref(), &response).await;
         self.record_started(&admitted.started, may_start.as_ref(), &response)
             .await;
         counted(kind, &response, started);
@@ -231,6 +241,14 @@ impl Gate {
             traced(kind, &admitted, session.as_deref());
             let recorded = gate.ledger_row(&admitted);
             let may_start = admitted.recorded_if_may_start();
+            // Recorded before it runs: an operation the ledger cannot hold does not run.
+            let row = match gate.begin(session.as_deref(), recorded.as_ref()).await {
+                Ok(row) => row,
+                Err(refused) => {
+                    counted(kind, &refused, began);
+                    return futures_util::stream::iter([refused]).boxed();
+                }
+            };
             let opened = admitted.opened.clone();
             let started = admitted.started.clone();
             let schema = gate.schema_for(&admitted.request).clone();
@@ -247,7 +265,7 @@ impl Gate {
                 session: session.clone(),
                 inner,
             };
-            // The ledger row is written when the operation's outcome is known: its first
+            // The ledger row is settled when the operation's outcome is known: its first
             // answer (a query, a mutation, a refused subscription), or the subscription
             // opening.
             let first = tokio::select! {
@@ -256,12 +274,8 @@ impl Gate {
                 _ = opened.0.notified() => None,
             };
             let ok = Response::new(async_graphql::Value::Null);
-            gate.record(
-                session.as_deref(),
-                recorded.as_ref(),
-                first.as_ref().unwrap_or(&ok),
-            )
-            .await;
+            gate.settle(row.as_deref(), first.as_ref().unwrap_or(&ok))
+                .await;
             counted(kind, first.as_ref().unwrap_or(&ok), began);
             if let Some(r) = &first {
                 gate.record_started(&started, may_start.as_ref(), r).await;
@@ -366,7 +380,41 @@ impl Gate {
         }
     }
 
-    /// Writes the ledger row of an operation made in `session`.
+    /// Writes the ledger row of an operation about to run in `session` (outcome pending):
+    /// its id, or `None` when nothing is recorded. When the row cannot be written the
+    /// operation is refused (`INTERNAL`) and must not run.
+    async fn begin(
+        &self,
+        session: Option<&str>,
+        op: Option<&ledger::Operation>,
+    ) -> Result<Option<String>, Response> {
+        let (Some(session), Some(op)) = (session, op) else {
+            return Ok(None);
+        };
+        let at = self.state.clock.now();
+        match ledger::begin(&self.state, session, op, at).await {
+            Ok(row) => Ok(Some(row)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record an impersonated operation: refused");
+                crate::metrics::ledger_refusal();
+                Err(refusal(&AppError::Internal(
+                    "the operation could not be recorded".into(),
+                )))
+            }
+        }
+    }
+
+    /// Sets the outcome of the row `begin` wrote.
+    async fn settle(&self, row: Option<&str>, response: &Response) {
+        let Some(row) = row else {
+            return;
+        };
+        if let Err(e) = ledger::settle(&self.state, row, &outcome(response)).await {
+            tracing::error!(error = %e, "cannot settle an impersonated operation's outcome");
+        }
+    }
+
+    /// Writes the ledger row of an operation made in `session`, once it has run.
     async fn record(
         &self,
         session: Option<&str>,

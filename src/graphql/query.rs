@@ -21,7 +21,7 @@ impl AccountQuery {
     /// The caller. Works with a token still waiting for 2FA.
     #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> Result<CurrentUser> {
-        Ok(CurrentUser(caller(ctx)?.clone()))
+        Ok(CurrentUser::new(caller(ctx)?.clone()))
     }
 }
 

@@ -84,13 +84,16 @@ impl Subscription {
             async move {
                 let seen = live::for_account(&state.db, &me, &e).await;
                 let v = unless_failed(seen)?;
-                Some(AccountEvent {
+                if !live::may_still_hear(&state.db, &me, false).await {
+                    return Some(None);
+                }
+                Some(Some(AccountEvent {
                     kind: v.kind,
                     notification: v.notification.map(Notification),
                     impersonation: v.impersonation.map(Impersonation),
                     grant: v.grant.map(SupportAccessGrant),
                     at: DateTime(v.at),
-                })
+                }))
             }
         }))
     }
@@ -107,12 +110,16 @@ impl Subscription {
             let (state, me) = (state.clone(), me.clone());
             async move {
                 let v = unless_failed(live::for_admin(&state.db, &me, &e).await)?;
-                Some(ImpersonationEvent {
+                // Still an admin with 2FA, read afresh: a demoted admin hears nothing more.
+                if !live::may_still_hear(&state.db, &me, true).await {
+                    return Some(None);
+                }
+                Some(Some(ImpersonationEvent {
                     kind: v.kind.to_string(),
                     impersonation: v.impersonation.map(Impersonation),
                     review: v.review.map(ImpersonationReview),
                     at: DateTime(e.at),
-                })
+                }))
             }
         }))
     }
@@ -141,6 +148,7 @@ impl Subscription {
         super::gate::Opened::note(ctx);
         let follow = Follow {
             state,
+            me: Arc::new(me.clone()),
             record,
             after: None,
             pending: Default::default(),
@@ -185,6 +193,7 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 /// recorded (those already made first), until the session has ended and all are told.
 struct Follow {
     state: AppState,
+    me: Arc<AuthContext>,
     record: session::Model,
     after: Option<String>,
     pending: std::collections::VecDeque<crate::services::impersonation::story::Told>,
@@ -192,12 +201,20 @@ struct Follow {
     done: bool,
 }
 
+/// A ledger row pending this long belongs to an operation whose server stopped while it ran
+/// (the request timeout is far shorter): the follower tells it as it is.
+const PENDING_FOR_GOOD_SECONDS: i64 = 120;
+
 impl Follow {
     async fn next(mut self) -> Option<(ImpersonationActivity, Follow)> {
         use crate::services::impersonation::{ledger, story};
         use crate::services::pagination::PageArgs;
         loop {
             if let Some(t) = self.pending.pop_front() {
+                // The watcher may still watch (an admin with 2FA, read afresh).
+                if !live::may_still_hear(&self.state.db, &self.me, true).await {
+                    return None;
+                }
                 return Some((ImpersonationActivity(t), self));
             }
             if self.done {
@@ -231,8 +248,19 @@ impl Follow {
                     continue;
                 }
             };
-            let more = page.has_next_page;
-            let told = match story::tell(db, &record, page.items).await {
+            // An operation still running is told once it is settled: the follower waits
+            // at it (unless its server stopped long ago and it stays pending).
+            let mut more = page.has_next_page;
+            let mut items = page.items;
+            let stale = now - chrono::Duration::seconds(PENDING_FOR_GOOD_SECONDS);
+            if let Some(i) = items
+                .iter()
+                .position(|r| r.outcome == ledger::PENDING && r.at > stale)
+            {
+                items.truncate(i);
+                more = true;
+            }
+            let told = match story::tell(db, &record, items).await {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot tell a followed session's operations");
@@ -274,8 +302,9 @@ fn unless_failed<T>(r: crate::error::AppResult<Option<T>>) -> Option<T> {
     })
 }
 
-/// The events `see` keeps (as it shows them to this subscriber). A subscriber that falls
-/// too far behind (the bus's backlog) rings `slow` and its stream ends.
+/// The events `see` keeps (as it shows them to this subscriber): `None` skips an event,
+/// `Some(None)` ends the stream (the subscriber may no longer hear it). A subscriber that
+/// falls too far behind (the bus's backlog) rings `slow` and its stream ends.
 fn events<T, F, Fut>(
     feed: broadcast::Receiver<Arc<Event>>,
     slow: SlowConsumer,
@@ -283,17 +312,17 @@ fn events<T, F, Fut>(
 ) -> impl Stream<Item = T> + use<T, F, Fut>
 where
     F: Fn(Arc<Event>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<T>> + Send,
+    Fut: Future<Output = Option<Option<T>>> + Send,
     T: Send,
 {
     futures_util::stream::unfold((feed, see, slow), |(mut feed, see, slow)| async move {
         loop {
             match feed.recv().await {
-                Ok(e) => {
-                    if let Some(shown) = see(e).await {
-                        return Some((shown, (feed, see, slow)));
-                    }
-                }
+                Ok(e) => match see(e).await {
+                    Some(Some(shown)) => return Some((shown, (feed, see, slow))),
+                    Some(None) => return None,
+                    None => {}
+                },
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "a live subscriber fell behind; dropping it");
                     slow.0.notify_one();

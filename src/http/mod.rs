@@ -178,11 +178,16 @@ pub async fn health() -> impl IntoResponse {
 
 /// Readiness: the database answers.
 pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
-    match s.app.db.ping().await {
+    if let Err(e) = s.app.db.ping().await {
+        tracing::warn!(error = %e, "database not ready");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+    }
+    // A server whose database refuses writes cannot record what support does: not ready.
+    match crate::db::write_probe(&s.app).await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
-            tracing::warn!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            tracing::warn!(error = %e, "database refuses writes");
+            (StatusCode::SERVICE_UNAVAILABLE, "database refuses writes")
         }
     }
 }

@@ -9,6 +9,23 @@ pub const MIN_PASSWORD: usize = 8;
 /// argon2 would hash any length; a bound keeps one request's work small.
 pub const MAX_PASSWORD: usize = 128;
 
+/// The most ids `markNotificationsRead` takes at once.
+pub const MAX_IDS: usize = 100;
+/// The most event types one webhook endpoint names (more than there are).
+pub const MAX_EVENT_TYPES: usize = 50;
+
+/// A list argument of at most `max` entries: every list a client sends has a bound, so one
+/// request's work (and the statement's parameters) stays small.
+pub fn at_most<T>(field: &'static str, list: &[T], max: usize) -> AppResult<()> {
+    if list.len() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} takes at most {max} entries (got {})", list.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// Trims and requires 1..=max characters.
 pub fn text(field: &'static str, value: &str, max: usize) -> AppResult<String> {
     verbatim_text(field, value.trim(), max).map(str::to_string)

@@ -4,7 +4,7 @@ use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use config_helpers::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const REGISTER_X: &str = r#"
@@ -206,4 +206,85 @@ async fn a_flood_of_huge_password_logins_is_refused_and_others_are_still_answere
     for v in results {
         assert_eq!(error_code(&v), "UNAUTHENTICATED");
     }
+}
+
+/// The named type under NON_NULL wrappers is a LIST.
+fn is_list(t: &Value) -> bool {
+    let mut t = t;
+    while t["kind"] == "NON_NULL" {
+        t = &t["ofType"];
+    }
+    t["kind"] == "LIST"
+}
+
+#[tokio::test]
+async fn every_list_argument_has_a_documented_maximum_and_is_refused_past_it() {
+    let app = TestApp::new().await;
+    let (sam, _) = app.admin("sam@support.test", "SUPER_ADMIN").await;
+    // Every list a client can send, in the schema: arguments and input fields.
+    let d = app
+        .ok(
+            None,
+            "{ __schema { types { name fields { name args { name description type { kind ofType { kind ofType { kind } } } } } inputFields { name description type { kind ofType { kind ofType { kind } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let mut lists = vec![];
+    for t in d["__schema"]["types"].as_array().unwrap() {
+        let tname = t["name"].as_str().unwrap();
+        if tname.starts_with("__") {
+            continue;
+        }
+        for f in t["fields"].as_array().into_iter().flatten() {
+            for a in f["args"].as_array().into_iter().flatten() {
+                if is_list(&a["type"]) {
+                    lists.push((
+                        format!("{tname}.{}({})", f["name"], a["name"]),
+                        a["description"].clone(),
+                    ));
+                }
+            }
+        }
+        for f in t["inputFields"].as_array().into_iter().flatten() {
+            if is_list(&f["type"]) {
+                lists.push((format!("{tname}.{}", f["name"]), f["description"].clone()));
+            }
+        }
+    }
+    assert!(lists.len() >= 3, "{lists:?}");
+    for (name, description) in &lists {
+        assert!(
+            description.as_str().is_some_and(|d| d.contains("At most")),
+            "{name} has no documented maximum: {description}"
+        );
+    }
+    // Past the maximum: BAD_USER_INPUT naming the argument, never INTERNAL, nothing changed.
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let mark = "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }";
+    for n in [101, 32_766] {
+        let ids: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+        let v = app
+            .gql(Some(&carl.token), mark, json!({ "ids": ids }))
+            .await;
+        assert_eq!(
+            error_code(&v),
+            "BAD_USER_INPUT",
+            "{n}: {}",
+            &v.to_string()[..200]
+        );
+        assert_eq!(v["errors"][0]["extensions"]["field"], "ids");
+    }
+    let ids: Vec<String> = (0..100).map(|i| format!("n{i}")).collect();
+    app.ok(Some(&carl.token), mark, json!({ "ids": ids })).await;
+    let events: Vec<String> = (0..51).map(|_| "webhook.test".to_string()).collect();
+    let v = app
+        .gql(
+            Some(&sam.token),
+            "mutation($e: [String!]!) { createWebhookEndpoint(url: \"https://siem.example.com/h\", events: $e) { secret } }",
+            json!({ "e": events }),
+        )
+        .await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT");
+    assert_eq!(v["errors"][0]["extensions"]["field"], "events");
+    assert_eq!(app.count("webhook_endpoints", "").await, 0);
 }

@@ -245,3 +245,70 @@ async fn a_socket_that_never_initialises_is_closed_with_4408() {
     let mut s = connect(&url).await;
     assert_eq!(next(&mut s, 5).await, Err(4408));
 }
+
+#[tokio::test]
+async fn a_subscribe_before_connection_init_closes_with_4401() {
+    let w = world().await;
+    let mut s = connect(&w.url).await;
+    subscribe(&mut s, "early", CURRENT).await;
+    assert_eq!(next(&mut s, 5).await, Err(4401));
+    // A subscribe sent right behind connection_init waits for it, as the protocol allows.
+    let mut s = connect(&w.url).await;
+    send_init(&mut s, Some(&w.carl.token)).await;
+    subscribe(&mut s, "mine", "subscription { myAccountEvents { kind } }").await;
+    let ack = next(&mut s, 5).await.expect("an ack");
+    assert_eq!(ack["type"], "connection_ack");
+}
+
+#[tokio::test]
+async fn sockets_from_a_foreign_origin_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let w = world().await;
+    let open = |origin: Option<&'static str>| {
+        let url = w.url.clone();
+        async move {
+            let mut req = url.as_str().into_client_request().unwrap();
+            req.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            if let Some(o) = origin {
+                req.headers_mut().insert("origin", o.parse().unwrap());
+            }
+            match tokio_tungstenite::connect_async(req).await {
+                Ok(_) => 101,
+                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert_eq!(open(Some("https://evil.example")).await, 403);
+    assert_eq!(open(Some("null")).await, 403);
+    // No Origin (not a browser), and the server's own.
+    assert_eq!(open(None).await, 101);
+    let host = w
+        .url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let own: &'static str = Box::leak(format!("http://{host}").into_boxed_str());
+    assert_eq!(open(Some(own)).await, 101);
+}
+
+#[tokio::test]
+async fn an_origin_in_allowed_origins_may_open_a_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app =
+        TestApp::with_config(|c| c.allowed_origins = vec!["https://crm.example.com".into()]).await;
+    let url = serve(&app).await;
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("origin", "https://crm.example.com".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}

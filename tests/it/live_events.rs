@@ -405,6 +405,8 @@ async fn an_event_on_one_server_reaches_a_subscriber_on_another() {
 #[tokio::test]
 async fn a_refused_change_tells_nobody() {
     let w = world().await;
+    // (Setting the world up told the admins of their own TOTP.)
+    let before = w.app.count("events", "").await;
     let mut s = init(&w.url, Some(&w.carl.token)).await;
     subscribe(&mut s, "acct", ACCOUNT).await;
     subscribed(&w.app, 1).await;
@@ -422,7 +424,7 @@ async fn a_refused_change_tells_nobody() {
     let (_, id) = impersonate(&w, &w.carl, "READ_ONLY").await;
     let e = account_event(&mut s).await;
     assert_eq!(e["impersonation"]["id"], id);
-    assert_eq!(w.app.count("events", "").await, 1);
+    assert_eq!(w.app.count("events", "").await, before + 1);
 }
 
 #[tokio::test]
@@ -527,4 +529,34 @@ async fn a_subscriber_too_far_behind_is_dropped_not_buffered() {
     };
     assert_eq!(code, 1013, "after {delivered} events");
     assert!(delivered < 1001, "{delivered}");
+}
+
+#[tokio::test]
+async fn a_demoted_admin_hears_nothing_more_on_an_open_subscription() {
+    let w = world().await;
+    let (bob, _) = w.app.admin("bob@support.test", "ADMIN").await;
+    let mut s = init(&w.url, Some(&bob.token)).await;
+    subscribe(&mut s, "feed", ADMIN_FEED).await;
+    subscribed(&w.app, 1).await;
+    // Ada (super admin) takes Bob's admin role away; the socket's own re-check has not run.
+    w.app
+        .ok(
+            Some(&w.ada.token),
+            "mutation($u: ID!) { setUserRole(userId: $u, role: USER) { id } }",
+            json!({ "u": bob.user_id }),
+        )
+        .await;
+    // Sessions start into Carl's account right away: Bob is told nothing of them.
+    impersonate(&w, &w.carl, "READ_ONLY").await;
+    let next = next(&mut s, 5).await;
+    let text = next.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    assert!(
+        !text.contains("\"next\"") && !text.contains("Carl"),
+        "a demoted admin was told: {text}"
+    );
+    // The subscription ends (or the socket closes): it does not wait for the next event.
+    assert!(
+        next.as_ref().is_err() || next.as_ref().unwrap()["type"] == "complete",
+        "{text}"
+    );
 }

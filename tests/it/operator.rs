@@ -82,6 +82,21 @@ async fn production_refuses_published_demo_accounts_until_they_are_locked() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("olivia@demo.test"), "{stderr}");
     assert!(stderr.contains("disable-demo-accounts"), "{stderr}");
+    let demo_totp = || {
+        bin(dir.path())
+            .env("DATABASE_URL", &url)
+            .env("APP_ENV", "development")
+            .args(["demo-totp", "admin@demo.test"])
+            .output()
+            .unwrap()
+    };
+    let before = demo_totp();
+    assert!(
+        before.status.success(),
+        "{}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&before.stdout).trim().len(), 6);
 
     let out = bin(dir.path())
         .env("DATABASE_URL", &url)
@@ -94,6 +109,10 @@ async fn production_refuses_published_demo_accounts_until_they_are_locked() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("olivia@demo.test"));
+    // Locked: no more codes for anyone who reads the README.
+    let after = demo_totp();
+    assert!(!after.status.success());
+    assert!(String::from_utf8_lossy(&after.stdout).trim().is_empty());
 
     let (mut child, _port, lines) = spawn_server(serve(dir.path()));
     drain(lines);

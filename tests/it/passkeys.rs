@@ -121,9 +121,20 @@ async fn a_passkey_is_a_second_factor_for_signing_in() {
     assert_eq!(added["name"], "Work laptop");
     assert!(added["lastUsedAt"].is_null());
     // A passkey turns 2FA on; the old refresh token (from before) no longer works.
-    let me = app.ok(Some(&carl.token), ME, json!({})).await;
+    let me = app
+        .ok(
+            Some(&carl.token),
+            "{ me { isTwoFactorEnabled hasPasskey } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(me["me"]["isTwoFactorEnabled"], true);
-    assert_eq!(me["me"]["passkeys"][0]["name"], "Work laptop");
+    assert_eq!(me["me"]["hasPasskey"], true);
+    // The token from before has not passed the factor the account now has.
+    assert_eq!(
+        app.err_code(Some(&carl.token), ME, json!({})).await,
+        "TWO_FACTOR_REQUIRED"
+    );
     let refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
     let old = carl.refresh.clone().unwrap();
     assert_eq!(
@@ -709,4 +720,90 @@ async fn turning_totp_on_beside_a_passkey_needs_that_passkey() {
             .any(|(k, m)| k == "FACTOR_CHANGED" && m.contains("Laptop")),
         "{told:?}"
     );
+}
+
+#[tokio::test]
+async fn a_step_up_named_for_one_customer_proves_nothing_for_another() {
+    let app = TestApp::with_config(|c| c.step_up = crm::config::StepUp::Passkey).await;
+    let (ada, secret) = app.admin("ada@support.test", "ADMIN").await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let dora = app.register("dora@customer.test", "Dora").await;
+    let mut key = new_key();
+    add_passkey(&app, &ada.token, &mut key, "YubiKey", Some(&secret)).await;
+    let aimed = "mutation($p: PasskeyPurpose, $t: ID) { startPasskeyAuthentication(purpose: $p, targetId: $t) { id options } }";
+    let c = app
+        .ok(
+            Some(&ada.token),
+            aimed,
+            json!({ "p": "IMPERSONATE", "t": carl.user_id }),
+        )
+        .await;
+    let c = &c["startPasskeyAuthentication"];
+    let options = serde_json::from_value(json!({ "publicKey": c["options"] })).unwrap();
+    let proof = json!({ "passkey": response(&c["id"], &sign(&mut key, options, ORIGIN)) });
+    // For Dora it proves nothing (and is spent: a challenge is used once).
+    let v = app
+        .gql(
+            Some(&ada.token),
+            IMPERSONATE,
+            json!({ "u": dora.user_id, "s": proof }),
+        )
+        .await;
+    assert_eq!(
+        (error_code(&v).as_str(), field(&v)),
+        ("BAD_USER_INPUT", "passkey"),
+        "{v}"
+    );
+    assert_eq!(app.count("impersonations", "").await, 0);
+    // A challenge named for Carl opens Carl's account.
+    let c = app
+        .ok(
+            Some(&ada.token),
+            aimed,
+            json!({ "p": "IMPERSONATE", "t": carl.user_id }),
+        )
+        .await;
+    let c = &c["startPasskeyAuthentication"];
+    let options = serde_json::from_value(json!({ "publicKey": c["options"] })).unwrap();
+    let proof = json!({ "passkey": response(&c["id"], &sign(&mut key, options, ORIGIN)) });
+    app.ok(
+        Some(&ada.token),
+        IMPERSONATE,
+        json!({ "u": carl.user_id, "s": proof }),
+    )
+    .await;
+    assert_eq!(app.count("impersonations", "").await, 1);
+}
+
+#[tokio::test]
+async fn failed_passkey_assertions_are_throttled_with_totp_codes() {
+    let app = TestApp::new().await;
+    let carl = app.register("carl@customer.test", "Carl").await;
+    let mut key = new_key();
+    add_passkey(&app, &carl.token, &mut key, "Laptop", None).await;
+    let t = app.login("carl@customer.test", "correct-horse-1").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A guesser answers each new challenge with an old assertion: refused, and counted.
+    let (_, options) = challenge(&app, &t, Some("SIGN_IN")).await;
+    let stale = sign(&mut key, options, ORIGIN);
+    let mut codes = vec![];
+    for _ in 0..7 {
+        let (id, _) = challenge(&app, &t, Some("SIGN_IN")).await;
+        let cred = stale.clone();
+        let v = app
+            .gql(Some(&t), AUTHENTICATE, json!({ "r": response(&id, &cred) }))
+            .await;
+        codes.push(error_code(&v));
+    }
+    assert_eq!(codes[..5], ["BAD_USER_INPUT"; 5], "{codes:?}");
+    assert_eq!(codes[5..], ["RATE_LIMITED"; 2], "{codes:?}");
+    // Even the right passkey waits now: the throttle is the account's.
+    let (id, options) = challenge(&app, &t, Some("SIGN_IN")).await;
+    let cred = sign(&mut key, options, ORIGIN);
+    let v = app
+        .gql(Some(&t), AUTHENTICATE, json!({ "r": response(&id, &cred) }))
+        .await;
+    assert_eq!(error_code(&v), "RATE_LIMITED");
 }

@@ -660,3 +660,91 @@ async fn customers_see_support_staff_by_name_and_teammates_and_admins_see_more()
         .await;
     assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
 }
+
+/// Makes the database refuse writes to `table` (as a full disk would refuse them), or takes
+/// the refusal away: a trigger on SQLite, a trigger function on PostgreSQL.
+async fn refuse_writes(app: &TestApp, table: &str, on: bool) {
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.db;
+    let sql: Vec<String> = match (is_postgres(), on) {
+        (false, true) => ["INSERT", "UPDATE"]
+            .iter()
+            .map(|op| {
+                format!(
+                    "CREATE TRIGGER refuse_{table}_{op} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+            })
+            .collect(),
+        (false, false) => ["INSERT", "UPDATE"]
+            .iter()
+            .map(|op| format!("DROP TRIGGER refuse_{table}_{op}"))
+            .collect(),
+        (true, true) => vec![
+            "CREATE OR REPLACE FUNCTION refuse_write() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$ LANGUAGE plpgsql".into(),
+            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_write()"),
+        ],
+        (true, false) => vec![format!("DROP TRIGGER refuse_{table} ON {table}")],
+    };
+    for s in sql {
+        db.execute_unprepared(&s).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_operation_the_ledger_cannot_record_is_refused_and_has_no_effect() {
+    let w = world().await;
+    let (token, session) = impersonate(&w).await;
+    let before = ledger_rows(&w.app, &session, "").await;
+    let comments = w.app.count("comments", "").await;
+    refuse_writes(&w.app, "impersonation_activities", true).await;
+    // Reads are refused, not answered unrecorded.
+    for _ in 0..3 {
+        let v = w
+            .app
+            .gql(Some(&token), "{ businesses { id name } }", json!({}))
+            .await;
+        assert_eq!(error_code(&v), "INTERNAL", "{v}");
+        assert!(!v.to_string().contains("Cafe"), "answered unrecorded: {v}");
+    }
+    // A change is refused before it runs: nothing is written.
+    let v = w
+        .app
+        .gql(Some(&token), COMMENT, json!({ "b": w.business }))
+        .await;
+    assert_eq!(error_code(&v), "INTERNAL", "{v}");
+    assert_eq!(w.app.count("comments", "").await, comments);
+    // The customer's own operations (no session) do not depend on the ledger.
+    w.app
+        .ok(Some(&w.carl.token), "{ businesses { id } }", json!({}))
+        .await;
+    refuse_writes(&w.app, "impersonation_activities", false).await;
+    // Back: recorded first, then settled with the outcome.
+    w.app
+        .ok(Some(&token), "{ businesses { id name } }", json!({}))
+        .await;
+    assert_eq!(ledger_rows(&w.app, &session, "").await, before + 1);
+    assert_eq!(
+        ledger_rows(&w.app, &session, "AND outcome = 'PENDING'").await,
+        0
+    );
+    assert_eq!(
+        ledger_rows(&w.app, &session, "AND outcome = 'OK'").await,
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn ready_answers_503_while_the_database_refuses_writes() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/ready").await.0, axum::http::StatusCode::OK);
+    refuse_writes(&app, "readiness_probes", true).await;
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(
+        status,
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "{body}"
+    );
+    assert!(!body.contains("disk") && !body.contains("space"), "{body}");
+    refuse_writes(&app, "readiness_probes", false).await;
+    assert_eq!(app.get("/ready").await.0, axum::http::StatusCode::OK);
+}

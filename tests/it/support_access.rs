@@ -757,3 +757,48 @@ async fn the_idle_timeout_can_be_turned_off() {
     app.clock.advance(chrono::Duration::minutes(25));
     app.ok(Some(&t), ME, json!({})).await;
 }
+
+#[tokio::test]
+async fn an_admin_has_at_most_one_request_waiting_per_customer() {
+    let w = world().await;
+    let vars =
+        json!({ "u": w.carl.user_id, "r": "Ticket 12: the invoice", "m": "READ_ONLY", "min": 30 });
+    let mut refused = 0;
+    for _ in 0..30 {
+        let v = w.app.gql(Some(&w.admin.token), REQUEST, vars.clone()).await;
+        if v.get("errors").is_some() {
+            assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 29);
+    let asked = "WHERE kind = 'SUPPORT_ACCESS_REQUESTED'";
+    assert_eq!(w.app.count("notifications", asked).await, 1);
+    assert_eq!(w.app.count("support_access_grants", "").await, 1);
+    // Another admin may ask; and once Carl has answered, Ada may ask again.
+    w.app.ok(Some(&w.sup.token), REQUEST, vars.clone()).await;
+    let id = w
+        .app
+        .ok(
+            Some(&w.admin.token),
+            "{ supportAccessGrants(first: 10) { nodes { id requestedBy { email } status } } }",
+            json!({}),
+        )
+        .await;
+    let mine = id["supportAccessGrants"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["requestedBy"]["email"] == "ada@support.test")
+        .unwrap()["id"]
+        .clone();
+    w.app
+        .ok(
+            Some(&w.carl.token),
+            "mutation($g: ID!) { denySupportAccess(grantId: $g) { id } }",
+            json!({ "g": mine }),
+        )
+        .await;
+    w.app.ok(Some(&w.admin.token), REQUEST, vars).await;
+    assert_eq!(w.app.count("support_access_grants", "").await, 3);
+}

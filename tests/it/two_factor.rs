@@ -178,3 +178,94 @@ async fn turning_off_needs_a_valid_code() {
         );
     }
 }
+
+/// Every field of `CurrentUser`, from introspection, with a selection that makes it a valid
+/// query: `(name, "{ me { name … } }")`.
+async fn every_current_user_field(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let d = app
+        .ok(
+            Some(token),
+            "{ __type(name: \"CurrentUser\") { fields { name type { kind ofType { kind ofType { kind ofType { kind } } } } } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    d["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().unwrap().to_string();
+            // The named type's kind, under NON_NULL and LIST wrappers.
+            let mut t = &f["type"];
+            while matches!(t["kind"].as_str(), Some("NON_NULL" | "LIST")) {
+                t = &t["ofType"];
+            }
+            let selection = match t["kind"].as_str() {
+                Some("OBJECT" | "INTERFACE" | "UNION") => format!("{name} {{ __typename }}"),
+                _ => name.clone(),
+            };
+            (name, format!("{{ me {{ {selection} }} }}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn before_the_second_factor_me_answers_only_the_sign_in_step() {
+    let app = TestApp::new().await;
+    let s = app.register("tess@customer.test", "Tess").await;
+    let (full, _) = app.enable_2fa(&s).await;
+    let pending = app.login("tess@customer.test", "correct-horse-1").await;
+    let pending = pending["accessToken"].as_str().unwrap().to_string();
+    let allowed = [
+        "id",
+        "name",
+        "email",
+        "isTwoFactorEnabled",
+        "isTwoFactorAuthenticated",
+        "isTotpEnabled",
+        "hasPasskey",
+    ];
+    let fields = every_current_user_field(&app, &full.token).await;
+    assert!(fields.len() > allowed.len() + 5, "{fields:?}");
+    for (name, query) in &fields {
+        let v = app.gql(Some(&pending), query, serde_json::json!({})).await;
+        if allowed.contains(&name.as_str()) {
+            assert!(v.get("errors").is_none(), "{name} before 2FA: {v}");
+            assert!(
+                !v["data"]["me"][name.as_str()].is_null() || name == "hasPasskey",
+                "{name}: {v}"
+            );
+        } else {
+            assert_eq!(
+                error_code(&v),
+                "TWO_FACTOR_REQUIRED",
+                "{name} before 2FA: {v}"
+            );
+            assert_eq!(
+                v["errors"][0]["path"],
+                serde_json::json!(["me", name]),
+                "{v}"
+            );
+            assert!(
+                !v.to_string().contains("Tess's team") && !v.to_string().contains("\"CUSTOMER\""),
+                "{name} leaked: {v}"
+            );
+        }
+        // Past the second factor, every field answers.
+        let v = app
+            .gql(Some(&full.token), query, serde_json::json!({}))
+            .await;
+        assert!(v.get("errors").is_none(), "{name} after 2FA: {v}");
+    }
+    let v = app
+        .gql(
+            Some(&pending),
+            "{ me { hasPasskey isTotpEnabled } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["me"],
+        serde_json::json!({ "hasPasskey": false, "isTotpEnabled": true })
+    );
+}

@@ -115,14 +115,14 @@ pub struct NotificationMutation;
 
 #[Object]
 impl NotificationMutation {
-    /// Marks the caller's notices read: those of `ids`, or all when `ids` is null. Returns
-    /// how many were newly marked. Never with an impersonation token: support cannot mark
-    /// the customer's notices read.
+    /// Marks the caller's notices read: those of `ids` (at most 100), or all when `ids` is
+    /// null. Returns how many were newly marked. Never with an impersonation token: support
+    /// cannot mark the customer's notices read.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
     async fn mark_notifications_read(
         &self,
         ctx: &Context<'_>,
-        ids: Option<Vec<ID>>,
+        #[graphql(desc = "At most 100 ids (BAD_USER_INPUT past it).")] ids: Option<Vec<ID>>,
     ) -> Result<i32> {
         let (s, c, meta) = (state(ctx)?, as_themselves(ctx).await?, request_meta(ctx));
         let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());

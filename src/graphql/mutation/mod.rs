@@ -247,16 +247,20 @@ impl AccountMutation {
     /// (`authenticateWithPasskey`), or a step-up for an operation. `purpose` binds the
     /// challenge to one kind of operation; without it, the answer proves any one operation.
     /// In an impersonation session, the challenge is the admin's own (for
-    /// `elevateImpersonation`).
+    /// `elevateImpersonation`). `targetId` binds a step-up to one customer: the answer then
+    /// proves an operation on that customer only (`impersonate` them, elevate a session in
+    /// their account, approve a review of a session into it).
     #[graphql(guard = "SignedIn")]
     async fn start_passkey_authentication(
         &self,
         ctx: &Context<'_>,
         purpose: Option<Purpose>,
+        target_id: Option<ID>,
     ) -> Result<PasskeyChallenge> {
         let c = caller(ctx)?;
+        let target = target_id.as_ref().map(|t| t.as_str());
         Ok(
-            passkeys::start_authentication(state(ctx)?, c.true_user(), purpose)
+            passkeys::start_authentication(state(ctx)?, c.true_user(), purpose, target)
                 .await?
                 .into(),
         )

@@ -14,6 +14,7 @@ pub struct WebhookMutation;
 #[derive(InputObject)]
 pub struct WebhookEndpointUpdate {
     pub url: Option<String>,
+    /// At most 50 event types (BAD_USER_INPUT past it).
     pub events: Option<Vec<String>>,
     pub description: Option<String>,
     /// On again clears its failure clock; off stops queueing for it.
@@ -30,7 +31,7 @@ impl WebhookMutation {
         &self,
         ctx: &Context<'_>,
         url: String,
-        events: Vec<String>,
+        #[graphql(desc = "At most 50 event types (BAD_USER_INPUT past it).")] events: Vec<String>,
         description: Option<String>,
     ) -> Result<WebhookEndpointCreated> {
         let input = EndpointInput {

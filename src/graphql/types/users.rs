@@ -150,34 +150,77 @@ pub struct ImpersonationCheck {
 }
 
 /// The caller: the user the token acts as, and who is really behind it.
-pub struct CurrentUser(pub AuthContext);
+///
+/// Before the second factor (2FA on and not yet passed by this token) only sign-in's own
+/// fields answer: `id`, `name`, `email`, `isTwoFactorEnabled`, `isTwoFactorAuthenticated`,
+/// `isTotpEnabled` and `hasPasskey`, read from `SignInStep`. Everything else about the account
+/// is behind `past_two_factor()`, which is `TWO_FACTOR_REQUIRED` until then: a field added
+/// later has no way to the account's data but through it.
+pub struct CurrentUser {
+    step: SignInStep,
+    full: Option<AuthContext>,
+}
+
+/// What sign-in's second step may know of the account.
+struct SignInStep {
+    id: String,
+    name: String,
+    email: String,
+    two_factor_on: bool,
+    totp_on: bool,
+    has_passkey: bool,
+    two_factor_authenticated: bool,
+}
+
+impl CurrentUser {
+    pub fn new(c: AuthContext) -> Self {
+        let step = SignInStep {
+            id: c.user.id.clone(),
+            name: c.user.name.clone(),
+            email: c.user.email.clone(),
+            two_factor_on: c.user.two_factor_on(),
+            totp_on: c.user.totp_enabled,
+            has_passkey: c.user.has_passkey,
+            two_factor_authenticated: c.two_factor_authenticated,
+        };
+        let full = c.two_factor_satisfied().then_some(c);
+        CurrentUser { step, full }
+    }
+
+    /// The caller's whole context, once past the second factor.
+    fn past_two_factor(&self) -> Result<&AuthContext> {
+        self.full
+            .as_ref()
+            .ok_or_else(|| crate::error::AppError::TwoFactorRequired.into())
+    }
+}
 
 #[Object]
 impl CurrentUser {
     /// The effective user (the impersonated one while impersonating).
     async fn id(&self) -> ID {
-        ID(self.0.user.id.clone())
+        ID(self.step.id.clone())
     }
     async fn email(&self) -> &str {
-        &self.0.user.email
+        &self.step.email
     }
     async fn name(&self) -> &str {
-        &self.0.user.name
+        &self.step.name
     }
-    async fn role(&self) -> Role {
-        self.0.role
+    async fn role(&self) -> Result<Role> {
+        Ok(self.past_two_factor()?.role)
     }
-    async fn impersonation_allowed(&self) -> bool {
-        self.0.user.impersonation_allowed
+    async fn impersonation_allowed(&self) -> Result<bool> {
+        Ok(self.past_two_factor()?.user.impersonation_allowed)
     }
     /// A sensitive account: sessions that can change it need a second admin's review (and
     /// a read-only session in it cannot be elevated).
-    async fn impersonation_review_required(&self) -> bool {
-        self.0.user.impersonation_review_required
+    async fn impersonation_review_required(&self) -> Result<bool> {
+        Ok(self.past_two_factor()?.user.impersonation_review_required)
     }
     /// Every impersonation into this account needs its approval (a grant).
-    async fn impersonation_requires_approval(&self) -> bool {
-        self.0.user.impersonation_requires_approval
+    async fn impersonation_requires_approval(&self) -> Result<bool> {
+        Ok(self.past_two_factor()?.user.impersonation_requires_approval)
     }
     /// The impersonation sessions into this account, newest first (at most 100 a page): who
     /// entered, why, in which mode, under which grant, when, how it ended, what they did.
@@ -188,9 +231,10 @@ impl CurrentUser {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Impersonation>> {
+        let me = self.past_two_factor()?;
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
-        let page = impersonation::into_account(db, &self.0.user.id, &args).await?;
+        let page = impersonation::into_account(db, &me.user.id, &args).await?;
         Ok(connection(page, |r| &r.id, Impersonation))
     }
     /// Notices about this account, newest first (at most 100 a page).
@@ -202,10 +246,11 @@ impl CurrentUser {
         after: Option<String>,
         #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
     ) -> Result<Connection<String, Notification>> {
+        let me = self.past_two_factor()?;
         let unread_only = unread_only.unwrap_or(false);
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
-        let page = notices::list(db, &self.0.user.id, unread_only, &args).await?;
+        let page = notices::list(db, &me.user.id, unread_only, &args).await?;
         Ok(connection(page, |r| &r.id, Notification))
     }
     /// The support access grants of this account, newest first (the latest 100), optionally
@@ -215,50 +260,60 @@ impl CurrentUser {
         ctx: &Context<'_>,
         status: Option<Status>,
     ) -> Result<Vec<SupportAccessGrant>> {
+        let me = self.past_two_factor()?;
         let s = state(ctx)?;
         let now = s.clock.now();
-        let rows = support_access::mine(&s.db, &self.0.user.id, status, now).await?;
+        let rows = support_access::mine(&s.db, &me.user.id, status, now).await?;
         Ok(rows.into_iter().map(SupportAccessGrant).collect())
     }
     async fn is_two_factor_enabled(&self) -> bool {
-        self.0.user.two_factor_on()
+        self.step.two_factor_on
     }
     /// A TOTP authenticator app is on (one of the second factors `isTwoFactorEnabled` counts).
     async fn is_totp_enabled(&self) -> bool {
-        self.0.user.totp_enabled
+        self.step.totp_on
+    }
+    /// The user holds a passkey (so sign-in's second step may offer "Use a passkey").
+    async fn has_passkey(&self) -> bool {
+        self.step.has_passkey
     }
     /// The user's passkeys, oldest first.
     async fn passkeys(&self, ctx: &Context<'_>) -> Result<Vec<super::Passkey>> {
+        let me = self.past_two_factor()?;
         let s = state(ctx)?;
-        let rows = crate::services::accounts::passkeys::list(&s.db, &self.0.user.id).await?;
+        let rows = crate::services::accounts::passkeys::list(&s.db, &me.user.id).await?;
         Ok(rows.into_iter().map(super::Passkey).collect())
     }
     async fn is_two_factor_authenticated(&self) -> bool {
-        self.0.two_factor_authenticated
+        self.step.two_factor_authenticated
     }
     async fn current_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
-        maybe_team(ctx, self.0.team_id.as_deref()).await
+        let me = self.past_two_factor()?;
+        maybe_team(ctx, me.team_id.as_deref()).await
     }
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
-        Ok(memberships::teams_of(&state(ctx)?.db, &self.0.user.id)
+        let me = self.past_two_factor()?;
+        Ok(memberships::teams_of(&state(ctx)?.db, &me.user.id)
             .await?
             .into_iter()
             .map(Team)
             .collect())
     }
     /// The admin behind this token; null unless this is an impersonation token.
-    async fn impersonated_by(&self) -> Option<User> {
-        self.0
+    async fn impersonated_by(&self) -> Result<Option<User>> {
+        Ok(self
+            .past_two_factor()?
             .impersonation
             .as_ref()
-            .map(|i| User(i.impersonator.clone()))
+            .map(|i| User(i.impersonator.clone())))
     }
     /// The active impersonation session; null unless impersonating.
-    async fn impersonation(&self) -> Option<Impersonation> {
-        self.0
+    async fn impersonation(&self) -> Result<Option<Impersonation>> {
+        Ok(self
+            .past_two_factor()?
             .impersonation
             .as_ref()
-            .map(|i| Impersonation(i.record.clone()))
+            .map(|i| Impersonation(i.record.clone())))
     }
 }
 
@@ -279,7 +334,7 @@ impl AuthPayload {
         self.0.expires_at.into()
     }
     async fn user(&self) -> CurrentUser {
-        CurrentUser(self.0.context.clone())
+        CurrentUser::new(self.0.context.clone())
     }
 }
 

@@ -21,6 +21,8 @@ pub(super) enum Refuse {
 pub(super) struct Running {
     cap: usize,
     pub(super) ids: std::collections::HashSet<String>,
+    /// `connection_init` has been sent: a `subscribe` before it closes with 4401.
+    init_sent: bool,
 }
 
 impl Running {
@@ -28,6 +30,7 @@ impl Running {
         Running {
             cap,
             ids: Default::default(),
+            init_sent: false,
         }
     }
 
@@ -40,7 +43,18 @@ impl Running {
         };
         let id = msg["id"].as_str().unwrap_or_default().to_string();
         match msg["type"].as_str() {
-            Some("connection_init" | "ping" | "pong") => Ok(()),
+            Some("connection_init") => {
+                self.init_sent = true;
+                Ok(())
+            }
+            Some("ping" | "pong") => Ok(()),
+            // graphql-transport-ws: a subscribe before the connection is initialised is
+            // 4401 Unauthorized (a subscribe queued right behind `connection_init` waits for
+            // its answer).
+            Some("subscribe") if !self.init_sent => Err(Refuse::Close(
+                super::CLOSE_UNAUTHENTICATED,
+                "Unauthorized".into(),
+            )),
             Some("subscribe" | "complete") if msg["id"].as_str().is_none() => Err(Refuse::Close(
                 CLOSE_INVALID,
                 "invalid message: no id".into(),

@@ -71,12 +71,50 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: the client answered no ping for a whole `WS_PING_SECONDS`.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
+/// Whether a socket may be opened from the request's `Origin`: none (not a browser), the
+/// server's own (the `Host` the request came to, or `WEBAUTHN_ORIGIN`, the console's), or one
+/// of `ALLOWED_ORIGINS`.
+fn origin_allowed(config: &crate::config::Config, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if config.allowed_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    if origin == config.relying_party.origin.as_str().trim_end_matches('/') {
+        return true;
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let Ok(parsed) = url::Url::parse(origin) else {
+        return false;
+    };
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let authority = format!("{}{port}", parsed.host_str().unwrap_or(""));
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+}
+
 pub async fn upgrade(
     State(s): State<HttpState>,
     connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // Cross-site WebSocket hijacking: a page elsewhere may open a socket with the visitor's
+    // cookies or a token it found; a browser always says where the page is from.
+    if !origin_allowed(&s.app.config, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open a socket here",
+        )
+            .into_response();
+    }
     let meta = RequestMeta {
         ip: super::client_ip(&s.app.config, &headers, connect),
     };

@@ -27,8 +27,8 @@ use crate::entities::{passkey, user, webauthn_challenge as challenge};
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Session};
-use crate::services::accounts::step_up;
 use crate::services::accounts::{profile, users};
+use crate::services::accounts::{step_up, throttle};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::state::AppState;
@@ -125,6 +125,7 @@ async fn keep_challenge(
     user_id: &str,
     kind: &str,
     purpose: Option<Purpose>,
+    target: Option<&str>,
     server_state: String,
     now: DateTime<Utc>,
 ) -> AppResult<String> {
@@ -135,6 +136,7 @@ async fn keep_challenge(
         user_id: Set(user_id.to_string()),
         kind: Set(kind.to_string()),
         purpose: Set(purpose.map(|p| p.as_str().to_string())),
+        target_id: Set(target.map(str::to_string)),
         state: Set(server_state),
         created_at: Set(db_time(now)),
         expires_at: Set(db_time(now + chrono::Duration::minutes(CHALLENGE_MINUTES))),
@@ -155,11 +157,17 @@ async fn claim(
     user_id: &str,
     kind: &str,
     purpose: Option<Purpose>,
+    target: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<Option<String>> {
     let mut fits = Condition::any().add(challenge::Column::Purpose.is_null());
     if let Some(p) = purpose {
         fits = fits.add(challenge::Column::Purpose.eq(p.as_str()));
+    }
+    // A challenge that named a customer proves an operation on that customer only.
+    let mut aimed = Condition::any().add(challenge::Column::TargetId.is_null());
+    if let Some(t) = target {
+        aimed = aimed.add(challenge::Column::TargetId.eq(t));
     }
     let txn = crate::db::write_txn(state).await?;
     let claimed = challenge::Entity::update_many()
@@ -170,6 +178,7 @@ async fn claim(
         .filter(challenge::Column::UsedAt.is_null())
         .filter(challenge::Column::ExpiresAt.gt(db_time(now)))
         .filter(fits)
+        .filter(aimed)
         .exec(&txn)
         .await?
         .rows_affected
@@ -231,6 +240,7 @@ pub async fn start_registration(
         &user.id,
         REGISTRATION,
         None,
+        None,
         to_json(&registration)?,
         now,
     )
@@ -273,6 +283,7 @@ pub async fn finish_registration(
         answer.challenge_id,
         &user.id,
         REGISTRATION,
+        None,
         None,
         now,
     )
@@ -408,6 +419,7 @@ pub async fn start_authentication(
     state: &AppState,
     user: &user::Model,
     purpose: Option<Purpose>,
+    target: Option<&str>,
 ) -> AppResult<Challenge> {
     let keys = list(&state.db, &user.id)
         .await?
@@ -426,7 +438,16 @@ pub async fn start_authentication(
         .map_err(AppError::internal)?;
     let now = state.clock.now();
     let server_state = to_json(&authentication)?;
-    let id = keep_challenge(state, &user.id, AUTHENTICATION, purpose, server_state, now).await?;
+    let id = keep_challenge(
+        state,
+        &user.id,
+        AUTHENTICATION,
+        purpose,
+        target,
+        server_state,
+        now,
+    )
+    .await?;
     let options = serde_json::to_value(&options.public_key).map_err(AppError::internal)?;
     Ok(Challenge { id, options })
 }
@@ -440,8 +461,12 @@ pub async fn verify(
     user: &user::Model,
     answer: Answer<'_>,
     purpose: Purpose,
+    target: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<()> {
+    // Guesses share the TOTP codes' throttle (per user): a refused assertion, whatever the
+    // cause, counts (a dropped attempt is a failed one); after too many, RATE_LIMITED.
+    let attempt = throttle::take(state, throttle::Scope::Totp, &user.id).await?;
     let failed = action::PASSKEY_FAILED;
     let now = state.clock.now();
     let Some(server_state) = claim(
@@ -450,6 +475,7 @@ pub async fn verify(
         &user.id,
         AUTHENTICATION,
         Some(purpose),
+        target,
         now,
     )
     .await?
@@ -504,7 +530,7 @@ pub async fn verify(
         return Err(refused(state, user, "COUNTER", failed, meta).await?);
     }
     txn.commit().await?;
-    Ok(())
+    attempt.succeeded().await
 }
 
 /// `authenticateWithPasskey`: the second sign-in step with a passkey, as
@@ -515,7 +541,7 @@ pub async fn authenticate(
     answer: Answer<'_>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
-    verify(state, &caller.user, answer, Purpose::SignIn, meta).await?;
+    verify(state, &caller.user, answer, Purpose::SignIn, None, meta).await?;
     let passed = action::PASSKEY_AUTHENTICATED;
     super::two_factor::second_factor_passed(state, caller, passed, meta).await
 }

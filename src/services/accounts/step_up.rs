@@ -16,7 +16,9 @@ pub struct Proof<'a> {
     pub passkey: Option<Answer<'a>>,
 }
 
-/// Checks `proof` of `admin` (the person really behind the request) for `purpose`. `always`:
+/// Checks `proof` of `admin` (the person really behind the request) for `purpose`, on the
+/// customer `target` (a passkey challenge that named another customer proves nothing here).
+/// `always`:
 /// the operation needs a fresh proof whatever the rule. Returns the method that proved it,
 /// `None` when none was needed; STEP_UP_REQUIRED (with the accepted methods) when the proof
 /// is missing or of a kind not accepted.
@@ -25,11 +27,12 @@ pub async fn require(
     admin: &user::Model,
     proof: Proof<'_>,
     purpose: Purpose,
+    target: Option<&str>,
     always: bool,
     meta: &RequestMeta,
 ) -> AppResult<Option<Method>> {
     let methods = accepted(state.config.step_up, always);
-    check(state, admin, proof, purpose, methods, meta).await
+    check(state, admin, proof, purpose, target, methods, meta).await
 }
 
 /// Checks the proof by an existing factor that adding another needs (`to_add_factor`).
@@ -48,7 +51,7 @@ pub async fn require_existing_factor(
         user.role.is_admin(),
         state.config.step_up,
     );
-    check(state, user, proof, Purpose::AddFactor, methods, meta).await
+    check(state, user, proof, Purpose::AddFactor, None, methods, meta).await
 }
 
 async fn check(
@@ -56,6 +59,7 @@ async fn check(
     admin: &user::Model,
     proof: Proof<'_>,
     purpose: Purpose,
+    target: Option<&str>,
     methods: &'static [Method],
     meta: &RequestMeta,
 ) -> AppResult<Option<Method>> {
@@ -63,7 +67,7 @@ async fn check(
         return Ok(None);
     }
     if let Some(answer) = proof.passkey.filter(|_| methods.contains(&Method::Passkey)) {
-        passkeys::verify(state, admin, answer, purpose, meta).await?;
+        passkeys::verify(state, admin, answer, purpose, target, meta).await?;
         return Ok(Some(Method::Passkey));
     }
     if let Some(code) = proof.code.filter(|_| methods.contains(&Method::Totp)) {

@@ -3,6 +3,11 @@
 //! fields and outcome: never variable values or the query text (they carry customer data and
 //! secrets). Written on its own, outside the operation's transaction, so a refused mutation
 //! still changes nothing else.
+//!
+//! The row is written *before* the operation runs (`begin`, outcome `PENDING`) and settled
+//! after (`settle`): when the ledger cannot be written (a full disk, a database refusing
+//! writes) the operation is refused and has no effect, so nothing support does goes
+//! unrecorded. A row left `PENDING` is an operation whose server stopped while it ran.
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -23,6 +28,44 @@ pub struct Operation {
     pub fields: Vec<String>,
     /// The record its first field is about (`lead`, `business`, `team`) and its id.
     pub subject: Option<(&'static str, String)>,
+}
+
+/// The outcome of an operation that has begun and not yet been settled.
+pub const PENDING: &str = "PENDING";
+
+/// Writes the row of an operation about to run (outcome `PENDING`), in a write of its own.
+/// Returns the row's id for `settle`. An error means the operation must not run.
+pub async fn begin(
+    state: &crate::state::AppState,
+    impersonation_id: &str,
+    op: &Operation,
+    at: DateTime<Utc>,
+) -> AppResult<String> {
+    let (id, session, op) = (new_id(), impersonation_id.to_string(), op.clone());
+    let row = id.clone();
+    crate::db::record(state, move |txn| async move {
+        insert(&txn, row, &session, &op, PENDING, at).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await?;
+    Ok(id)
+}
+
+/// Sets the outcome of a row `begin` wrote.
+pub async fn settle(state: &crate::state::AppState, row_id: &str, outcome: &str) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
+    let (id, outcome): (String, String) = (row_id.to_string(), outcome.chars().take(64).collect());
+    crate::db::record(state, move |txn| async move {
+        activity::Entity::update_many()
+            .col_expr(activity::Column::Outcome, Expr::value(outcome))
+            .filter(activity::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Records one operation in a write of its own (outside the operation's transaction, which
@@ -54,8 +97,19 @@ pub async fn record(
     outcome: &str,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
+    insert(conn, new_id(), impersonation_id, op, outcome, at).await
+}
+
+async fn insert(
+    conn: &impl ConnectionTrait,
+    id: String,
+    impersonation_id: &str,
+    op: &Operation,
+    outcome: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
     activity::ActiveModel {
-        id: Set(new_id()),
+        id: Set(id),
         impersonation_id: Set(impersonation_id.to_string()),
         at: Set(db_time(at)),
         operation_type: Set(op.kind.to_string()),

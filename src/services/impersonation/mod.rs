@@ -119,6 +119,7 @@ pub async fn start(
         caller.true_user(),
         proof,
         Purpose::Impersonate,
+        Some(&target.id),
         false,
         meta,
     )
@@ -449,6 +450,7 @@ pub async fn elevate(
         &active.impersonator,
         proof,
         Purpose::Elevate,
+        Some(&active.record.impersonated_user_id),
         true,
         meta,
     )

@@ -273,6 +273,7 @@ fn why(outcome: &str, read_only: bool) -> &'static str {
         "STEP_UP_REQUIRED" => "refused, support had to confirm their identity first",
         "NOT_FOUND" => "it was not found",
         "BAD_USER_INPUT" => "what was entered was not accepted",
+        "PENDING" => "its outcome was not recorded (the server stopped while it ran)",
         _ => "it did not go through",
     }
 }

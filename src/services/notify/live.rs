@@ -135,3 +135,24 @@ pub async fn subscribe(
         .subscribe(&state.db, &state.config.database_url)
         .await
 }
+
+/// Whether the subscriber may still be told what its subscription tells, read afresh before
+/// each event it is given (a demotion, 2FA turned off or the account gone stops the stream at
+/// once, not at the socket's next re-check). `admin`: the subscription is for admins with 2FA.
+pub async fn may_still_hear(
+    conn: &impl ConnectionTrait,
+    caller: &AuthContext,
+    admin: bool,
+) -> bool {
+    let fresh = crate::entities::user::Entity::find_by_id(caller.user.id.clone())
+        .one(conn)
+        .await;
+    match fresh {
+        Ok(Some(u)) => !admin || (u.role.is_admin() && u.two_factor_on()),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot re-check a subscriber: nothing told");
+            false
+        }
+    }
+}

@@ -101,6 +101,10 @@ pub async fn mark_read(
     ids: Option<&[String]>,
     meta: &RequestMeta,
 ) -> AppResult<u64> {
+    if let Some(ids) = ids {
+        use crate::services::validation::{MAX_IDS, at_most};
+        at_most("ids", ids, MAX_IDS)?;
+    }
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let n = mark(&txn, &caller.user.id, ids, now).await?;

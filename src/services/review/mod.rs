@@ -312,6 +312,7 @@ pub async fn decide(
             &caller.user,
             proof,
             Purpose::ApproveReview,
+            Some(&r.target_id),
             false,
             meta,
         )

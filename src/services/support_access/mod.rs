@@ -85,6 +85,26 @@ pub async fn request(
     let ticket = validation::ticket(ask.ticket, state.config.require_ticket)?;
     let lapses = crate::clock::later(now, state.config.support_request_ttl)?;
     let txn = crate::db::write_txn(state).await?;
+    // One request of this admin's waits for this customer at a time: a repeat would only
+    // flood their notices. The customer's row is locked (PostgreSQL; SQLite writes one at a
+    // time), so two requests at once cannot both pass.
+    crate::entities::user::Entity::find_by_id(target.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
+    let waiting = grant::Entity::find()
+        .filter(grant::Column::UserId.eq(target.id.clone()))
+        .filter(grant::Column::RequestedById.eq(caller.user.id.clone()))
+        .filter(grant::Column::Status.eq(Status::Pending))
+        .filter(grant::Column::ExpiresAt.gt(db_time(now)))
+        .one(&txn)
+        .await?;
+    if waiting.is_some() {
+        return Err(AppError::bad_input(
+            "userId",
+            "your earlier request is still waiting for this customer's answer",
+        ));
+    }
     let row = grant::ActiveModel {
         id: Set(new_id()),
         user_id: Set(target.id.clone()),

@@ -261,6 +261,8 @@ pub struct EndpointInput<'a> {
 }
 
 fn check_events(events: &[String]) -> AppResult<String> {
+    use crate::services::validation::{MAX_EVENT_TYPES, at_most};
+    at_most("events", events, MAX_EVENT_TYPES)?;
     if events.is_empty() {
         return Err(AppError::bad_input(
             "events",

@@ -228,10 +228,21 @@ impl TestApp {
         Session::from_payload(&d["register"])
     }
 
+    /// `login`'s payload. Before the second factor its `user.currentTeam` is
+    /// TWO_FACTOR_REQUIRED (null), the only error allowed here.
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        self.ok(None, LOGIN, json!({ "e": email, "p": password }))
-            .await["login"]
-            .clone()
+        let v = self
+            .gql(None, LOGIN, json!({ "e": email, "p": password }))
+            .await;
+        for e in v["errors"].as_array().into_iter().flatten() {
+            assert_eq!(e["extensions"]["code"], "TWO_FACTOR_REQUIRED", "login: {v}");
+            assert_eq!(
+                e["path"],
+                json!(["login", "user", "currentTeam"]),
+                "login: {v}"
+            );
+        }
+        v["data"]["login"].clone()
     }
 
     /// Enrolls 2FA for a session; returns the session with the new tokens and the secret.

@@ -50,6 +50,8 @@ function Shell() {
   const [{ data, error, fetching }] = useQuery({ query: MeDoc });
   const session = useSession();
   if (!data) {
+    // A token still waiting for the second factor reads only sign-in's own fields of `me`.
+    if (error?.graphQLErrors?.some((g) => g.extensions?.code === 'TWO_FACTOR_REQUIRED')) return <TwoFactorStep />;
     if (error && !fetching) return <main className="center"><ErrorText error={error} /></main>;
     return <main className="center" aria-busy="true">Loading…</main>;
   }

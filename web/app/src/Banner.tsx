@@ -151,7 +151,7 @@ export function Banner({ me }: { me: Me }) {
             onClick={async () => {
               setPasskeyError(null);
               try {
-                await allow({ passkey: await passkeyAnswer('ELEVATE') });
+                await allow({ passkey: await passkeyAnswer('ELEVATE', me.id) });
               } catch (e) {
                 setPasskeyError(e as Error);
               }

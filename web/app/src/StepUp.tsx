@@ -16,9 +16,11 @@ export function useStepUp(error: CombinedError | undefined): string[] | null {
   return methods;
 }
 
-export function StepUpPrompt({ methods, purpose, onProof }: {
+export function StepUpPrompt({ methods, purpose, targetId, onProof }: {
   methods: string[];
   purpose: Purpose;
+  /** The customer the operation is about: the passkey's answer proves it for them only. */
+  targetId?: string;
   onProof: (stepUp: StepUpInput) => Promise<unknown>;
 }) {
   const [code, setCode] = useState('');
@@ -35,7 +37,7 @@ export function StepUpPrompt({ methods, purpose, onProof }: {
         onClick={async () => {
           setFailed(null);
           try {
-            await onProof({ passkey: await passkeyAnswer(purpose) });
+            await onProof({ passkey: await passkeyAnswer(purpose, targetId) });
           } catch (e) {
             setFailed(e as Error);
           }

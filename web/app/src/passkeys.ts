@@ -11,8 +11,8 @@ export type StepUpInput = { code?: string | null; passkey?: PasskeyResponse | nu
 
 type Challenge = { id: string; options: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose) {
-  startPasskeyAuthentication(purpose: $purpose) { id options }
+const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose, $targetId: ID) {
+  startPasskeyAuthentication(purpose: $purpose, targetId: $targetId) { id options }
 }`;
 const START_REGISTRATION = `mutation StartPasskeyRegistration { startPasskeyRegistration { id options } }`;
 const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!, $proof: StepUp) {
@@ -29,10 +29,11 @@ function ceremonyError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-/** A fresh assertion of the signed-in person's passkey, for `purpose`. */
-export async function passkeyAnswer(purpose: Purpose): Promise<PasskeyResponse> {
+/** A fresh assertion of the signed-in person's passkey, for `purpose` (and, when given, on
+ *  the customer `targetId` only). */
+export async function passkeyAnswer(purpose: Purpose, targetId?: string): Promise<PasskeyResponse> {
   const token = getSession()?.accessToken;
-  const d = await post<{ startPasskeyAuthentication: Challenge }>(START_AUTH, { purpose }, token);
+  const d = await post<{ startPasskeyAuthentication: Challenge }>(START_AUTH, { purpose, targetId: targetId ?? null }, token);
   const c = d.startPasskeyAuthentication;
   try {
     const credential = await startAuthentication({ optionsJSON: c.options });

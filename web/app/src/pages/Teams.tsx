@@ -252,7 +252,7 @@ function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string;
           <button type="submit" disabled={result.fetching}>Start session</button>
           <button type="button" className="link" onClick={onClose}>Cancel</button>
         </div>
-        {stepUp && <StepUpPrompt methods={stepUp} purpose="IMPERSONATE" onProof={start} />}
+        {stepUp && <StepUpPrompt methods={stepUp} purpose="IMPERSONATE" targetId={owner.id} onProof={start} />}
         {/* The prompt says what STEP_UP_REQUIRED means; other errors in words. */}
         <ErrorText error={stepUpMethods(result.error) ? null : result.error} />
       </form>

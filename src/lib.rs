@@ -10,6 +10,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod sealed;
 pub mod seed;
 pub mod services;
 pub mod state;

@@ -57,6 +57,10 @@ enum Command {
     /// Lock the demo accounts (a random password, sessions ended), so that a database that
     /// once ran in development may serve production.
     DisableDemoAccounts,
+    /// Seal every stored secret (TOTP and webhook secrets) with DATA_ENCRYPTION_KEY. To
+    /// rotate: set the new key as DATA_ENCRYPTION_KEY and the old one in
+    /// DATA_ENCRYPTION_OLD_KEYS, run this, then drop the old key.
+    RotateDataKey,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -196,6 +200,13 @@ async fn run() {
                 Err(e) => fail(e),
             }
         }
+        Command::RotateDataKey => {
+            migrate(&state).await;
+            println!(
+                "every stored secret is sealed with data key {}; the old keys may be dropped",
+                state.config.data_keys.current_id()
+            );
+        }
         Command::DisableDemoAccounts => {
             migrate(&state).await;
             match crm::seed::disable_demo_accounts(&state).await {
@@ -243,6 +254,13 @@ async fn connect(config: Config) -> AppState {
 async fn migrate(state: &AppState) {
     if let Err(e) = migration::Migrator::up(&state.db, None).await {
         fail(format!("migration failed: {e}"));
+    }
+    // Secrets written before they were sealed at rest are sealed now (the key is not the
+    // database's to know, so this is the server's step of the migration).
+    match crm::sealed::seal_existing(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sealed = n, "stored secrets sealed with DATA_ENCRYPTION_KEY"),
+        Err(e) => fail(format!("sealing stored secrets failed: {e}")),
     }
 }
 

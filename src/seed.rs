@@ -115,7 +115,11 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
         m.impersonation_allowed = Set(a.impersonation_allowed);
         m.impersonation_requires_approval = Set(a.requires_approval);
         if a.two_factor {
-            m.totp_secret = Set(Some(totp::new_secret()));
+            let sealed = state
+                .config
+                .data_keys
+                .seal(crate::sealed::Field::TotpSecret, &totp::new_secret())?;
+            m.totp_secret = Set(Some(sealed));
             m.totp_enabled = Set(true);
         }
         let u = m.update(&txn).await?;
@@ -184,9 +188,13 @@ pub async fn demo_totp(state: &AppState, email: &str, next: bool) -> AppResult<O
     {
         return Ok(None);
     }
-    let Some(secret) = u.totp_secret else {
+    let Some(stored) = u.totp_secret else {
         return Ok(None);
     };
+    let secret = state
+        .config
+        .data_keys
+        .open(crate::sealed::Field::TotpSecret, &stored)?;
     let at = state.clock.now().timestamp() + if next { 30 } else { 0 };
     Ok(Some(totp::code_at(&secret, at)?))
 }
@@ -228,7 +236,12 @@ pub async fn disable_demo_accounts(state: &AppState) -> AppResult<Vec<&'static s
         m.password_hash = Set(hash);
         // The TOTP secret is replaced too: whoever printed codes for it holds nothing now.
         if m.totp_secret.as_ref().is_some() {
-            m.totp_secret = Set(Some(crate::auth::totp::new_secret()));
+            let fresh = crate::auth::totp::new_secret();
+            let sealed = state
+                .config
+                .data_keys
+                .seal(crate::sealed::Field::TotpSecret, &fresh)?;
+            m.totp_secret = Set(Some(sealed));
             m.totp_last_step = Set(None);
         }
         m.sessions_valid_after = Set(Some(now));

@@ -18,6 +18,7 @@ mod m20261206_000013_four_eyes_review;
 mod m20261206_000014_passkeys;
 mod m20261206_000015_webhooks;
 mod m20261207_000016_readiness_probe;
+mod m20261207_000017_sealed_secrets;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_passkeys::Migration),
             Box::new(m20261206_000015_webhooks::Migration),
             Box::new(m20261207_000016_readiness_probe::Migration),
+            Box::new(m20261207_000017_sealed_secrets::Migration),
         ]
     }
 }

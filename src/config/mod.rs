@@ -54,6 +54,8 @@ pub struct Config {
     pub database_url: String,
     /// HS256 key, at least 32 bytes.
     pub jwt_secret: Vec<u8>,
+    /// The keys secrets are sealed with at rest (`crate::sealed`).
+    pub data_keys: crate::sealed::DataKeys,
     pub bind_addr: String,
     pub environment: Environment,
     pub access_token_ttl: chrono::Duration,
@@ -296,6 +298,12 @@ impl Config {
             })?;
         }
         c.jwt_secret = secret::jwt_secret(o.jwt_secret.as_deref(), &o.database_url)?;
+        c.data_keys = secret::data_keys(
+            o.data_encryption_key.as_deref(),
+            o.data_encryption_old_keys.as_deref(),
+            &o.database_url,
+            c.environment,
+        )?;
         c.step_up = webauthn::step_up(&o.impersonation_step_up)?;
         c.relying_party = webauthn::relying_party(
             o.webauthn_rp_id.as_deref(),
@@ -312,6 +320,7 @@ impl Config {
         Config {
             database_url: database_url.to_string(),
             jwt_secret: b"test-secret-that-is-long-enough-for-hs256!".to_vec(),
+            data_keys: crate::sealed::DataKeys::new(&[0x5a; 32], &[]),
             bind_addr: "127.0.0.1:0".into(),
             environment: Environment::Development,
             access_token_ttl: chrono::Duration::minutes(15),
@@ -443,6 +452,8 @@ mod tests {
             "crm.example.com",
             "--webauthn-origin",
             "https://crm.example.com",
+            "--data-encryption-key",
+            "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=",
         ];
         argv.extend_from_slice(args);
         Config::from_opts(&Cli::try_parse_from(argv).expect("parses").opts)
@@ -543,6 +554,35 @@ mod tests {
         assert_eq!(
             c.allowed_origins,
             ["https://app.example.com", "http://localhost:5173"]
+        );
+    }
+
+    #[test]
+    fn production_needs_a_data_key_of_32_bytes() {
+        let base = [
+            "crm",
+            "--database-url",
+            "postgres://u:p@127.0.0.1/db",
+            "--jwt-secret",
+            "a-jwt-secret-that-is-long-enough-1234567",
+            "--webauthn-rp-id",
+            "crm.example.com",
+            "--webauthn-origin",
+            "https://crm.example.com",
+        ];
+        let cli = Cli::try_parse_from(base).unwrap();
+        let e = Config::from_opts(&cli.opts).unwrap_err();
+        assert_eq!(e.setting, "DATA_ENCRYPTION_KEY");
+        assert!(e.message.contains("required"), "{}", e.message);
+        let mut short = base.to_vec();
+        short.extend(["--data-encryption-key", "c2hvcnQ="]);
+        let cli = Cli::try_parse_from(short).unwrap();
+        let e = Config::from_opts(&cli.opts).unwrap_err();
+        assert_eq!(e.setting, "DATA_ENCRYPTION_KEY");
+        assert!(
+            !e.message.contains("c2hvcnQ"),
+            "the key is never echoed: {}",
+            e.message
         );
     }
 

@@ -17,6 +17,25 @@ pub struct Opts {
     /// kept beside the database file.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+    /// The key secrets are sealed with at rest (TOTP and webhook secrets): 32 bytes in
+    /// base64. Required in production and with PostgreSQL; with SQLite in development, one is
+    /// generated once and kept beside the database file (`data-key`).
+    #[arg(
+        long,
+        env = "DATA_ENCRYPTION_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub data_encryption_key: Option<String>,
+    /// Earlier data keys (comma-separated, base64), still opening values sealed with them
+    /// until `rotate-data-key` seals everything with DATA_ENCRYPTION_KEY.
+    #[arg(
+        long,
+        env = "DATA_ENCRYPTION_OLD_KEYS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub data_encryption_old_keys: Option<String>,
     /// Where to listen.
     #[arg(
         long,

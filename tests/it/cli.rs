@@ -15,6 +15,7 @@ fn bin() -> Command {
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
         .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("DATA_ENCRYPTION_KEY", TEST_DATA_KEY)
         // Production needs the WebAuthn relying party named.
         .env("WEBAUTHN_RP_ID", "localhost")
         .env("WEBAUTHN_ORIGIN", "http://localhost:8080");

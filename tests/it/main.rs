@@ -28,6 +28,7 @@ mod passkeys;
 mod per_operation;
 mod reviews;
 mod schema;
+mod secrets_at_rest;
 mod security;
 mod services;
 mod support_access;

@@ -15,6 +15,7 @@ fn bin(dir: &std::path::Path) -> Command {
         .env_remove("APP_ENV")
         .env("RUST_LOG", "warn")
         .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("DATA_ENCRYPTION_KEY", crate::common::TEST_DATA_KEY)
         // Production needs the WebAuthn relying party named.
         .env("WEBAUTHN_RP_ID", "localhost")
         .env("WEBAUTHN_ORIGIN", "http://localhost:8080")
@@ -237,4 +238,42 @@ fn each_request_is_logged_once_without_its_query_string_or_colours() {
     for l in seen.iter().chain([&line]) {
         assert!(!l.contains('\u{1b}'), "no colour codes off a terminal: {l}");
     }
+}
+
+#[tokio::test]
+async fn rotate_data_key_reseals_every_secret_with_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded_demo_database(dir.path()).await;
+    let new_key = "N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2N2M=";
+    let run = |key: &str, old: Option<&str>, args: &[&str]| {
+        let mut c = bin(dir.path());
+        c.env("DATABASE_URL", &url)
+            .env("APP_ENV", "development")
+            .env("DATA_ENCRYPTION_KEY", key)
+            .args(args);
+        if let Some(o) = old {
+            c.env("DATA_ENCRYPTION_OLD_KEYS", o);
+        }
+        c.output().unwrap()
+    };
+    // The new key alone cannot open what the old one sealed: an error, never a wrong code.
+    let out = run(new_key, None, &["demo-totp", "admin@demo.test"]);
+    assert!(!out.status.success());
+    let out = run(new_key, Some(TEST_DATA_KEY), &["rotate-data-key"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sealed with data key"));
+    // Now the new key alone opens everything, and the old one nothing.
+    let out = run(new_key, None, &["demo-totp", "admin@demo.test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 6);
+    let out = run(TEST_DATA_KEY, None, &["demo-totp", "admin@demo.test"]);
+    assert!(!out.status.success());
 }

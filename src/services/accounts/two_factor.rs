@@ -8,6 +8,7 @@ use crate::auth::proof::AsThemselves;
 use crate::auth::totp;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::sealed::Field;
 use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Refresh, Session};
 use crate::services::accounts::step_up;
@@ -37,9 +38,10 @@ pub async fn generate_two_factor_secret(
     let secret = totp::new_secret();
     let (otpauth_url, qr_code_data_url) = totp::enrollment(&secret, &caller.user.email)?;
     let now = state.clock.now();
+    let sealed = state.config.data_keys.seal(Field::TotpSecret, &secret)?;
     let txn = crate::db::write_txn(state).await?;
     users::update(&txn, &caller.user.id, now, |u| {
-        u.totp_secret = Set(Some(secret));
+        u.totp_secret = Set(Some(sealed));
         u.totp_last_step = Set(None);
     })
     .await?;
@@ -64,10 +66,11 @@ pub async fn verify_totp(
     meta: &RequestMeta,
 ) -> AppResult<()> {
     let attempt = throttle::take(state, Scope::Totp, &user.id).await?;
-    let secret = user
+    let stored = user
         .totp_secret
         .as_deref()
         .ok_or_else(|| AppError::bad_input("code", "generate a two-factor secret first"))?;
+    let secret = &state.config.data_keys.open(Field::TotpSecret, stored)?;
     let now = state.clock.now();
     let step = match validation::totp_code(code) {
         Ok(code) => totp::matching_step(secret, &code, now.timestamp())?,

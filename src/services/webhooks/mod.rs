@@ -25,6 +25,7 @@ use crate::entities::{
     webhook_delivery as delivery, webhook_endpoint as endpoint,
 };
 use crate::error::{AppError, AppResult};
+use crate::sealed::Field;
 use crate::services::audit::{self, Entry, action};
 use crate::services::pagination::{Page, PageArgs};
 use crate::state::AppState;
@@ -300,13 +301,14 @@ pub async fn create(
     let description = check_description(input.description)?;
     let now = state.clock.now();
     let secret = new_secret();
+    let sealed = state.config.data_keys.seal(Field::WebhookSecret, &secret)?;
     let txn = crate::db::write_txn(state).await?;
     let row = endpoint::ActiveModel {
         id: Set(new_id()),
         url: Set(url.to_string()),
         description: Set(description),
         events: Set(events),
-        secret: Set(secret.clone()),
+        secret: Set(sealed),
         previous_secret: Set(None),
         previous_secret_until: Set(None),
         enabled: Set(input.enabled.unwrap_or(true)),
@@ -414,10 +416,16 @@ pub async fn rotate(
     let secret = new_secret();
     let txn = crate::db::write_txn(state).await?;
     let old = find(&txn, id).await?;
+    let keys = &state.config.data_keys;
+    // Sealed again for the column it moves to (the column is the seal's associated data).
+    let previous = keys.seal(
+        Field::WebhookPreviousSecret,
+        &keys.open(Field::WebhookSecret, &old.secret)?,
+    )?;
     let mut row: endpoint::ActiveModel = old.clone().into();
-    row.previous_secret = Set(Some(old.secret));
+    row.previous_secret = Set(Some(previous));
     row.previous_secret_until = Set(Some(db_time(now + ROTATION_OVERLAP)));
-    row.secret = Set(secret.clone());
+    row.secret = Set(keys.seal(Field::WebhookSecret, &secret)?);
     row.updated_at = Set(db_time(now));
     let row = row.update(&txn).await?;
     let entry = Entry::for_caller(action::WEBHOOK_SECRET_ROTATED, &caller, meta, now)

@@ -178,22 +178,25 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
     Ok(delivered)
 }
 
-/// The `webhook-signature` header: a `v1,` signature per secret in use.
+/// The `webhook-signature` header: a `v1,` signature per secret in use (opened from their
+/// seals with the data keys).
 pub fn signatures(
+    keys: &crate::sealed::DataKeys,
     e: &endpoint::Model,
     id: &str,
     timestamp: i64,
     body: &str,
     now: DateTime<Utc>,
 ) -> AppResult<String> {
-    let mut secrets = vec![e.secret.as_str()];
+    use crate::sealed::Field;
+    let mut secrets = vec![keys.open(Field::WebhookSecret, &e.secret)?];
     if let (Some(old), Some(until)) = (&e.previous_secret, e.previous_secret_until)
         && until > now
     {
-        secrets.push(old);
+        secrets.push(keys.open(Field::WebhookPreviousSecret, old)?);
     }
     let mut out = Vec::new();
-    for s in secrets {
+    for s in &secrets {
         let hook = standardwebhooks::Webhook::new(s).map_err(AppError::internal)?;
         out.push(
             hook.sign(id, timestamp, body.as_bytes())
@@ -216,8 +219,15 @@ async fn send(
     }
     let now = state.clock.now();
     let timestamp = now.timestamp();
-    let signature =
-        signatures(e, &d.id, timestamp, &d.payload, now).map_err(|e| (None, e.to_string()))?;
+    let signature = signatures(
+        &state.config.data_keys,
+        e,
+        &d.id,
+        timestamp,
+        &d.payload,
+        now,
+    )
+    .map_err(|e| (None, e.to_string()))?;
     let client = client(&state.config.webhooks).map_err(|e| (None, e.to_string()))?;
     let answer = client
         .post(url)

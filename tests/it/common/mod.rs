@@ -353,6 +353,9 @@ pub fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// `Config::with_defaults`'s data key, in base64, for server processes on the same database.
+pub const TEST_DATA_KEY: &str = "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=";
+
 /// The server binary, with an environment of its own, listening on a free loopback port.
 pub fn server_command(dir: &std::path::Path) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_crm-impersonation"));
@@ -362,7 +365,9 @@ pub fn server_command(dir: &std::path::Path) -> std::process::Command {
         .env("RUST_LOG", "warn")
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("METRICS_ADDR", "127.0.0.1:0")
-        // Production needs the WebAuthn relying party named.
+        // Production needs the WebAuthn relying party named, and the data key; the key is
+        // the in-process test servers' own, so that both open what the other sealed.
+        .env("DATA_ENCRYPTION_KEY", TEST_DATA_KEY)
         .env("WEBAUTHN_RP_ID", "localhost")
         .env("WEBAUTHN_ORIGIN", "http://localhost:8080")
         .current_dir(dir)

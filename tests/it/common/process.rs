@@ -77,6 +77,7 @@ pub fn two_factor_token(port: u16, dir: &std::path::Path, email: &str, password:
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("APP_ENV")
+        .env("DATA_ENCRYPTION_KEY", super::TEST_DATA_KEY)
         .args(["demo-totp", email])
         .output()
         .unwrap();

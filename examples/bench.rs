@@ -394,6 +394,8 @@ async fn seed(url: &str, users: usize) -> Seeded {
             created_at: Set(now),
             updated_at: Set(now),
             sessions_valid_after: Set(None),
+            role_changed_at: Set(None),
+            role_changed_by: Set(None),
         });
         ts.push(team::ActiveModel {
             id: Set(tid.clone()),

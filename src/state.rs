@@ -19,6 +19,8 @@ pub struct AppState {
     pub events: events::Bus,
     /// SQLite only: the writer thread every write transaction runs on (`db::writer`).
     pub writer: Option<crate::db::writer::Writer>,
+    /// The webhook deliveries this server has in flight (the sender's bounds).
+    pub webhooks_in_flight: Arc<crate::services::webhooks::sender::InFlight>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             hashing,
             events,
             writer,
+            webhooks_in_flight: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod m20261206_000014_passkeys;
 mod m20261206_000015_webhooks;
 mod m20261207_000016_readiness_probe;
 mod m20261207_000017_sealed_secrets;
+mod m20261207_000018_insiders;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_webhooks::Migration),
             Box::new(m20261207_000016_readiness_probe::Migration),
             Box::new(m20261207_000017_sealed_secrets::Migration),
+            Box::new(m20261207_000018_insiders::Migration),
         ]
     }
 }

@@ -267,6 +267,7 @@ impl Config {
             )?),
             allow_private: o.webhook_allow_private,
             proxy: checks::webhook_proxy(o.webhook_proxy.as_deref())?,
+            timeout: crate::services::webhooks::sender::TIMEOUT,
             lease: chrono::Duration::seconds(in_range(
                 "WEBHOOK_LEASE_SECONDS",
                 o.webhook_lease_seconds,
@@ -376,6 +377,9 @@ pub struct WebhookSettings {
     pub allow_private: bool,
     /// The proxy deliveries go through (`WEBHOOK_PROXY`); never one from the environment.
     pub proxy: Option<String>,
+    /// Each delivery's time limit: 10 seconds (the contract's; no setting changes it, tests
+    /// shorten it to reach the circuit breaker quickly).
+    pub timeout: std::time::Duration,
     /// How long a sender holds a delivery it claimed (`WEBHOOK_LEASE_SECONDS`): a server that
     /// dies holding one leaves it to the others after this.
     pub lease: chrono::Duration,
@@ -388,6 +392,7 @@ impl Default for WebhookSettings {
             disable_after: chrono::Duration::hours(24),
             allow_private: false,
             proxy: None,
+            timeout: std::time::Duration::from_secs(10),
             lease: chrono::Duration::seconds(60),
         }
     }

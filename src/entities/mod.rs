@@ -13,6 +13,7 @@ pub mod lead;
 pub mod notification;
 pub mod passkey;
 pub mod refresh_token;
+pub mod review_requirement_change;
 pub mod role;
 pub mod support_access_grant;
 pub mod team;
@@ -51,6 +52,7 @@ pub fn big_integer_columns() -> Vec<(String, String)> {
     of::<notification::Entity>(&mut out);
     of::<passkey::Entity>(&mut out);
     of::<refresh_token::Entity>(&mut out);
+    of::<review_requirement_change::Entity>(&mut out);
     of::<support_access_grant::Entity>(&mut out);
     of::<team::Entity>(&mut out);
     of::<team_member::Entity>(&mut out);

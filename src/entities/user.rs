@@ -29,6 +29,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Tokens issued (`iat`) before this second are refused: set when the password changes.
     pub sessions_valid_after: Option<DateTimeUtc>,
+    /// When the role was last set by someone (`setUserRole`); none: as created.
+    pub role_changed_at: Option<DateTimeUtc>,
+    /// Who last set the role; none: nobody here (created so, or by an operator).
+    pub role_changed_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,13 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    /// A farewell to an endpoint that is changed, switched off or deleted: the address it had
+    /// (sent there whatever became of the endpoint since).
+    pub target_url: Option<String>,
+    /// With `target_url`: the endpoint's signing secret as it was, sealed.
+    pub target_secret: Option<String>,
+    /// The fencing token of the sender holding the claim: only it records the outcome.
+    pub claim_token: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

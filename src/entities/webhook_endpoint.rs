@@ -24,6 +24,10 @@ pub struct Model {
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Deliveries in a row that timed out (the circuit breaker's count).
+    pub timeouts_in_row: i32,
+    /// Held back until then: no delivery to it is claimed (the breaker is open).
+    pub held_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

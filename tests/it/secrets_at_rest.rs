@@ -70,15 +70,10 @@ async fn a_copy_of_the_database_holds_no_totp_or_webhook_secret() {
         .await
         .unwrap()
         .unwrap();
-    let header = crm::services::webhooks::sender::signatures(
-        &app.state.config.data_keys,
-        &row,
-        "msg_1",
-        1_700_000_000,
-        "{}",
-        crm::clock::Clock::now(&*app.clock),
-    )
-    .unwrap();
+    let secrets = crm::services::webhooks::sender::secrets_of(&app.state, &row).unwrap();
+    let header =
+        crm::services::webhooks::sender::signatures(&secrets, "msg_1", 1_700_000_000, "{}")
+            .unwrap();
     for s in [&secret, &rotated] {
         let expected = standardwebhooks::Webhook::new(s)
             .unwrap()

@@ -158,10 +158,17 @@ async fn security_events_arrive_signed_and_carry_no_secret() {
     assert_eq!(deliver_due(&app.state).await.unwrap(), 2);
     let seen = r.seen();
     assert_eq!(seen.len(), 2);
-    let bodies: Vec<Value> = seen
+    // Sent concurrently, they may arrive in either order: the body's timestamp orders them.
+    let mut bodies: Vec<Value> = seen
         .iter()
         .map(|s| serde_json::from_str(&s.body).unwrap())
         .collect();
+    bodies.sort_by_key(|b| {
+        (
+            b["timestamp"].as_str().unwrap().to_string(),
+            b["type"] != "impersonation.started",
+        )
+    });
     assert_eq!(bodies[0]["type"], "impersonation.started");
     assert_eq!(bodies[1]["type"], "impersonation.ended");
     assert_eq!(bodies[0]["data"]["admin"]["name"], "Ada Admin");
@@ -667,4 +674,189 @@ async fn audit_rows_keep_a_webhook_url_without_its_query() {
         );
         assert!(text.contains("https://siem.example.com/in/hook"), "{text}");
     }
+}
+
+/// A receiver that holds requests until told to answer: the first `hold` requests wait for
+/// `release` (then get `held_status`), later ones are answered 204 at once. Each `webhook-id`,
+/// in order of arrival, and how many were answered.
+struct Gate {
+    url: String,
+    ids: Arc<Mutex<Vec<String>>>,
+    answered: Arc<AtomicUsize>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn gate(hold: usize, held_status: u16) -> Gate {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (i, a, r) = (ids.clone(), answered.clone(), release.clone());
+    let handler = move |headers: HeaderMap| {
+        let (ids, answered, release) = (i.clone(), a.clone(), r.clone());
+        async move {
+            let n = {
+                let mut ids = ids.lock().unwrap();
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                ids.push(id.to_string());
+                ids.len()
+            };
+            let status = if n <= hold {
+                release.notified().await;
+                StatusCode::from_u16(held_status).unwrap()
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            answered.fetch_add(1, Ordering::SeqCst);
+            status.into_response()
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Gate {
+        url,
+        ids,
+        answered,
+        release,
+    }
+}
+
+impl Gate {
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().unwrap().clone()
+    }
+    /// Answers every held request.
+    fn open(&self) {
+        for _ in 0..64 {
+            self.release.notify_waiters();
+        }
+    }
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_holds_up_no_other_and_two_servers_send_each_delivery_once() {
+    use crm::services::webhooks::sender::start;
+    let (app, sam) = app_with(|_| {}).await;
+    let slow = gate(usize::MAX, 204).await;
+    let fast = receiver(0, false).await;
+    let (s, _) = endpoint(&app, &sam, &slow.url, &["webhook.test"]).await;
+    let (f, _) = endpoint(&app, &sam, &fast.url, &["webhook.test"]).await;
+    for id in [&s, &s, &s, &s, &f, &f, &f, &f] {
+        app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    }
+    let other = app.second_server().await;
+    let mut sends = start(&app.state).await.unwrap();
+    sends.extend(start(&other.state).await.unwrap());
+    // Every fast delivery arrives while all four slow ones are still unanswered.
+    until("the fast endpoint's four events", || fast.seen().len() == 4).await;
+    until("the slow endpoint's four requests", || {
+        slow.ids().len() == 4
+    })
+    .await;
+    assert_eq!(slow.answered.load(Ordering::SeqCst), 0);
+    slow.open();
+    for send in sends {
+        assert!(send.await.unwrap(), "each claimed delivery was delivered");
+    }
+    // Exact counts: each delivery was sent once, by one of the two servers.
+    let mut fast_ids: Vec<String> = fast.seen().into_iter().map(|r| r.id).collect();
+    let mut slow_ids = slow.ids();
+    fast_ids.sort();
+    fast_ids.dedup();
+    slow_ids.sort();
+    slow_ids.dedup();
+    assert_eq!((fast_ids.len(), slow_ids.len()), (4, 4));
+    assert_eq!(fast.seen().len() + slow.ids().len(), 8);
+    assert_eq!(
+        deliver_due(&app.state).await.unwrap(),
+        0,
+        "nothing is left to send"
+    );
+    assert_eq!(
+        app.count(
+            "webhook_deliveries",
+            "WHERE status = 'DELIVERED' AND attempts = 1"
+        )
+        .await,
+        8
+    );
+}
+
+#[tokio::test]
+async fn only_the_sender_still_holding_the_claim_records_the_outcome() {
+    use crm::services::webhooks::sender::start;
+    let (app, sam) = app_with(|c| c.webhooks.lease = chrono::Duration::seconds(15)).await;
+    // The first request (server A's) waits, then fails with 500; the second (B's) is answered.
+    let r = gate(1, 500).await;
+    let (id, _) = endpoint(&app, &sam, &r.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": id })).await;
+    let a = start(&app.state).await.unwrap();
+    until("server A's request", || r.ids().len() == 1).await;
+    // A's lease runs out while it waits; server B takes the delivery over and delivers it.
+    let other = app.second_server().await;
+    app.clock.advance(chrono::Duration::seconds(16));
+    assert_eq!(deliver_due(&other.state).await.unwrap(), 1);
+    // Now A hears its 500: too late, its claim is gone, so it records nothing.
+    r.open();
+    for send in a {
+        assert!(!send.await.unwrap());
+    }
+    let rows = deliveries(&app, &sam).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "DELIVERED", "{rows:?}");
+    assert_eq!(rows[0]["attempts"], 2);
+    assert!(rows[0]["lastError"].is_null(), "{rows:?}");
+    assert_eq!(rows[0]["lastStatusCode"], 204);
+    // And it is not sent a third time.
+    app.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+    assert_eq!(r.ids().len(), 2);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_keeps_timing_out_is_held_back_and_the_others_go_on() {
+    let (app, sam) = app_with(|c| {
+        c.webhooks.timeout = std::time::Duration::from_millis(300);
+        c.webhooks.retry_schedule = vec![1; 10];
+    })
+    .await;
+    let hanging = gate(usize::MAX, 204).await;
+    let fast = receiver(0, false).await;
+    let (h, _) = endpoint(&app, &sam, &hanging.url, &["webhook.test"]).await;
+    let (f, _) = endpoint(&app, &sam, &fast.url, &["webhook.test"]).await;
+    app.ok(Some(&sam.token), TEST, json!({ "id": h })).await;
+    // Three timeouts in a row (each retry a second later).
+    for n in 1..=3 {
+        assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+        assert_eq!(hanging.ids().len(), n);
+        app.clock.advance(chrono::Duration::seconds(2));
+    }
+    let d = app.ok(Some(&sam.token), ENDPOINTS, json!({})).await;
+    assert!(d["webhookEndpoints"][0]["failingSince"].is_string(), "{d}");
+    // Held back: its retry is due, but not tried; the fast endpoint's event goes at once.
+    app.ok(Some(&sam.token), TEST, json!({ "id": f })).await;
+    assert_eq!(deliver_due(&app.state).await.unwrap(), 1);
+    assert_eq!(fast.seen().len(), 1);
+    assert_eq!(hanging.ids().len(), 3, "a held endpoint is not tried");
+    // After the hold (30 s), it is tried again.
+    app.clock.advance(chrono::Duration::seconds(31));
+    deliver_due(&app.state).await.unwrap();
+    assert_eq!(hanging.ids().len(), 4);
+    hanging.open();
 }

@@ -222,6 +222,8 @@ async fn the_writer_stores_what_sqlx_stored_byte_for_byte() {
             sessions_valid_after: Set(Some(at)),
             created_at: Set(at),
             updated_at: Set(whole),
+            role_changed_at: Set(Some(at)),
+            role_changed_by: Set(Some("u0".into())),
         })
         .build(DbBackend::Sqlite),
         auth_failure::Entity::insert(auth_failure::ActiveModel {

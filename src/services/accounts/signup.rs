@@ -57,6 +57,8 @@ pub async fn create_user_with_team(
         created_at: Set(now),
         updated_at: Set(now),
         sessions_valid_after: Set(None),
+        role_changed_at: Set(None),
+        role_changed_by: Set(None),
     }
     .insert(conn)
     .await

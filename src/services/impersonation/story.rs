@@ -598,6 +598,8 @@ mod tests {
             created_at: at(8, 0),
             updated_at: at(8, 0),
             sessions_valid_after: None,
+            role_changed_at: None,
+            role_changed_by: None,
         };
         let sam = user::Model {
             name: "Sam Super".into(),

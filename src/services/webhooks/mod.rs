@@ -238,6 +238,9 @@ async fn queue(
         last_error: Set(None),
         created_at: Set(db_time(at)),
         delivered_at: Set(None),
+        target_url: Set(None),
+        target_secret: Set(None),
+        claim_token: Set(None),
     }
     .insert(conn)
     .await?)
@@ -317,6 +320,8 @@ pub async fn create(
         created_by: Set(caller.user.id.clone()),
         created_at: Set(db_time(now)),
         updated_at: Set(db_time(now)),
+        timeouts_in_row: Set(0),
+        held_until: Set(None),
     }
     .insert(&txn)
     .await?;

@@ -1,32 +1,41 @@
-//! The webhook sender every server runs. Each pass claims due deliveries, so that exactly one
-//! server sends each: on PostgreSQL one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
-//! LOCKED)`, so servers scanning at once take disjoint rows without waiting for each other; on
-//! SQLite, whose writes are serialised, a conditional update per row. A claim is a lease
-//! (`WEBHOOK_LEASE_SECONDS`): a
-//! server that dies holding it leaves the row to be taken again when the lease runs out, so a
-//! crash between the commit and the delivery loses nothing (at least once; `webhook-id` lets
-//! receivers drop a repeat).
+//! The webhook sender every server runs. Each pass claims due deliveries for this server and
+//! sends them concurrently: at most `PER_ENDPOINT` at once to one endpoint and `IN_FLIGHT` in
+//! all (per server), so one slow endpoint never holds up the others. A pass claims only what
+//! it starts at once, and each send ends within `TIMEOUT` (10 s), shorter than the claim's
+//! lease (`WEBHOOK_LEASE_SECONDS`, at least 15 s): a claim never outlives its lease while its
+//! server lives. A server that dies holding claims leaves them to be taken again when the
+//! lease runs out (at least once; `webhook-id` lets receivers drop a repeat).
+//!
+//! Each claim carries a fresh fencing token (`claim_token`): the outcome is recorded only by
+//! the sender whose token the row still holds, so a sender whose claim lapsed and was taken
+//! over never writes over the newer attempt. An endpoint whose deliveries time out
+//! `BREAKER_AFTER` times in a row is held back (`held_until`: 30 s, doubling, at most an
+//! hour), its deliveries left pending, while the others go on.
 //!
 //! A delivery is a POST with the Standard Webhooks headers, signed by `standardwebhooks` with
 //! the endpoint's secret (and, for 24 hours after a rotation, the previous one too: two
-//! signatures). No redirects, 10 seconds at most, private addresses refused (`address`).
-//! A failure waits for the next step of `WEBHOOK_RETRY_SCHEDULE_SECONDS`; after the last the
-//! delivery is FAILED. An endpoint failing for `WEBHOOK_DISABLE_AFTER_HOURS` is disabled and
-//! the super admin who created it told.
-use std::sync::{Arc, OnceLock};
+//! signatures). No redirects, 10 seconds at most, private addresses refused (`address`), no
+//! proxy but `WEBHOOK_PROXY`. A delivery that carries its own address (`target_url`, the
+//! farewell to an endpoint that changed) goes there with the secret it carries. A failure
+//! waits for the next step of `WEBHOOK_RETRY_SCHEDULE_SECONDS`; after the last the delivery is
+//! FAILED. An endpoint failing for `WEBHOOK_DISABLE_AFTER_HOURS` is disabled and the super
+//! admin who created it told.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::address;
-use crate::db::db_time;
+use crate::db::{db_time, new_id};
 use crate::entities::{user, webhook_delivery as delivery, webhook_endpoint as endpoint};
 use crate::error::{AppError, AppResult};
+use crate::sealed::Field;
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::services::notify::notices::{self, Notice};
@@ -36,21 +45,80 @@ pub const PENDING: &str = "PENDING";
 pub const DELIVERED: &str = "DELIVERED";
 pub const FAILED: &str = "FAILED";
 
-/// Deliveries claimed per pass.
-const BATCH: u64 = 20;
 /// Each delivery's time limit.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often each server looks for due deliveries.
 pub const POLL: Duration = Duration::from_secs(1);
+/// Deliveries in flight on one server, in all.
+pub const IN_FLIGHT: usize = 16;
+/// Deliveries in flight to one endpoint from one server.
+pub const PER_ENDPOINT: usize = 4;
+/// Timeouts in a row after which an endpoint is held back.
+pub const BREAKER_AFTER: i32 = 3;
+/// How long an endpoint is first held back (doubling with each further timeout).
+const HOLD_SECONDS: i64 = 30;
+/// The longest hold.
+const HOLD_MAX_SECONDS: i64 = 3600;
+/// Due deliveries looked at per pass.
+const LOOK_AT: u64 = 200;
 
-/// Runs `deliver_due` every `POLL` for as long as the process lives.
+/// What this server has in flight, per endpoint: the bounds of a pass.
+#[derive(Default)]
+pub struct InFlight {
+    per_endpoint: Mutex<HashMap<String, usize>>,
+}
+
+impl InFlight {
+    fn total(map: &HashMap<String, usize>) -> usize {
+        map.values().sum()
+    }
+
+    /// Takes a slot for `endpoint`, if the bounds allow.
+    fn take(&self, endpoint: &str) -> bool {
+        let mut map = self.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
+        if Self::total(&map) >= IN_FLIGHT {
+            return false;
+        }
+        let n = map.entry(endpoint.to_string()).or_default();
+        if *n >= PER_ENDPOINT {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn give_back(&self, endpoint: &str) {
+        let mut map = self.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(endpoint) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(endpoint);
+            }
+        }
+    }
+}
+
+/// A slot in flight, given back when the send ends (however it ends).
+struct Slot {
+    state: AppState,
+    endpoint: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.state.webhooks_in_flight.give_back(&self.endpoint);
+    }
+}
+
+/// Starts a pass every `POLL` for as long as the process lives; a pass does not wait for the
+/// sends it starts, so a slow endpoint never delays the next pass.
 pub fn spawn_worker(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = deliver_due(&state).await {
+            if let Err(e) = start(&state).await {
                 tracing::warn!(error = %e, "webhook pass failed");
             }
         }
@@ -62,10 +130,13 @@ pub fn spawn_worker(state: AppState) {
 /// HTTP_PROXY, HTTPS_PROXY and ALL_PROXY from the environment, and a proxy resolves names
 /// itself, past the address check). One per setting, for the process.
 fn client(settings: &crate::config::WebhookSettings) -> AppResult<reqwest::Client> {
-    type Key = (bool, Option<String>);
-    static CLIENTS: OnceLock<std::sync::Mutex<std::collections::HashMap<Key, reqwest::Client>>> =
-        OnceLock::new();
-    let key = (settings.allow_private, settings.proxy.clone());
+    type Key = (bool, Option<String>, Duration);
+    static CLIENTS: OnceLock<Mutex<HashMap<Key, reqwest::Client>>> = OnceLock::new();
+    let key = (
+        settings.allow_private,
+        settings.proxy.clone(),
+        settings.timeout,
+    );
     let mut clients = CLIENTS
         .get_or_init(Default::default)
         .lock()
@@ -76,8 +147,8 @@ fn client(settings: &crate::config::WebhookSettings) -> AppResult<reqwest::Clien
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
         .user_agent("crm-impersonation-webhooks/1")
         .dns_resolver(Arc::new(address::PublicOnly {
             allow_private: settings.allow_private,
@@ -90,113 +161,158 @@ fn client(settings: &crate::config::WebhookSettings) -> AppResult<reqwest::Clien
     Ok(built)
 }
 
-/// Claims up to `BATCH` due deliveries for this server; returns their ids.
-async fn claim(state: &AppState, now: DateTime<Utc>) -> AppResult<Vec<String>> {
-    use delivery::Column as C;
-    let until = db_time(now + state.config.webhooks.lease);
-    let now = db_time(now);
-    if state.db.get_database_backend() == DbBackend::Postgres {
-        let sql = "UPDATE webhook_deliveries SET claimed_until = $1, attempts = attempts + 1 \
-                   WHERE id IN (SELECT id FROM webhook_deliveries \
-                     WHERE status = 'PENDING' AND next_attempt_at <= $2 \
-                       AND (claimed_until IS NULL OR claimed_until < $2) \
-                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                   RETURNING id";
-        let txn = crate::db::write_txn(state).await?;
-        let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [until.into(), now.into(), (BATCH as i64).into()],
-            ))
-            .await?;
-        txn.commit().await?;
-        return rows
-            .iter()
-            .map(|r| r.try_get::<String>("", "id").map_err(AppError::from))
-            .collect();
-    }
-    let free = || {
-        Condition::any()
-            .add(C::ClaimedUntil.is_null())
-            .add(C::ClaimedUntil.lt(now))
-    };
-    let due: Vec<String> = delivery::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .filter(C::Status.eq(PENDING))
-        .filter(C::NextAttemptAt.lte(now))
-        .filter(free())
-        .order_by_asc(C::NextAttemptAt)
-        .limit(BATCH)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let mut mine = Vec::new();
-    for id in due {
-        let txn = crate::db::write_txn(state).await?;
-        let claimed = delivery::Entity::update_many()
-            .col_expr(C::ClaimedUntil, Expr::value(Some(until)))
-            .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
-            .filter(C::Id.eq(id.clone()))
-            .filter(C::Status.eq(PENDING))
-            .filter(free())
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        txn.commit().await?;
-        if claimed {
-            mine.push(id);
-        }
-    }
-    Ok(mine)
+/// A due delivery: its id and its endpoint's (read by name).
+#[derive(sea_orm::FromQueryResult)]
+struct Due {
+    id: String,
+    endpoint_id: String,
 }
 
-/// Sends every due delivery this server could claim. Returns how many were delivered.
-pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
-    let mut ids = claim(state, state.clock.now()).await?;
-    // In the order they were queued (ids are time-ordered).
-    ids.sort();
-    let mut delivered = 0;
-    for id in ids {
-        let Some(d) = delivery::Entity::find_by_id(id).one(&state.db).await? else {
+/// Due deliveries (endpoint not held back), oldest first.
+async fn due(state: &AppState, now: DateTime<Utc>) -> AppResult<Vec<Due>> {
+    use delivery::Column as C;
+    let now = db_time(now);
+    let held = Query::select()
+        .column(endpoint::Column::Id)
+        .from(endpoint::Entity)
+        .and_where(endpoint::Column::HeldUntil.gt(now))
+        .to_owned();
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::EndpointId)
+        .filter(C::Status.eq(PENDING))
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(C::ClaimedUntil.is_null())
+                .add(C::ClaimedUntil.lt(now)),
+        )
+        .filter(C::EndpointId.not_in_subquery(held))
+        .order_by_asc(C::NextAttemptAt)
+        .order_by_asc(C::Id)
+        .limit(LOOK_AT)
+        .into_model::<Due>()
+        .all(&state.db)
+        .await?)
+}
+
+/// Claims `id` for this server: its lease and a fresh fencing token, in one conditional
+/// update (two servers racing: one wins). The token, if claimed.
+async fn claim(state: &AppState, id: &str, now: DateTime<Utc>) -> AppResult<Option<String>> {
+    use delivery::Column as C;
+    let token = new_id();
+    let until = db_time(now + state.config.webhooks.lease);
+    let now = db_time(now);
+    let txn = crate::db::write_txn(state).await?;
+    let claimed = delivery::Entity::update_many()
+        .col_expr(C::ClaimedUntil, Expr::value(Some(until)))
+        .col_expr(C::ClaimToken, Expr::value(Some(token.clone())))
+        .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+        .filter(C::Id.eq(id))
+        .filter(C::Status.eq(PENDING))
+        .filter(
+            Condition::any()
+                .add(C::ClaimedUntil.is_null())
+                .add(C::ClaimedUntil.lt(now)),
+        )
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    txn.commit().await?;
+    Ok(claimed.then_some(token))
+}
+
+/// One pass: claims what this server may start now (within its bounds) and starts sending
+/// each; returns the sends, each answering whether it delivered.
+pub async fn start(state: &AppState) -> AppResult<Vec<tokio::task::JoinHandle<bool>>> {
+    let now = state.clock.now();
+    let mut sends = Vec::new();
+    for Due { id, endpoint_id } in due(state, now).await? {
+        if !state.webhooks_in_flight.take(&endpoint_id) {
             continue;
+        }
+        let slot = Slot {
+            state: state.clone(),
+            endpoint: endpoint_id,
         };
-        let e = endpoint::Entity::find_by_id(d.endpoint_id.clone())
-            .one(&state.db)
-            .await?;
-        let outcome = match &e {
-            Some(e) if e.enabled => send(state, e, &d).await,
-            _ => Err((None, "the endpoint is disabled or gone".to_string())),
+        let Some(token) = claim(state, &id, now).await? else {
+            continue; // another server took it (the slot goes back as it drops)
         };
-        if outcome.is_ok() {
+        let state = state.clone();
+        sends.push(tokio::spawn(async move {
+            let _slot = slot;
+            match attempt(&state, &id, &token).await {
+                Ok(delivered) => delivered,
+                Err(e) => {
+                    tracing::warn!(error = %e, delivery = %id, "webhook delivery failed");
+                    false
+                }
+            }
+        }));
+    }
+    Ok(sends)
+}
+
+/// Sends every due delivery this server may start now, and waits for them. Returns how many
+/// were delivered.
+pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
+    let mut delivered = 0;
+    for send in start(state).await? {
+        if send.await.unwrap_or(false) {
             delivered += 1;
         }
-        record(state, e.as_ref(), &d, outcome).await?;
     }
     Ok(delivered)
 }
 
-/// The `webhook-signature` header: a `v1,` signature per secret in use (opened from their
-/// seals with the data keys).
-pub fn signatures(
-    keys: &crate::sealed::DataKeys,
-    e: &endpoint::Model,
-    id: &str,
-    timestamp: i64,
-    body: &str,
-    now: DateTime<Utc>,
-) -> AppResult<String> {
-    use crate::sealed::Field;
+/// One attempt at a claimed delivery: sent, and its outcome recorded if the claim still
+/// holds. Whether it was delivered.
+async fn attempt(state: &AppState, id: &str, token: &str) -> AppResult<bool> {
+    let Some(d) = delivery::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(false);
+    };
+    let e = endpoint::Entity::find_by_id(d.endpoint_id.clone())
+        .one(&state.db)
+        .await?;
+    let outcome = match (&d.target_url, &e) {
+        // A farewell goes where the endpoint was, with the secret it had.
+        (Some(url), _) => {
+            let secrets = match &d.target_secret {
+                Some(s) => vec![state.config.data_keys.open(Field::WebhookSecret, s)?],
+                None => vec![],
+            };
+            send(state, url, &secrets, &d).await
+        }
+        (None, Some(e)) if e.enabled => match secrets_of(state, e) {
+            Ok(secrets) => send(state, &e.url, &secrets, &d).await,
+            Err(err) => Err(Failure::other(err.to_string())),
+        },
+        _ => Err(Failure::other("the endpoint is disabled or gone".into())),
+    };
+    let delivered = outcome.is_ok();
+    record(state, e.as_ref(), &d, token, outcome).await?;
+    Ok(delivered)
+}
+
+/// The secrets an endpoint signs with now: its own, and for a day after a rotation the
+/// previous one.
+pub fn secrets_of(state: &AppState, e: &endpoint::Model) -> AppResult<Vec<String>> {
+    let keys = &state.config.data_keys;
     let mut secrets = vec![keys.open(Field::WebhookSecret, &e.secret)?];
     if let (Some(old), Some(until)) = (&e.previous_secret, e.previous_secret_until)
-        && until > now
+        && until > state.clock.now()
     {
         secrets.push(keys.open(Field::WebhookPreviousSecret, old)?);
     }
+    Ok(secrets)
+}
+
+/// The `webhook-signature` header: a `v1,` signature per secret in use.
+pub fn signatures(secrets: &[String], id: &str, timestamp: i64, body: &str) -> AppResult<String> {
     let mut out = Vec::new();
-    for s in &secrets {
+    for s in secrets {
         let hook = standardwebhooks::Webhook::new(s).map_err(AppError::internal)?;
         out.push(
             hook.sign(id, timestamp, body.as_bytes())
@@ -206,29 +322,41 @@ pub fn signatures(
     Ok(out.join(" "))
 }
 
-/// One attempt: Ok on a 2xx answer; else the status (if any) and what went wrong.
+/// Why an attempt failed: the status (if an answer came), what went wrong, and whether it
+/// timed out (the circuit breaker counts those).
+struct Failure {
+    status: Option<u16>,
+    error: String,
+    timed_out: bool,
+}
+
+impl Failure {
+    fn other(error: String) -> Failure {
+        Failure {
+            status: None,
+            error,
+            timed_out: false,
+        }
+    }
+}
+
+/// One attempt: Ok on a 2xx answer.
 async fn send(
     state: &AppState,
-    e: &endpoint::Model,
+    url: &str,
+    secrets: &[String],
     d: &delivery::Model,
-) -> Result<u16, (Option<u16>, String)> {
+) -> Result<u16, Failure> {
     let allow_private = state.config.webhooks.allow_private;
-    let url = url::Url::parse(&e.url).map_err(|_| (None, "the URL is not valid".to_string()))?;
+    let url =
+        url::Url::parse(url).map_err(|_| Failure::other("the URL is not valid".to_string()))?;
     if address::refused_literal(&url, allow_private) {
-        return Err((None, "refused: a private address".into()));
+        return Err(Failure::other("refused: a private address".into()));
     }
-    let now = state.clock.now();
-    let timestamp = now.timestamp();
-    let signature = signatures(
-        &state.config.data_keys,
-        e,
-        &d.id,
-        timestamp,
-        &d.payload,
-        now,
-    )
-    .map_err(|e| (None, e.to_string()))?;
-    let client = client(&state.config.webhooks).map_err(|e| (None, e.to_string()))?;
+    let timestamp = state.clock.now().timestamp();
+    let signature = signatures(secrets, &d.id, timestamp, &d.payload)
+        .map_err(|e| Failure::other(e.to_string()))?;
+    let client = client(&state.config.webhooks).map_err(|e| Failure::other(e.to_string()))?;
     let answer = client
         .post(url)
         .header("content-type", "application/json")
@@ -240,13 +368,18 @@ async fn send(
         .await;
     match answer {
         Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-        Ok(r) => Err((
-            Some(r.status().as_u16()),
-            format!("answered {}", r.status()),
-        )),
+        Ok(r) => Err(Failure {
+            status: Some(r.status().as_u16()),
+            error: format!("answered {}", r.status()),
+            timed_out: false,
+        }),
         // Without the URL (its query string may hold the receiver's own token): no secret
         // reaches the log or the delivery's record.
-        Err(err) => Err((None, describe(err.without_url()))),
+        Err(err) => Err(Failure {
+            status: None,
+            timed_out: err.is_timeout(),
+            error: describe(err.without_url()),
+        }),
     }
 }
 
@@ -263,67 +396,114 @@ fn describe(err: reqwest::Error) -> String {
     text
 }
 
-/// Writes the attempt's outcome: delivered, another try later, or failed; the endpoint's
-/// failure clock, and its disabling after a day of failures.
+/// Writes the attempt's outcome, if this sender still holds the claim (`token`): delivered,
+/// another try later, or failed; the endpoint's failure clock and circuit breaker, and its
+/// disabling after a day of failures. A sender whose claim was taken over writes nothing.
 async fn record(
     state: &AppState,
     e: Option<&endpoint::Model>,
     d: &delivery::Model,
-    outcome: Result<u16, (Option<u16>, String)>,
+    token: &str,
+    outcome: Result<u16, Failure>,
 ) -> AppResult<()> {
+    use delivery::Column as C;
     let now = state.clock.now();
     let schedule = &state.config.webhooks.retry_schedule;
     let txn = crate::db::write_txn(state).await?;
-    let mut row: delivery::ActiveModel = d.clone().into();
-    row.claimed_until = Set(None);
-    match outcome {
+    let mut update = delivery::Entity::update_many()
+        .col_expr(C::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(C::ClaimToken, Expr::value(Option::<String>::None));
+    // Only the endpoint as it stands now (a farewell's endpoint may be gone or changed).
+    let e = e.filter(|_| d.target_url.is_none());
+    match &outcome {
         Ok(status) => {
-            row.status = Set(DELIVERED.into());
-            row.delivered_at = Set(Some(db_time(now)));
-            row.last_status_code = Set(Some(status.into()));
-            row.last_error = Set(None);
-            crate::metrics::webhook_delivery("delivered");
-            if let Some(e) = e.filter(|e| e.failing_since.is_some()) {
-                let mut ep: endpoint::ActiveModel = e.clone().into();
-                ep.failing_since = Set(None);
-                ep.update(&txn).await?;
-            }
+            update = update
+                .col_expr(C::Status, Expr::value(DELIVERED))
+                .col_expr(C::DeliveredAt, Expr::value(Some(db_time(now))))
+                .col_expr(C::LastStatusCode, Expr::value(Some(i32::from(*status))))
+                .col_expr(C::LastError, Expr::value(Option::<String>::None));
         }
-        Err((status, error)) => {
-            row.last_status_code = Set(status.map(i32::from));
-            row.last_error = Set(Some(error.clone()));
+        Err(f) => {
+            update = update
+                .col_expr(C::LastStatusCode, Expr::value(f.status.map(i32::from)))
+                .col_expr(C::LastError, Expr::value(Some(f.error.clone())));
             let done = d.attempts as usize; // this attempt included (counted at the claim)
+            let may_retry = d.target_url.is_some() || e.is_some_and(|e| e.enabled);
             match schedule.get(done.saturating_sub(1)) {
-                Some(wait) if e.is_some_and(|e| e.enabled) => {
-                    row.next_attempt_at = Set(db_time(now + chrono::Duration::seconds(*wait)));
-                    crate::metrics::webhook_delivery("retry");
+                Some(wait) if may_retry => {
+                    let next = db_time(now + chrono::Duration::seconds(*wait));
+                    update = update.col_expr(C::NextAttemptAt, Expr::value(next));
                 }
-                _ => {
-                    row.status = Set(FAILED.into());
-                    crate::metrics::webhook_delivery("failed");
-                }
-            }
-            tracing::warn!(delivery = %d.id, attempt = d.attempts, error = %error, "webhook not delivered");
-            if let Some(e) = e.filter(|e| e.enabled) {
-                failing(state, &txn, e, now).await?;
+                _ => update = update.col_expr(C::Status, Expr::value(FAILED)),
             }
         }
     }
-    row.update(&txn).await?;
+    let held = update
+        .filter(C::Id.eq(d.id.clone()))
+        .filter(C::ClaimToken.eq(token))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if !held {
+        // The lease ran out and another sender took the delivery over: its outcome stands.
+        txn.rollback().await?;
+        tracing::warn!(delivery = %d.id, "webhook outcome not recorded: the claim was taken over");
+        return Ok(());
+    }
+    let label = match &outcome {
+        Ok(_) => "delivered",
+        Err(_) => {
+            let retried = delivery::Entity::find_by_id(d.id.clone())
+                .one(&txn)
+                .await?
+                .is_some_and(|r| r.status == PENDING);
+            if retried { "retry" } else { "failed" }
+        }
+    };
+    match (&outcome, e) {
+        (Ok(_), Some(e)) if e.failing_since.is_some() || e.timeouts_in_row > 0 => {
+            let mut ep: endpoint::ActiveModel = e.clone().into();
+            ep.failing_since = Set(None);
+            ep.timeouts_in_row = Set(0);
+            ep.held_until = Set(None);
+            ep.update(&txn).await?;
+        }
+        (Err(f), Some(e)) if e.enabled => {
+            tracing::warn!(delivery = %d.id, attempt = d.attempts, error = %f.error, "webhook not delivered");
+            failing(state, &txn, e, now, f.timed_out).await?;
+        }
+        (Err(f), _) => {
+            tracing::warn!(delivery = %d.id, attempt = d.attempts, error = %f.error, "webhook not delivered");
+        }
+        _ => {}
+    }
     txn.commit().await?;
+    crate::metrics::webhook_delivery(label);
     Ok(())
 }
 
-/// Starts an endpoint's failure clock, or disables it once the clock passes the limit.
+/// Starts an endpoint's failure clock (and counts its timeouts in a row), or disables it once
+/// the clock passes the limit.
 async fn failing(
     state: &AppState,
     conn: &impl ConnectionTrait,
     e: &endpoint::Model,
     now: DateTime<Utc>,
+    timed_out: bool,
 ) -> AppResult<()> {
     let since = e.failing_since.unwrap_or(now);
     let mut ep: endpoint::ActiveModel = e.clone().into();
     ep.failing_since = Set(Some(db_time(since)));
+    // The circuit breaker: timeouts in a row hold the endpoint back, longer each time.
+    let timeouts = if timed_out { e.timeouts_in_row + 1 } else { 0 };
+    ep.timeouts_in_row = Set(timeouts);
+    if timeouts >= BREAKER_AFTER {
+        let doublings = Ord::min(timeouts - BREAKER_AFTER, 10) as u32;
+        let hold = Ord::min(HOLD_SECONDS << doublings, HOLD_MAX_SECONDS);
+        ep.held_until = Set(Some(db_time(now + chrono::Duration::seconds(hold))));
+        tracing::warn!(endpoint = %e.id, timeouts, hold_seconds = hold, "webhook endpoint held back: it keeps timing out");
+    }
     if now - since >= state.config.webhooks.disable_after {
         ep.enabled = Set(false);
         ep.disabled_at = Set(Some(db_time(now)));

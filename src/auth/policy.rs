@@ -163,6 +163,19 @@ pub fn needs_review(target: Target<'_>, mode: Mode, review_read_only: bool) -> b
     target.review_required && (mode == Mode::ReadWrite || review_read_only)
 }
 
+/// Whether a second admin's decision (a review, an unmarking) counts against one insider:
+/// the decider held the rights before it was asked (`rights_since`: when their role was last
+/// set, else when their account was made), and their role was not last set by the requester
+/// (who could otherwise promote an account of their own to approve their own request).
+pub fn decider_counts(
+    rights_since: chrono::DateTime<chrono::Utc>,
+    role_set_by: Option<&str>,
+    asked_at: chrono::DateTime<chrono::Utc>,
+    requester_id: &str,
+) -> bool {
+    rights_since < asked_at && role_set_by != Some(requester_id)
+}
+
 impl<'a> Impersonator<'a> {
     /// A stored user as the would-be impersonator.
     pub fn of(user: &'a user::Model, is_impersonating: bool) -> Self {
@@ -200,6 +213,52 @@ impl<'a> Target<'a> {
             review_required: false,
             ..self
         }
+    }
+}
+
+#[cfg(test)]
+mod decider_tests {
+    use super::decider_counts;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn a_decider_who_held_the_rights_before_the_ask_counts() {
+        let asked = Utc::now();
+        assert!(decider_counts(
+            asked - Duration::days(30),
+            None,
+            asked,
+            "req"
+        ));
+        assert!(decider_counts(
+            asked - Duration::days(30),
+            Some("other"),
+            asked,
+            "req"
+        ));
+    }
+
+    #[test]
+    fn a_decider_promoted_after_the_ask_does_not_count() {
+        let asked = Utc::now();
+        assert!(!decider_counts(
+            asked + Duration::seconds(1),
+            Some("other"),
+            asked,
+            "req"
+        ));
+        assert!(!decider_counts(asked, Some("other"), asked, "req"));
+    }
+
+    #[test]
+    fn a_decider_whose_role_the_requester_set_never_counts() {
+        let asked = Utc::now();
+        assert!(!decider_counts(
+            asked - Duration::days(365),
+            Some("req"),
+            asked,
+            "req"
+        ));
     }
 }
 

@@ -203,6 +203,21 @@ impl ImpersonationQuery {
         Ok(connection(page, |r| &r.id, ImpersonationReview))
     }
 
+    /// Requests to unmark an account (no more four-eyes review), newest first (the latest
+    /// 100), optionally of one status. Super admins only.
+    #[graphql(guard = "AdminWithTwoFactor::SUPER_ADMIN")]
+    async fn review_requirement_changes(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::entities::impersonation_review::ReviewStatus>,
+    ) -> Result<Vec<super::types::ReviewRequirementChange>> {
+        let rows = crate::services::review::requirement::list(state(ctx)?, status).await?;
+        Ok(rows
+            .into_iter()
+            .map(super::types::ReviewRequirementChange)
+            .collect())
+    }
+
     /// Support access grants of every user, newest first (at most 100 a page), optionally of
     /// one status and one user. Admins only.
     #[graphql(

@@ -677,3 +677,223 @@ async fn only_an_admin_who_could_enter_the_account_may_review_a_session_into_it(
         .await;
     assert_eq!(error_code(&v), "FORBIDDEN");
 }
+
+const ROLE: &str = "mutation($u: ID!, $r: Role!) { setUserRole(userId: $u, role: $r) { id role } }";
+
+#[tokio::test]
+async fn a_super_admin_cannot_approve_their_own_review_with_an_account_they_promoted() {
+    let w = marked().await;
+    // Sue's second account, promoted by Sue herself, with 2FA.
+    let sock = w.app.register("sock@support.test", "Sock Puppet").await;
+    w.app
+        .ok(
+            Some(&w.sue.token),
+            ROLE,
+            json!({ "u": sock.user_id, "r": "ADMIN" }),
+        )
+        .await;
+    let (sock, _) = w.app.enable_2fa(&sock).await;
+    let r = ask(&w, &w.sue, "READ_WRITE", 30).await;
+    let v = w
+        .app
+        .gql(Some(&sock.token), APPROVE, json!({ "id": r["id"] }))
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+    // Nor an admin promoted after the review was asked, even by someone else.
+    let late = w.app.register("late@support.test", "Late Comer").await;
+    let (tom, _) = w.app.admin("tom@support.test", "SUPER_ADMIN").await;
+    w.app
+        .ok(
+            Some(&tom.token),
+            ROLE,
+            json!({ "u": late.user_id, "r": "ADMIN" }),
+        )
+        .await;
+    let (late, _) = w.app.enable_2fa(&late).await;
+    let v = w
+        .app
+        .gql(Some(&late.token), APPROVE, json!({ "id": r["id"] }))
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+    assert_eq!(
+        w.app
+            .count("impersonation_reviews", "WHERE status = 'PENDING'")
+            .await,
+        1
+    );
+    // An admin who held the rights before, set by nobody in the requester's power, counts.
+    let d = w
+        .app
+        .ok(Some(&w.ada.token), APPROVE, json!({ "id": r["id"] }))
+        .await;
+    assert_eq!(d["approveImpersonationReview"]["status"], "APPROVED");
+}
+
+const ASK_UNMARK: &str = "mutation($u: ID!) { requestReviewRequirementChange(userId: $u, reason: \"The payout dispute is settled\") { id status } }";
+const APPROVE_UNMARK: &str =
+    "mutation($id: ID!) { approveReviewRequirementChange(id: $id) { id status reviewer { id } } }";
+const DENY_UNMARK: &str = "mutation($id: ID!, $n: String!) { denyReviewRequirementChange(id: $id, note: $n) { id status note } }";
+
+#[tokio::test]
+async fn unmarking_an_account_needs_a_second_super_admin_and_everyone_is_told() {
+    let w = world_with(|_| {}).await;
+    let (tom, _) = w.app.admin("tom@support.test", "SUPER_ADMIN").await;
+    w.app
+        .ok(
+            Some(&w.sue.token),
+            r#"mutation { createWebhookEndpoint(url: "https://siem.example.com/hook", events: ["user.review_requirement_changed", "user.role_changed"]) { secret } }"#,
+            json!({}),
+        )
+        .await;
+    w.app
+        .ok(
+            Some(&w.sue.token),
+            MARK,
+            json!({ "u": w.carl.user_id, "r": true }),
+        )
+        .await;
+    // Tom is told; the customer's team log shows it.
+    let told = w
+        .app
+        .ok(
+            Some(&tom.token),
+            "{ me { notifications(first: 20) { nodes { kind message } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        told.to_string().contains("marked the account of Carl"),
+        "{told}"
+    );
+    let log = w
+        .app
+        .ok(
+            Some(&w.carl.token),
+            "{ auditLogs(first: 50) { nodes { action summary } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        log.to_string()
+            .contains("IMPERSONATION_REVIEW_REQUIRED_SET"),
+        "{log}"
+    );
+    // Sue alone cannot unmark it.
+    let v = w
+        .app
+        .gql(
+            Some(&w.sue.token),
+            MARK,
+            json!({ "u": w.carl.user_id, "r": false }),
+        )
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+    let d = w
+        .app
+        .ok(
+            Some(&w.sue.token),
+            ASK_UNMARK,
+            json!({ "u": w.carl.user_id }),
+        )
+        .await;
+    let id = d["requestReviewRequirementChange"]["id"].clone();
+    assert_eq!(d["requestReviewRequirementChange"]["status"], "PENDING");
+    let v = w
+        .app
+        .gql(Some(&w.sue.token), APPROVE_UNMARK, json!({ "id": id }))
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+    // A plain admin cannot decide it either.
+    let v = w
+        .app
+        .gql(Some(&w.ada.token), APPROVE_UNMARK, json!({ "id": id }))
+        .await;
+    assert_eq!(error_code(&v), "FORBIDDEN", "{v}");
+    let marked_now = "WHERE email = 'carl@customer.test' AND impersonation_review_required = true";
+    assert_eq!(w.app.count("users", marked_now).await, 1);
+    // Tom denies (a note is required), Sue asks again, Tom approves: unmarked at once.
+    let v = w
+        .app
+        .gql(Some(&tom.token), DENY_UNMARK, json!({ "id": id, "n": "" }))
+        .await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT");
+    let d = w
+        .app
+        .ok(
+            Some(&tom.token),
+            DENY_UNMARK,
+            json!({ "id": id, "n": "Not yet" }),
+        )
+        .await;
+    assert_eq!(d["denyReviewRequirementChange"]["status"], "DENIED");
+    assert_eq!(w.app.count("users", marked_now).await, 1);
+    let d = w
+        .app
+        .ok(
+            Some(&w.sue.token),
+            ASK_UNMARK,
+            json!({ "u": w.carl.user_id }),
+        )
+        .await;
+    let id = d["requestReviewRequirementChange"]["id"].clone();
+    let d = w
+        .app
+        .ok(Some(&tom.token), APPROVE_UNMARK, json!({ "id": id }))
+        .await;
+    assert_eq!(d["approveReviewRequirementChange"]["status"], "APPROVED");
+    assert_eq!(w.app.count("users", marked_now).await, 0);
+    // A decided request cannot be decided again.
+    let v = w
+        .app
+        .gql(Some(&tom.token), APPROVE_UNMARK, json!({ "id": id }))
+        .await;
+    assert_eq!(error_code(&v), "BAD_USER_INPUT");
+    // The SIEM heard the marking and the unmarking; Sue was told Tom approved it.
+    let hooks = "WHERE event_type = 'user.review_requirement_changed'";
+    assert_eq!(w.app.count("webhook_deliveries", hooks).await, 2);
+    let unmarked = "WHERE event_type = 'user.review_requirement_changed' AND payload LIKE '%\"reviewRequired\":false%' AND payload LIKE '%approvedBy%'";
+    assert_eq!(w.app.count("webhook_deliveries", unmarked).await, 1);
+    let told = w
+        .app
+        .ok(
+            Some(&w.sue.token),
+            "{ me { notifications(first: 20) { nodes { kind message } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        told.to_string().contains("unmarked the account of Carl"),
+        "{told}"
+    );
+    // Role changes reach the SIEM too.
+    let sock = w.app.register("sock@support.test", "Sock").await;
+    w.app
+        .ok(
+            Some(&w.sue.token),
+            ROLE,
+            json!({ "u": sock.user_id, "r": "ADMIN" }),
+        )
+        .await;
+    assert_eq!(
+        w.app
+            .count(
+                "webhook_deliveries",
+                "WHERE event_type = 'user.role_changed'"
+            )
+            .await,
+        1
+    );
+    let told = w
+        .app
+        .ok(
+            Some(&tom.token),
+            "{ me { notifications(first: 20) { nodes { kind message } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        told.to_string()
+            .contains("changed the role of Sock from USER to ADMIN"),
+        "{told}"
+    );
+}

@@ -860,3 +860,98 @@ async fn an_endpoint_that_keeps_timing_out_is_held_back_and_the_others_go_on() {
     assert_eq!(hanging.ids().len(), 4);
     hanging.open();
 }
+
+#[tokio::test]
+async fn endpoint_changes_are_told_to_the_others_and_to_the_changed_one_before_it_changes() {
+    let (app, sam) = app_with(|_| {}).await;
+    let (tom, _) = app.admin("tom@support.test", "SUPER_ADMIN").await;
+    let siem = receiver(0, false).await;
+    let quiet = receiver(0, false).await;
+    let moved_to = receiver(0, false).await;
+    let all = [
+        "webhook_endpoint.created",
+        "webhook_endpoint.updated",
+        "webhook_endpoint.disabled",
+        "webhook_endpoint.deleted",
+    ];
+    let (_, siem_secret) = endpoint(&app, &sam, &siem.url, &all).await;
+    // An insider's own endpoint, asking for nothing about endpoints.
+    let (q, q_secret) = endpoint(&app, &sam, &quiet.url, &["webhook.test"]).await;
+    // It is moved elsewhere, then switched off, then deleted.
+    let update = "mutation($id: ID!, $i: WebhookEndpointUpdate!) { updateWebhookEndpoint(id: $id, input: $i) { id } }";
+    app.ok(
+        Some(&sam.token),
+        update,
+        json!({ "id": q, "i": { "url": moved_to.url } }),
+    )
+    .await;
+    app.ok(
+        Some(&sam.token),
+        update,
+        json!({ "id": q, "i": { "enabled": false } }),
+    )
+    .await;
+    app.ok(
+        Some(&sam.token),
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": q }),
+    )
+    .await;
+    for _ in 0..3 {
+        deliver_due(&app.state).await.unwrap();
+    }
+    let types = |r: &Receiver| -> Vec<String> {
+        let mut t: Vec<String> = r
+            .seen()
+            .iter()
+            .map(|s| {
+                serde_json::from_str::<Value>(&s.body).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    // The SIEM heard all four (and its own creation).
+    assert_eq!(
+        types(&siem),
+        [
+            "webhook_endpoint.created",
+            "webhook_endpoint.created",
+            "webhook_endpoint.deleted",
+            "webhook_endpoint.disabled",
+            "webhook_endpoint.updated"
+        ]
+    );
+    assert!(siem.seen().iter().all(|s| signed_by(s, &siem_secret)));
+    // The moved endpoint heard of the move at its old address and of its switch-off at its
+    // new one, signed with its secret, although it asked for neither; switched off, it hears
+    // nothing more (its deletion included).
+    assert_eq!(types(&quiet), ["webhook_endpoint.updated"]);
+    assert_eq!(types(&moved_to), ["webhook_endpoint.disabled"]);
+    assert!(
+        quiet
+            .seen()
+            .iter()
+            .chain(moved_to.seen().iter())
+            .all(|s| signed_by(s, &q_secret))
+    );
+    // No URL query or secret in the events; the other super admin was told each time.
+    assert!(siem.seen().iter().all(|s| !s.body.contains("whsec_")));
+    let told = app
+        .ok(
+            Some(&tom.token),
+            "{ me { notifications(first: 20) { nodes { kind message } } } }",
+            json!({}),
+        )
+        .await;
+    for what in ["added", "changed", "switched off", "removed"] {
+        assert!(
+            told.to_string()
+                .contains(&format!("{what} the webhook endpoint")),
+            "{what}: {told}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use crate::entities::impersonation::Mode;
 use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{AdminWithTwoFactor, NotImpersonating};
 use crate::graphql::state;
-use crate::graphql::types::{ImpersonationReview, StepUp, User};
+use crate::graphql::types::{ImpersonationReview, ReviewRequirementChange, StepUp, User};
 use crate::services::review;
 
 #[derive(Default)]
@@ -14,10 +14,13 @@ pub struct ReviewMutation;
 /// Every review mutation is for an admin with 2FA passed, acting as themselves.
 #[Object]
 impl ReviewMutation {
-    /// SUPER_ADMIN: marks an account (or unmarks it) so that a session that can change it
-    /// needs a second admin's review (READ_WRITE sessions; READ_ONLY ones too with
+    /// SUPER_ADMIN: marks an account so that a session that can change it needs a second
+    /// admin's review (READ_WRITE sessions; READ_ONLY ones too with
     /// IMPERSONATION_REVIEW_READ_ONLY). Running sessions without a review end at their next
-    /// request. Audited.
+    /// request. Audited in the customer's team log; told to the SIEM
+    /// (`user.review_requirement_changed`) and to every other super admin. Unmarking
+    /// (`required: false`) needs a second super admin: `requestReviewRequirementChange`, then
+    /// `approveReviewRequirementChange` by another; asked here, it is FORBIDDEN.
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn set_impersonation_review_required(
         &self,
@@ -29,6 +32,48 @@ impl ReviewMutation {
         Ok(User(
             review::set_required(s, c, &user_id, required, &meta).await?,
         ))
+    }
+
+    /// SUPER_ADMIN: asks to unmark a marked account. PENDING until a second super admin
+    /// decides, or lapsed after IMPERSONATION_REVIEW_TTL_MINUTES; the others are told.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
+    async fn request_review_requirement_change(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        reason: String,
+    ) -> Result<ReviewRequirementChange> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        Ok(ReviewRequirementChange(
+            review::requirement::request(s, c, &user_id, &reason, &meta).await?,
+        ))
+    }
+
+    /// SUPER_ADMIN, never the requester, who held the rights before it was asked and whose
+    /// role the requester did not set: approves, and the account is unmarked at once.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
+    async fn approve_review_requirement_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: Option<String>,
+    ) -> Result<ReviewRequirementChange> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let row = review::requirement::decide(s, c, &id, true, note.as_deref(), &meta).await?;
+        Ok(ReviewRequirementChange(row))
+    }
+
+    /// As `approveReviewRequirementChange`, to refuse (a note is required).
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
+    async fn deny_review_requirement_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: String,
+    ) -> Result<ReviewRequirementChange> {
+        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let row = review::requirement::decide(s, c, &id, false, Some(&note), &meta).await?;
+        Ok(ReviewRequirementChange(row))
     }
 
     /// An admin who could impersonate the user but for the review asks a second admin:

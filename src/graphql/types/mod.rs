@@ -21,7 +21,7 @@ pub use audit::AuditLog;
 pub use businesses::{Business, Comment, Lead};
 pub use impersonation::Impersonation;
 pub use passkeys::{Passkey, PasskeyChallenge, PasskeyResponse, StepUp};
-pub use review::ImpersonationReview;
+pub use review::{ImpersonationReview, ReviewRequirementChange};
 pub use support_access::{ImpersonationSettings, SupportAccessGrant};
 pub use teams::Team;
 pub use transparency::{ImpersonationActivity, Notification, StoryLine};

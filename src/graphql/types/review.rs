@@ -68,3 +68,50 @@ impl ImpersonationReview {
         Ok(found.map(Impersonation))
     }
 }
+
+/// A super admin's request to unmark an account (no more four-eyes review for it), decided by
+/// a second super admin; approved, it is applied at once.
+pub struct ReviewRequirementChange(pub crate::entities::review_requirement_change::Model);
+
+#[Object]
+impl ReviewRequirementChange {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The account to unmark.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(load_user(ctx, &self.0.user_id).await?))
+    }
+    /// The super admin who asked.
+    async fn requester(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(load_user(ctx, &self.0.requester_id).await?))
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// PENDING, APPROVED (applied), DENIED, or EXPIRED (a pending one past `expiresAt`).
+    async fn status(&self, ctx: &Context<'_>) -> Result<ReviewStatus> {
+        Ok(reviews::requirement::status(
+            &self.0,
+            state(ctx)?.clock.now(),
+        ))
+    }
+    /// The second super admin who decided.
+    async fn reviewer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        maybe_user(ctx, self.0.reviewer_id.as_deref()).await
+    }
+    /// The decider's words (always given on a denial).
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn decided_at(&self) -> Option<DateTime> {
+        self.0.decided_at.map(Into::into)
+    }
+    /// While pending: when it lapses.
+    async fn expires_at(&self) -> DateTime {
+        self.0.expires_at.into()
+    }
+}

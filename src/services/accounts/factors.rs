@@ -4,10 +4,10 @@
 //! account is staff's (a phisher's new factor on an admin account is an incident), and to the
 //! SIEM (`user.factor_changed`).
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::ConnectionTrait;
 
 use crate::config::Config;
-use crate::entities::{role::Role, user};
+use crate::entities::user;
 use crate::error::AppResult;
 use crate::services::notify::notices::{self, Notice, kind};
 use crate::services::webhooks::{self, Happening};
@@ -76,25 +76,22 @@ pub async fn told(
     };
     notices::notify(conn, config, user, own, at).await?;
     if user.role.is_admin() {
-        let others = user::Entity::find()
-            .filter(user::Column::Role.eq(Role::SuperAdmin))
-            .filter(user::Column::Id.ne(user.id.clone()))
-            .all(conn)
-            .await?;
-        for other in &others {
-            let notice = Notice {
-                kind: kind::FACTOR_CHANGED,
-                message: format!(
-                    "{what} on the {} account of {}. If they did not do it, treat the account as taken over.",
-                    user.role.as_str(),
-                    user.name
-                ),
-                subject: "A staff account's sign-in changed",
-                impersonation_id: None,
-                grant_id: None,
-            };
-            notices::notify(conn, config, other, notice, at).await?;
-        }
+        let message = format!(
+            "{what} on the {} account of {}. If they did not do it, treat the account as taken over.",
+            user.role.as_str(),
+            user.name
+        );
+        let subject = "A staff account's sign-in changed";
+        notices::tell_super_admins(
+            conn,
+            config,
+            &user.id,
+            kind::FACTOR_CHANGED,
+            subject,
+            &message,
+            at,
+        )
+        .await?;
     }
     webhooks::emit(conn, Happening::Factor { user, change }, at).await
 }

@@ -10,6 +10,8 @@ use crate::error::{AppError, AppResult};
 use crate::services::accounts::throttle::{self, Scope};
 use crate::services::audit::{self, Entry, action};
 use crate::services::impersonation::ending::{self, EndReason, Running};
+use crate::services::notify::notices;
+use crate::services::webhooks;
 use crate::services::{accounts::sign_in, accounts::users, validation};
 use crate::state::AppState;
 
@@ -158,12 +160,45 @@ pub async fn set_user_role(
     let txn = crate::db::write_txn(state).await?;
     let before = users::find_user(&txn, user_id).await?;
     let previous = before.role;
-    let user = users::update(&txn, user_id, now, |u| u.role = Set(role)).await?;
+    // When and by whom: a four-eyes decision counts only from rights held before it was
+    // asked, and never from an account whose role the requester set.
+    let by = caller.user.id.clone();
+    let user = users::update(&txn, user_id, now, |u| {
+        u.role = Set(role);
+        u.role_changed_at = Set(Some(db_time(now)));
+        u.role_changed_by = Set(Some(by));
+    })
+    .await?;
     ending::end_for_user_change(&txn, &state.config, &before, &user, now, meta).await?;
     let entry = Entry::for_caller(action::ROLE_CHANGED, &caller, meta, now)
         .entity("User", &user.id)
         .details(serde_json::json!({ "from": previous.as_str(), "to": role.as_str() }));
     audit::record(&txn, entry).await?;
+    if previous != role {
+        let h = webhooks::Happening::RoleChanged {
+            user: &user,
+            from: previous.as_str(),
+            by: &caller.user,
+        };
+        webhooks::emit(&txn, h, now).await?;
+        let message = format!(
+            "{} changed the role of {} from {} to {}.",
+            caller.user.name,
+            user.name,
+            previous.as_str(),
+            role.as_str()
+        );
+        notices::tell_super_admins(
+            &txn,
+            &state.config,
+            &caller.user.id,
+            crate::events::kind::SECURITY_CHANGED,
+            "A role changed",
+            &message,
+            now,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(user)
 }

@@ -183,6 +183,16 @@ pub fn summary(row: &audit_log::Model, named: Option<&Named>) -> String {
             _ => "The account was marked: sessions that can change it need a second admin's review"
                 .into(),
         },
+        a::REVIEW_REQUIREMENT_CHANGE_REQUESTED => format!(
+            "A super admin asked to stop requiring a second admin's review{}",
+            quoted(&d, "reason")
+        ),
+        a::REVIEW_REQUIREMENT_CHANGE_APPROVED => {
+            "A second super admin approved no longer requiring review".into()
+        }
+        a::REVIEW_REQUIREMENT_CHANGE_DENIED => {
+            "A second super admin refused to stop requiring review".into()
+        }
         a::IMPERSONATION_REVIEW_REQUESTED => format!(
             "{}{}",
             with_mode("Support asked a second admin to approve a session"),

@@ -66,6 +66,27 @@ pub async fn set_enabled(
         by,
     };
     webhooks::emit(&txn, happening, now).await?;
+    let message = match enabled {
+        true => format!("{} switched impersonation back on.", by.name),
+        false => format!(
+            "{} switched impersonation off for everyone{}.",
+            by.name,
+            reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+    };
+    crate::services::notify::notices::tell_super_admins(
+        &txn,
+        &state.config,
+        &by.id,
+        crate::events::kind::SECURITY_CHANGED,
+        "Impersonation was switched on or off",
+        &message,
+        now,
+    )
+    .await?;
     if !enabled {
         let (reason, cause) = (EndReason::EndedByAdmin, "IMPERSONATION_DISABLED");
         ending::end_running(

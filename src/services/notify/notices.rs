@@ -71,6 +71,35 @@ pub async fn notify(
     Ok(row)
 }
 
+/// A notice to every super admin but `except` (the one whose change it tells), on `conn`:
+/// the changes one insider could make alone are seen by the others.
+pub async fn tell_super_admins(
+    conn: &impl ConnectionTrait,
+    config: &Config,
+    except: &str,
+    kind: &'static str,
+    subject: &'static str,
+    message: &str,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(crate::entities::role::Role::SuperAdmin))
+        .filter(user::Column::Id.ne(except))
+        .all(conn)
+        .await?;
+    for other in &others {
+        let notice = Notice {
+            kind,
+            message: message.to_string(),
+            subject,
+            impersonation_id: None,
+            grant_id: None,
+        };
+        notify(conn, config, other, notice, at).await?;
+    }
+    Ok(())
+}
+
 /// A user's notices, newest first.
 pub async fn list(
     conn: &impl ConnectionTrait,

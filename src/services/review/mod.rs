@@ -33,6 +33,8 @@ use crate::services::webhooks;
 use crate::services::{accounts::users, validation};
 use crate::state::AppState;
 
+pub mod requirement;
+
 /// An approved review must be used within this long.
 pub const USE_WITHIN: chrono::Duration = chrono::Duration::minutes(15);
 /// A session's lifetime when the requester does not say, in minutes.
@@ -151,9 +153,12 @@ pub fn may_watch(caller: &AuthContext, reviewer_id: Option<&str>) -> bool {
             || reviewer_id == Some(caller.user.id.as_str()))
 }
 
-/// `setImpersonationReviewRequired`: a super admin marks an account as needing review (or
-/// not), audited. Sessions running in it without a review end at their next request (the
-/// per-request re-check: a policy change).
+/// `setImpersonationReviewRequired`: a super admin marks an account as needing review,
+/// audited in the customer's team log and told to the SIEM and to every other super admin.
+/// Sessions running in it without a review end at their next request (the per-request
+/// re-check: a policy change). Unmarking is not one person's to do: it is asked for
+/// (`requirement::request`) and applied when a second super admin approves; asking this for
+/// a marked account is FORBIDDEN. Unmarking an unmarked account changes nothing.
 pub async fn set_required(
     state: &AppState,
     caller: &AuthContext,
@@ -161,22 +166,82 @@ pub async fn set_required(
     required: bool,
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
-    let now = state.clock.now();
     let target = users::find_user(&state.db, user_id).await?;
+    if required == target.impersonation_review_required {
+        return Ok(target);
+    }
+    if !required {
+        return Err(AppError::Forbidden(
+            "unmarking an account needs a second super admin: ask with requestReviewRequirementChange",
+        ));
+    }
+    let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
-    let mut active = target.into_active_model();
+    let target = apply_required(state, &txn, &caller.user, &target, true, None, now, meta).await?;
+    txn.commit().await?;
+    Ok(target)
+}
+
+/// Sets `target`'s review requirement on `conn`, as `by` asked: the row, the audit row (in the
+/// customer's team log: it is about their account), the webhook and every other super
+/// admin's notice. `approved_by`: the second super admin, for an unmarking.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_required(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    by: &user::Model,
+    target: &user::Model,
+    required: bool,
+    approved_by: Option<&user::Model>,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> AppResult<user::Model> {
+    let mut active = target.clone().into_active_model();
     active.impersonation_review_required = Set(required);
-    let target = active.update(&txn).await?;
+    let target = active.update(conn).await?;
+    let team = crate::services::work::memberships::valid_current_team(conn, &target).await?;
     let entry = Entry::new(
         action::IMPERSONATION_REVIEW_REQUIRED_SET,
-        Attribution::admin_on(&caller.user.id, &target.id),
+        Attribution::admin_on(&by.id, &target.id),
         now,
     )
+    .team(team.as_deref())
     .entity("User", &target.id)
-    .details(serde_json::json!({ "required": required }))
+    .details(serde_json::json!({
+        "required": required,
+        "approvedBy": approved_by.map(|u| u.id.clone()),
+    }))
     .meta(meta);
-    audit::record(&txn, entry).await?;
-    txn.commit().await?;
+    audit::record(conn, entry).await?;
+    let h = webhooks::Happening::ReviewRequirement {
+        user: &target,
+        by,
+        approved_by,
+    };
+    webhooks::emit(conn, h, now).await?;
+    let message = match (required, approved_by) {
+        (true, _) => format!(
+            "{} marked the account of {} for four-eyes review.",
+            by.name, target.name
+        ),
+        (false, Some(a)) => format!(
+            "{} unmarked the account of {} (four-eyes review no longer needed), approved by {}.",
+            by.name, target.name, a.name
+        ),
+        (false, None) => format!("{} unmarked the account of {}.", by.name, target.name),
+    };
+    // Everyone but the one who acted (for an unmarking, the approver acted).
+    let actor = approved_by.map_or(by.id.as_str(), |a| a.id.as_str());
+    notices::tell_super_admins(
+        conn,
+        &state.config,
+        actor,
+        events::kind::SECURITY_CHANGED,
+        "An account's four-eyes review changed",
+        &message,
+        now,
+    )
+    .await?;
     Ok(target)
 }
 
@@ -283,6 +348,17 @@ pub async fn decide(
     if r.requester_id == caller.user.id {
         return Err(AppError::Forbidden(
             "a review is decided by another admin, never the one who asked",
+        ));
+    }
+    let me = &caller.user;
+    if !policy::decider_counts(
+        me.role_changed_at.unwrap_or(me.created_at),
+        me.role_changed_by.as_deref(),
+        r.created_at,
+        &r.requester_id,
+    ) {
+        return Err(AppError::Forbidden(
+            "a review counts only from an admin who held the rights before it was asked, and whose role the requester did not set",
         ));
     }
     let target = users::find_user(&state.db, &r.target_id).await?;

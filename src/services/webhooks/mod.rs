@@ -31,7 +31,7 @@ use crate::services::pagination::{Page, PageArgs};
 use crate::state::AppState;
 
 /// The event types an endpoint may ask for (the contract's list), and the test event.
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 21] = [
     "impersonation.started",
     "impersonation.elevated",
     "impersonation.ended",
@@ -46,6 +46,12 @@ pub const EVENT_TYPES: [&str; 15] = [
     "impersonation.disabled",
     "impersonation.enabled",
     "user.factor_changed",
+    "user.role_changed",
+    "user.review_requirement_changed",
+    "webhook_endpoint.created",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.disabled",
+    "webhook_endpoint.deleted",
     "webhook.test",
 ];
 
@@ -64,6 +70,26 @@ pub enum Happening<'a> {
     Factor {
         user: &'a user::Model,
         change: crate::services::accounts::factors::Change<'a>,
+    },
+    /// `user.role_changed`: `by` set `user`'s role from `from` to its role now.
+    RoleChanged {
+        user: &'a user::Model,
+        from: &'static str,
+        by: &'a user::Model,
+    },
+    /// `user.review_requirement_changed`: `user`'s account marked or unmarked for four-eyes
+    /// review, by `by` (and, when unmarked, approved by `approved_by`).
+    ReviewRequirement {
+        user: &'a user::Model,
+        by: &'a user::Model,
+        approved_by: Option<&'a user::Model>,
+    },
+    /// `webhook_endpoint.created`, `.updated`, `.disabled` or `.deleted` (the endpoint as it
+    /// was before the change, but for `.created`).
+    Endpoint {
+        kind: &'static str,
+        endpoint: &'a endpoint::Model,
+        by: &'a str,
     },
     /// The kill switch: `impersonation.enabled` or `.disabled`.
     Switch {
@@ -172,6 +198,33 @@ async fn describe(
                 "twoFactorEnabled": user.two_factor_on(),
             }),
         )),
+        Happening::RoleChanged { user, from, by } => Some((
+            "user.role_changed",
+            json!({ "user": person(user), "from": from, "to": user.role.as_str(), "by": person(by) }),
+        )),
+        Happening::ReviewRequirement {
+            user,
+            by,
+            approved_by,
+        } => Some((
+            "user.review_requirement_changed",
+            json!({
+                "user": person(user),
+                "reviewRequired": user.impersonation_review_required,
+                "by": person(by),
+                "approvedBy": approved_by.map(person),
+            }),
+        )),
+        Happening::Endpoint { kind, endpoint, by } => Some((
+            *kind,
+            json!({
+                "endpointId": endpoint.id,
+                "url": address::for_the_record(&endpoint.url),
+                "events": endpoint.event_types(),
+                "enabled": endpoint.enabled,
+                "by": person_by_id(conn, Some(by)).await?,
+            }),
+        )),
         Happening::Switch {
             enabled,
             reason,
@@ -207,11 +260,20 @@ pub async fn emit(
     let Some((kind, data)) = describe(conn, &h).await? else {
         return Ok(());
     };
-    for e in endpoints
-        .iter()
-        .filter(|e| e.event_types().iter().any(|t| t == kind))
-    {
-        queue(conn, e, kind, &data, at).await?;
+    // The endpoint being changed, switched off or deleted is told too, whatever it asked
+    // for, at the address and with the secret it has now (a farewell: queued before the
+    // change, sent whatever becomes of the endpoint).
+    let changed = match &h {
+        Happening::Endpoint { kind, endpoint, .. } if *kind != "webhook_endpoint.created" => {
+            Some(endpoint.id.as_str())
+        }
+        _ => None,
+    };
+    for e in &endpoints {
+        let farewell = changed == Some(e.id.as_str());
+        if farewell || e.event_types().iter().any(|t| t == kind) {
+            queue(conn, e, kind, &data, farewell, at).await?;
+        }
     }
     Ok(())
 }
@@ -222,6 +284,7 @@ async fn queue(
     e: &endpoint::Model,
     kind: &str,
     data: &Value,
+    farewell: bool,
     at: DateTime<Utc>,
 ) -> AppResult<delivery::Model> {
     let body = json!({ "type": kind, "timestamp": rfc3339(at), "data": data });
@@ -238,8 +301,8 @@ async fn queue(
         last_error: Set(None),
         created_at: Set(db_time(at)),
         delivered_at: Set(None),
-        target_url: Set(None),
-        target_secret: Set(None),
+        target_url: Set(farewell.then(|| e.url.clone())),
+        target_secret: Set(farewell.then(|| e.secret.clone())),
         claim_token: Set(None),
     }
     .insert(conn)
@@ -329,8 +392,62 @@ pub async fn create(
         .entity("WebhookEndpoint", &row.id)
         .details(json!({ "url": address::for_the_record(&row.url), "events": row.event_types() }));
     audit::record(&txn, entry).await?;
+    endpoint_changed(
+        state,
+        &txn,
+        "webhook_endpoint.created",
+        &row,
+        &caller.user,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok((row, secret))
+}
+
+/// Tells a change of an endpoint (`kind`; `e` as it was before the change, but when created)
+/// to the webhook endpoints (the changed one too, at its old address: see `emit`) and to
+/// every other super admin: one insider cannot quietly blind the SIEM.
+async fn endpoint_changed(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    kind: &'static str,
+    e: &endpoint::Model,
+    by: &user::Model,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    let by_id = by.id.as_str();
+    emit(
+        conn,
+        Happening::Endpoint {
+            kind,
+            endpoint: e,
+            by: by_id,
+        },
+        at,
+    )
+    .await?;
+    let what = match kind {
+        "webhook_endpoint.created" => "added",
+        "webhook_endpoint.updated" => "changed",
+        "webhook_endpoint.disabled" => "switched off",
+        _ => "removed",
+    };
+    let message = format!(
+        "{} {what} the webhook endpoint {}.",
+        by.name,
+        address::for_the_record(&e.url)
+    );
+    crate::services::notify::notices::tell_super_admins(
+        conn,
+        &state.config,
+        by_id,
+        crate::events::kind::SECURITY_CHANGED,
+        "A webhook endpoint changed",
+        &message,
+        at,
+    )
+    .await
 }
 
 async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<endpoint::Model> {
@@ -359,7 +476,14 @@ pub async fn update(
     };
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
-    let mut row: endpoint::ActiveModel = find(&txn, id).await?.into();
+    let before = find(&txn, id).await?;
+    // Told before it changes: a switch-off or a new address is heard where it was.
+    let kind = match input.enabled {
+        Some(false) if before.enabled => "webhook_endpoint.disabled",
+        _ => "webhook_endpoint.updated",
+    };
+    endpoint_changed(state, &txn, kind, &before, &caller.user, now).await?;
+    let mut row: endpoint::ActiveModel = before.into();
     if let Some(u) = url {
         row.url = Set(u.to_string());
     }
@@ -394,10 +518,22 @@ pub async fn delete(
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;
     let row = find(&txn, id).await?;
+    // Its pending deliveries go with it, but its farewells (they carry their own address).
     delivery::Entity::delete_many()
         .filter(delivery::Column::EndpointId.eq(row.id.clone()))
+        .filter(delivery::Column::TargetUrl.is_null())
         .exec(&txn)
         .await?;
+    // Told before it goes (the farewell to it carries its address and secret).
+    endpoint_changed(
+        state,
+        &txn,
+        "webhook_endpoint.deleted",
+        &row,
+        &caller.user,
+        now,
+    )
+    .await?;
     endpoint::Entity::delete_by_id(row.id.clone())
         .exec(&txn)
         .await?;
@@ -450,7 +586,7 @@ pub async fn send_test(
     let txn = crate::db::write_txn(state).await?;
     let e = find(&txn, id).await?;
     let data = json!({ "endpointId": e.id, "by": person(&caller.user) });
-    let d = queue(&txn, &e, "webhook.test", &data, now).await?;
+    let d = queue(&txn, &e, "webhook.test", &data, false, now).await?;
     txn.commit().await?;
     Ok(d)
 }

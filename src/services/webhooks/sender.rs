@@ -512,6 +512,12 @@ async fn failing(
             .entity("WebhookEndpoint", &e.id)
             .details(serde_json::json!({ "url": address::for_the_record(&e.url), "failingSince": since.to_rfc3339() }));
         audit::record(conn, entry).await?;
+        let h = super::Happening::Endpoint {
+            kind: "webhook_endpoint.disabled",
+            endpoint: e,
+            by: &e.created_by,
+        };
+        super::emit(conn, h, now).await?;
         if let Some(owner) = user::Entity::find_by_id(e.created_by.clone())
             .one(conn)
             .await?

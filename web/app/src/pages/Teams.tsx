@@ -38,6 +38,11 @@ const AskReviewDoc = graphql(`
     requestImpersonationReview(userId: $userId, reason: $reason, mode: $mode, minutes: $minutes, ticket: $ticket) { id status }
   }
 `);
+const AskUnmarkDoc = graphql(`
+  mutation AskToUnmark($userId: ID!, $reason: String!) {
+    requestReviewRequirementChange(userId: $userId, reason: $reason) { id status }
+  }
+`);
 const MarkDoc = graphql(`
   mutation MarkForReview($userId: ID!, $required: Boolean!) {
     setImpersonationReviewRequired(userId: $userId, required: $required) { id impersonationReviewRequired }
@@ -302,19 +307,30 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
   );
 }
 
-/** Super admins: the account needs a second admin's review for sessions that can change it. */
+/** Super admins: the account needs a second admin's review for sessions that can change it.
+ *  Marking is one super admin's; unmarking asks a second super admin, who decides. */
 function MarkForReview({ owner, onDone }: { owner: Owner; onDone: () => void }) {
   const [marked, mark] = useMutation(MarkDoc);
+  const [asked, ask] = useMutation(AskUnmarkDoc);
   return (
     <label className="check" data-testid="mark-review">
       <input
         type="checkbox"
         checked={owner.impersonationReviewRequired}
-        disabled={marked.fetching}
-        onChange={async (e) => { await mark({ userId: owner.id, required: e.target.checked }); onDone(); }}
+        disabled={marked.fetching || asked.fetching}
+        onChange={async (e) => {
+          if (e.target.checked) {
+            await mark({ userId: owner.id, required: true });
+            onDone();
+            return;
+          }
+          const reason = window.prompt('Why should this account no longer need a review? A second super admin decides.');
+          if (reason && reason.trim()) await ask({ userId: owner.id, reason: reason.trim() });
+        }}
       />
       Needs a second admin's review
-      <ErrorText error={marked.error} />
+      {asked.data && <span role="status"> Asked a second super admin to approve unmarking it.</span>}
+      <ErrorText error={marked.error ?? asked.error} />
     </label>
   );
 }

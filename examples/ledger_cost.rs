@@ -1,7 +1,7 @@
-//! What the activity ledger costs: `me` with an impersonation token, with the ledger (as the
-//! server always runs) and without it, in one run, in-process through the axum router (no
-//! sockets), 32 concurrent clients, alternating rounds. Also `me` with a normal token, which
-//! the ledger must not touch. Run: `cargo run --release --example ledger_cost`.
+//! What the activity ledger costs: `me` and `addLeadComment` with an impersonation token, with
+//! the ledger (as the server always runs) and without it, in one run, in-process through the
+//! axum router (no sockets), 32 concurrent clients, alternating rounds. Also `me` with a normal
+//! token, which the ledger must not touch. Run: `cargo run --release --example ledger_cost`.
 //! With `DATABASE_URL=postgres://…` it runs on PostgreSQL (an empty database).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,17 +31,23 @@ async fn post(app: &Router, token: Option<&str>, query: &str, vars: Value) -> Va
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// Runs `me` from CLIENTS tasks for ROUND; returns (requests per second, p50 ms, p99 ms, errors).
-async fn load(app: &Router, token: &str) -> (f64, f64, f64, usize) {
+/// Runs `query` from CLIENTS tasks for ROUND; returns (requests per second, p50 ms, p99 ms,
+/// errors).
+async fn load(
+    app: &Router,
+    token: &str,
+    query: &'static str,
+    vars: &Value,
+) -> (f64, f64, f64, usize) {
     let deadline = Instant::now() + ROUND;
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
-        let (app, token) = (app.clone(), token.to_string());
+        let (app, token, vars) = (app.clone(), token.to_string(), vars.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let v = post(&app, Some(&token), "{ me { id } }", json!({})).await;
+                let v = post(&app, Some(&token), query, vars.clone()).await;
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 if v.get("errors").is_some() {
                     errors += 1;
@@ -132,8 +138,13 @@ async fn main() {
         .unwrap()
         .to_string();
 
+    let leads = post(&with, Some(&imp), "{ leads { id } }", json!({})).await;
+    let lead = json!({ "l": leads["data"]["leads"][0]["id"] });
+    const ME: &str = "{ me { id } }";
+    const COMMENT: &str =
+        "mutation($l: ID!) { addLeadComment(leadId: $l, text: \"benchmark note\") { id } }";
     println!(
-        "me, {CLIENTS} clients, {}s rounds, in-process, database {}",
+        "{CLIENTS} clients, {}s rounds, in-process, database {}",
         ROUND.as_secs(),
         if url.starts_with("sqlite") {
             "SQLite"
@@ -142,15 +153,53 @@ async fn main() {
         }
     );
     for round in 1..=2 {
-        for (name, app, token) in [
-            ("impersonation token, with the ledger", &with, &imp),
-            ("impersonation token, without the ledger", &without, &imp),
-            ("normal token, with the ledger", &with, &admin),
-            ("normal token, without the ledger", &without, &admin),
+        for (name, app, token, query, vars) in [
+            (
+                "me, impersonation token, with the ledger",
+                &with,
+                &imp,
+                ME,
+                &json!({}),
+            ),
+            (
+                "me, impersonation token, without the ledger",
+                &without,
+                &imp,
+                ME,
+                &json!({}),
+            ),
+            (
+                "me, normal token, with the ledger",
+                &with,
+                &admin,
+                ME,
+                &json!({}),
+            ),
+            (
+                "me, normal token, without the ledger",
+                &without,
+                &admin,
+                ME,
+                &json!({}),
+            ),
+            (
+                "addLeadComment, impersonated, with the ledger",
+                &with,
+                &imp,
+                COMMENT,
+                &lead,
+            ),
+            (
+                "addLeadComment, impersonated, without",
+                &without,
+                &imp,
+                COMMENT,
+                &lead,
+            ),
         ] {
-            let (rps, p50, p99, errors) = load(app, token).await;
+            let (rps, p50, p99, errors) = load(app, token, query, vars).await;
             println!(
-                "round {round}  {name:<42} {rps:>8.0} rps  p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  errors {errors}"
+                "round {round}  {name:<48} {rps:>8.0} rps  p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  errors {errors}"
             );
         }
     }

@@ -136,6 +136,13 @@ impl From<AppError> for async_graphql::Error {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// A secret that cannot be sealed or opened (`crate::sealed`) is the server's fault.
+impl From<crate::sealed::SealError> for AppError {
+    fn from(e: crate::sealed::SealError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

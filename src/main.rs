@@ -257,7 +257,7 @@ async fn migrate(state: &AppState) {
     }
     // Secrets written before they were sealed at rest are sealed now (the key is not the
     // database's to know, so this is the server's step of the migration).
-    match crm::sealed::seal_existing(state).await {
+    match crm::services::sealing::seal_existing(state).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(sealed = n, "stored secrets sealed with DATA_ENCRYPTION_KEY"),
         Err(e) => fail(format!("sealing stored secrets failed: {e}")),

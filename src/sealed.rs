@@ -6,16 +6,25 @@
 //! XChaCha20-Poly1305 with a random 24-byte nonce, the column's name as associated data (a
 //! value moved to another column does not open), and the key id (the first 16 hex digits of
 //! SHA-256 over the key) naming the key that sealed it. Keys in `DATA_ENCRYPTION_OLD_KEYS`
-//! still open values; `rotate-data-key` seals every value under the current key.
+//! still open values; `rotate-data-key` seals every value under the current key
+//! (`services::sealing::seal_existing`).
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::Digest;
 
-use crate::entities::{user, webhook_endpoint as endpoint};
-use crate::error::{AppError, AppResult};
+/// Why a secret could not be sealed or opened (never the secret itself). `AppError` takes it
+/// as INTERNAL.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(pub String);
+
+type Sealed<T> = Result<T, SealError>;
+
+fn fail(why: impl Into<String>) -> SealError {
+    SealError(why.into())
+}
 
 const PREFIX: &str = "sealed:v1:";
 
@@ -83,7 +92,7 @@ impl DataKeys {
     }
 
     /// `plain`, sealed for `field` under the current key.
-    pub fn seal(&self, field: Field, plain: &str) -> AppResult<String> {
+    pub fn seal(&self, field: Field, plain: &str) -> Sealed<String> {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
@@ -96,7 +105,7 @@ impl DataKeys {
                     aad: field.name(),
                 },
             )
-            .map_err(|_| AppError::internal("sealing a secret failed"))?;
+            .map_err(|_| fail("sealing a secret failed"))?;
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
@@ -106,31 +115,31 @@ impl DataKeys {
     /// The secret in `stored` (a value written before sealing existed is returned as it is,
     /// until `seal_existing` has sealed it). An unknown key or a value that does not open is
     /// an error: never a guess.
-    pub fn open(&self, field: Field, stored: &str) -> AppResult<String> {
+    pub fn open(&self, field: Field, stored: &str) -> Sealed<String> {
         let Some(rest) = stored.strip_prefix(PREFIX) else {
             return Ok(stored.to_string());
         };
         let (id, b64) = rest
             .split_once(':')
-            .ok_or_else(|| AppError::internal("a sealed secret is malformed"))?;
+            .ok_or_else(|| fail("a sealed secret is malformed"))?;
         let key = std::iter::once(&self.current)
             .chain(&self.old)
             .find(|k| k.id == id)
             .ok_or_else(|| {
-                AppError::internal(format!(
+                fail(format!(
                     "a secret is sealed with data key {id}, which is not configured (DATA_ENCRYPTION_OLD_KEYS)"
                 ))
             })?;
         let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(b64)
-            .map_err(|_| AppError::internal("a sealed secret is malformed"))?;
+            .map_err(|_| fail("a sealed secret is malformed"))?;
         if bytes.len() < 24 {
-            return Err(AppError::internal("a sealed secret is malformed"));
+            return Err(fail("a sealed secret is malformed"));
         }
         let (nonce, sealed) = bytes.split_at(24);
         let nonce: [u8; 24] = nonce
             .try_into()
-            .map_err(|_| AppError::internal("a sealed secret is malformed"))?;
+            .map_err(|_| fail("a sealed secret is malformed"))?;
         let plain = key
             .cipher
             .decrypt(
@@ -140,8 +149,8 @@ impl DataKeys {
                     aad: field.name(),
                 },
             )
-            .map_err(|_| AppError::internal("a sealed secret does not open with its key"))?;
-        String::from_utf8(plain).map_err(|_| AppError::internal("a sealed secret is malformed"))
+            .map_err(|_| fail("a sealed secret does not open with its key"))?;
+        String::from_utf8(plain).map_err(|_| fail("a sealed secret is malformed"))
     }
 
     /// Whether `stored` is sealed under the current key.
@@ -152,81 +161,14 @@ impl DataKeys {
             .is_some_and(|(id, _)| id == self.current.id)
     }
 
-    /// `stored` sealed under the current key (opened first with whichever key sealed it).
-    fn reseal(&self, field: Field, stored: &str) -> AppResult<Option<String>> {
+    /// `stored` sealed under the current key (opened first with whichever key sealed it), or
+    /// `None` when it already is.
+    pub fn reseal(&self, field: Field, stored: &str) -> Sealed<Option<String>> {
         if self.is_current(stored) {
             return Ok(None);
         }
         Ok(Some(self.seal(field, &self.open(field, stored)?)?))
     }
-}
-
-/// Seals every secret not sealed under the current key: values written before sealing
-/// existed (run after the migrations, at every start and by `migrate`), and values under an
-/// older key (`rotate-data-key`). Returns how many values were sealed.
-pub async fn seal_existing(state: &crate::state::AppState) -> AppResult<usize> {
-    let keys = &state.config.data_keys;
-    let db = &state.db;
-    let mut sealed = 0;
-    let users = user::Entity::find()
-        .filter(user::Column::TotpSecret.is_not_null())
-        .all(db)
-        .await?;
-    for u in users {
-        let Some(stored) = u.totp_secret.as_deref() else {
-            continue;
-        };
-        if let Some(new) = keys.reseal(Field::TotpSecret, stored)? {
-            let id = u.id.clone();
-            write(state, move |txn| async move {
-                user::Entity::update_many()
-                    .col_expr(
-                        user::Column::TotpSecret,
-                        sea_orm::sea_query::Expr::value(new),
-                    )
-                    .filter(user::Column::Id.eq(id))
-                    .exec(&txn)
-                    .await?;
-                txn.commit().await?;
-                Ok(())
-            })
-            .await?;
-            sealed += 1;
-        }
-    }
-    for e in endpoint::Entity::find().all(db).await? {
-        let secret = keys.reseal(Field::WebhookSecret, &e.secret)?;
-        let previous = match e.previous_secret.as_deref() {
-            Some(p) => keys.reseal(Field::WebhookPreviousSecret, p)?,
-            None => None,
-        };
-        if secret.is_none() && previous.is_none() {
-            continue;
-        }
-        sealed += usize::from(secret.is_some()) + usize::from(previous.is_some());
-        let mut row: endpoint::ActiveModel = e.into();
-        if let Some(s) = secret {
-            row.secret = Set(s);
-        }
-        if let Some(p) = previous {
-            row.previous_secret = Set(Some(p));
-        }
-        write(state, move |txn| async move {
-            row.update(&txn).await?;
-            txn.commit().await?;
-            Ok(())
-        })
-        .await?;
-    }
-    Ok(sealed)
-}
-
-async fn write<F, Fut>(state: &crate::state::AppState, work: F) -> AppResult<()>
-where
-    F: FnOnce(crate::db::WriteTxn) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
-{
-    crate::db::record(state, work).await
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub struct AppState {
     /// SQLite only: the writer thread every write transaction runs on (`db::writer`).
     pub writer: Option<crate::db::writer::Writer>,
     /// The webhook deliveries this server has in flight (the sender's bounds).
-    pub webhooks_in_flight: Arc<crate::services::webhooks::sender::InFlight>,
+    pub webhooks_in_flight: Arc<crate::services::webhooks::in_flight::InFlight>,
 }
 
 impl AppState {

@@ -267,7 +267,7 @@ impl Config {
             )?),
             allow_private: o.webhook_allow_private,
             proxy: checks::webhook_proxy(o.webhook_proxy.as_deref())?,
-            timeout: crate::services::webhooks::sender::TIMEOUT,
+            timeout: std::time::Duration::from_secs(10),
             lease: chrono::Duration::seconds(in_range(
                 "WEBHOOK_LEASE_SECONDS",
                 o.webhook_lease_seconds,

@@ -251,3 +251,31 @@ impl ConnectionTrait for WriteTxn {
         false
     }
 }
+
+/// The readiness probe's write: this server's row of `readiness_probes` rewritten, through
+/// the same path as every write (the writer thread on SQLite). An error means the database
+/// does not take writes now (a full disk, a read-only database, a broken writer).
+pub async fn write_probe(state: &AppState) -> crate::error::AppResult<()> {
+    use sea_orm::sea_query::{Alias, OnConflict, Query};
+    static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let server = SERVER.get_or_init(super::new_id).clone();
+    let at = super::db_time(state.clock.now());
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&state.db);
+    let stmt = backend.build(
+        Query::insert()
+            .into_table(Alias::new("readiness_probes"))
+            .columns([Alias::new("server"), Alias::new("at")])
+            .values_panic([server.into(), at.into()])
+            .on_conflict(
+                OnConflict::column(Alias::new("server"))
+                    .update_column(Alias::new("at"))
+                    .to_owned(),
+            ),
+    );
+    record(state, move |txn| async move {
+        sea_orm::ConnectionTrait::execute_raw(&txn, stmt).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
+}

@@ -11,6 +11,7 @@
 //! - `audit`: the audit trail and attribution (who a row is shown as written by).
 //! - `notify`: notices to a user, the e-mail outbox, and what live subscribers receive.
 //! - `webhooks`: signed security events for SIEMs: endpoints, the outbox, the sender.
+//! - `sealing`: sealing the stored secrets with the data key (at start, `rotate-data-key`).
 //! - `pagination`, `validation`: shared by every room; `sweeper`: the periodic sweep.
 pub mod accounts;
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod impersonation;
 pub mod notify;
 pub mod pagination;
 pub mod review;
+pub mod sealing;
 pub mod support_access;
 pub mod sweeper;
 pub mod validation;

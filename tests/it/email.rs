@@ -50,7 +50,7 @@ impl SmtpSink {
 
     /// Waits (boundedly) for `n` messages.
     fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let m = self.messages();
             if m.len() >= n || Instant::now() > deadline {

@@ -103,7 +103,9 @@ async fn secrets_written_before_sealing_are_sealed_at_start_and_keep_working() {
         .await
         .unwrap();
     // A value in the clear still works until it is sealed.
-    let sealed = crm::sealed::seal_existing(&app.state).await.unwrap();
+    let sealed = crm::services::sealing::seal_existing(&app.state)
+        .await
+        .unwrap();
     assert_eq!(sealed, 2);
     for v in stored(&app, "users", "totp_secret").await {
         assert!(v.starts_with("sealed:v1:") && !v.contains(&totp), "{v}");
@@ -115,7 +117,12 @@ async fn secrets_written_before_sealing_are_sealed_at_start_and_keep_working() {
         );
     }
     // Run again: nothing left to seal.
-    assert_eq!(crm::sealed::seal_existing(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        crm::services::sealing::seal_existing(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
     let login = app.login("sam@support.test", "correct-horse-1").await;
     app.ok(
         login["accessToken"].as_str(),

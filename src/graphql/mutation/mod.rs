@@ -15,7 +15,7 @@ use crate::services::accounts::passkeys::{self, Purpose};
 use crate::services::accounts::profile::{self, ProfileInput};
 use crate::services::accounts::signup::{self, NewAccount};
 use crate::services::work::comments::{self, CommentTarget};
-use crate::services::{accounts::sign_in, accounts::two_factor};
+use crate::services::{accounts::sign_in, accounts::step_up, accounts::two_factor};
 use crate::services::{
     impersonation, impersonation::kill_switch, work::businesses, work::leads, work::teams,
 };
@@ -154,7 +154,7 @@ impl AccountMutation {
         proof: Option<StepUp>,
     ) -> Result<AuthPayload> {
         Ok(AuthPayload(
-            two_factor::turn_on_two_factor(
+            step_up::turn_on_totp(
                 state(ctx)?,
                 as_themselves(ctx).await?,
                 &code,
@@ -221,7 +221,7 @@ impl AccountMutation {
         response: PasskeyResponse,
         proof: Option<StepUp>,
     ) -> Result<Passkey> {
-        let row = passkeys::finish_registration(
+        let row = step_up::add_passkey(
             state(ctx)?,
             as_themselves(ctx).await?,
             &name,

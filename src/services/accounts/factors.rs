@@ -93,5 +93,10 @@ pub async fn told(
         )
         .await?;
     }
-    webhooks::emit(conn, Happening::Factor { user, change }, at).await
+    let h = Happening::Factor {
+        user,
+        change: change.code(),
+        passkey_name: change.passkey(),
+    };
+    webhooks::emit(conn, h, at).await
 }

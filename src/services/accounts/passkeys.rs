@@ -27,8 +27,8 @@ use crate::entities::{passkey, user, webauthn_challenge as challenge};
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Session};
+use crate::services::accounts::throttle;
 use crate::services::accounts::{profile, users};
-use crate::services::accounts::{step_up, throttle};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
 use crate::state::AppState;
@@ -252,13 +252,15 @@ pub async fn start_registration(
 /// `finishPasskeyRegistration`: checks the current password and the authenticator's answer,
 /// then keeps the passkey. A user who had no second factor now has one: their other
 /// sign-ins end (refresh tokens revoked), as when TOTP is turned on.
-pub async fn finish_registration(
+/// Reached only through `step_up::add_passkey`, which brings the check of the proof by an
+/// existing factor (`prove`, awaited once the password is right).
+pub(in crate::services::accounts) async fn finish_registration(
     state: &AppState,
     caller: AsThemselves<'_>,
     name: &str,
     password: &str,
     answer: Answer<'_>,
-    proof: step_up::Proof<'_>,
+    prove: impl std::future::Future<Output = AppResult<Option<crate::auth::step_up::Method>>>,
     meta: &RequestMeta,
 ) -> AppResult<passkey::Model> {
     // The rules of names: it reaches admins in the audit log's sentences.
@@ -268,14 +270,7 @@ pub async fn finish_registration(
     profile::check_current_password(state, &caller, "password", password, failed, meta).await?;
     // A second factor is added only by someone who holds a first one, freshly proved: a
     // phished password and sign-in code are not enough.
-    let proved = step_up::require_existing_factor(
-        state,
-        &caller.user,
-        crate::auth::step_up::NewFactor::Passkey,
-        proof,
-        meta,
-    )
-    .await?;
+    let proved = prove.await?;
     let user = &caller.user;
     let now = state.clock.now();
     let Some(server_state) = claim(

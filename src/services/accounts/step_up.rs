@@ -35,6 +35,37 @@ pub async fn require(
     check(state, admin, proof, purpose, target, methods, meta).await
 }
 
+/// `finishPasskeyRegistration`: a new passkey, with the current password and, when the
+/// account already has a second factor, a fresh proof of it.
+pub async fn add_passkey(
+    state: &AppState,
+    caller: crate::auth::proof::AsThemselves<'_>,
+    name: &str,
+    password: &str,
+    answer: Answer<'_>,
+    proof: Proof<'_>,
+    meta: &RequestMeta,
+) -> AppResult<crate::entities::passkey::Model> {
+    let user = caller.user.clone();
+    let prove = require_existing_factor(state, &user, NewFactor::Passkey, proof, meta);
+    passkeys::finish_registration(state, caller, name, password, answer, prove, meta).await
+}
+
+/// `turnOnTwoFactor`: TOTP on, with the new authenticator's code, the current password and,
+/// when the account holds a passkey, a fresh assertion of it.
+pub async fn turn_on_totp(
+    state: &AppState,
+    caller: crate::auth::proof::AsThemselves<'_>,
+    code: &str,
+    password: &str,
+    proof: Proof<'_>,
+    meta: &RequestMeta,
+) -> AppResult<crate::services::accounts::sign_in::Session> {
+    let user = caller.user.clone();
+    let prove = require_existing_factor(state, &user, NewFactor::Totp, proof, meta);
+    two_factor::turn_on_two_factor(state, caller, code, password, prove, meta).await
+}
+
 /// Checks the proof by an existing factor that adding another needs (`to_add_factor`).
 /// Returns the method that proved it, `None` when the account had no factor to prove with.
 pub async fn require_existing_factor(

@@ -11,7 +11,6 @@ use crate::error::{AppError, AppResult};
 use crate::sealed::Field;
 use crate::services::accounts::factors::{self, Change};
 use crate::services::accounts::sign_in::{self, Refresh, Session};
-use crate::services::accounts::step_up;
 use crate::services::accounts::throttle::{self, Scope};
 use crate::services::audit::attribution::Attribution;
 use crate::services::audit::{self, Entry, action};
@@ -107,12 +106,14 @@ pub async fn verify_totp(
     attempt.succeeded().await
 }
 
-pub async fn turn_on_two_factor(
+/// Reached only through `step_up::turn_on_totp`, which brings the check of the proof by an
+/// existing factor (`prove`, awaited once the password is right).
+pub(in crate::services::accounts) async fn turn_on_two_factor(
     state: &AppState,
     caller: AsThemselves<'_>,
     code: &str,
     current_password: &str,
-    proof: step_up::Proof<'_>,
+    prove: impl std::future::Future<Output = AppResult<Option<crate::auth::step_up::Method>>>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
     if caller.user.totp_enabled {
@@ -131,14 +132,7 @@ pub async fn turn_on_two_factor(
     )
     .await?;
     // An account that holds a passkey adds TOTP only with a fresh assertion of it.
-    let proved = step_up::require_existing_factor(
-        state,
-        &caller.user,
-        crate::auth::step_up::NewFactor::Totp,
-        proof,
-        meta,
-    )
-    .await?;
+    let proved = prove.await?;
     verify_totp(state, &caller.user, code, meta).await?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;

@@ -6,6 +6,7 @@
 //! A payload carries ids, names, reasons, modes, times and end reasons: never a token, an
 //! impersonation code, an e-mail address or a secret.
 pub mod address;
+pub mod in_flight;
 pub mod sender;
 
 use base64::Engine;
@@ -69,7 +70,9 @@ pub enum Happening<'a> {
     /// `user.factor_changed`: what signs a person in changed.
     Factor {
         user: &'a user::Model,
-        change: crate::services::accounts::factors::Change<'a>,
+        /// PASSKEY_ADDED, PASSKEY_REMOVED, TOTP_ENABLED, TOTP_DISABLED or PASSWORD_CHANGED.
+        change: &'static str,
+        passkey_name: Option<&'a str>,
     },
     /// `user.role_changed`: `by` set `user`'s role from `from` to its role now.
     RoleChanged {
@@ -188,13 +191,17 @@ async fn describe(
             });
             Some((*kind, data))
         }
-        Happening::Factor { user, change } => Some((
+        Happening::Factor {
+            user,
+            change,
+            passkey_name,
+        } => Some((
             "user.factor_changed",
             json!({
                 "user": person(user),
                 "role": user.role.as_str(),
-                "change": change.code(),
-                "passkeyName": change.passkey(),
+                "change": change,
+                "passkeyName": passkey_name,
                 "twoFactorEnabled": user.two_factor_on(),
             }),
         )),

@@ -49,10 +49,7 @@ pub const FAILED: &str = "FAILED";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often each server looks for due deliveries.
 pub const POLL: Duration = Duration::from_secs(1);
-/// Deliveries in flight on one server, in all.
-pub const IN_FLIGHT: usize = 16;
-/// Deliveries in flight to one endpoint from one server.
-pub const PER_ENDPOINT: usize = 4;
+pub use super::in_flight::{IN_FLIGHT, InFlight, PER_ENDPOINT};
 /// Timeouts in a row after which an endpoint is held back.
 pub const BREAKER_AFTER: i32 = 3;
 /// How long an endpoint is first held back (doubling with each further timeout).
@@ -61,42 +58,6 @@ const HOLD_SECONDS: i64 = 30;
 const HOLD_MAX_SECONDS: i64 = 3600;
 /// Due deliveries looked at per pass.
 const LOOK_AT: u64 = 200;
-
-/// What this server has in flight, per endpoint: the bounds of a pass.
-#[derive(Default)]
-pub struct InFlight {
-    per_endpoint: Mutex<HashMap<String, usize>>,
-}
-
-impl InFlight {
-    fn total(map: &HashMap<String, usize>) -> usize {
-        map.values().sum()
-    }
-
-    /// Takes a slot for `endpoint`, if the bounds allow.
-    fn take(&self, endpoint: &str) -> bool {
-        let mut map = self.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
-        if Self::total(&map) >= IN_FLIGHT {
-            return false;
-        }
-        let n = map.entry(endpoint.to_string()).or_default();
-        if *n >= PER_ENDPOINT {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn give_back(&self, endpoint: &str) {
-        let mut map = self.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(endpoint) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(endpoint);
-            }
-        }
-    }
-}
 
 /// A slot in flight, given back when the send ends (however it ends).
 struct Slot {

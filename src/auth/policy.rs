@@ -164,16 +164,18 @@ pub fn needs_review(target: Target<'_>, mode: Mode, review_read_only: bool) -> b
 }
 
 /// Whether a second admin's decision (a review, an unmarking) counts against one insider:
-/// the decider held the rights before it was asked (`rights_since`: when their role was last
-/// set, else when their account was made), and their role was not last set by the requester
-/// (who could otherwise promote an account of their own to approve their own request).
+/// the decider is not the requester, held the rights before it was asked (`rights_since`:
+/// when their role was last set, else when their account was made), and their role was not
+/// last set by the requester (who could otherwise promote an account of their own to approve
+/// their own request).
 pub fn decider_counts(
+    decider_id: &str,
     rights_since: chrono::DateTime<chrono::Utc>,
     role_set_by: Option<&str>,
     asked_at: chrono::DateTime<chrono::Utc>,
     requester_id: &str,
 ) -> bool {
-    rights_since < asked_at && role_set_by != Some(requester_id)
+    decider_id != requester_id && rights_since < asked_at && role_set_by != Some(requester_id)
 }
 
 impl<'a> Impersonator<'a> {
@@ -222,43 +224,38 @@ mod decider_tests {
     use chrono::{Duration, Utc};
 
     #[test]
-    fn a_decider_who_held_the_rights_before_the_ask_counts() {
+    fn the_requester_never_decides_their_own_ask() {
         let asked = Utc::now();
-        assert!(decider_counts(
+        assert!(!decider_counts(
+            "req",
             asked - Duration::days(30),
             None,
             asked,
             "req"
         ));
-        assert!(decider_counts(
-            asked - Duration::days(30),
-            Some("other"),
-            asked,
-            "req"
-        ));
+    }
+
+    #[test]
+    fn a_decider_who_held_the_rights_before_the_ask_counts() {
+        let asked = Utc::now();
+        let long_ago = asked - Duration::days(30);
+        assert!(decider_counts("bob", long_ago, None, asked, "req"));
+        assert!(decider_counts("bob", long_ago, Some("other"), asked, "req"));
     }
 
     #[test]
     fn a_decider_promoted_after_the_ask_does_not_count() {
         let asked = Utc::now();
-        assert!(!decider_counts(
-            asked + Duration::seconds(1),
-            Some("other"),
-            asked,
-            "req"
-        ));
-        assert!(!decider_counts(asked, Some("other"), asked, "req"));
+        let later = asked + Duration::seconds(1);
+        assert!(!decider_counts("bob", later, Some("other"), asked, "req"));
+        assert!(!decider_counts("bob", asked, Some("other"), asked, "req"));
     }
 
     #[test]
     fn a_decider_whose_role_the_requester_set_never_counts() {
         let asked = Utc::now();
-        assert!(!decider_counts(
-            asked - Duration::days(365),
-            Some("req"),
-            asked,
-            "req"
-        ));
+        let long_ago = asked - Duration::days(365);
+        assert!(!decider_counts("bob", long_ago, Some("req"), asked, "req"));
     }
 }
 

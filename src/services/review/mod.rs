@@ -245,6 +245,36 @@ pub(crate) async fn apply_required(
     Ok(target)
 }
 
+/// The one check of who may decide a four-eyes ask (a review, an unmarking) that
+/// `requester_id` made at `asked_at`: FORBIDDEN unless `policy::decider_counts`.
+pub(crate) fn may_decide(
+    caller: &AuthContext,
+    requester_id: &str,
+    asked_at: DateTime<Utc>,
+) -> AppResult<()> {
+    let me = &caller.user;
+    match policy::decider_counts(
+        &me.id,
+        me.role_changed_at.unwrap_or(me.created_at),
+        me.role_changed_by.as_deref(),
+        asked_at,
+        requester_id,
+    ) {
+        true => Ok(()),
+        false => Err(AppError::Forbidden(
+            "decided by a second admin who held the rights before it was asked: never the one who asked, nor an account whose role they set",
+        )),
+    }
+}
+
+/// The decider's note: optional on an approval, required on a denial.
+pub(crate) fn decision_note(approve: bool, note: Option<&str>) -> AppResult<Option<String>> {
+    match approve {
+        true => validation::optional_reason("note", note),
+        false => Ok(Some(validation::reason("note", note.unwrap_or(""))?)),
+    }
+}
+
 /// What an admin asks for in `requestImpersonationReview`.
 pub struct ReviewAsk<'a> {
     pub user_id: &'a str,
@@ -345,22 +375,7 @@ pub async fn decide(
 ) -> AppResult<review::Model> {
     let now = state.clock.now();
     let r = get(&state.db, id).await?;
-    if r.requester_id == caller.user.id {
-        return Err(AppError::Forbidden(
-            "a review is decided by another admin, never the one who asked",
-        ));
-    }
-    let me = &caller.user;
-    if !policy::decider_counts(
-        me.role_changed_at.unwrap_or(me.created_at),
-        me.role_changed_by.as_deref(),
-        r.created_at,
-        &r.requester_id,
-    ) {
-        return Err(AppError::Forbidden(
-            "a review counts only from an admin who held the rights before it was asked, and whose role the requester did not set",
-        ));
-    }
+    may_decide(caller, &r.requester_id, r.created_at)?;
     let target = users::find_user(&state.db, &r.target_id).await?;
     let switch = kill_switch::read(&state.db).await?;
     let could_enter = policy::check(
@@ -374,10 +389,7 @@ pub async fn decide(
             "only an admin who could enter this account themselves may review a session into it",
         ));
     }
-    let note = match (approve, note) {
-        (true, n) => validation::optional_reason("note", n)?,
-        (false, n) => Some(validation::reason("note", n.unwrap_or(""))?),
-    };
+    let note = decision_note(approve, note)?;
     if status(&r, now) != ReviewStatus::Pending {
         return Err(not_pending(&r, now));
     }

@@ -9,9 +9,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::apply_required;
+use super::{apply_required, decision_note, may_decide};
 use crate::auth::context::{AuthContext, RequestMeta};
-use crate::auth::policy;
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation_review::ReviewStatus;
 use crate::entities::review_requirement_change as change;
@@ -103,26 +102,8 @@ pub async fn decide(
 ) -> AppResult<change::Model> {
     let now = state.clock.now();
     let c = get(&state.db, id).await?;
-    if c.requester_id == caller.user.id {
-        return Err(AppError::Forbidden(
-            "an unmarking is decided by another super admin, never the one who asked",
-        ));
-    }
-    let me = &caller.user;
-    if !policy::decider_counts(
-        me.role_changed_at.unwrap_or(me.created_at),
-        me.role_changed_by.as_deref(),
-        c.created_at,
-        &c.requester_id,
-    ) {
-        return Err(AppError::Forbidden(
-            "a decision counts only from a super admin who held the rights before it was asked, and whose role the requester did not set",
-        ));
-    }
-    let note = match approve {
-        true => validation::optional_reason("note", note)?,
-        false => Some(validation::reason("note", note.unwrap_or(""))?),
-    };
+    may_decide(caller, &c.requester_id, c.created_at)?;
+    let note = decision_note(approve, note)?;
     if status(&c, now) != ReviewStatus::Pending {
         return Err(not_pending(&c, now));
     }

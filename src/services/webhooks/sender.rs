@@ -376,13 +376,14 @@ async fn record(
         .col_expr(C::ClaimToken, Expr::value(Option::<String>::None));
     // Only the endpoint as it stands now (a farewell's endpoint may be gone or changed).
     let e = e.filter(|_| d.target_url.is_none());
-    match &outcome {
+    let label = match &outcome {
         Ok(status) => {
             update = update
                 .col_expr(C::Status, Expr::value(DELIVERED))
                 .col_expr(C::DeliveredAt, Expr::value(Some(db_time(now))))
                 .col_expr(C::LastStatusCode, Expr::value(Some(i32::from(*status))))
                 .col_expr(C::LastError, Expr::value(Option::<String>::None));
+            "delivered"
         }
         Err(f) => {
             update = update
@@ -394,11 +395,15 @@ async fn record(
                 Some(wait) if may_retry => {
                     let next = db_time(now + chrono::Duration::seconds(*wait));
                     update = update.col_expr(C::NextAttemptAt, Expr::value(next));
+                    "retry"
                 }
-                _ => update = update.col_expr(C::Status, Expr::value(FAILED)),
+                _ => {
+                    update = update.col_expr(C::Status, Expr::value(FAILED));
+                    "failed"
+                }
             }
         }
-    }
+    };
     let held = update
         .filter(C::Id.eq(d.id.clone()))
         .filter(C::ClaimToken.eq(token))
@@ -412,16 +417,6 @@ async fn record(
         tracing::warn!(delivery = %d.id, "webhook outcome not recorded: the claim was taken over");
         return Ok(());
     }
-    let label = match &outcome {
-        Ok(_) => "delivered",
-        Err(_) => {
-            let retried = delivery::Entity::find_by_id(d.id.clone())
-                .one(&txn)
-                .await?
-                .is_some_and(|r| r.status == PENDING);
-            if retried { "retry" } else { "failed" }
-        }
-    };
     match (&outcome, e) {
         (Ok(_), Some(e)) if e.failing_since.is_some() || e.timeouts_in_row > 0 => {
             let mut ep: endpoint::ActiveModel = e.clone().into();
@@ -430,12 +425,11 @@ async fn record(
             ep.held_until = Set(None);
             ep.update(&txn).await?;
         }
-        (Err(f), Some(e)) if e.enabled => {
+        (Err(f), e) => {
             tracing::warn!(delivery = %d.id, attempt = d.attempts, error = %f.error, "webhook not delivered");
-            failing(state, &txn, e, now, f.timed_out).await?;
-        }
-        (Err(f), _) => {
-            tracing::warn!(delivery = %d.id, attempt = d.attempts, error = %f.error, "webhook not delivered");
+            if let Some(e) = e.filter(|e| e.enabled) {
+                failing(state, &txn, e, now, f.timed_out).await?;
+            }
         }
         _ => {}
     }

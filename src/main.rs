@@ -80,6 +80,16 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// A listener that cannot be bound, in words that name the setting and what to do.
+fn busy(setting: &str, addr: &str, e: &std::io::Error, fix: &str) -> String {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the port is already in use".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    format!("{setting}: cannot listen on {addr}: {why}; {fix}")
+}
+
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(2)
@@ -282,9 +292,28 @@ async fn serve(state: AppState) {
             Err(e) => fail(format!("cannot check for demo accounts: {e}")),
         }
     }
+    // Every listener is bound before the server says it is listening: a busy port stops it
+    // here, naming the setting, not after the demo logins were printed.
     let listener = match tokio::net::TcpListener::bind(&state.config.bind_addr).await {
         Ok(l) => l,
-        Err(e) => fail(format!("cannot listen on {}: {e}", state.config.bind_addr)),
+        Err(e) => fail(busy(
+            "BIND_ADDR",
+            &state.config.bind_addr,
+            &e,
+            "set BIND_ADDR to another address (e.g. 127.0.0.1:3001)",
+        )),
+    };
+    let metrics = match state.config.metrics_addr.clone() {
+        None => None,
+        Some(metrics_addr) => match tokio::net::TcpListener::bind(&metrics_addr).await {
+            Ok(l) => Some(l),
+            Err(e) => fail(busy(
+                "METRICS_ADDR",
+                &metrics_addr,
+                &e,
+                "set METRICS_ADDR to another address (e.g. 127.0.0.1:9465), or METRICS_ADDR=off to serve no metrics",
+            )),
+        },
     };
     let addr = listener
         .local_addr()
@@ -297,13 +326,7 @@ async fn serve(state: AppState) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     }
-    if let Some(metrics_addr) = state.config.metrics_addr.clone() {
-        let metrics = match tokio::net::TcpListener::bind(&metrics_addr).await {
-            Ok(l) => l,
-            Err(e) => fail(format!(
-                "METRICS_ADDR: cannot listen on {metrics_addr}: {e}"
-            )),
-        };
+    if let Some(metrics) = metrics {
         crm::metrics::handle();
         let at = metrics
             .local_addr()

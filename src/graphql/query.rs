@@ -146,6 +146,29 @@ impl AuditQuery {
         let page = audit::list_for(db, c, &filter, &args).await?;
         Ok(connection(page, |r| &r.row.id, AuditLog))
     }
+
+    /// The actions `auditLogs` can be filtered by, in words: every one for admins with 2FA,
+    /// those a team's own log holds for everyone else.
+    #[graphql(guard = "TwoFactorPassed")]
+    async fn audit_actions(&self, ctx: &Context<'_>) -> Result<Vec<AuditActionOption>> {
+        let c = caller(ctx)?;
+        let staff = c.is_admin_with_two_factor() && !c.is_impersonating();
+        Ok(audit::action::for_reader(staff)
+            .map(|(action, label)| AuditActionOption {
+                action: action.to_string(),
+                label: label.to_string(),
+            })
+            .collect())
+    }
+}
+
+/// An action of the audit log, and its words.
+#[derive(async_graphql::SimpleObject)]
+pub struct AuditActionOption {
+    /// The code, as `AuditLog.action` and `AuditLogFilter.action` carry it.
+    pub action: String,
+    /// What it means, for a person.
+    pub label: String,
 }
 
 #[derive(Default)]
@@ -251,8 +274,18 @@ impl ImpersonationQuery {
             ttl_minutes: minutes(s.config.impersonation_ttl),
             idle_minutes: s.config.impersonation_idle.map_or(0, minutes),
             require_ticket: s.config.require_ticket,
+            start_proofs: proofs(s.config.step_up, false),
+            elevate_proofs: proofs(s.config.step_up, true),
         })
     }
+}
+
+/// The proofs an operation accepts, as STEP_UP_REQUIRED's `methods` names them.
+pub(crate) fn proofs(rule: crate::config::StepUp, always: bool) -> Vec<String> {
+    crate::auth::step_up::accepted(rule, always)
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect()
 }
 
 #[derive(MergedObject, Default)]

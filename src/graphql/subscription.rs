@@ -43,12 +43,16 @@ const EXPIRING_WITHIN: chrono::Duration = chrono::Duration::minutes(5);
 #[derive(SimpleObject)]
 pub struct ImpersonationEvent {
     /// STARTED, ELEVATED, ENDED (see `impersonation.endReason`), or EXPIRING; for
-    /// `impersonationEvents` also REVIEW_REQUESTED and REVIEW_DECIDED (see `review`).
+    /// `impersonationEvents` also REVIEW_REQUESTED and REVIEW_DECIDED (see `review`), and
+    /// ACCESS_CHANGED (see `grant`).
     pub kind: String,
-    /// The session: always, but on REVIEW_REQUESTED and REVIEW_DECIDED.
+    /// The session: always, but on REVIEW_REQUESTED, REVIEW_DECIDED and ACCESS_CHANGED.
     pub impersonation: Option<Impersonation>,
     /// The review, on REVIEW_REQUESTED and REVIEW_DECIDED.
     pub review: Option<ImpersonationReview>,
+    /// On ACCESS_CHANGED: a customer's support-access window opened (asked for or not),
+    /// decided, revoked or lapsed.
+    pub grant: Option<SupportAccessGrant>,
     pub at: DateTime,
 }
 
@@ -118,6 +122,7 @@ impl Subscription {
                     kind: v.kind.to_string(),
                     impersonation: v.impersonation.map(Impersonation),
                     review: v.review.map(ImpersonationReview),
+                    grant: v.grant.map(SupportAccessGrant),
                     at: DateTime(e.at),
                 }))
             }
@@ -146,12 +151,19 @@ impl Subscription {
             .into());
         }
         super::gate::Opened::note(ctx);
+        let reader = crate::services::impersonation::story::reader_for(
+            &state.db,
+            &me.true_user().id,
+            &record,
+        )
+        .await?;
         let follow = Follow {
             state,
             me: Arc::new(me.clone()),
             record,
             after: None,
             pending: Default::default(),
+            reader,
             first: true,
             done: false,
         };
@@ -197,6 +209,8 @@ struct Follow {
     record: session::Model,
     after: Option<String>,
     pending: std::collections::VecDeque<crate::services::impersonation::story::Told>,
+    /// The watcher reads as staff ("Olivia's profile").
+    reader: crate::services::impersonation::story::Reader,
     first: bool,
     done: bool,
 }
@@ -260,15 +274,21 @@ impl Follow {
                 items.truncate(i);
                 more = true;
             }
-            let told = match story::tell(db, &record, items).await {
+            // The cursor moves past background reads too; they are not told.
+            let last_id = items.last().map(|r| r.id.clone());
+            let items = items
+                .into_iter()
+                .filter(|r| !story::is_background(r))
+                .collect();
+            let told = match story::tell(db, &record, items, &self.reader).await {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot tell a followed session's operations");
                     continue;
                 }
             };
-            if let Some(last) = told.last() {
-                self.after = Some(last.row.id.clone());
+            if let Some(last) = last_id {
+                self.after = Some(last);
             }
             self.done = over && !more;
             self.pending.extend(told);
@@ -384,6 +404,7 @@ impl Watch {
                 kind: kind.to_string(),
                 impersonation: Some(Impersonation(r.clone())),
                 review: None,
+                grant: None,
                 at: DateTime(now),
             };
             if current.ended_at.is_some() {

@@ -16,7 +16,7 @@ const ACCOUNT: &str = r#"subscription {
   }
 }"#;
 const ADMIN_FEED: &str = r#"subscription {
-  impersonationEvents { kind at impersonation { id mode endReason impersonatedUser { id } } }
+  impersonationEvents { kind at impersonation { id mode endReason impersonatedUser { id } } grant { id user { id } status } }
 }"#;
 const IMPERSONATE: &str = r#"
 mutation($u: ID!, $m: ImpersonationMode) {
@@ -309,15 +309,25 @@ async fn admins_see_every_session_start_elevate_and_end() {
     let e = feed(data(&mut s, "feed", 5).await);
     assert_eq!(e["kind"], "ENDED");
     assert_eq!(e["impersonation"]["endReason"], "ENDED_BY_ADMIN");
-    // Grant events are the customer's, not the dashboard's: the next thing Bob sees is the
-    // next session.
-    w.app
+    // A customer opening access unasked changes what the admins' Teams List shows of them:
+    // the dashboard hears it as ACCESS_CHANGED with the window (issue 37), then the next
+    // session.
+    let d = w
+        .app
         .ok(
             Some(&w.carl.token),
             "mutation { grantSupportAccess(reason: \"look\", mode: READ_ONLY, minutes: 5) { id } }",
             json!({}),
         )
         .await;
+    let grant = d["grantSupportAccess"]["id"].clone();
+    let d = data(&mut s, "feed", 5).await;
+    let e = feed(d);
+    assert_eq!(e["kind"], "ACCESS_CHANGED");
+    assert!(e["impersonation"].is_null());
+    assert_eq!(e["grant"]["id"], grant);
+    assert_eq!(e["grant"]["user"]["id"], w.carl.user_id);
+    assert_eq!(e["grant"]["status"], "APPROVED");
     let (_, id2) = impersonate(&w, &w.dana, "READ_ONLY").await;
     let e = feed(data(&mut s, "feed", 5).await);
     assert_eq!(

@@ -8,6 +8,7 @@ mod abuse;
 mod accounts;
 mod cli;
 mod concurrency;
+mod console_truth;
 mod email;
 mod faults;
 mod graphql_http;

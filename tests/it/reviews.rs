@@ -604,12 +604,13 @@ async fn reviews_are_live_for_admins_and_the_reviewer_watches_and_ends_the_sessi
                 .to_string(),
         );
     }
-    assert_eq!(seen, ["Entered your account", "Viewed your businesses"]);
+    // The reviewer is staff: the customer is named, not "your" (issue 37).
+    assert_eq!(seen, ["Entered Carl's account", "Viewed Carl's businesses"]);
     w.app
         .ok(Some(&t), "query Again { leads { id } }", json!({}))
         .await;
     let d = data(&mut feed, "w", 5).await;
-    assert_eq!(d["sessionActivity"]["summary"], "Viewed your leads");
+    assert_eq!(d["sessionActivity"]["summary"], "Viewed Carl's leads");
     // The reviewer may end it.
     w.app
         .ok(

@@ -20,6 +20,11 @@
 // 6. Passkeys on a second server (IMPERSONATION_STEP_UP=passkey) at http://localhost:<port>,
 //    with Chromium's virtual authenticator: registration on the Profile page, sign-in with
 //    the passkey, and a step-up into a session.
+// 7. The console stays true (issue 37): the consent box after moving between pages, the
+//    header's name after saving it, an unasked window reaching an open Teams List, the
+//    approved review preselected, a window refused while support access is off, staff words
+//    in the live view and History, the audit filter from the server, deliveries going live,
+//    passkey-only step-up told before a dialog opens; at 1280×800 and at 390×844.
 // Each screen is checked with axe-core (no serious or critical violations) and saved as a
 // screenshot in web/test-results/console-*.png. Any console error fails the run.
 //
@@ -342,7 +347,12 @@ try {
   // The banner shows why the session runs, and the ticket.
   ok((await banner(sam).getByTestId('banner-reason').textContent()).includes('Ticket #77: the export fails'),
     'the banner shows the reason');
-  // Read-only: the write controls are disabled and say why, before anything is tried.
+  // Read-only: the write controls are disabled and say why, before anything is tried; on the
+  // customer's Profile too, where even the name cannot be saved.
+  await sam.getByRole('link', { name: 'Profile' }).click();
+  await sam.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
+  ok(await sam.getByRole('button', { name: 'Save name' }).isDisabled(), 'a read-only session cannot save the name');
+  await sam.getByRole('link', { name: 'Businesses & leads' }).click();
   await sam.getByRole('link', { name: "Quinn's first lead" }).click();
   await sam.getByTestId('read-only-note').waitFor(WAIT);
   ok(await sam.getByRole('button', { name: 'Comment' }).isDisabled(), 'commenting is disabled in a read-only session');
@@ -381,8 +391,9 @@ try {
   const told = await session.textContent();
   ok(told.includes('Sam Super') && told.includes('Ticket #77') && told.includes('you withdrew access'),
     `the access history tells who, why and how it ended: ${told}`);
-  ok(/read-only, then allowed to make changes at \d\d:\d\d UTC \(“Re-run the export for Quinn”\)/.test(told),
+  ok(/read-only, then allowed to make changes at \d{1,2}:\d\d( [AP]M)? \(“Re-run the export for Quinn”\)/.test(told),
     `the history tells how the session started and when it could change things: ${told}`);
+  ok(!told.includes('UTC'), `times are in the reader's zone, like the rest of the console: ${told}`);
   await session.locator('summary').click();
   const details = await session.textContent();
   ok(details.includes("the lead “Quinn's first lead”"), `what support viewed is named: ${details}`);
@@ -430,9 +441,28 @@ try {
     await axe(sam, heading);
     await shot(sam, name);
   }
-  await sam.getByLabel('Action').selectOption('IMPERSONATION_ENDED');
-  await sam.waitForFunction(() => [...document.querySelectorAll('tbody tr')].every((r) => r.textContent.includes('IMPERSONATION_ENDED')));
+  // The actions to filter by come from the server, in words: every action recorded.
+  const actionOptions = await sam.getByLabel('Action').locator('option').allTextContents();
+  ok(actionOptions.length >= 56, `the Action filter lists every action the log records: ${actionOptions.length - 1}`);
+  for (const label of ['Second admin\'s review approved', 'Passkey added', 'Webhook endpoint added']) {
+    ok(actionOptions.includes(label), `the Action filter offers "${label}"`);
+  }
+  ok(actionOptions.every((o) => !/[A-Z]{2,}_|_/.test(o)), `no raw codes in the Action filter: ${actionOptions.join(', ')}`);
+  ok(await sam.getByRole('columnheader', { name: 'Action' }).count() === 0, 'no column of raw action codes');
+  await sam.getByLabel('Action').selectOption({ label: 'Support left an account' });
+  await sam.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="audit-sentence"]')];
+    return rows.length >= 3 && rows.every((r) => r.textContent.startsWith('Support left the account'));
+  }, null, WAIT);
   ok(await sam.locator('tbody tr').count() >= 3, 'the audit filter shows the three ended sessions');
+  // Staff read the customer's name in the story, not "your".
+  await sam.getByRole('link', { name: 'History', exact: true }).click();
+  const story = sam.getByTestId('session-details').first();
+  await story.waitFor(WAIT);
+  await story.locator('summary').click();
+  const staffWords = await story.textContent();
+  ok(/Olivia's|Quinn's/.test(staffWords) && !/\byour\b/.test(staffWords), `History tells staff the customer's name: ${staffWords}`);
+  ok(!staffWords.includes("session's status"), `background status checks are not steps: ${staffWords}`);
 
   // The global switch: off, and the Teams List says so on every row; then on again.
   await sam.getByRole('link', { name: 'Sessions', exact: true }).click();
@@ -450,14 +480,16 @@ try {
   await sam.getByRole('button', { name: 'Switch impersonation on' }).click();
   await sam.getByRole('heading', { name: 'Impersonation is on for everyone' }).waitFor(WAIT);
 
-  // Quinn lets support in unasked, read-only, for one minute. Ada enters; the session expires
-  // while Olivia's part below runs, and Ada's banner goes by itself when the minute is up.
+  // Quinn lets support in unasked, read-only, for one minute, while Ada's Teams List is open:
+  // the row changes without a reload. Ada enters; the session expires while Olivia's part
+  // below runs, and Ada's banner goes by itself when the minute is up.
+  await ada.getByLabel('Search teams').fill('Quinn');
+  await row(ada, 'quinn@demo.test').getByRole('button', { name: /Request access/ }).waitFor(WAIT);
   const form = quinn.locator('form').filter({ hasText: 'Let support in now' });
   await form.getByLabel('Reason').fill('Look at the export whenever you can');
   await form.getByLabel('Minutes').fill('1');
   await form.getByRole('button', { name: 'Grant access' }).click();
   await quinn.getByTestId('open-grant').filter({ hasText: 'Any support admin, read-only, 1 min' }).waitFor(WAIT);
-  await ada.getByLabel('Search teams').fill('Quinn');
   // Under Quinn's read-only window the row says until when, and the dialog offers read-only
   // only: nothing it offers can be refused.
   await row(ada, 'quinn@demo.test').getByTestId('approved-until').filter({ hasText: 'read-only' }).waitFor(WAIT);
@@ -500,14 +532,58 @@ try {
   const approval = olivia.getByTestId('consent-approval');
   const was = await approval.isChecked();
   await approval.click();
-  await olivia.getByText('Support access settings saved.').waitFor(WAIT);
+  await olivia.getByTestId('consent-status').filter({ hasText: 'Saved:' }).waitFor(WAIT);
   ok(await approval.isChecked() === !was, 'the approval box moved with the click');
   await olivia.reload();
   await olivia.getByTestId('consent-approval').waitFor(WAIT);
   ok(await olivia.getByTestId('consent-approval').isChecked() === !was, 'and the server saved it');
   await olivia.getByTestId('consent-approval').click();
-  await olivia.getByText('Support access settings saved.').waitFor(WAIT);
+  await olivia.getByTestId('consent-status').filter({ hasText: 'Saved:' }).waitFor(WAIT);
   ok(await olivia.getByTestId('consent-approval').isChecked() === was, 'a second click puts it back');
+
+  // Issue 37's worst: Olivia turns support access off, opens Support access, then Profile
+  // from the menu: the box is still off, and clicking it turns support back on.
+  const allowed = () => olivia.getByTestId('consent-allowed');
+  ok(await allowed().isChecked(), 'support access starts on');
+  await allowed().click();
+  await olivia.getByTestId('consent-status').filter({ hasText: 'support access is off' }).waitFor(WAIT);
+  ok(!(await allowed().isChecked()), 'the box moved to off');
+  await olivia.getByRole('link', { name: 'Support access' }).click();
+  await olivia.getByRole('heading', { name: 'Support access' }).waitFor(WAIT);
+  // With access off, opening a window is disabled and says why (the server refuses it too).
+  const grantOff = olivia.locator('form').filter({ hasText: 'Let support in now' });
+  await grantOff.getByTestId('access-off').filter({ hasText: 'Turn support access on first' }).waitFor(WAIT);
+  ok(await grantOff.getByRole('button', { name: 'Grant access' }).isDisabled(), 'Grant access is disabled while support access is off');
+  await olivia.getByText('Support access is off: nobody from support can enter your account').waitFor(WAIT);
+  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
+  ok(!(await allowed().isChecked()), 'after moving between pages the box still shows off');
+  await allowed().click();
+  await olivia.getByTestId('consent-status').filter({ hasText: 'support may enter' }).waitFor(WAIT);
+  ok(await allowed().isChecked(), 'clicking it turned support access back on');
+  await olivia.reload();
+  await allowed().waitFor(WAIT);
+  ok(await allowed().isChecked(), 'and the server saved on, not the opposite');
+  // The name in the header follows "Name saved" without a reload.
+  const nameField = olivia.getByRole('textbox', { name: 'Name', exact: true });
+  await nameField.fill('Olivia O. Owner');
+  await olivia.getByRole('button', { name: 'Save name' }).click();
+  await olivia.getByText('Name saved.').waitFor(WAIT);
+  await olivia.waitForFunction(() => document.querySelector('[data-testid="who"]')?.textContent === 'Olivia O. Owner', null, WAIT);
+  ok(true, 'the header shows the saved name at once');
+  await nameField.fill('Olivia Owner');
+  await olivia.getByRole('button', { name: 'Save name' }).click();
+  await olivia.waitForFunction(() => document.querySelector('[data-testid="who"]')?.textContent === 'Olivia Owner', null, WAIT);
+  // The customer's audit filter reads as words, for her.
+  await olivia.getByRole('link', { name: 'Audit log' }).click();
+  await olivia.getByRole('heading', { name: 'Audit log' }).waitFor(WAIT);
+  await olivia.getByLabel('Action').locator('option').nth(5).waitFor({ state: 'attached', ...WAIT });
+  const herOptions = await olivia.getByLabel('Action').locator('option').allTextContents();
+  ok(!herOptions.some((o) => /refresh token|_/.test(o)) && herOptions.includes('An old sign-in was reused and refused'),
+    `the customer's Action filter is in words: ${herOptions.join(', ')}`);
+  ok(!herOptions.includes('Webhook endpoint added'), 'and lists no staff-only actions');
+  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
   await olivia.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await olivia.getByRole('img', { name: /QR code/ }).waitFor(WAIT);
   await axe(olivia, 'profile with 2FA enrolment');
@@ -589,18 +665,28 @@ try {
   await shot(sam, 'reviews');
   await secondAsk.getByRole('button', { name: 'Approve' }).click();
   await ada.getByTestId('toast').filter({ hasText: /Sam Super approved your session/ }).waitFor(WAIT);
+  // Her open row says so at once, and until when.
+  const approvedRow = row(ada, 'olivia@demo.test').getByTestId('review-approved');
+  await approvedRow.waitFor(WAIT);
+  ok(/Approved by Sam Super for read & write, 30 min: start by \d{1,2}:\d\d/.test(await approvedRow.textContent()),
+    `the row says what was approved and until when: ${await approvedRow.textContent()}`);
   await row(ada, 'olivia@demo.test').getByRole('button', { name: /^Impersonate/ }).click();
+  // The dialog preselects what was approved (read & write), not read-only.
+  ok(await ada.getByRole('dialog').getByLabel('Mode').inputValue() === 'READ_WRITE', 'the dialog preselects the approved mode');
+  await ada.getByRole('dialog').getByTestId('dialog-review').waitFor(WAIT);
   await ada.getByRole('dialog').getByLabel(/Reason/).fill('Ticket #91: fix the payout account');
-  await ada.getByRole('dialog').getByLabel('Mode').selectOption('READ_WRITE');
   await ada.getByRole('dialog').getByRole('button', { name: 'Start session' }).click();
   await banner(ada).getByText('read & write').waitFor(WAIT);
   // Sam follows the session he approved, operation by operation.
   const watched = sam.getByTestId('watched-session').filter({ hasText: 'Ticket #91' });
   await watched.waitFor(WAIT);
   await watched.getByRole('button', { name: 'Watch' }).click();
-  await watched.getByTestId('live-activity').getByText('Entered your account').waitFor(WAIT);
+  // In staff words: Olivia's account, not "your"; no background status checks.
+  await watched.getByTestId('live-activity').getByText("Entered Olivia's account").waitFor(WAIT);
   await ada.getByRole('link', { name: 'Businesses & leads' }).click();
-  await watched.getByTestId('live-activity').getByText(/Viewed your businesses and leads/).first().waitFor(WAIT);
+  await watched.getByTestId('live-activity').getByText(/Viewed Olivia's businesses and leads/).first().waitFor(WAIT);
+  const live = await watched.getByTestId('live-activity').textContent();
+  ok(!/\byour\b/.test(live) && !live.includes("session's status"), `the live view speaks to staff: ${live}`);
   await shot(sam, 'watch-session');
   await watched.getByRole('button', { name: 'End session' }).click();
   await ada.getByText(/Your session as Olivia ended: ended by an admin/).waitFor(WAIT);
@@ -642,8 +728,9 @@ try {
   }
   ok(delivered, 'the test event reached the receiver');
   ok(hooks.every((h) => signedWith(h, secret)), 'every delivery is signed with the endpoint\'s secret');
-  await sam.reload();
-  await sam.getByTestId('webhook').first().getByTestId('delivery').filter({ hasText: 'webhook.test' }).filter({ hasText: 'delivered' }).waitFor(WAIT);
+  // The page follows without a reload: "delivered at …", never "pending · 0 tries".
+  await sam.getByTestId('webhook').first().getByTestId('delivery').filter({ hasText: 'webhook.test' }).filter({ hasText: /delivered at/ }).waitFor(WAIT);
+  ok(!(await sam.getByTestId('webhook').first().textContent()).includes('next try'), 'no "next try" for a first try');
   await axe(sam, 'webhooks');
   await shot(sam, 'webhooks');
   await sam.getByTestId('webhook').first().getByRole('button', { name: 'Rotate secret' }).click();
@@ -661,7 +748,7 @@ try {
   const pk = await newPage();
   const cdp = await pk.context().newCDPSession(pk);
   await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+  const { authenticatorId: authenticator } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
   });
   const signInAt = async () => {
@@ -675,6 +762,22 @@ try {
   await pk.getByLabel('The 6-digit code from your authenticator app').fill(totp('admin@demo.test', false, passkeyDir));
   await pk.getByRole('button', { name: 'Verify' }).click();
   await pk.getByTestId('who').waitFor(WAIT);
+  // Without a passkey, the Teams List says so before any dialog opens, with a link.
+  await pk.getByRole('link', { name: 'Teams', exact: true }).click();
+  await pk.getByTestId('needs-passkey').waitFor(WAIT);
+  ok(await row(pk, 'olivia@demo.test').getByRole('button', { name: /^Impersonate/ }).isDisabled(),
+    'Impersonate waits for a passkey on a passkey-only deployment');
+  await axe(pk, 'teams, passkey needed');
+  // A wrong password is refused before the device makes a passkey.
+  await pk.getByTestId('needs-passkey').getByRole('link', { name: /add a passkey/ }).click();
+  const keysFirst = pk.getByRole('group', { name: 'Passkeys' });
+  await keysFirst.getByLabel('Passkey name').fill('Wrong password key');
+  await keysFirst.getByLabel('Current password').fill('not-my-password');
+  await keysFirst.getByLabel('A new code from your authenticator app').fill('000000');
+  await keysFirst.getByRole('button', { name: 'Add a passkey' }).click();
+  await keysFirst.getByRole('alert').waitFor(WAIT);
+  const credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator })).credentials;
+  ok(credentials.length === 0, `a wrong password leaves no passkey on the device: ${credentials.length}`);
   // Registration on the Profile page: a name and the password.
   await pk.getByRole('link', { name: 'Profile' }).click();
   const keys = pk.getByRole('group', { name: 'Passkeys' });
@@ -707,6 +810,48 @@ try {
   await stepUpDialog.getByRole('button', { name: 'Use a passkey' }).click();
   await banner(pk).waitFor(WAIT);
   ok((await banner(pk).textContent()).includes('Signed in as Olivia'), 'the session started after the passkey step-up');
+  // Elevate offers only what this deployment accepts: a passkey, no code field.
+  await banner(pk).getByRole('button', { name: 'Elevate' }).click();
+  await banner(pk).getByTestId('elevate-passkey-only').waitFor(WAIT);
+  ok(await banner(pk).getByLabel('Your authenticator code').count() === 0, 'Elevate offers no code on a passkey-only deployment');
+  ok(await banner(pk).getByRole('button', { name: 'Allow with a passkey' }).isVisible(), 'and offers the passkey');
+
+  // ---- 7. Every page at 390×844: nothing scrolls sideways, the audit log keeps its
+  // sentences, and each page has its loading and empty states in words.
+  const phone = await newPage({ width: 390, height: 844 });
+  await signIn(phone, 'super@demo.test', 'demo-super-1', true);
+  for (const [link, heading, name] of [
+    ['Teams', 'Teams', 'teams'],
+    ['Businesses & leads', 'Businesses & leads', 'work'],
+    ['Sessions', 'Running sessions', 'sessions'],
+    ['History', 'Impersonation history', 'history'],
+    ['Reviews', 'Reviews', 'reviews'],
+    ['Webhooks', 'Webhooks', 'webhooks'],
+    ['Audit log', 'Audit log', 'audit-log'],
+    ['Profile', 'Profile settings', 'profile'],
+    ['Support access', 'Support access', 'support-access'],
+  ]) {
+    await phone.getByRole('link', { name: link, exact: true }).click();
+    await phone.getByRole('heading', { name: heading, exact: true }).waitFor(WAIT);
+    await phone.waitForFunction(() => !document.querySelector('[aria-busy="true"]'), null, WAIT);
+    await fits(phone, `${heading} at 390 px`);
+    await shot(phone, `phone-${name}`);
+  }
+  // The audit log on a phone: one card per row, the sentence visible.
+  await phone.getByRole('link', { name: 'Audit log', exact: true }).click();
+  const sentence = phone.getByTestId('audit-sentence').first();
+  await sentence.waitFor(WAIT);
+  ok(await sentence.isVisible() && (await sentence.boundingBox()).width > 150, 'the audit log shows its sentences on a phone');
+  await axe(phone, 'audit log at 390 px');
+  // A new team's Businesses & leads says it is empty, in words.
+  await phone.getByRole('button', { name: 'New team' }).click();
+  await phone.getByLabel('New team name').fill('Phone team');
+  await phone.getByRole('button', { name: 'Create' }).click();
+  await phone.getByRole('combobox', { name: 'Team', exact: true }).locator('option', { hasText: 'Phone team' }).waitFor({ state: 'attached', ...WAIT });
+  await phone.getByRole('combobox', { name: 'Team', exact: true }).selectOption({ label: 'Phone team' });
+  await phone.getByRole('link', { name: 'Businesses & leads', exact: true }).click();
+  await phone.getByTestId('no-businesses').waitFor(WAIT);
+  ok(true, "a new team's Businesses & leads says it has none yet");
 
   ok(problems.length === 0, `no console errors or outside requests:\n  ${problems.join('\n  ')}`);
   console.log(`console browser tests: ${checks} checks passed; screenshots in web/test-results/console-*.png`);

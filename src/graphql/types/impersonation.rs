@@ -86,6 +86,14 @@ impl Impersonation {
     async fn last_activity_at(&self) -> DateTime {
         self.0.last_activity().into()
     }
+    /// The fresh proofs elevating a session takes on this deployment (PASSKEY, TOTP), per
+    /// IMPERSONATION_STEP_UP: what the banner offers.
+    async fn elevate_proofs(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(crate::graphql::query::proofs(
+            state(ctx)?.config.step_up,
+            true,
+        ))
+    }
     /// The customer's grant the session runs under, if any: it ends no later than the grant.
     async fn grant(&self, ctx: &Context<'_>) -> Result<Option<SupportAccessGrant>> {
         let Some(id) = &self.0.grant_id else {
@@ -107,7 +115,8 @@ impl Impersonation {
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
         let page = ledger::list(db, &self.0.id, &args).await?;
-        let told = story::tell(db, &self.0, page.items).await?;
+        let reader = story::reader_for(db, &caller(ctx)?.true_user().id, &self.0).await?;
+        let told = story::tell(db, &self.0, page.items, &reader).await?;
         let page = Page {
             items: told,
             has_next_page: page.has_next_page,
@@ -120,7 +129,9 @@ impl Impersonation {
     /// and the customer whose account it entered.
     async fn story(&self, ctx: &Context<'_>) -> Result<Vec<StoryLine>> {
         self.readable(ctx)?;
-        let lines = story::story(&state(ctx)?.db, &self.0).await?;
+        let db = &state(ctx)?.db;
+        let reader = story::reader_for(db, &caller(ctx)?.true_user().id, &self.0).await?;
+        let lines = story::story(db, &self.0, &reader).await?;
         Ok(lines.into_iter().map(StoryLine).collect())
     }
     /// The second admin's review it was started under, in an account marked for review:
@@ -151,7 +162,13 @@ impl Impersonation {
             reviewer: reviewer.as_ref(),
             changes,
         };
-        Ok(story::session_summary(&self.0, facts, s.clock.now()))
+        let reader = story::reader_for(&s.db, &caller(ctx)?.true_user().id, &self.0).await?;
+        Ok(story::session_summary(
+            &self.0,
+            facts,
+            s.clock.now(),
+            &reader,
+        ))
     }
     /// The mode it started in (`mode` is the mode now).
     async fn initial_mode(&self) -> session::Mode {

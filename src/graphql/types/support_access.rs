@@ -76,4 +76,9 @@ pub struct ImpersonationSettings {
     pub idle_minutes: i32,
     /// `impersonate` and `requestSupportAccess` need a ticket (IMPERSONATION_REQUIRE_TICKET).
     pub require_ticket: bool,
+    /// The fresh proofs `impersonate` accepts (PASSKEY, TOTP), per IMPERSONATION_STEP_UP;
+    /// empty when it needs none.
+    pub start_proofs: Vec<String>,
+    /// The fresh proofs `elevateImpersonation` accepts (it always needs one).
+    pub elevate_proofs: Vec<String>,
 }

@@ -120,18 +120,21 @@ impl User {
             .filter(|m| check(Some(*m)).is_ok())
             .collect();
         let grant_expires_at = grant.as_ref().and_then(|g| g.expires_at).map(DateTime);
+        let approved_review = review.clone().map(super::ImpersonationReview);
         Ok(match check(None) {
             Ok(_) => ImpersonationCheck {
                 allowed: true,
                 reason: None,
                 modes,
                 grant_expires_at,
+                approved_review,
             },
             Err(r) => ImpersonationCheck {
                 allowed: false,
                 reason: Some(r),
                 modes,
                 grant_expires_at,
+                approved_review,
             },
         })
     }
@@ -147,6 +150,10 @@ pub struct ImpersonationCheck {
     pub modes: Vec<Mode>,
     /// When the customer's approval (the grant a session would run under) ends, if one does.
     pub grant_expires_at: Option<DateTime>,
+    /// The second admin's approved, unused review of the caller that a session would use,
+    /// in an account marked for review: its `mode` is what was approved, its `expiresAt` the
+    /// last moment to start.
+    pub approved_review: Option<super::ImpersonationReview>,
 }
 
 /// The caller: the user the token acts as, and who is really behind it.

@@ -223,7 +223,15 @@ async fn refused(
 pub async fn start_registration(
     state: &AppState,
     caller: AsThemselves<'_>,
+    password: Option<&str>,
+    meta: &RequestMeta,
 ) -> AppResult<Challenge> {
+    // Checked before the browser's ceremony when given: a wrong password then leaves no
+    // passkey on the device that the server never kept.
+    if let Some(password) = password {
+        let failed = action::PASSKEY_CHANGE_FAILED;
+        profile::check_current_password(state, &caller, "password", password, failed, meta).await?;
+    }
     let user = &caller.user;
     let webauthn = relying_party(&state.config.relying_party)?;
     let existing = list(&state.db, &user.id).await?;

@@ -70,6 +70,183 @@ pub mod action {
     pub const WEBHOOK_ENDPOINT_DELETED: &str = "WEBHOOK_ENDPOINT_DELETED";
     pub const WEBHOOK_SECRET_ROTATED: &str = "WEBHOOK_SECRET_ROTATED";
     pub const WEBHOOK_ENDPOINT_DISABLED: &str = "WEBHOOK_ENDPOINT_DISABLED";
+
+    /// Who may filter the audit log by an action: everyone, or support staff only (actions
+    /// no customer's team log holds).
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    pub enum Audience {
+        Everyone,
+        Staff,
+    }
+
+    /// Every action recorded, in words for the log's Action filter (the console's list comes
+    /// from here, never from a copy of its own). A unit test holds it equal to the constants
+    /// above.
+    pub const KNOWN: &[(&str, &str, Audience)] = {
+        use Audience::{Everyone as E, Staff as S};
+        &[
+            (LOGIN, "Signed in", E),
+            (LOGIN_FAILED, "Sign-in failed", E),
+            (LOGGED_OUT, "Signed out", E),
+            (TOKEN_REFRESHED, "Session renewed", E),
+            (
+                REFRESH_TOKEN_REUSED,
+                "An old sign-in was reused and refused",
+                E,
+            ),
+            (USER_REGISTERED, "Account created", E),
+            (USER_CREATED, "Account created by an admin", S),
+            (PROFILE_UPDATED, "Profile changed", E),
+            (PASSWORD_CHANGED, "Password changed", E),
+            (PASSWORD_CHANGE_FAILED, "Password change refused", E),
+            (ROLE_CHANGED, "Role changed", S),
+            (TWO_FACTOR_SECRET_GENERATED, "Two-factor set-up started", E),
+            (TWO_FACTOR_ENABLED, "Two-factor turned on", E),
+            (TWO_FACTOR_ENABLE_FAILED, "Two-factor set-up refused", E),
+            (TWO_FACTOR_AUTHENTICATED, "Two-factor code accepted", E),
+            (TWO_FACTOR_FAILED, "Two-factor code refused", E),
+            (TWO_FACTOR_DISABLED, "Two-factor turned off", E),
+            (PASSKEY_ADDED, "Passkey added", E),
+            (PASSKEY_REMOVED, "Passkey removed", E),
+            (PASSKEY_AUTHENTICATED, "Passkey accepted", E),
+            (PASSKEY_FAILED, "Passkey refused", E),
+            (PASSKEY_CHANGE_FAILED, "Passkey change refused", E),
+            (TEAM_CREATED, "Team created", E),
+            (TEAM_SWITCHED, "Team switched", E),
+            (BUSINESS_CREATED, "Business added", E),
+            (LEAD_CREATED, "Lead added", E),
+            (COMMENT_CREATED, "Comment added", E),
+            (NOTIFICATIONS_READ, "Notices marked read", E),
+            (IMPERSONATION_STARTED, "Support entered an account", E),
+            (
+                IMPERSONATION_ELEVATED,
+                "Support was allowed to make changes",
+                E,
+            ),
+            (IMPERSONATION_ENDED, "Support left an account", E),
+            (IMPERSONATION_DENIED, "Support was refused entry", E),
+            (
+                BLOCKED_WHILE_IMPERSONATING,
+                "Support was stopped from doing something",
+                E,
+            ),
+            (SUPPORT_ACCESS_REQUESTED, "Support asked for access", E),
+            (SUPPORT_ACCESS_APPROVED, "Support access approved", E),
+            (SUPPORT_ACCESS_DENIED, "Support access denied", E),
+            (
+                SUPPORT_ACCESS_GRANTED,
+                "Support let in without a request",
+                E,
+            ),
+            (SUPPORT_ACCESS_REVOKED, "Support access revoked", E),
+            (SUPPORT_ACCESS_REFUSED, "Support access change refused", E),
+            (
+                IMPERSONATION_REVIEW_REQUIRED_SET,
+                "Account marked for a second admin's review",
+                E,
+            ),
+            (
+                IMPERSONATION_REVIEW_REQUESTED,
+                "Second admin's review asked for",
+                S,
+            ),
+            (
+                IMPERSONATION_REVIEW_APPROVED,
+                "Second admin's review approved",
+                S,
+            ),
+            (
+                IMPERSONATION_REVIEW_DENIED,
+                "Second admin's review denied",
+                S,
+            ),
+            (
+                IMPERSONATION_REVIEW_WITHDRAWN,
+                "Second admin's review withdrawn",
+                S,
+            ),
+            (
+                REVIEW_REQUIREMENT_CHANGE_REQUESTED,
+                "Unmarking an account asked for",
+                S,
+            ),
+            (
+                REVIEW_REQUIREMENT_CHANGE_APPROVED,
+                "Unmarking an account approved",
+                S,
+            ),
+            (
+                REVIEW_REQUIREMENT_CHANGE_DENIED,
+                "Unmarking an account denied",
+                S,
+            ),
+            (
+                IMPERSONATION_ENABLED,
+                "Impersonation switched on for everyone",
+                S,
+            ),
+            (
+                IMPERSONATION_DISABLED,
+                "Impersonation switched off for everyone",
+                S,
+            ),
+            (WEBHOOK_ENDPOINT_CREATED, "Webhook endpoint added", S),
+            (WEBHOOK_ENDPOINT_UPDATED, "Webhook endpoint changed", S),
+            (
+                WEBHOOK_ENDPOINT_DISABLED,
+                "Webhook endpoint switched off",
+                S,
+            ),
+            (WEBHOOK_ENDPOINT_DELETED, "Webhook endpoint removed", S),
+            (WEBHOOK_SECRET_ROTATED, "Webhook secret rotated", S),
+            (DEMO_ACCOUNT_DISABLED, "Demo account switched off", S),
+        ]
+    };
+
+    /// The actions `staff` (an admin with 2FA acting as themselves) or a customer may filter
+    /// by, with their words.
+    pub fn for_reader(staff: bool) -> impl Iterator<Item = (&'static str, &'static str)> {
+        KNOWN
+            .iter()
+            .filter(move |(_, _, who)| staff || *who == Audience::Everyone)
+            .map(|(code, words, _)| (*code, *words))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Every `pub const` of this module is in `KNOWN` once: an action added later and
+        /// forgotten here fails this test.
+        #[test]
+        fn every_action_has_words_once() {
+            let source = include_str!("mod.rs");
+            let start = source.find("pub mod action {").unwrap();
+            let end = source[start..].find("pub enum Audience").unwrap() + start;
+            let declared: Vec<&str> = source[start..end]
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("pub const "))
+                .filter_map(|l| l.split('"').nth(1))
+                .collect();
+            assert!(declared.len() >= 50, "{declared:?}");
+            for code in &declared {
+                let n = KNOWN.iter().filter(|(c, _, _)| c == code).count();
+                assert_eq!(n, 1, "{code} is in KNOWN {n} times");
+            }
+            assert_eq!(KNOWN.len(), declared.len());
+            for (code, words, _) in KNOWN {
+                assert!(!words.contains('_') && words != code, "{code}: {words}");
+            }
+        }
+
+        #[test]
+        fn customers_see_their_own_actions_not_the_staffs() {
+            let theirs: Vec<&str> = for_reader(false).map(|(c, _)| c).collect();
+            assert!(theirs.contains(&IMPERSONATION_STARTED));
+            assert!(!theirs.contains(&WEBHOOK_ENDPOINT_CREATED));
+            assert_eq!(for_reader(true).count(), KNOWN.len());
+        }
+    }
 }
 
 /// One row to write.

@@ -39,12 +39,99 @@ pub struct Line {
 /// At most this many operations of a session go into its story.
 pub const STORY_LIMIT: u64 = 1000;
 
+/// Who reads a session's story: the customer whose account it entered reads "your profile";
+/// support staff read "Olivia's profile". Decided here, once, for every sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    Customer,
+    /// Staff, with the customer's first name.
+    Staff(String),
+}
+
+impl Reader {
+    /// The reader of `customer`'s story: the customer themselves (the true user, so an admin
+    /// signed in as the customer is staff), or anyone else, who is staff.
+    pub fn of(viewer_id: &str, customer: &user::Model) -> Self {
+        if viewer_id == customer.id {
+            Reader::Customer
+        } else {
+            let first = customer
+                .name
+                .split_whitespace()
+                .next()
+                .unwrap_or("the customer");
+            Reader::Staff(first.to_string())
+        }
+    }
+
+    /// "you" or "Olivia".
+    fn name(&self) -> &str {
+        match self {
+            Reader::Customer => "you",
+            Reader::Staff(first) => first,
+        }
+    }
+
+    /// "your" or "Olivia's".
+    fn whose(&self) -> String {
+        match self {
+            Reader::Customer => "your".into(),
+            Reader::Staff(first) => format!("{first}'s"),
+        }
+    }
+
+    /// "your account" or "Olivia's account": a sentence's "your {thing}" for this reader.
+    fn own(&self, text: &str) -> String {
+        match self {
+            Reader::Customer => text.to_string(),
+            Reader::Staff(_) => text.replace("your ", &format!("{} ", self.whose())),
+        }
+    }
+}
+
+/// The reader of `session`'s story when `viewer_id` (a true user) reads it.
+pub async fn reader_for(
+    conn: &impl ConnectionTrait,
+    viewer_id: &str,
+    session: &impersonation::Model,
+) -> AppResult<Reader> {
+    if viewer_id == session.impersonated_user_id {
+        return Ok(Reader::Customer);
+    }
+    let customer = user::Entity::find_by_id(session.impersonated_user_id.clone())
+        .one(conn)
+        .await?;
+    Ok(match customer {
+        Some(c) => Reader::of(viewer_id, &c),
+        None => Reader::Staff("the customer".into()),
+    })
+}
+
+/// What the console reads in the background (the banner's status, live updates): not steps
+/// of the story a person made.
+const BACKGROUND: &[&str] = &[
+    "currentImpersonation",
+    "impersonationEvents",
+    "myAccountEvents",
+];
+
+/// An operation that only looked in the background: a successful read of status fields.
+pub fn is_background(row: &activity::Model) -> bool {
+    let fields = fields(row);
+    is_view(row)
+        && !fields.is_empty()
+        && fields
+            .iter()
+            .all(|f| f.starts_with("__") || BACKGROUND.contains(&f.as_str()))
+}
+
 /// The sentences of `rows`, operations of `session`: the records they name are looked up in
 /// one statement per kind, and named only when they belong to one of the account's teams.
 pub async fn tell(
     conn: &impl ConnectionTrait,
     session: &impersonation::Model,
     rows: Vec<activity::Model>,
+    reader: &Reader,
 ) -> AppResult<Vec<Told>> {
     let keys: Vec<names::Key> = rows.iter().filter_map(subject_key).collect();
     let named = if keys.is_empty() {
@@ -66,7 +153,7 @@ pub async fn tell(
         .into_iter()
         .map(|row| {
             let n = subject_key(&row).and_then(|k| named.get(&k));
-            let summary = sentence(&row, session, n);
+            let summary = sentence(&row, session, n, reader);
             let nouns = view_nouns(&row, n);
             Told {
                 row,
@@ -77,11 +164,12 @@ pub async fn tell(
         .collect())
 }
 
-/// A session's story, oldest first: its operations (at most `STORY_LIMIT`), repeated views
-/// told once.
+/// A session's story, oldest first: its operations (at most `STORY_LIMIT`) but background
+/// reads, repeated views told once, in `reader`'s words.
 pub async fn story(
     conn: &impl ConnectionTrait,
     session: &impersonation::Model,
+    reader: &Reader,
 ) -> AppResult<Vec<Line>> {
     let rows = activity::Entity::find()
         .filter(activity::Column::ImpersonationId.eq(session.id.clone()))
@@ -89,7 +177,8 @@ pub async fn story(
         .limit(STORY_LIMIT)
         .all(conn)
         .await?;
-    Ok(collapse(tell(conn, session, rows).await?))
+    let rows = rows.into_iter().filter(|r| !is_background(r)).collect();
+    Ok(collapse(tell(conn, session, rows, reader).await?, reader))
 }
 
 fn subject_key(row: &activity::Model) -> Option<names::Key> {
@@ -103,7 +192,7 @@ fn subject_key(row: &activity::Model) -> Option<names::Key> {
 }
 
 /// Runs of successful views become one line; everything else stays a line of its own.
-pub fn collapse(told: Vec<Told>) -> Vec<Line> {
+pub fn collapse(told: Vec<Told>, reader: &Reader) -> Vec<Line> {
     let mut out: Vec<Line> = vec![];
     let mut run: Vec<Told> = vec![];
     let flush = |run: &mut Vec<Told>, out: &mut Vec<Line>| {
@@ -122,7 +211,7 @@ pub fn collapse(told: Vec<Told>) -> Vec<Line> {
                 let what = if nouns.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", join_nouns(&nouns))
+                    format!(": {}", join_nouns(&nouns, reader))
                 };
                 out.push(Line {
                     from: run[0].row.at,
@@ -164,7 +253,8 @@ fn fields(row: &activity::Model) -> Vec<String> {
     crate::services::impersonation::ledger::fields(row)
 }
 
-/// What a view looked at, each field in words.
+/// What a view looked at, each field in words ("your …" whoever reads: `join_nouns` says
+/// whose).
 fn view_nouns(row: &activity::Model, named: Option<&Named>) -> Vec<String> {
     if !is_view(row) {
         return vec![];
@@ -198,7 +288,8 @@ fn noun(field: &str, named: Option<&Named>) -> Option<String> {
 
 /// "your businesses and leads"; "your businesses and leads, and the lead “Spring order”";
 /// "the list of teams and support settings".
-fn join_nouns(nouns: &[String]) -> String {
+fn join_nouns(nouns: &[String], reader: &Reader) -> String {
+    let whose = reader.whose();
     let (yours, others): (Vec<&String>, Vec<&String>) =
         nouns.iter().partition(|n| n.starts_with("your "));
     let yours: Vec<String> = yours
@@ -208,8 +299,8 @@ fn join_nouns(nouns: &[String]) -> String {
     let others: Vec<String> = others.into_iter().cloned().collect();
     match (yours.is_empty(), others.is_empty()) {
         (true, _) => and_list(&others),
-        (false, true) => format!("your {}", and_list(&yours)),
-        (false, false) => format!("your {}, and {}", and_list(&yours), and_list(&others)),
+        (false, true) => format!("{whose} {}", and_list(&yours)),
+        (false, false) => format!("{whose} {}, and {}", and_list(&yours), and_list(&others)),
     }
 }
 
@@ -289,6 +380,7 @@ pub fn sentence(
     row: &activity::Model,
     session: &impersonation::Model,
     named: Option<&Named>,
+    reader: &Reader,
 ) -> String {
     let fields = fields(row);
     let ok = row.outcome == "OK";
@@ -299,7 +391,7 @@ pub fn sentence(
             let what = if nouns.is_empty() {
                 "the app".to_string()
             } else {
-                join_nouns(&nouns)
+                join_nouns(&nouns, reader)
             };
             if ok {
                 format!("Viewed {what}")
@@ -312,6 +404,7 @@ pub fn sentence(
             let (done, tried) = change(first);
             let record = names::phrase(subject_kind, named);
             let (done, tried) = (done.replace("{}", &record), tried.replace("{}", &record));
+            let (done, tried) = (reader.own(&done), reader.own(&tried));
             let more = match fields.len() {
                 0 | 1 => String::new(),
                 n => format!(" (and {} more)", n - 1),
@@ -320,7 +413,8 @@ pub fn sentence(
                 format!("{done}{more}")
             } else {
                 let read_only = read_only_at(session, row.at);
-                format!("Tried to {tried}{more}: {}", why(&row.outcome, read_only))
+                let why = reader.own(why(&row.outcome, read_only));
+                format!("Tried to {tried}{more}: {why}")
             }
         }
         _ => "Sent a request the app could not read".to_string(),
@@ -345,6 +439,7 @@ pub fn session_summary(
     session: &impersonation::Model,
     facts: SessionFacts<'_>,
     now: DateTime<Utc>,
+    reader: &Reader,
 ) -> String {
     let SessionFacts {
         admin,
@@ -379,6 +474,10 @@ pub fn session_summary(
     ));
     parts.push(
         match session.end_reason.as_deref().and_then(EndReason::parse) {
+            // The customer reads "you withdrew access"; staff, who withdrew it.
+            Some(EndReason::RevokedByUser) if matches!(reader, Reader::Staff(_)) => {
+                format!("{} withdrew access", reader.name())
+            }
             Some(r) => r.in_words().to_string(),
             None if running => "still running".to_string(),
             None => EndReason::Expired.in_words().to_string(),
@@ -440,6 +539,29 @@ mod tests {
         }
     }
 
+    fn admin_model() -> user::Model {
+        user::Model {
+            id: "a".into(),
+            email: "ada@example.com".into(),
+            name: "Ada Admin".into(),
+            role: crate::auth::Role::Admin,
+            password_hash: String::new(),
+            impersonation_allowed: true,
+            impersonation_requires_approval: false,
+            impersonation_review_required: false,
+            totp_secret: None,
+            totp_enabled: true,
+            totp_last_step: None,
+            has_passkey: false,
+            current_team_id: None,
+            created_at: at(8, 0),
+            updated_at: at(8, 0),
+            sessions_valid_after: None,
+            role_changed_at: None,
+            role_changed_by: None,
+        }
+    }
+
     fn lead() -> Named {
         Named {
             kind: names::kind::LEAD,
@@ -457,10 +579,13 @@ mod tests {
             "OK",
             at(9, 8),
         );
-        assert_eq!(sentence(&row, &s, None), "Viewed your businesses and leads");
+        assert_eq!(
+            sentence(&row, &s, None, &Reader::Customer),
+            "Viewed your businesses and leads"
+        );
         let row = op("query", &["lead", "me"], "OK", at(9, 8));
         assert_eq!(
-            sentence(&row, &s, Some(&lead())),
+            sentence(&row, &s, Some(&lead()), &Reader::Customer),
             "Viewed your profile, and the lead “Spring order”"
         );
     }
@@ -471,7 +596,7 @@ mod tests {
         let mut row = op("mutation", &["addLeadComment"], "OK", at(9, 12));
         row.subject_type = Some("lead".into());
         assert_eq!(
-            sentence(&row, &s, Some(&lead())),
+            sentence(&row, &s, Some(&lead()), &Reader::Customer),
             "Added a comment on the lead “Spring order”"
         );
         // Before the elevation the session was read-only.
@@ -488,7 +613,7 @@ mod tests {
         );
         row.subject_type = Some("business".into());
         assert_eq!(
-            sentence(&row, &s, Some(&shop)),
+            sentence(&row, &s, Some(&shop), &Reader::Customer),
             "Tried to add a comment on “Olivia's Bakery”: refused, the session was read-only"
         );
         // After it, a block is one support may never do; an unnamed record stays vague.
@@ -499,13 +624,13 @@ mod tests {
             at(9, 13),
         );
         assert_eq!(
-            sentence(&row, &s, None),
+            sentence(&row, &s, None, &Reader::Customer),
             "Tried to change your password: refused, support may not do that in your account"
         );
         let mut row = op("mutation", &["addLeadComment"], "NOT_FOUND", at(9, 13));
         row.subject_type = Some("lead".into());
         assert_eq!(
-            sentence(&row, &s, None),
+            sentence(&row, &s, None, &Reader::Customer),
             "Tried to add a comment on a lead: it was not found"
         );
     }
@@ -524,7 +649,12 @@ mod tests {
             ("unknown", vec![], "GRAPHQL_PARSE_FAILED"),
             ("subscription", vec!["myAccountEvents"], "OK"),
         ] {
-            let text = sentence(&op(kind, &fields, outcome, at(9, 8)), &s, None);
+            let text = sentence(
+                &op(kind, &fields, outcome, at(9, 8)),
+                &s,
+                None,
+                &Reader::Customer,
+            );
             for word in [
                 "query",
                 "mutation",
@@ -544,6 +674,58 @@ mod tests {
     }
 
     #[test]
+    fn staff_read_the_customers_name_where_the_customer_reads_your() {
+        let s = session(Mode::ReadOnly, None);
+        let staff = Reader::Staff("Olivia".into());
+        let row = op("query", &["me", "businesses"], "OK", at(9, 8));
+        assert_eq!(
+            sentence(&row, &s, None, &staff),
+            "Viewed Olivia's profile and businesses"
+        );
+        assert_eq!(
+            sentence(&row, &s, None, &Reader::Customer),
+            "Viewed your profile and businesses"
+        );
+        let row = op("mutation", &["impersonate"], "OK", at(9, 7));
+        assert_eq!(sentence(&row, &s, None, &staff), "Entered Olivia's account");
+        let row = op(
+            "mutation",
+            &["changePassword"],
+            "BLOCKED_WHILE_IMPERSONATING",
+            at(9, 9),
+        );
+        assert_eq!(
+            sentence(&row, &s, None, &staff),
+            "Tried to change Olivia's password: refused, the session was read-only"
+        );
+        let customer = user::Model {
+            id: "c".into(),
+            name: "Olivia Owner".into(),
+            ..admin_model()
+        };
+        assert_eq!(Reader::of("c", &customer), Reader::Customer);
+        assert_eq!(Reader::of("a", &customer), staff);
+    }
+
+    #[test]
+    fn background_status_reads_are_not_steps_of_the_story() {
+        for fields in [
+            vec!["currentImpersonation"],
+            vec!["myAccountEvents", "__typename"],
+        ] {
+            assert!(is_background(&op("subscription", &fields, "OK", at(9, 8))));
+        }
+        assert!(!is_background(&op("query", &["me"], "OK", at(9, 8))));
+        // A refused status read is told: it says something about the session.
+        assert!(!is_background(&op(
+            "subscription",
+            &["currentImpersonation"],
+            "UNAUTHENTICATED",
+            at(9, 8)
+        )));
+    }
+
+    #[test]
     fn repeated_views_are_told_once_and_changes_stay_apart() {
         let s = session(Mode::ReadWrite, None);
         let rows = vec![
@@ -557,12 +739,12 @@ mod tests {
         let told = rows
             .into_iter()
             .map(|row| Told {
-                summary: sentence(&row, &s, None),
+                summary: sentence(&row, &s, None, &Reader::Customer),
                 nouns: view_nouns(&row, None),
                 row,
             })
             .collect();
-        let lines: Vec<(usize, String)> = collapse(told)
+        let lines: Vec<(usize, String)> = collapse(told, &Reader::Customer)
             .into_iter()
             .map(|l| (l.count, l.summary))
             .collect();
@@ -581,26 +763,7 @@ mod tests {
 
     #[test]
     fn a_session_reads_as_who_how_it_started_its_elevation_length_changes_and_end() {
-        let admin = user::Model {
-            id: "a".into(),
-            email: "ada@example.com".into(),
-            name: "Ada Admin".into(),
-            role: crate::auth::Role::Admin,
-            password_hash: String::new(),
-            impersonation_allowed: true,
-            impersonation_requires_approval: false,
-            impersonation_review_required: false,
-            totp_secret: None,
-            totp_enabled: true,
-            totp_last_step: None,
-            has_passkey: false,
-            current_team_id: None,
-            created_at: at(8, 0),
-            updated_at: at(8, 0),
-            sessions_valid_after: None,
-            role_changed_at: None,
-            role_changed_by: None,
-        };
+        let admin = admin_model();
         let sam = user::Model {
             name: "Sam Super".into(),
             ..admin.clone()
@@ -612,7 +775,7 @@ mod tests {
         };
         let s = session(Mode::ReadOnly, Some(at(9, 11)));
         assert_eq!(
-            session_summary(&s, facts(None, 1), at(10, 0)),
+            session_summary(&s, facts(None, 1), at(10, 0), &Reader::Customer),
             "Ada Admin (support), read-only, then allowed to make changes at 09:11 UTC (“Fix the invoice comment”); 7 minutes; 1 change; they signed out of it; ticket 4521"
         );
         let mut s = session(Mode::ReadWrite, None);
@@ -620,8 +783,17 @@ mod tests {
         s.end_reason = None;
         s.ticket = None;
         assert_eq!(
-            session_summary(&s, facts(Some(&sam), 0), at(9, 11)),
+            session_summary(&s, facts(Some(&sam), 0), at(9, 11), &Reader::Customer),
             "Ada Admin (support), read and write, approved by a second admin, Sam Super; 4 minutes; 0 changes; still running"
         );
+        // How it ended, for each reader.
+        let mut s = session(Mode::ReadOnly, None);
+        s.end_reason = Some("REVOKED_BY_USER".into());
+        s.ticket = None;
+        let customer = session_summary(&s, facts(None, 0), at(10, 0), &Reader::Customer);
+        assert!(customer.ends_with("; you withdrew access"), "{customer}");
+        let staff = Reader::Staff("Olivia".into());
+        let theirs = session_summary(&s, facts(None, 0), at(10, 0), &staff);
+        assert!(theirs.ends_with("; Olivia withdrew access"), "{theirs}");
     }
 }

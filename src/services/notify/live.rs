@@ -69,10 +69,12 @@ pub async fn for_account(
 /// What an admin's `impersonationEvents` shows of an event.
 #[derive(Debug, Clone)]
 pub struct AdminEvent {
-    /// STARTED, ELEVATED, ENDED, REVIEW_REQUESTED or REVIEW_DECIDED.
+    /// STARTED, ELEVATED, ENDED, REVIEW_REQUESTED, REVIEW_DECIDED or ACCESS_CHANGED.
     pub kind: &'static str,
     pub impersonation: Option<session::Model>,
     pub review: Option<crate::entities::impersonation_review::Model>,
+    /// On ACCESS_CHANGED: the customer's window, opened, approved, denied, revoked or lapsed.
+    pub grant: Option<grant::Model>,
 }
 
 /// `impersonationEvents`: for an admin with 2FA acting as themselves, the session event as
@@ -92,8 +94,28 @@ pub async fn for_admin(
         kind::IMPERSONATION_ENDED => "ENDED",
         kind::REVIEW_REQUESTED => "REVIEW_REQUESTED",
         kind::REVIEW_DECIDED => "REVIEW_DECIDED",
+        // A customer's window opened (asked or not), decided, revoked or lapsed: what the
+        // admins' Teams List shows of that customer changes.
+        kind::SUPPORT_ACCESS_GRANTED
+        | kind::SUPPORT_ACCESS_APPROVED
+        | kind::SUPPORT_ACCESS_DENIED
+        | kind::SUPPORT_ACCESS_REVOKED
+        | kind::SUPPORT_ACCESS_EXPIRED => "ACCESS_CHANGED",
         _ => return Ok(None),
     };
+    if short == "ACCESS_CHANGED" {
+        // The event carrying the grant (not a notice about it).
+        let Some(id) = &e.grant_id else {
+            return Ok(None);
+        };
+        let g = support_access::find(conn, id).await?;
+        return Ok(g.map(|g| AdminEvent {
+            kind: short,
+            impersonation: None,
+            review: None,
+            grant: Some(g),
+        }));
+    }
     if matches!(short, "REVIEW_REQUESTED" | "REVIEW_DECIDED") {
         // Only the events that carry the review (not the requester's notice of it).
         let Some(id) = &e.review_id else {
@@ -104,6 +126,7 @@ pub async fn for_admin(
             kind: short,
             impersonation: None,
             review: Some(r),
+            grant: None,
         }));
     }
     let Some(id) = &e.impersonation_id else {
@@ -115,6 +138,7 @@ pub async fn for_admin(
             kind: short,
             impersonation: Some(r),
             review: None,
+            grant: None,
         }))
 }
 

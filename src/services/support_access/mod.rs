@@ -171,6 +171,7 @@ pub async fn approve(
         if status(&g, now) != Status::Pending {
             return Err(not_in(Status::Pending, &g, now));
         }
+        access_on(&caller)?;
         let asked = g.requested_minutes;
         let minutes = window("minutes", minutes.unwrap_or(asked), asked)?;
         let until = crate::clock::later(now, chrono::Duration::minutes(minutes.into()))?;
@@ -267,6 +268,7 @@ pub async fn open(
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
     audited_refusal(state, &caller, "grantSupportAccess", "", meta, async {
+        access_on(&caller)?;
         let reason = validation::reason("reason", w.reason)?;
         let minutes = window("minutes", w.minutes, MAX_MINUTES)?;
         let now = state.clock.now();
@@ -496,6 +498,19 @@ fn not_in(wanted: Status, g: &grant::Model, now: DateTime<Utc>) -> AppError {
         "grantId",
         format!("this grant is {is}, not {}", wanted.as_str()),
     )
+}
+
+/// A window opens only while the customer's own setting lets support in: with it off, no
+/// session could use it, and a listed window would say the opposite of what is true.
+fn access_on(caller: &AuthContext) -> AppResult<()> {
+    if caller.user.impersonation_allowed {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            "impersonationAllowed",
+            "Support access is off: turn on “Support staff may sign in as me” in your profile first",
+        ))
+    }
 }
 
 fn window(field: &'static str, minutes: i32, max: i32) -> AppResult<i32> {

@@ -2,7 +2,7 @@
 // the 2FA step, then the layout every page shares (navigation, team switcher, notification
 // bell, the impersonation banner) and the routes.
 import { useEffect, useMemo, useState } from 'react';
-import { Provider, useMutation, useQuery } from 'urql';
+import { Provider, useMutation, useQuery, useSubscription } from 'urql';
 import { Link, Redirect, Route, Router, Switch } from 'wouter';
 import { useHashLocation } from 'wouter/use-hash-location';
 import { graphql } from '../../generated/gql';
@@ -84,6 +84,7 @@ function Shell() {
         <div className="controls">
           <TeamSwitcher me={me} />
           {!impersonating && <Bell />}
+          {admin && <AdminFeed />}
           <span className="who" data-testid="who">{me.name}</span>
           <SignOutButton impersonating={impersonating} />
         </div>
@@ -119,6 +120,17 @@ function Flash({ text }: { text: string }) {
       </button>
     </div>
   );
+}
+
+const AdminFeedDoc = graphql(`
+  subscription AdminFeed { impersonationEvents { kind at } }
+`);
+
+/** Admins' pages stay true without a reload: every session started or ended, review decided
+ *  and window a customer opened makes the cached lists stale (`cache.ts`). */
+function AdminFeed() {
+  useSubscription({ query: AdminFeedDoc });
+  return null;
 }
 
 const SwitchTeamDoc = graphql(`

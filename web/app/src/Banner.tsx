@@ -51,6 +51,10 @@ export function Banner({ me }: { me: Me }) {
     }
   };
   const first = me.name.split(' ')[0];
+  // Only what this deployment accepts (IMPERSONATION_STEP_UP): a code field that always
+  // fails is not offered.
+  const totp = imp.elevateProofs.includes('TOTP');
+  const passkey = imp.elevateProofs.includes('PASSKEY');
 
   useSubscription({ query: CurrentDoc }, (_prev, ev) => {
     const e = ev.currentImpersonation;
@@ -140,12 +144,17 @@ export function Banner({ me }: { me: Me }) {
             Why changes are needed
             <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required />
           </label>
-          <label>
-            Your authenticator code
-            <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} />
-          </label>
-          <button type="submit">Allow changes</button>
-          <button
+          {totp && (
+            <>
+              <label>
+                Your authenticator code
+                <input inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required={!passkey} />
+              </label>
+              <button type="submit">Allow changes</button>
+            </>
+          )}
+          {!totp && <span className="sub" data-testid="elevate-passkey-only">This deployment takes a passkey to allow changes.</span>}
+          {passkey && <button
             type="button"
             disabled={!reason.trim()}
             onClick={async () => {
@@ -158,7 +167,7 @@ export function Banner({ me }: { me: Me }) {
             }}
           >
             Allow with a passkey
-          </button>
+          </button>}
           <button type="button" className="link" onClick={() => setAsking(false)}>Cancel</button>
           <ErrorText error={passkeyError} />
         </form>

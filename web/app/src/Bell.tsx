@@ -1,9 +1,9 @@
 // The notification bell: the account's latest notices, updated live by `myAccountEvents`.
-// Each event also tells the open page (Support access refreshes its lists).
+// Each event also makes the account's lists stale in the normalized cache (`cache.ts`), so
+// the open page (Support access, the Teams List) fetches them again.
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../generated/gql';
-import { ACCOUNT_EVENT } from './ui';
 import { when } from './words';
 
 const NoticesDoc = graphql(`
@@ -21,15 +21,13 @@ const MarkReadDoc = graphql(`
 `);
 
 export function Bell() {
-  const [{ data }, refetch] = useQuery({ query: NoticesDoc });
+  const [{ data }] = useQuery({ query: NoticesDoc });
   const [, markRead] = useMutation(MarkReadDoc);
   const [open, setOpen] = useState(false);
   const [toast, setToast] = useState<string | null>(null);
   useSubscription({ query: EventsDoc }, (_p, ev) => {
     const msg = ev.myAccountEvents.notification?.message;
     if (msg) setToast(msg);
-    refetch({ requestPolicy: 'network-only' });
-    window.dispatchEvent(new Event(ACCOUNT_EVENT));
     return ev;
   });
   // A notice shows for 10 seconds, then stays in the bell (it never covers a form for good).
@@ -64,7 +62,7 @@ export function Bell() {
             ))}
           </ul>
           {unread > 0 && (
-            <button type="button" onClick={async () => { await markRead({}); refetch({ requestPolicy: 'network-only' }); }}>
+            <button type="button" onClick={() => void markRead({})}>
               Mark all read
             </button>
           )}

@@ -1,9 +1,10 @@
-// One urql client per access token: queries and mutations over POST /graphql, subscriptions
+// One urql client (and one normalized cache, `cache.ts`) per access token: queries and mutations over POST /graphql, subscriptions
 // over /graphql/ws (graphql-transport-ws) with the token in connection_init's payload. A
 // refused token sends the console to a refresh, or back to the admin's own account.
-import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange } from 'urql';
+import { Client, fetchExchange, mapExchange, subscriptionExchange } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { getSession, refresh, returnToOwnAccount } from './session';
+import { normalizedCache } from './cache';
 
 export type Clients = { client: Client; ws: WsClient };
 
@@ -31,7 +32,8 @@ export function makeClient(token: string | null): Clients {
           else void refresh();
         },
       }),
-      cacheExchange,
+      // One normalized cache per token: what a mutation answers changes every page at once.
+      normalizedCache(),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription(request) {

@@ -20,7 +20,7 @@ export const MeDoc = graphql(`
       currentTeam { id name }
       teams { id name }
       impersonatedBy { id name }
-      impersonation { id mode expiresAt reason ticket ticketUrl grant { id mode } }
+      impersonation { id mode expiresAt reason ticket ticketUrl elevateProofs grant { id mode } }
     }
   }
 `);

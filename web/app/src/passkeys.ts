@@ -14,7 +14,7 @@ type Challenge = { id: string; options: any }; // eslint-disable-line @typescrip
 const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose, $targetId: ID) {
   startPasskeyAuthentication(purpose: $purpose, targetId: $targetId) { id options }
 }`;
-const START_REGISTRATION = `mutation StartPasskeyRegistration { startPasskeyRegistration { id options } }`;
+const START_REGISTRATION = `mutation StartPasskeyRegistration($password: String) { startPasskeyRegistration(password: $password) { id options } }`;
 const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!, $proof: StepUp) {
   finishPasskeyRegistration(name: $name, password: $password, response: $response, proof: $proof) { id name }
 }`;
@@ -26,6 +26,9 @@ const AUTHENTICATE = `mutation AuthenticateWithPasskey($response: PasskeyRespons
 function ceremonyError(e: unknown): Error {
   if (e instanceof Error && e.name === 'NotAllowedError')
     return new Error('The passkey was not used: it was cancelled, timed out, or is not on this device.');
+  // Browsers refuse passkeys on an IP address: WebAuthn needs a domain name.
+  if (e instanceof Error && (e.name === 'SecurityError' || /invalid domain/i.test(e.message)))
+    return new Error(`Passkeys need a domain name, not an address: open this console at http://localhost:${location.port || '80'} instead of ${location.hostname}.`);
   return e instanceof Error ? e : new Error(String(e));
 }
 
@@ -55,7 +58,9 @@ export async function signInWithPasskey(): Promise<Tokens> {
  *  assertion of an existing passkey, taken first). */
 export async function addPasskey(name: string, password: string, proof: StepUpInput | null): Promise<void> {
   const token = getSession()?.accessToken;
-  const d = await post<{ startPasskeyRegistration: Challenge }>(START_REGISTRATION, {}, token);
+  // The password is checked before the device creates anything: a wrong one leaves no
+  // orphan passkey behind.
+  const d = await post<{ startPasskeyRegistration: Challenge }>(START_REGISTRATION, { password }, token);
   const c = d.startPasskeyRegistration;
   let credential: unknown;
   try {

@@ -3,7 +3,8 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { CombinedError } from 'urql';
 import type { ImpersonationDenial } from '../../generated/gql/graphql';
-import { denial } from './words';
+import { denial, forPeople } from './words';
+import { ApiError } from './session';
 
 export function message(error: CombinedError | Error): string {
   const e = error as CombinedError;
@@ -21,10 +22,11 @@ export function message(error: CombinedError | Error): string {
     if (code === 'STEP_UP_REQUIRED') return 'Confirm it is you first: with your passkey, or a code where allowed.';
     if (code === 'RATE_LIMITED') return 'Too many attempts: wait a few minutes and try again.';
     if (code === 'INTERNAL') return 'Something went wrong on the server. Try again.';
-    // BAD_USER_INPUT and the rest: the server's message is written for people.
-    return g.message;
+    // BAD_USER_INPUT and the rest: the server's message, as a sentence for people.
+    return forPeople(g.message);
   }
-  if (e.networkError) return 'The server cannot be reached.';
+  if (error instanceof ApiError) return forPeople(error.message);
+  if (e.networkError) return 'The server cannot be reached: check your connection; the page retries when you act again.';
   return error.message;
 }
 
@@ -55,15 +57,6 @@ export function Page({ title, children, actions }: { title: string; children: Re
       {children}
     </section>
   );
-}
-
-/** Fires when the customer's account hears a live event (the bell listens to the socket). */
-export const ACCOUNT_EVENT = 'crm:account-event';
-export function useAccountEvents(onEvent: () => void) {
-  useEffect(() => {
-    window.addEventListener(ACCOUNT_EVENT, onEvent);
-    return () => window.removeEventListener(ACCOUNT_EVENT, onEvent);
-  }, [onEvent]);
 }
 
 /** Previous / Next over a connection: `cursors` is the stack of `after` values of the pages seen. */

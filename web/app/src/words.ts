@@ -60,3 +60,35 @@ export function left(expiresAt: string, now: number): string {
   const m = Math.floor(s / 60);
   return `${m}:${String(s % 60).padStart(2, '0')} left`;
 }
+
+/** A time of day in the reader's time zone: "7:09 PM" (or "19:09", per the browser). */
+export function clock(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return new Date(iso).toLocaleTimeString(undefined, { timeStyle: 'short' });
+}
+
+/**
+ * Server sentences give times as "18:58 UTC" (the server cannot know the reader's zone); the
+ * console says them in the reader's zone, like every other time it shows. `on` is a moment of
+ * the same day (the session's start), so a time just after midnight lands on the right date.
+ */
+export function localTimes(text: string, on: string | null | undefined): string {
+  if (!on) return text;
+  const day = new Date(on);
+  return text.replace(/\b(\d{2}):(\d{2}) UTC\b/g, (_m, h: string, m: string) => {
+    const t = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), Number(h), Number(m)));
+    if (t.getTime() < day.getTime() - 12 * 3600_000) t.setUTCDate(t.getUTCDate() + 1);
+    return clock(t.toISOString());
+  });
+}
+
+/**
+ * A server message as a sentence for people: a capital first letter, a full stop, and no
+ * setting names meant for operators ("(WEBHOOK_ALLOW_PRIVATE)").
+ */
+export function forPeople(message: string): string {
+  const plain = message.replace(/\s*\((?:[A-Z][A-Z0-9_]{3,}(?:=[^)]*)?)(?:[,;] ?[A-Z][A-Z0-9_]{3,}(?:=[^)]*)?)*\)/g, '').trim();
+  if (!plain) return message;
+  const first = plain.charAt(0).toUpperCase() + plain.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}

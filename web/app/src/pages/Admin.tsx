@@ -5,7 +5,7 @@ import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { Me } from '../me';
 import { ErrorText, Page, Pager } from '../ui';
-import { endReason, mode, when } from '../words';
+import { endReason, localTimes, mode, when } from '../words';
 
 const SessionsDoc = graphql(`
   query Sessions {
@@ -118,11 +118,12 @@ const HistoryDoc = graphql(`
 
 export function History() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [{ data, error }] = useQuery({ query: HistoryDoc, variables: { after: cursors[cursors.length - 1] } });
+  const [{ data, error, fetching }] = useQuery({ query: HistoryDoc, variables: { after: cursors[cursors.length - 1] } });
   const page = data?.impersonations;
   return (
     <Page title="Impersonation history">
       <ErrorText error={error} />
+      {!data && fetching && <p aria-busy="true">Loading sessions…</p>}
       <div className="table-wrap">
         <table>
           <thead><tr><th scope="col">Support</th><th scope="col">Customer</th><th scope="col">Mode</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ended</th><th scope="col">What was done</th></tr></thead>
@@ -133,9 +134,9 @@ export function History() {
                 <td>{when(s.startedAt)}</td><td>{s.active ? 'running' : `${when(s.endedAt)}, ${endReason(s.endReason)}`}</td>
                 <td>
                   <details data-testid="session-details">
-                    <summary>{s.changeCount} {s.changeCount === 1 ? 'change' : 'changes'}, {s.story.length} steps</summary>
-                    <p>{s.summary}</p>
-                    <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {l.summary}</li>)}</ol>
+                    <summary>{s.changeCount} {s.changeCount === 1 ? 'change' : 'changes'}, {s.story.length} {s.story.length === 1 ? 'step' : 'steps'}</summary>
+                    <p>{localTimes(s.summary, s.startedAt)}</p>
+                    <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {localTimes(l.summary, s.startedAt)}</li>)}</ol>
                   </details>
                 </td>
               </tr>
@@ -149,22 +150,15 @@ export function History() {
   );
 }
 
-/** The actions the audit log records (`services::audit::action`). */
-const ACTIONS = [
-  'LOGIN', 'LOGIN_FAILED', 'LOGGED_OUT', 'TOKEN_REFRESHED', 'REFRESH_TOKEN_REUSED', 'USER_REGISTERED', 'USER_CREATED',
-  'PROFILE_UPDATED', 'PASSWORD_CHANGED', 'PASSWORD_CHANGE_FAILED', 'ROLE_CHANGED',
-  'TWO_FACTOR_SECRET_GENERATED', 'TWO_FACTOR_ENABLED', 'TWO_FACTOR_ENABLE_FAILED', 'TWO_FACTOR_AUTHENTICATED',
-  'TWO_FACTOR_FAILED', 'TWO_FACTOR_DISABLED', 'TEAM_CREATED', 'TEAM_SWITCHED', 'BUSINESS_CREATED', 'LEAD_CREATED',
-  'COMMENT_CREATED', 'IMPERSONATION_STARTED', 'IMPERSONATION_ENDED', 'IMPERSONATION_ELEVATED', 'IMPERSONATION_DENIED',
-  'BLOCKED_WHILE_IMPERSONATING', 'IMPERSONATION_ENABLED', 'IMPERSONATION_DISABLED', 'SUPPORT_ACCESS_REQUESTED',
-  'SUPPORT_ACCESS_APPROVED', 'SUPPORT_ACCESS_DENIED', 'SUPPORT_ACCESS_GRANTED', 'SUPPORT_ACCESS_REVOKED',
-  'SUPPORT_ACCESS_REFUSED', 'NOTIFICATIONS_READ', 'DEMO_ACCOUNT_DISABLED',
-] as const;
+/** The actions to filter by, in words: the server's list (`auditActions`), never a copy. */
+const ActionsDoc = graphql(`
+  query AuditActions { auditActions { action label } }
+`);
 
 const AuditDoc = graphql(`
   query Audit($after: String, $filter: AuditLogFilter) {
     auditLogs(first: 20, after: $after, filter: $filter) {
-      edges { node { id action summary actorName isImpersonated entityType createdAt ipAddress onBehalfOf { id name } team { id name } } }
+      edges { node { id summary actorName isImpersonated entityType createdAt ipAddress onBehalfOf { id name } team { id name } } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -191,7 +185,8 @@ export function Audit({ admin }: { admin: boolean }) {
     actorId: person || null,
     teamId: team || null,
   };
-  const [{ data, error }] = useQuery({ query: AuditDoc, variables: { after: cursors[cursors.length - 1], filter } });
+  const [{ data, error, fetching }] = useQuery({ query: AuditDoc, variables: { after: cursors[cursors.length - 1], filter } });
+  const [{ data: actions }] = useQuery({ query: ActionsDoc });
   const page = data?.auditLogs;
   return (
     <Page title="Audit log">
@@ -200,7 +195,7 @@ export function Audit({ admin }: { admin: boolean }) {
         <label><span className="label">Action</span>
           <select value={action} onChange={(e) => { setAction(e.target.value); setCursors([null]); }}>
             <option value="">All actions</option>
-            {ACTIONS.map((a) => <option key={a} value={a}>{a.toLowerCase().replaceAll('_', ' ')}</option>)}
+            {actions?.auditActions.map((a) => <option key={a.action} value={a.action}>{a.label}</option>)}
           </select>
         </label>
         {admin && (
@@ -226,17 +221,22 @@ export function Audit({ admin }: { admin: boolean }) {
         </label>
       </form>
       <ErrorText error={error} />
+      {!data && fetching && <p aria-busy="true">Loading the log…</p>}
       <div className="table-wrap">
-        <table>
-          <thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">On behalf of</th><th scope="col">Team</th>{admin && <th scope="col">IP</th>}</tr></thead>
+        <table className="cards" data-testid="audit-table">
+          <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">On behalf of</th><th scope="col">Team</th>{admin && <th scope="col">IP</th>}</tr></thead>
           <tbody>
             {page?.edges.map(({ node: a }) => (
               <tr key={a.id} className={a.isImpersonated ? 'support' : ''}>
-                <td>{when(a.createdAt)}</td><td>{a.action}</td><td>{a.summary}</td><td>{a.actorName}</td><td>{a.onBehalfOf?.name ?? ''}</td><td>{a.team?.name ?? ''}</td>
-                {admin && <td>{a.ipAddress ?? ''}</td>}
+                <td data-label="When">{when(a.createdAt)}</td>
+                <td data-label="What" data-testid="audit-sentence">{a.summary}</td>
+                <td data-label="Who">{a.actorName}</td>
+                <td data-label="On behalf of">{a.onBehalfOf?.name ?? ''}</td>
+                <td data-label="Team">{a.team?.name ?? ''}</td>
+                {admin && <td data-label="IP">{a.ipAddress ?? ''}</td>}
               </tr>
             ))}
-            {page && page.edges.length === 0 && <tr><td colSpan={admin ? 7 : 6}>No entries match these filters.</td></tr>}
+            {page && page.edges.length === 0 && <tr><td colSpan={admin ? 6 : 5}>No entries match these filters.</td></tr>}
           </tbody>
         </table>
       </div>

@@ -1,13 +1,13 @@
 // Profile Settings: name, the support-access consent, 2FA enrolment with the QR code, and the
 // password. While impersonating, the customer's security and consent settings are disabled
 // (the server refuses them too) and say why.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
 import { MeDoc, isAdmin, type Me } from '../me';
 import { addPasskey, passkeyAnswer, signInWithPasskey } from '../passkeys';
 import { setSession } from '../session';
-import { ErrorText, Page } from '../ui';
+import { ErrorText, Page, ReadOnlyNote, useReadOnly } from '../ui';
 import { when } from '../words';
 
 const UpdateDoc = graphql(`
@@ -39,6 +39,7 @@ export function Profile({ me }: { me: Me }) {
   const impersonating = !!me.impersonatedBy;
   const [name, setName] = useState(me.name);
   const [savedName, updateName] = useMutation(UpdateDoc);
+  const readOnly = useReadOnly(me.impersonation?.mode);
   const locked = impersonating ? 'protected-why' : undefined;
   return (
     <Page title="Profile settings">
@@ -49,8 +50,9 @@ export function Profile({ me }: { me: Me }) {
       )}
       <form className="card stack" onSubmit={async (e) => { e.preventDefault(); await updateName({ input: { name } }); }}>
         <h2>Name</h2>
-        <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} /></label>
-        <button type="submit">Save name</button>
+        <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} readOnly={readOnly} aria-describedby={readOnly ? 'name-ro' : undefined} /></label>
+        <button type="submit" disabled={readOnly || savedName.fetching || name.trim() === me.name}>Save name</button>
+        {readOnly && <ReadOnlyNote id="name-ro" />}
         {savedName.data && !savedName.error && <p role="status">Name saved.</p>}
         <ErrorText error={savedName.error} />
       </form>
@@ -62,29 +64,29 @@ export function Profile({ me }: { me: Me }) {
   );
 }
 
-/** The support-access consent. The boxes show what the server saved: they move at once, are
- *  set from `updateProfile`'s answer, and go back when the server refuses. */
+/** The support-access consent. The boxes show what the server saved (the signed-in user in
+ *  the normalized cache, which `updateProfile`'s answer updates): while a change is on its
+ *  way the box shows it, and once the answer is in, what was saved; a refusal puts it back. */
 function Consent({ me, disabled, describedBy }: { me: Me; disabled: boolean; describedBy?: string }) {
-  const fromMe = { allowed: me.impersonationAllowed, approval: me.impersonationRequiresApproval };
-  const [consent, setConsent] = useState(fromMe);
+  const [pending, setPending] = useState<{ allowed?: boolean; approval?: boolean } | null>(null);
   const [saved, update] = useMutation(UpdateDoc);
   const [status, setStatus] = useState<string | null>(null);
-  // A change made elsewhere (another tab, a reload of `me`) moves the boxes too.
-  useEffect(() => setConsent(fromMe), [fromMe.allowed, fromMe.approval]); // eslint-disable-line react-hooks/exhaustive-deps
+  const allowed = pending?.allowed ?? me.impersonationAllowed;
+  const approval = pending?.approval ?? me.impersonationRequiresApproval;
   const change = async (input: { impersonationAllowed?: boolean; impersonationRequiresApproval?: boolean }) => {
-    const before = consent;
-    setConsent({
-      allowed: input.impersonationAllowed ?? consent.allowed,
-      approval: input.impersonationRequiresApproval ?? consent.approval,
-    });
+    setPending({ allowed: input.impersonationAllowed, approval: input.impersonationRequiresApproval });
     setStatus(null);
     const r = await update({ input });
+    setPending(null);
     if (r.data) {
       const u = r.data.updateProfile;
-      setConsent({ allowed: u.impersonationAllowed, approval: u.impersonationRequiresApproval });
-      setStatus('Support access settings saved.');
-    } else {
-      setConsent(before);
+      setStatus(
+        !u.impersonationAllowed
+          ? 'Saved: support access is off. Nobody from support can enter your account.'
+          : u.impersonationRequiresApproval
+            ? 'Saved: support can enter only with your approval.'
+            : 'Saved: support may enter, and you are told each time.',
+      );
     }
   };
   return (
@@ -94,7 +96,8 @@ function Consent({ me, disabled, describedBy }: { me: Me; disabled: boolean; des
         <input
           type="checkbox"
           data-testid="consent-allowed"
-          checked={consent.allowed}
+          checked={allowed}
+          disabled={saved.fetching}
           onChange={(e) => void change({ impersonationAllowed: e.target.checked })}
         />
         Support staff may sign in as me (turning this off ends any session in my account)
@@ -103,12 +106,13 @@ function Consent({ me, disabled, describedBy }: { me: Me; disabled: boolean; des
         <input
           type="checkbox"
           data-testid="consent-approval"
-          checked={consent.approval}
+          checked={approval}
+          disabled={saved.fetching || !allowed}
           onChange={(e) => void change({ impersonationRequiresApproval: e.target.checked })}
         />
         Ask me to approve each session
       </label>
-      {status && <p role="status">{status}</p>}
+      {status && <p role="status" data-testid="consent-status">{status}</p>}
       <ErrorText error={saved.error} />
     </fieldset>
   );

@@ -9,7 +9,7 @@ import type { Me } from '../me';
 import { StepUpPrompt, useStepUp } from '../StepUp';
 import { stepUpMethods, type StepUpInput } from '../passkeys';
 import { ErrorText, Page } from '../ui';
-import { mode, when } from '../words';
+import { clock, mode, when } from '../words';
 
 const ReviewsDoc = graphql(`
   query Reviews {
@@ -74,14 +74,32 @@ export function Reviews({ me }: { me: Me }) {
         <ul className="list">
           {recent.map((r) => (
             <li key={r.id} data-testid="decided-review">
-              {describe(r)} · <strong>{r.status.toLowerCase()}</strong>
-              {r.reviewer && <> by {r.reviewer.name}</>}{r.note && <>: “{r.note}”</>}
+              {describe(r)} · <strong>{decided(r)}</strong>{r.note && <>: “{r.note}”</>}
             </li>
           ))}
         </ul>
       </section>
     </Page>
   );
+}
+
+/** Who did what: the reviewer approved or denied; the requester used an approval. */
+function decided(r: Review): string {
+  const by = r.reviewer ? ` by ${r.reviewer.name}` : '';
+  switch (r.status) {
+    case 'USED':
+      return `approved${by}, used by ${r.requester.name}`;
+    case 'APPROVED':
+      return `approved${by}, start by ${clock(r.expiresAt)}`;
+    case 'DENIED':
+      return `denied${by}`;
+    case 'WITHDRAWN':
+      return `withdrawn by ${r.requester.name}`;
+    case 'EXPIRED':
+      return r.decidedAt ? `approved${by}, not used in time` : 'lapsed: nobody decided in time';
+    default:
+      return r.status.toLowerCase();
+  }
 }
 
 function describe(r: Review): string {

@@ -1,12 +1,13 @@
 // The customer's side of support access: requests to approve (for how long) or deny, open
 // windows to revoke, a window opened unasked, and the history of every session in the
 // account: who, why, the mode, how it ended, each operation and each change.
-import { useCallback, useState } from 'react';
+import { useState } from 'react';
+import { Link } from 'wouter';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, SupportQuery } from '../../../generated/gql/graphql';
-import { ErrorText, Page, useAccountEvents } from '../ui';
-import { mode, when } from '../words';
+import { ErrorText, Page } from '../ui';
+import { localTimes, mode, when } from '../words';
 
 const SupportDoc = graphql(`
   query Support {
@@ -54,16 +55,17 @@ const RevokeDoc = graphql(`
 `);
 const GrantDoc = graphql(`
   mutation Grant($reason: String!, $mode: ImpersonationMode, $minutes: Int) {
-    grantSupportAccess(reason: $reason, mode: $mode, minutes: $minutes) { id status }
+    grantSupportAccess(reason: $reason, mode: $mode, minutes: $minutes) { id status expiresAt }
   }
 `);
 
 type Grant = SupportQuery['me']['supportAccessGrants'][number];
 
 export function SupportAccess() {
-  const [{ data, error }, refetch] = useQuery({ query: SupportDoc });
-  const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
-  useAccountEvents(again);
+  // Kept true by the cache (`cache.ts`): decisions answer with the grant, a new window and
+  // live events make the lists stale, and the consent is the signed-in user's own record.
+  const [{ data, error, fetching }] = useQuery({ query: SupportDoc });
+  const off = data ? !data.me.impersonationAllowed : false;
   const grants = data?.me.supportAccessGrants ?? [];
   const pending = grants.filter((g) => g.status === 'PENDING');
   const open = grants.filter((g) => g.status === 'APPROVED');
@@ -71,16 +73,17 @@ export function SupportAccess() {
   return (
     <Page title="Support access">
       <ErrorText error={error} />
+      {!data && fetching && <p aria-busy="true">Loading…</p>}
       <section aria-labelledby="pending-h" className="card">
         <h2 id="pending-h">Requests waiting for you</h2>
         {pending.length === 0 && <p>None.</p>}
-        <ul className="list">{pending.map((g) => <PendingGrant key={g.id} grant={g} onDone={again} />)}</ul>
+        <ul className="list">{pending.map((g) => <PendingGrant key={g.id} grant={g} off={off} />)}</ul>
       </section>
       <section aria-labelledby="open-h" className="card">
         <h2 id="open-h">Open access</h2>
         {open.length === 0 && data && <p>{standing(data.me)}</p>}
-        <ul className="list">{open.map((g) => <OpenGrant key={g.id} grant={g} onDone={again} />)}</ul>
-        <GrantForm onDone={again} />
+        <ul className="list">{open.map((g) => <OpenGrant key={g.id} grant={g} />)}</ul>
+        <GrantForm off={off} />
       </section>
       <section aria-labelledby="history-h" className="card">
         <h2 id="history-h">Who entered your account</h2>
@@ -89,7 +92,7 @@ export function SupportAccess() {
           {data?.me.accessHistory.edges.map(({ node: s }) => (
             <li key={s.id} data-testid="session">
               <p>
-                <strong>{s.summary}</strong>
+                <strong>{localTimes(s.summary, s.startedAt)}</strong>
                 <br />
                 Reason: “{s.reason ?? 'no reason given'}”{s.ticket && <> · Ticket <Ticket ticket={s.ticket} url={s.ticketUrl} /></>}
                 <br />
@@ -97,7 +100,7 @@ export function SupportAccess() {
               </p>
               <details>
                 <summary>What support did: {s.changeCount} {s.changeCount === 1 ? 'change' : 'changes'} to your data</summary>
-                <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {l.summary}</li>)}</ol>
+                <ol className="story">{s.story.map((l, i) => <li key={i}><time>{when(l.from)}</time> {localTimes(l.summary, s.startedAt)}</li>)}</ol>
                 {s.changes.edges.length > 0 && (
                   <>
                     <h3>In your activity log</h3>
@@ -127,9 +130,20 @@ function standing(me: SupportQuery['me']): string {
   return 'Support may enter without asking, and you are told each time. To approve each session, turn it on in Profile settings.';
 }
 
+/** The minutes a window was opened for: what was approved (5 of 30 asked), else asked. */
+function minutesOf(g: Grant): number {
+  if (g.status === 'APPROVED' || g.status === 'EXPIRED' || g.status === 'REVOKED') {
+    if (g.decidedAt && g.expiresAt && g.status !== 'REVOKED')
+      return Math.max(1, Math.round((new Date(g.expiresAt).getTime() - new Date(g.decidedAt).getTime()) / 60_000));
+  }
+  return g.requestedMinutes;
+}
+
 function describe(g: Grant): string {
   const who = g.requestedBy ? g.requestedBy.name : 'Any support admin';
-  return `${who}, ${mode(g.mode)}, ${g.requestedMinutes} min: “${g.reason}”${g.ticket ? ` (ticket ${g.ticket})` : ''}`;
+  const minutes = minutesOf(g);
+  const asked = minutes !== g.requestedMinutes ? ` of ${g.requestedMinutes} asked` : '';
+  return `${who}, ${mode(g.mode)}, ${minutes} min${asked}: “${g.reason}”${g.ticket ? ` (ticket ${g.ticket})` : ''}`;
 }
 
 /** A support ticket's reference, a link when the server knows where tickets are read. */
@@ -137,7 +151,7 @@ export function Ticket({ ticket, url }: { ticket: string; url?: string | null })
   return url ? <a href={url} target="_blank" rel="noreferrer noopener">{ticket}</a> : <>{ticket}</>;
 }
 
-function PendingGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {
+function PendingGrant({ grant, off }: { grant: Grant; off: boolean }) {
   const [minutes, setMinutes] = useState(grant.requestedMinutes);
   const [approved, approve] = useMutation(ApproveDoc);
   const [denied, deny] = useMutation(DenyDoc);
@@ -146,42 +160,52 @@ function PendingGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {
       <p>{describe(grant)} <small>(asked {when(grant.createdAt)}, lapses {when(grant.expiresAt)})</small></p>
       <div className="row">
         <label>Minutes<input type="number" min={1} max={grant.requestedMinutes} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} /></label>
-        <button type="button" onClick={async () => { await approve({ id: grant.id, minutes }); onDone(); }}>Approve</button>
-        <button type="button" className="danger" onClick={async () => { await deny({ id: grant.id }); onDone(); }}>Deny</button>
+        <button type="button" disabled={off} aria-describedby={off ? 'access-off' : undefined} onClick={() => void approve({ id: grant.id, minutes })}>Approve</button>
+        <button type="button" className="danger" onClick={() => void deny({ id: grant.id })}>Deny</button>
       </div>
       <ErrorText error={approved.error ?? denied.error} />
     </li>
   );
 }
 
-function OpenGrant({ grant, onDone }: { grant: Grant; onDone: () => void }) {
+function OpenGrant({ grant }: { grant: Grant }) {
   const [revoked, revoke] = useMutation(RevokeDoc);
   return (
     <li data-testid="open-grant">
       <p>{describe(grant)} <small>until {when(grant.expiresAt)}</small></p>
-      <button type="button" className="danger" onClick={async () => { await revoke({ id: grant.id }); onDone(); }}>Revoke</button>
+      <button type="button" className="danger" onClick={() => void revoke({ id: grant.id })}>Revoke</button>
       <ErrorText error={revoked.error} />
     </li>
   );
 }
 
-function GrantForm({ onDone }: { onDone: () => void }) {
+/** Opening access unasked. With support access off in Profile settings it is disabled and
+ *  says why: the server refuses it too (a window nobody could use). */
+function GrantForm({ off }: { off: boolean }) {
   const [reason, setReason] = useState('');
   const [m, setM] = useState<ImpersonationMode>('READ_ONLY');
   const [minutes, setMinutes] = useState(60);
   const [result, grant] = useMutation(GrantDoc);
   return (
-    <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await grant({ reason, mode: m, minutes }); if (r.data) { setReason(''); onDone(); } }}>
+    <form className="stack" onSubmit={async (e) => { e.preventDefault(); const r = await grant({ reason, mode: m, minutes }); if (r.data) setReason(''); }}>
       <h3>Let support in now, without a request</h3>
-      <label>Reason<input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
-      <label>Mode
-        <select value={m} onChange={(e) => setM(e.target.value as ImpersonationMode)}>
-          <option value="READ_ONLY">Read-only</option>
-          <option value="READ_WRITE">Read &amp; write</option>
-        </select>
-      </label>
-      <label>Minutes<input type="number" min={1} max={10080} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required /></label>
-      <button type="submit">Grant access</button>
+      {off && (
+        <p className="notice" id="access-off" role="note" data-testid="access-off">
+          Turn support access on first: it is off in your <Link href="/profile">Profile settings</Link>, so nobody from support could use a window.
+        </p>
+      )}
+      <fieldset className="stack plain" disabled={off} aria-describedby={off ? 'access-off' : undefined}>
+        <label>Reason<input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} /></label>
+        <label>Mode
+          <select value={m} onChange={(e) => setM(e.target.value as ImpersonationMode)}>
+            <option value="READ_ONLY">Read-only</option>
+            <option value="READ_WRITE">Read &amp; write</option>
+          </select>
+        </label>
+        <label>Minutes<input type="number" min={1} max={10080} value={minutes} onChange={(e) => setMinutes(Number(e.target.value))} required /></label>
+        <button type="submit">Grant access</button>
+      </fieldset>
+      {result.data && !result.error && <p role="status">Support may enter until {when(result.data.grantSupportAccess.expiresAt)}.</p>}
       <ErrorText error={result.error} />
     </form>
   );

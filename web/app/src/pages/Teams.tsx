@@ -1,16 +1,16 @@
 // The admins' Teams List: search, pages, and for each owner the Impersonate button, the
 // button disabled with the denial in words, or "Request access" when the owner approves each
 // session.
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { useLocation } from 'wouter';
+import { Link, useLocation } from 'wouter';
 import { graphql } from '../../../generated/gql';
 import type { ImpersonationMode, TeamsQuery } from '../../../generated/gql/graphql';
 import { getSession, setSession } from '../session';
 import { StepUpPrompt, useStepUp } from '../StepUp';
 import { stepUpMethods, type StepUpInput } from '../passkeys';
-import { ErrorText, Page, Pager, useAccountEvents } from '../ui';
-import { denial, when } from '../words';
+import { ErrorText, Page, Pager } from '../ui';
+import { clock, denial, when } from '../words';
 import { MeDoc } from '../me';
 
 const TeamsDoc = graphql(`
@@ -21,11 +21,15 @@ const TeamsDoc = graphql(`
         node {
           id
           name
-          owner { id name email role impersonationReviewRequired impersonationCheck { allowed reason modes grantExpiresAt } }
+          owner {
+            id name email role impersonationReviewRequired
+            impersonationCheck { allowed reason modes grantExpiresAt approvedReview { id mode minutes expiresAt reviewer { id name } } }
+          }
         }
       }
       pageInfo { hasNextPage endCursor }
     }
+    impersonationSettings { startProofs }
   }
 `);
 const ImpersonateDoc = graphql(`
@@ -55,6 +59,7 @@ const RequestDoc = graphql(`
 `);
 
 type Owner = TeamsQuery['teams']['edges'][number]['node']['owner'];
+type Review = NonNullable<Owner['impersonationCheck']['approvedReview']>;
 type Kind = 'start' | 'request' | 'review';
 const PAGE_SIZE = 10;
 
@@ -62,18 +67,22 @@ export function Teams() {
   const [search, setSearch] = useState('');
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const after = cursors[cursors.length - 1];
-  const [{ data, error, fetching }, refetch] = useQuery({
+  const [{ data, error, fetching }] = useQuery({
     query: TeamsDoc,
     variables: { first: PAGE_SIZE, after, search: search || null },
   });
   const [dialog, setDialog] = useState<{ owner: Owner; teamId: string; kind: Kind } | null>(null);
   const [{ data: meData }] = useQuery({ query: MeDoc });
   const superAdmin = meData?.me.role === 'SUPER_ADMIN';
-  // A customer's decision on this admin's request reaches them live: the row changes at once
-  // (Request access becomes Impersonate, "Approved until …").
-  const again = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
-  useAccountEvents(again);
+  // The rows stay true without a reload: a customer's decision, a window she opened unasked,
+  // a review decided, a session started or ended make the cached list stale (`cache.ts`),
+  // and this query fetches it again.
   const page = data?.teams;
+  // A deployment that asks for a passkey to start a session, and an admin without one: say so
+  // before any dialog opens.
+  const needsPasskey = data?.impersonationSettings.startProofs.length === 1
+    && data.impersonationSettings.startProofs[0] === 'PASSKEY'
+    && meData?.me.passkeys.length === 0;
   return (
     <Page title="Teams">
       <form className="toolbar" role="search" onSubmit={(e) => e.preventDefault()}>
@@ -90,6 +99,13 @@ export function Teams() {
         </label>
       </form>
       <ErrorText error={error} />
+      {needsPasskey && (
+        <p className="notice" role="note" id="needs-passkey" data-testid="needs-passkey">
+          This deployment asks for a passkey each time a session starts, and you have none yet:{' '}
+          <Link href="/profile">add a passkey on your Profile</Link> first.
+        </p>
+      )}
+      {!data && fetching && <p aria-busy="true">Loading teams…</p>}
       <div className="table-wrap">
         <table>
           <thead>
@@ -101,8 +117,8 @@ export function Teams() {
                 <td>{node.name}</td>
                 <td>{node.owner.name}<br /><small>{node.owner.email} · {node.owner.role.toLowerCase().replace('_', ' ')}</small></td>
                 <td>
-                  <OwnerAction owner={node.owner} onOpen={(kind) => setDialog({ owner: node.owner, teamId: node.id, kind })} />
-                  {superAdmin && node.owner.role === 'USER' && <MarkForReview owner={node.owner} onDone={again} />}
+                  <OwnerAction owner={node.owner} team={node.name} needsPasskey={!!needsPasskey} onOpen={(kind) => setDialog({ owner: node.owner, teamId: node.id, kind })} />
+                  {superAdmin && node.owner.role === 'USER' && <MarkForReview owner={node.owner} />}
                 </td>
               </tr>
             ))}
@@ -112,33 +128,39 @@ export function Teams() {
       </div>
       <Pager cursors={cursors} setCursors={setCursors} pageInfo={page?.pageInfo} />
       {dialog?.kind === 'start' && <StartDialog owner={dialog.owner} teamId={dialog.teamId} onClose={() => setDialog(null)} />}
-      {dialog?.kind === 'review' && (
-        <ReviewDialog owner={dialog.owner} onClose={() => { setDialog(null); again(); }} />
-      )}
-      {dialog?.kind === 'request' && (
-        <RequestDialog owner={dialog.owner} onClose={() => { setDialog(null); refetch({ requestPolicy: 'network-only' }); }} />
-      )}
+      {dialog?.kind === 'review' && <ReviewDialog owner={dialog.owner} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'request' && <RequestDialog owner={dialog.owner} onClose={() => setDialog(null)} />}
     </Page>
   );
 }
 
-function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: Kind) => void }) {
+/** "approved by Bob, read & write, start by 19:09". */
+function approvedWords(r: Review): string {
+  return `Approved by ${r.reviewer?.name ?? 'a second admin'} for ${r.mode === 'READ_WRITE' ? 'read & write' : 'read-only'}, ${r.minutes} min: start by ${clock(r.expiresAt)}`;
+}
+
+function OwnerAction({ owner, team, needsPasskey, onOpen }: { owner: Owner; team: string; needsPasskey: boolean; onOpen: (kind: Kind) => void }) {
   const check = owner.impersonationCheck;
   const first = owner.name.split(' ')[0];
+  // What a screen reader hears names the team too: one owner's two teams differ.
+  const whom = <span className="sr-only">{owner.name} in {team}</span>;
+  const passkeyWhy = needsPasskey ? 'needs-passkey' : undefined;
+  const review = check.approvedReview;
   if (check.reason === 'REVIEW_REQUIRED')
     return (
       <span className="action">
         {check.modes.length > 0 && (
-          <button type="button" onClick={() => onOpen('start')}>Impersonate read-only <span className="sr-only">{owner.name}</span></button>
+          <button type="button" disabled={needsPasskey} aria-describedby={passkeyWhy} onClick={() => onOpen('start')}>Impersonate read-only {whom}</button>
         )}
-        <button type="button" onClick={() => onOpen('review')} aria-describedby={`why-${owner.id}`}>Ask for review <span className="sr-only">of a session into {owner.name}'s account</span></button>
+        <button type="button" onClick={() => onOpen('review')} aria-describedby={`why-${owner.id}`}>Ask for review <span className="sr-only">of a session into {owner.name}'s account in {team}</span></button>
         <small id={`why-${owner.id}`} className="hint">{denial(check.reason, first)}</small>
       </span>
     );
   if (check.allowed)
     return (
       <span className="action">
-        <button type="button" onClick={() => onOpen('start')}>Impersonate <span className="sr-only">{owner.name}</span></button>
+        <button type="button" disabled={needsPasskey} aria-describedby={passkeyWhy} onClick={() => onOpen('start')}>Impersonate {whom}</button>
+        {review && <small className="hint approved" data-testid="review-approved">{approvedWords(review)}</small>}
         {check.grantExpiresAt && (
           <small className="hint" data-testid="approved-until">
             Approved{check.modes.length === 1 && check.modes[0] === 'READ_ONLY' ? ' (read-only)' : ''} until {when(check.grantExpiresAt)}
@@ -151,13 +173,13 @@ function OwnerAction({ owner, onOpen }: { owner: Owner; onOpen: (kind: Kind) => 
   if (check.reason === 'APPROVAL_REQUIRED')
     return (
       <span className="action">
-        <button type="button" onClick={() => onOpen('request')} aria-describedby={id}>Request access <span className="sr-only">to {owner.name}</span></button>
+        <button type="button" onClick={() => onOpen('request')} aria-describedby={id}>Request access <span className="sr-only">to {owner.name} in {team}</span></button>
         <small id={id} className="hint">{why}</small>
       </span>
     );
   return (
     <span className="action" title={why}>
-      <button type="button" disabled aria-describedby={id}>Impersonate <span className="sr-only">{owner.name}</span></button>
+      <button type="button" disabled aria-describedby={id}>Impersonate {whom}</button>
       <small id={id} className="hint denial">{why}</small>
     </span>
   );
@@ -222,9 +244,13 @@ function TicketField({ value, onChange }: { value: string; onChange: (t: string)
 
 function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string; onClose: () => void }) {
   const modes = owner.impersonationCheck.modes;
+  const review = owner.impersonationCheck.approvedReview;
   const [reason, setReason] = useState('');
   const [ticket, setTicket] = useState('');
-  const [mode, setMode] = useState<ImpersonationMode>(modes.includes('READ_ONLY') ? 'READ_ONLY' : modes[0] ?? 'READ_ONLY');
+  // What a second admin approved is what the session starts as; otherwise read-only first.
+  const [mode, setMode] = useState<ImpersonationMode>(
+    review && modes.includes(review.mode) ? review.mode : modes.includes('READ_ONLY') ? 'READ_ONLY' : modes[0] ?? 'READ_ONLY',
+  );
   const [result, impersonate] = useMutation(ImpersonateDoc);
   const stepUp = useStepUp(result.error);
   const [, navigate] = useLocation();
@@ -252,6 +278,11 @@ function StartDialog({ owner, teamId, onClose }: { owner: Owner; teamId: string;
           <input autoFocus value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
         </label>
         <ModeSelect value={mode} onChange={setMode} modes={modes} />
+        {review && (
+          <p className="hint" data-testid="dialog-review">
+            {approvedWords(review)}.{mode !== review.mode && ' A session in another mode does not use this approval.'}
+          </p>
+        )}
         <TicketField value={ticket} onChange={setTicket} />
         <div className="row">
           <button type="submit" disabled={result.fetching}>Start session</button>
@@ -309,11 +340,11 @@ function RequestDialog({ owner, onClose }: { owner: Owner; onClose: () => void }
 
 /** Super admins: the account needs a second admin's review for sessions that can change it.
  *  Marking is one super admin's; unmarking asks a second super admin, who decides. */
-function MarkForReview({ owner, onDone }: { owner: Owner; onDone: () => void }) {
+function MarkForReview({ owner }: { owner: Owner }) {
   const [marked, mark] = useMutation(MarkDoc);
   const [asked, ask] = useMutation(AskUnmarkDoc);
   return (
-    <label className="check" data-testid="mark-review">
+    <label className="check mark" data-testid="mark-review">
       <input
         type="checkbox"
         checked={owner.impersonationReviewRequired}
@@ -321,7 +352,6 @@ function MarkForReview({ owner, onDone }: { owner: Owner; onDone: () => void }) 
         onChange={async (e) => {
           if (e.target.checked) {
             await mark({ userId: owner.id, required: true });
-            onDone();
             return;
           }
           const reason = window.prompt('Why should this account no longer need a review? A second super admin decides.');

@@ -1,12 +1,12 @@
 // Webhooks, for super admins: the endpoints (URL, events, on/off, failing since), a new one
 // (its signing secret shown once), rotate the secret (shown once; the old one signs too for a
 // day), send a test event, and each endpoint's recent deliveries with their status.
-import { useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../../../generated/gql';
 import type { WebhooksQuery } from '../../../generated/gql/graphql';
 import { ErrorText, Page } from '../ui';
-import { when } from '../words';
+import { clock, when } from '../words';
 
 const WebhooksDoc = graphql(`
   query Webhooks {
@@ -38,6 +38,20 @@ const DeleteDoc = graphql(`
 `);
 
 type Endpoint = WebhooksQuery['webhookEndpoints'][number];
+type Delivery = Endpoint['deliveries']['nodes'][number];
+
+/** "sending…" for a first try, "retrying at 7:12 PM" after a failure, "delivered at …". */
+function deliveryStatus(d: Delivery): string {
+  switch (d.status) {
+    case 'PENDING':
+      if (d.attempts === 0) return 'sending…';
+      return d.nextAttemptAt ? `failed ${d.attempts}×, retrying at ${clock(d.nextAttemptAt)}` : `failed ${d.attempts}×, retrying`;
+    case 'DELIVERED':
+      return d.deliveredAt ? `delivered at ${clock(d.deliveredAt)}` : 'delivered';
+    default:
+      return d.status.toLowerCase().replaceAll('_', ' ');
+  }
+}
 
 /** A secret shown once, with what to do with it. */
 function Secret({ secret, label }: { secret: string; label: string }) {
@@ -49,9 +63,19 @@ function Secret({ secret, label }: { secret: string; label: string }) {
   );
 }
 
+/** While a delivery waits, the list is read again this often: the sender works in the
+ *  background (on any server), and a receiver usually has it within a second. */
+const PENDING_POLL_MS = 1500;
+
 export function Webhooks() {
   const [{ data, error }, reload] = useQuery({ query: WebhooksDoc });
-  const refresh = () => reload({ requestPolicy: 'network-only' });
+  const refresh = useCallback(() => reload({ requestPolicy: 'network-only' }), [reload]);
+  const waiting = data?.webhookEndpoints.some((e) => e.deliveries.nodes.some((d) => d.status === 'PENDING')) ?? false;
+  useEffect(() => {
+    if (!waiting) return;
+    const t = setInterval(refresh, PENDING_POLL_MS);
+    return () => clearInterval(t);
+  }, [waiting, refresh]);
   return (
     <Page title="Webhooks">
       <p className="hint">Security events (sessions, support access, reviews, the global switch) go to these URLs, signed per the Standard Webhooks specification. Receivers check the signature with the endpoint's secret.</p>
@@ -141,17 +165,17 @@ function EndpointCard({ e, onChange }: { e: Endpoint; onChange: () => void }) {
       {secret && <Secret secret={secret} label="New signing secret (the old one keeps signing for 24 hours):" />}
       {status && <p role="status">{status}</p>}
       <ErrorText error={updated.error ?? rotated.error ?? tested.error ?? deleted.error} />
-      <table>
+      <table className="cards">
         <caption>Recent deliveries</caption>
         <thead><tr><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Tries</th><th scope="col">Queued</th><th scope="col">Last answer</th></tr></thead>
         <tbody>
           {e.deliveries.nodes.map((d) => (
             <tr key={d.id} data-testid="delivery">
-              <td>{d.eventType}</td>
-              <td>{d.status === 'PENDING' && d.nextAttemptAt ? `pending, next try ${when(d.nextAttemptAt)}` : d.status.toLowerCase()}</td>
-              <td>{d.attempts}</td>
-              <td>{when(d.createdAt)}</td>
-              <td>{d.lastStatusCode ?? ''}{d.lastError ? ` ${d.lastError}` : ''}</td>
+              <td data-label="Event" className="wrap">{d.eventType}</td>
+              <td data-label="Status" data-testid="delivery-status">{deliveryStatus(d)}</td>
+              <td data-label="Tries">{d.attempts}</td>
+              <td data-label="Queued">{when(d.createdAt)}</td>
+              <td data-label="Last answer" className="wrap">{d.lastStatusCode ?? ''}{d.lastError ? ` ${d.lastError}` : ''}</td>
             </tr>
           ))}
           {e.deliveries.nodes.length === 0 && <tr><td colSpan={5}>None yet.</td></tr>}

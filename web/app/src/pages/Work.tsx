@@ -34,7 +34,7 @@ function useWritesOff(): boolean {
 
 export function Work() {
   const off = useWritesOff();
-  const [{ data, error }, refetch] = useQuery({ query: WorkDoc });
+  const [{ data, error, fetching }, refetch] = useQuery({ query: WorkDoc });
   const [bizResult, createBusiness] = useMutation(CreateBusinessDoc);
   const [leadResult, createLead] = useMutation(CreateLeadDoc);
   const [bizName, setBizName] = useState('');
@@ -44,9 +44,11 @@ export function Work() {
     <Page title="Businesses & leads">
       <ErrorText error={error} />
       {off && <ReadOnlyNote id="ro-why" />}
+      {!data && fetching && <p aria-busy="true">Loading…</p>}
       <div className="columns">
         <section aria-labelledby="biz-h">
           <h2 id="biz-h">Businesses</h2>
+          {data && data.businesses.length === 0 && <p data-testid="no-businesses">No businesses in this team yet: add the first one below.</p>}
           <ul className="list">
             {data?.businesses.map((b) => <li key={b.id}><Link href={`/business/${b.id}`}>{b.name}</Link></li>)}
           </ul>
@@ -58,6 +60,7 @@ export function Work() {
         </section>
         <section aria-labelledby="lead-h">
           <h2 id="lead-h">Leads</h2>
+          {data && data.leads.length === 0 && <p data-testid="no-leads">No leads yet.</p>}
           <ul className="list">
             {data?.leads.map((l) => (
               <li key={l.id}><Link href={`/lead/${l.id}`}>{l.name}</Link>{l.business && <small> · {l.business.name}</small>}</li>

@@ -265,7 +265,7 @@ try {
   await shot(ada, 'support-comment');
 
   // Protected settings are disabled on the customer's profile.
-  await ada.getByRole('link', { name: 'Profile' }).click();
+  await ada.getByRole('link', { name: 'Profile', exact: true }).click();
   await ada.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
   ok(await ada.getByRole('button', { name: 'Change password' }).isDisabled(), 'password change disabled');
   ok(await ada.getByLabel(/Support staff may sign in as me/).isDisabled(), 'consent disabled');
@@ -349,7 +349,7 @@ try {
     'the banner shows the reason');
   // Read-only: the write controls are disabled and say why, before anything is tried; on the
   // customer's Profile too, where even the name cannot be saved.
-  await sam.getByRole('link', { name: 'Profile' }).click();
+  await sam.getByRole('link', { name: 'Profile', exact: true }).click();
   await sam.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
   ok(await sam.getByRole('button', { name: 'Save name' }).isDisabled(), 'a read-only session cannot save the name');
   await sam.getByRole('link', { name: 'Businesses & leads' }).click();
@@ -527,7 +527,7 @@ try {
   await support.waitFor(WAIT);
   ok((await support.textContent()).includes('Support team'), 'Olivia sees the support comment as "Support team"');
   await olivia.setViewportSize({ width: 1280, height: 800 });
-  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('link', { name: 'Profile', exact: true }).click();
   // The consent boxes show what the server saved: a click moves the box and it stays moved.
   const approval = olivia.getByTestId('consent-approval');
   const was = await approval.isChecked();
@@ -555,7 +555,7 @@ try {
   await grantOff.getByTestId('access-off').filter({ hasText: 'Turn support access on first' }).waitFor(WAIT);
   ok(await grantOff.getByRole('button', { name: 'Grant access' }).isDisabled(), 'Grant access is disabled while support access is off');
   await olivia.getByText('Support access is off: nobody from support can enter your account').waitFor(WAIT);
-  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('link', { name: 'Profile', exact: true }).click();
   await olivia.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
   ok(!(await allowed().isChecked()), 'after moving between pages the box still shows off');
   await allowed().click();
@@ -582,7 +582,7 @@ try {
   ok(!herOptions.some((o) => /refresh token|_/.test(o)) && herOptions.includes('An old sign-in was reused and refused'),
     `the customer's Action filter is in words: ${herOptions.join(', ')}`);
   ok(!herOptions.includes('Webhook endpoint added'), 'and lists no staff-only actions');
-  await olivia.getByRole('link', { name: 'Profile' }).click();
+  await olivia.getByRole('link', { name: 'Profile', exact: true }).click();
   await olivia.getByRole('heading', { name: 'Profile settings' }).waitFor(WAIT);
   await olivia.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await olivia.getByRole('img', { name: /QR code/ }).waitFor(WAIT);
@@ -779,7 +779,7 @@ try {
   const credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator })).credentials;
   ok(credentials.length === 0, `a wrong password leaves no passkey on the device: ${credentials.length}`);
   // Registration on the Profile page: a name and the password.
-  await pk.getByRole('link', { name: 'Profile' }).click();
+  await pk.getByRole('link', { name: 'Profile', exact: true }).click();
   const keys = pk.getByRole('group', { name: 'Passkeys' });
   await keys.getByText('No passkeys yet.').waitFor(WAIT);
   await keys.getByLabel('Passkey name').fill('Virtual key');
@@ -844,6 +844,8 @@ try {
   ok(await sentence.isVisible() && (await sentence.boundingBox()).width > 150, 'the audit log shows its sentences on a phone');
   await axe(phone, 'audit log at 390 px');
   // A new team's Businesses & leads says it is empty, in words.
+  await phone.getByRole('link', { name: 'Businesses & leads', exact: true }).click();
+  await phone.getByRole('heading', { name: 'Businesses & leads', exact: true }).waitFor(WAIT);
   await phone.getByRole('button', { name: 'New team' }).click();
   await phone.getByLabel('New team name').fill('Phone team');
   await phone.getByRole('button', { name: 'Create' }).click();

@@ -28,7 +28,7 @@ export function makeClient(token: string | null): Clients {
           const unauthenticated = error.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
           if (!unauthenticated || !token || getSession()?.accessToken !== token) return;
           const s = getSession();
-          if (s?.returnRefresh) void returnToOwnAccount('Your support session has ended.');
+          if (s?.returnRefresh) void returnToOwnAccount('Your support session has ended.', false);
           else void refresh();
         },
       }),

@@ -92,19 +92,31 @@ export function refresh(): Promise<boolean> {
   return refreshing;
 }
 
-/** The impersonation is over (stopped, revoked, ended, expired): back to the admin's account. */
-export async function returnToOwnAccount(why: string): Promise<void> {
+/** The impersonation is over (stopped, revoked, ended, expired): back to the admin's account.
+ *  One return at a time: the banner's live event and a refused request often tell at once,
+ *  and a second use of the same refresh token would be taken for a stolen one (its family
+ *  revoked, the admin signed out). */
+let returning: Promise<void> | null = null;
+/** What the admin is told on the way back: the banner's reason ("revoked by the customer")
+ *  wins over a refused request's general one, whichever came first. */
+let told: { why: string; specific: boolean } | null = null;
+export function returnToOwnAccount(why: string, specific = true): Promise<void> {
+  if (!told || (specific && !told.specific)) told = { why, specific };
+  if (returning) return returning;
   const s = current;
   if (!s?.returnRefresh) {
+    told = null;
     setSession(null);
-    return;
+    return Promise.resolve();
   }
-  try {
-    const d = await post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: s.returnRefresh });
-    setSession({ ...d.refreshToken, flash: why });
-  } catch {
-    setSession(null);
-  }
+  returning = post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: s.returnRefresh })
+    .then((d) => setSession({ ...d.refreshToken, flash: told?.why ?? why }))
+    .catch(() => setSession(null))
+    .finally(() => {
+      returning = null;
+      told = null;
+    });
+  return returning;
 }
 
 const LOGOUT = `mutation Logout($refreshToken: String!) { logout(refreshToken: $refreshToken) }`;

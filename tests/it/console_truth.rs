@@ -380,8 +380,7 @@ fn a_busy_port_stops_the_server_before_it_says_it_is_listening_naming_the_settin
 async fn a_wrong_password_is_refused_before_the_passkey_ceremony_starts() {
     let app = TestApp::new().await;
     let carl = app.register("carl@customer.test", "Carl").await;
-    const START: &str =
-        "mutation($p: String) { startPasskeyRegistration(password: $p) { id options } }";
+    const START: &str = "mutation($p: String!) { startPasskeyRegistrationWithPassword(password: $p) { id options } }";
     let r = app
         .gql(Some(&carl.token), START, json!({ "p": "not-my-password" }))
         .await;
@@ -393,5 +392,5 @@ async fn a_wrong_password_is_refused_before_the_passkey_ceremony_starts() {
     let d = app
         .ok(Some(&carl.token), START, json!({ "p": "correct-horse-1" }))
         .await;
-    assert!(d["startPasskeyRegistration"]["id"].is_string());
+    assert!(d["startPasskeyRegistrationWithPassword"]["id"].is_string());
 }

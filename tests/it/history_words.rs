@@ -206,7 +206,7 @@ async fn the_customer_reads_what_support_did_in_sentences_with_one_change_count(
     let story = s["story"].as_array().unwrap();
     assert_eq!(
         story[1]["summary"],
-        "Viewed 3 pages: your businesses and leads, and the lead “Spring order”"
+        "Viewed your businesses and leads, and the lead “Spring order” (3 views)"
     );
     assert_eq!(story[1]["count"], 3);
     assert_eq!(story.len(), 6);

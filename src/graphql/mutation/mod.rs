@@ -196,21 +196,29 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// A challenge to add a passkey (signed in as oneself, 2FA passed if on). With
-    /// `password`, the current password is checked first (as `finishPasskeyRegistration`
-    /// checks it), so a wrong one is refused before the device creates a passkey the server
-    /// would never keep.
+    /// A challenge to add a passkey (signed in as oneself, 2FA passed if on).
     #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
-    async fn start_passkey_registration(
+    async fn start_passkey_registration(&self, ctx: &Context<'_>) -> Result<PasskeyChallenge> {
+        let meta = request_meta(ctx);
+        let c = passkeys::start_registration(state(ctx)?, as_themselves(ctx).await?, None, &meta)
+            .await?;
+        Ok(c.into())
+    }
+
+    /// `startPasskeyRegistration`, with the current password checked first (as
+    /// `finishPasskeyRegistration` checks it): a wrong one is refused before the device
+    /// creates a passkey that the server would never keep.
+    #[graphql(guard = "NotImpersonating::ALWAYS.and(TwoFactorPassed)")]
+    async fn start_passkey_registration_with_password(
         &self,
         ctx: &Context<'_>,
-        password: Option<String>,
+        password: String,
     ) -> Result<PasskeyChallenge> {
         let meta = request_meta(ctx);
         let c = passkeys::start_registration(
             state(ctx)?,
             as_themselves(ctx).await?,
-            password.as_deref(),
+            Some(&password),
             &meta,
         )
         .await?;

@@ -124,9 +124,10 @@ impl Impersonation {
         };
         Ok(connection(page, |t| &t.row.id, ImpersonationActivity))
     }
-    /// The session's operations in words, oldest first, repeated views told once ("Viewed 4
-    /// pages: your businesses, leads and profile"): at most 1,000 operations. For 2FA admins
-    /// and the customer whose account it entered.
+    /// The session's operations in words, oldest first, repeated views told once ("Viewed
+    /// your businesses, leads and profile (4 views)"), background status reads left out, in
+    /// the reader's words (the customer reads "your", staff the customer's name): at most
+    /// 1,000 operations. For 2FA admins and the customer whose account it entered.
     async fn story(&self, ctx: &Context<'_>) -> Result<Vec<StoryLine>> {
         self.readable(ctx)?;
         let db = &state(ctx)?.db;

@@ -1,7 +1,7 @@
 //! What support did in an account, in words the customer reads: a sentence for each
 //! operation of a session ("Viewed your businesses and leads", "Added a comment on the lead
 //! “Spring order”", "Tried to add a comment on “Olivia's Bakery”: refused, the session was
-//! read-only"), repeated views told once ("Viewed 4 pages: …"), and one line for the session
+//! read-only"), repeated views told once ("Viewed your businesses and leads (4 views)"), and one line for the session
 //! itself (who, how it started, when it was allowed to make changes and why, how long, how
 //! many changes, how it ended). No GraphQL words, error codes or ids; records named only
 //! where they belong to one of the account's teams.
@@ -208,16 +208,17 @@ pub fn collapse(told: Vec<Told>, reader: &Reader) -> Vec<Line> {
                         }
                     }
                 }
+                // Operations are not pages: the line says what was seen, and how often.
                 let what = if nouns.is_empty() {
-                    String::new()
+                    "the app".to_string()
                 } else {
-                    format!(": {}", join_nouns(&nouns, reader))
+                    join_nouns(&nouns, reader)
                 };
                 out.push(Line {
                     from: run[0].row.at,
                     to: run[n - 1].row.at,
                     count: n,
-                    summary: format!("Viewed {n} pages{what}"),
+                    summary: format!("Viewed {what} ({n} views)"),
                 });
             }
         }
@@ -328,6 +329,7 @@ fn change(field: &str) -> (&'static str, &'static str) {
             "change your two-factor settings",
         ),
         "startPasskeyRegistration"
+        | "startPasskeyRegistrationWithPassword"
         | "finishPasskeyRegistration"
         | "deletePasskey"
         | "authenticateWithPasskey" => ("Changed your passkeys", "change your passkeys"),
@@ -753,7 +755,7 @@ mod tests {
             [
                 (
                     4,
-                    "Viewed 4 pages: your businesses, leads and profile".to_string()
+                    "Viewed your businesses, leads and profile (4 views)".to_string()
                 ),
                 (1, "Added a business".to_string()),
                 (1, "Viewed your profile".to_string()),

@@ -14,7 +14,7 @@ type Challenge = { id: string; options: any }; // eslint-disable-line @typescrip
 const START_AUTH = `mutation StartPasskeyAuthentication($purpose: PasskeyPurpose, $targetId: ID) {
   startPasskeyAuthentication(purpose: $purpose, targetId: $targetId) { id options }
 }`;
-const START_REGISTRATION = `mutation StartPasskeyRegistration($password: String) { startPasskeyRegistration(password: $password) { id options } }`;
+const START_REGISTRATION = `mutation StartPasskeyRegistration($password: String!) { startPasskeyRegistrationWithPassword(password: $password) { id options } }`;
 const FINISH_REGISTRATION = `mutation FinishPasskeyRegistration($name: String!, $password: String!, $response: PasskeyResponse!, $proof: StepUp) {
   finishPasskeyRegistration(name: $name, password: $password, response: $response, proof: $proof) { id name }
 }`;
@@ -60,8 +60,8 @@ export async function addPasskey(name: string, password: string, proof: StepUpIn
   const token = getSession()?.accessToken;
   // The password is checked before the device creates anything: a wrong one leaves no
   // orphan passkey behind.
-  const d = await post<{ startPasskeyRegistration: Challenge }>(START_REGISTRATION, { password }, token);
-  const c = d.startPasskeyRegistration;
+  const d = await post<{ startPasskeyRegistrationWithPassword: Challenge }>(START_REGISTRATION, { password }, token);
+  const c = d.startPasskeyRegistrationWithPassword;
   let credential: unknown;
   try {
     credential = await startRegistration({ optionsJSON: c.options });

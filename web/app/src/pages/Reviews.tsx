@@ -167,10 +167,17 @@ function Live({ id }: { id: string }) {
     { query: WatchDoc, variables: { id } },
     (prev: { id: string; at: string; summary: string }[] = [], ev) => [...prev, ev.sessionActivity],
   );
+  // The same view again and again (the console re-reading the profile) is one line, counted.
+  const lines: { id: string; at: string; summary: string; times: number }[] = [];
+  for (const a of data ?? []) {
+    const last = lines[lines.length - 1];
+    if (last && last.summary === a.summary && a.summary.startsWith('Viewed ')) last.times += 1;
+    else lines.push({ ...a, times: 1 });
+  }
   return (
     <>
       <ol className="story" aria-live="polite" data-testid="live-activity">
-        {(data ?? []).map((a) => <li key={a.id}><time>{when(a.at)}</time> {a.summary}</li>)}
+        {lines.map((a) => <li key={a.id}><time>{when(a.at)}</time> {a.summary}{a.times > 1 && ` (${a.times} views)`}</li>)}
       </ol>
       <ErrorText error={error} />
     </>

@@ -92,7 +92,8 @@ export function SupportAccess() {
           {data?.me.accessHistory.edges.map(({ node: s }) => (
             <li key={s.id} data-testid="session">
               <p>
-                <strong>{localTimes(s.summary, s.startedAt)}</strong>
+                {/* The ticket is shown once, as a link, on the line below. */}
+                <strong>{localTimes(s.summary, s.startedAt).replace(/; ticket .*$/, '')}</strong>
                 <br />
                 Reason: “{s.reason ?? 'no reason given'}”{s.ticket && <> · Ticket <Ticket ticket={s.ticket} url={s.ticketUrl} /></>}
                 <br />

@@ -5,7 +5,10 @@ use async_graphql::{Context, Guard, Result};
 use super::context::{caller, maybe_caller, request_meta};
 use crate::auth::Role;
 use crate::auth::context::{AuthContext, RequestMeta};
-use crate::auth::proof::{AsThemselves, MayWrite};
+use crate::auth::proof::{
+    AdminWithTwoFactor as AdminWithTwoFactorProof, AsThemselves, MayWrite, StaffBehind,
+    SuperAdmin as SuperAdminProof,
+};
 use crate::error::AppError;
 use crate::services::audit;
 use crate::state::AppState;
@@ -157,6 +160,34 @@ pub async fn refuse_and_audit(
 pub async fn as_themselves<'a>(ctx: &'a Context<'_>) -> Result<AsThemselves<'a>, AppError> {
     let c = caller(ctx)?;
     match AsThemselves::check(c) {
+        Ok(proof) => Ok(proof),
+        Err(refusal) => Err(refused(ctx, c, refusal).await),
+    }
+}
+
+/// The caller's proof that they are an admin with 2FA passed, acting as themselves, for the
+/// admin-only services. The guard on the field has already refused anyone else with the
+/// contract's code; this is the same rule, made a value the service cannot be called without.
+pub async fn admin_with_two_factor<'a>(
+    ctx: &'a Context<'_>,
+) -> Result<AdminWithTwoFactorProof<'a>, AppError> {
+    let c = caller(ctx)?;
+    match AdminWithTwoFactorProof::check(c) {
+        Ok(proof) => Ok(proof),
+        Err(refusal) => Err(refused(ctx, c, refusal).await),
+    }
+}
+
+/// The proof for `impersonate`, `elevateImpersonation` and `requestSupportAccess`: the person
+/// behind the token is staff (the impersonation policy decides the rest).
+pub fn staff_behind<'a>(ctx: &'a Context<'_>) -> Result<StaffBehind<'a>, AppError> {
+    StaffBehind::check(caller(ctx)?)
+}
+
+/// The caller's proof that they are a super admin with 2FA passed, acting as themselves.
+pub async fn super_admin<'a>(ctx: &'a Context<'_>) -> Result<SuperAdminProof<'a>, AppError> {
+    let c = caller(ctx)?;
+    match SuperAdminProof::check(c) {
         Ok(proof) => Ok(proof),
         Err(refusal) => Err(refused(ctx, c, refusal).await),
     }

@@ -3,9 +3,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{caller, request_meta};
-use crate::graphql::guards::as_themselves;
+use crate::graphql::context::request_meta;
 use crate::graphql::guards::{NotImpersonating, TrueUserAdmin, TwoFactorPassed};
+use crate::graphql::guards::{as_themselves, staff_behind};
 use crate::graphql::state;
 use crate::graphql::types::SupportAccessGrant;
 use crate::services::{notify::notices, support_access};
@@ -39,7 +39,8 @@ impl SupportAccessMutation {
             minutes: minutes.unwrap_or(support_access::DEFAULT_MINUTES),
             ticket: ticket.as_deref(),
         };
-        let g = support_access::request(state(ctx)?, caller(ctx)?, ask, &request_meta(ctx)).await?;
+        let g = support_access::request(state(ctx)?, staff_behind(ctx)?, ask, &request_meta(ctx))
+            .await?;
         Ok(SupportAccessGrant(g))
     }
 

@@ -10,7 +10,9 @@ use crate::graphql::context::{caller, request_meta};
 use crate::graphql::guards::{
     AdminWithTwoFactor, NotImpersonating, SignedIn, TrueUserAdmin, TwoFactorPassed,
 };
-use crate::graphql::guards::{as_themselves, may_write};
+use crate::graphql::guards::{
+    admin_with_two_factor, as_themselves, may_write, staff_behind, super_admin,
+};
 use crate::services::accounts::passkeys::{self, Purpose};
 use crate::services::accounts::profile::{self, ProfileInput};
 use crate::services::accounts::signup::{self, NewAccount};
@@ -475,7 +477,7 @@ impl ImpersonationMutation {
             team_id: team_id.as_ref().map(|t| t.as_str()),
             proof: StepUp::proof(step_up.as_ref(), None),
         };
-        let session = impersonation::start(s, caller(ctx)?, ask, &meta).await?;
+        let session = impersonation::start(s, staff_behind(ctx)?, ask, &meta).await?;
         if let Some(active) = &session.context.impersonation {
             // What the answer's selection reads of the customer goes into the new session's
             // ledger.
@@ -499,7 +501,7 @@ impl ImpersonationMutation {
         let s = state(ctx)?;
         let meta = request_meta(ctx);
         let proof = StepUp::proof(step_up.as_ref(), code.as_deref());
-        let record = impersonation::elevate(s, caller(ctx)?, proof, &reason, &meta).await?;
+        let record = impersonation::elevate(s, staff_behind(ctx)?, proof, &reason, &meta).await?;
         Ok(Impersonation(record))
     }
 
@@ -513,8 +515,14 @@ impl ImpersonationMutation {
     ) -> Result<Impersonation> {
         let s = state(ctx)?;
         let meta = request_meta(ctx);
-        let record =
-            impersonation::end_by_admin(s, caller(ctx)?, &id, reason.as_deref(), &meta).await?;
+        let record = impersonation::end_by_admin(
+            s,
+            admin_with_two_factor(ctx).await?,
+            &id,
+            reason.as_deref(),
+            &meta,
+        )
+        .await?;
         Ok(Impersonation(record))
     }
 
@@ -529,7 +537,7 @@ impl ImpersonationMutation {
         reason: Option<String>,
     ) -> Result<bool> {
         let s = state(ctx)?;
-        let caller = as_themselves(ctx).await?;
+        let caller = super_admin(ctx).await?;
         let meta = request_meta(ctx);
         Ok(kill_switch::set_enabled(s, caller, enabled, reason.as_deref(), &meta).await?)
     }

@@ -2,8 +2,10 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::entities::impersonation::Mode;
-use crate::graphql::context::{caller, request_meta};
-use crate::graphql::guards::{AdminWithTwoFactor, NotImpersonating};
+use crate::graphql::context::request_meta;
+use crate::graphql::guards::{
+    AdminWithTwoFactor, NotImpersonating, admin_with_two_factor, super_admin,
+};
 use crate::graphql::state;
 use crate::graphql::types::{ImpersonationReview, ReviewRequirementChange, StepUp, User};
 use crate::services::review;
@@ -28,7 +30,7 @@ impl ReviewMutation {
         user_id: ID,
         required: bool,
     ) -> Result<User> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, super_admin(ctx).await?, request_meta(ctx));
         Ok(User(
             review::set_required(s, c, &user_id, required, &meta).await?,
         ))
@@ -43,7 +45,7 @@ impl ReviewMutation {
         user_id: ID,
         reason: String,
     ) -> Result<ReviewRequirementChange> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, super_admin(ctx).await?, request_meta(ctx));
         Ok(ReviewRequirementChange(
             review::requirement::request(s, c, &user_id, &reason, &meta).await?,
         ))
@@ -58,7 +60,7 @@ impl ReviewMutation {
         id: ID,
         note: Option<String>,
     ) -> Result<ReviewRequirementChange> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, super_admin(ctx).await?, request_meta(ctx));
         let row = review::requirement::decide(s, c, &id, true, note.as_deref(), &meta).await?;
         Ok(ReviewRequirementChange(row))
     }
@@ -71,7 +73,7 @@ impl ReviewMutation {
         id: ID,
         note: String,
     ) -> Result<ReviewRequirementChange> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (state(ctx)?, super_admin(ctx).await?, request_meta(ctx));
         let row = review::requirement::decide(s, c, &id, false, Some(&note), &meta).await?;
         Ok(ReviewRequirementChange(row))
     }
@@ -97,7 +99,11 @@ impl ReviewMutation {
             minutes: minutes.unwrap_or(review::DEFAULT_MINUTES),
             ticket: ticket.as_deref(),
         };
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (
+            state(ctx)?,
+            admin_with_two_factor(ctx).await?,
+            request_meta(ctx),
+        );
         Ok(ImpersonationReview(
             review::request(s, c, ask, &meta).await?,
         ))
@@ -115,7 +121,11 @@ impl ReviewMutation {
         note: Option<String>,
         step_up: Option<StepUp>,
     ) -> Result<ImpersonationReview> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (
+            state(ctx)?,
+            admin_with_two_factor(ctx).await?,
+            request_meta(ctx),
+        );
         let proof = StepUp::proof(step_up.as_ref(), None);
         let r = review::decide(s, c, &id, true, note.as_deref(), proof, &meta).await?;
         Ok(ImpersonationReview(r))
@@ -129,7 +139,11 @@ impl ReviewMutation {
         id: ID,
         note: String,
     ) -> Result<ImpersonationReview> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (
+            state(ctx)?,
+            admin_with_two_factor(ctx).await?,
+            request_meta(ctx),
+        );
         let proof = Default::default();
         let r = review::decide(s, c, &id, false, Some(&note), proof, &meta).await?;
         Ok(ImpersonationReview(r))
@@ -143,7 +157,11 @@ impl ReviewMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<ImpersonationReview> {
-        let (s, c, meta) = (state(ctx)?, caller(ctx)?, request_meta(ctx));
+        let (s, c, meta) = (
+            state(ctx)?,
+            admin_with_two_factor(ctx).await?,
+            request_meta(ctx),
+        );
         Ok(ImpersonationReview(
             review::withdraw(s, c, &id, &meta).await?,
         ))

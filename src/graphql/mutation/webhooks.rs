@@ -2,7 +2,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use crate::graphql::context::request_meta;
-use crate::graphql::guards::{AdminWithTwoFactor, NotImpersonating, as_themselves};
+use crate::graphql::guards::{AdminWithTwoFactor, NotImpersonating, super_admin};
 use crate::graphql::state;
 use crate::graphql::types::{WebhookDelivery, WebhookEndpoint, WebhookEndpointCreated};
 use crate::services::webhooks::{self, EndpointInput};
@@ -41,7 +41,7 @@ impl WebhookMutation {
             enabled: None,
         };
         let (s, meta) = (state(ctx)?, request_meta(ctx));
-        let (e, secret) = webhooks::create(s, as_themselves(ctx).await?, input, &meta).await?;
+        let (e, secret) = webhooks::create(s, super_admin(ctx).await?, input, &meta).await?;
         Ok(WebhookEndpointCreated {
             endpoint: WebhookEndpoint(e),
             secret,
@@ -62,7 +62,7 @@ impl WebhookMutation {
             enabled: input.enabled,
         };
         let (s, meta) = (state(ctx)?, request_meta(ctx));
-        let e = webhooks::update(s, as_themselves(ctx).await?, &id, change, &meta).await?;
+        let e = webhooks::update(s, super_admin(ctx).await?, &id, change, &meta).await?;
         Ok(WebhookEndpoint(e))
     }
 
@@ -70,7 +70,7 @@ impl WebhookMutation {
     #[graphql(guard = "NotImpersonating::ALWAYS.and(AdminWithTwoFactor::SUPER_ADMIN)")]
     async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (s, meta) = (state(ctx)?, request_meta(ctx));
-        webhooks::delete(s, as_themselves(ctx).await?, &id, &meta).await?;
+        webhooks::delete(s, super_admin(ctx).await?, &id, &meta).await?;
         Ok(true)
     }
 
@@ -83,7 +83,7 @@ impl WebhookMutation {
         id: ID,
     ) -> Result<WebhookEndpointCreated> {
         let (s, meta) = (state(ctx)?, request_meta(ctx));
-        let (e, secret) = webhooks::rotate(s, as_themselves(ctx).await?, &id, &meta).await?;
+        let (e, secret) = webhooks::rotate(s, super_admin(ctx).await?, &id, &meta).await?;
         Ok(WebhookEndpointCreated {
             endpoint: WebhookEndpoint(e),
             secret,
@@ -95,7 +95,7 @@ impl WebhookMutation {
     async fn send_test_webhook(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookDelivery> {
         let s = state(ctx)?;
         Ok(WebhookDelivery(
-            webhooks::send_test(s, as_themselves(ctx).await?, &id).await?,
+            webhooks::send_test(s, super_admin(ctx).await?, &id).await?,
         ))
     }
 }

@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::auth::context::RequestMeta;
 use crate::auth::policy::KillSwitch;
-use crate::auth::proof::AsThemselves;
+use crate::auth::proof::SuperAdmin;
 use crate::db::db_time;
 use crate::entities::impersonation_setting;
 use crate::error::AppResult;
@@ -31,7 +31,7 @@ pub async fn read(conn: &impl ConnectionTrait) -> AppResult<KillSwitch> {
 /// `IMPERSONATION_DISABLED`); new ones are refused with `IMPERSONATION_DISABLED`.
 pub async fn set_enabled(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     enabled: bool,
     reason: Option<&str>,
     meta: &RequestMeta,

@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::context::{ActiveImpersonation, AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
+use crate::auth::proof::{AdminWithTwoFactor, StaffBehind};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self, Mode};
@@ -65,10 +66,12 @@ pub struct StartAsk<'a> {
 /// and returns a 30-minute (configurable) token that acts as the target, with no refresh token.
 pub async fn start(
     state: &AppState,
-    caller: &AuthContext,
+    caller: StaffBehind<'_>,
     ask: StartAsk<'_>,
     meta: &RequestMeta,
 ) -> AppResult<Session> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let StartAsk {
         user_id: target_id,
         reason,
@@ -415,11 +418,13 @@ pub async fn list(
 /// behalf of the customer, so the customer's history shows it.
 pub async fn elevate(
     state: &AppState,
-    caller: &AuthContext,
+    caller: StaffBehind<'_>,
     proof: step_up::Proof<'_>,
     reason: &str,
     meta: &RequestMeta,
 ) -> AppResult<impersonation::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let active = caller
         .impersonation
         .as_ref()
@@ -516,11 +521,13 @@ pub async fn elevate(
 /// into the audit row. An ended or expired session is `BAD_USER_INPUT`.
 pub async fn end_by_admin(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AdminWithTwoFactor<'_>,
     id: &str,
     reason: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<impersonation::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let reason = validation::optional_reason("reason", reason)?;
     let now = state.clock.now();
     let txn = crate::db::write_txn(state).await?;

@@ -16,6 +16,7 @@ use sea_orm::{
 
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
+use crate::auth::proof::{AdminWithTwoFactor, SuperAdmin};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self as session, Mode};
 use crate::entities::impersonation_review::{self as review, ReviewStatus};
@@ -161,11 +162,13 @@ pub fn may_watch(caller: &AuthContext, reviewer_id: Option<&str>) -> bool {
 /// a marked account is FORBIDDEN. Unmarking an unmarked account changes nothing.
 pub async fn set_required(
     state: &AppState,
-    caller: &AuthContext,
+    caller: SuperAdmin<'_>,
     user_id: &str,
     required: bool,
     meta: &RequestMeta,
 ) -> AppResult<user::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let target = users::find_user(&state.db, user_id).await?;
     if required == target.impersonation_review_required {
         return Ok(target);
@@ -289,10 +292,12 @@ pub struct ReviewAsk<'a> {
 /// decided, withdrawn or lapsed. Every admin hears of it live (`REVIEW_REQUESTED`).
 pub async fn request(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AdminWithTwoFactor<'_>,
     ask: ReviewAsk<'_>,
     meta: &RequestMeta,
 ) -> AppResult<review::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let target = users::find_user(&state.db, ask.user_id).await?;
     let switch = kill_switch::read(&state.db).await?;
@@ -366,13 +371,15 @@ pub async fn request(
 /// `USE_WITHIN`. The requester is told (a notice) and every admin hears of it live.
 pub async fn decide(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AdminWithTwoFactor<'_>,
     id: &str,
     approve: bool,
     note: Option<&str>,
     proof: step_up::Proof<'_>,
     meta: &RequestMeta,
 ) -> AppResult<review::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let r = get(&state.db, id).await?;
     may_decide(caller, &r.requester_id, r.created_at)?;
@@ -461,10 +468,12 @@ pub async fn decide(
 /// review; anyone else's is NOT_FOUND.
 pub async fn withdraw(
     state: &AppState,
-    caller: &AuthContext,
+    caller: AdminWithTwoFactor<'_>,
     id: &str,
     meta: &RequestMeta,
 ) -> AppResult<review::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let r = get(&state.db, id).await?;
     if r.requester_id != caller.user.id {

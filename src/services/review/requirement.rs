@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::{apply_required, decision_note, may_decide};
 use crate::auth::context::{AuthContext, RequestMeta};
+use crate::auth::proof::SuperAdmin;
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation_review::ReviewStatus;
 use crate::entities::review_requirement_change as change;
@@ -33,11 +34,13 @@ pub fn status(c: &change::Model, now: DateTime<Utc>) -> ReviewStatus {
 /// other super admins are told.
 pub async fn request(
     state: &AppState,
-    caller: &AuthContext,
+    caller: SuperAdmin<'_>,
     user_id: &str,
     reason: &str,
     meta: &RequestMeta,
 ) -> AppResult<change::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let target = users::find_user(&state.db, user_id).await?;
     if !target.impersonation_review_required {
@@ -94,12 +97,14 @@ pub async fn request(
 /// decides; an approval unmarks the account at once. Exactly one decision wins a race.
 pub async fn decide(
     state: &AppState,
-    caller: &AuthContext,
+    caller: SuperAdmin<'_>,
     id: &str,
     approve: bool,
     note: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<change::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let c = get(&state.db, id).await?;
     may_decide(caller, &c.requester_id, c.created_at)?;

@@ -14,6 +14,7 @@ use sea_orm::{
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
 use crate::auth::proof::AsThemselves;
+use crate::auth::proof::StaffBehind;
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};
@@ -53,10 +54,12 @@ pub struct AccessRequest<'a> {
 /// order, then the reason's, then the minutes'.
 pub async fn request(
     state: &AppState,
-    caller: &AuthContext,
+    caller: StaffBehind<'_>,
     ask: AccessRequest<'_>,
     meta: &RequestMeta,
 ) -> AppResult<grant::Model> {
+    // The proof was checked by its constructor; from here it is the caller.
+    let caller: &AuthContext = &caller;
     let now = state.clock.now();
     let target = users::find_user(&state.db, ask.user_id).await?;
     let switch = crate::services::impersonation::kill_switch::read(&state.db).await?;

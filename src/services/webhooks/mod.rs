@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::auth::context::RequestMeta;
-use crate::auth::proof::AsThemselves;
+use crate::auth::proof::SuperAdmin;
 use crate::db::{db_time, new_id};
 use crate::entities::{
     impersonation, impersonation_review as review, support_access_grant as grant, user,
@@ -365,7 +365,7 @@ fn check_description(d: Option<&str>) -> AppResult<Option<String>> {
 /// `createWebhookEndpoint`: the endpoint and its secret, shown this once.
 pub async fn create(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     input: EndpointInput<'_>,
     meta: &RequestMeta,
 ) -> AppResult<(endpoint::Model, String)> {
@@ -467,7 +467,7 @@ async fn find(conn: &impl ConnectionTrait, id: &str) -> AppResult<endpoint::Mode
 /// `updateWebhookEndpoint`: what is given changes. Enabling one clears its failure clock.
 pub async fn update(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     id: &str,
     input: EndpointInput<'_>,
     meta: &RequestMeta,
@@ -518,7 +518,7 @@ pub async fn update(
 /// `deleteWebhookEndpoint`: the endpoint and its deliveries, pending ones included.
 pub async fn delete(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     id: &str,
     meta: &RequestMeta,
 ) -> AppResult<()> {
@@ -556,7 +556,7 @@ pub async fn delete(
 /// (two signatures in `webhook-signature` meanwhile).
 pub async fn rotate(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     id: &str,
     meta: &RequestMeta,
 ) -> AppResult<(endpoint::Model, String)> {
@@ -586,7 +586,7 @@ pub async fn rotate(
 /// `sendTestWebhook`: a `webhook.test` delivery to this endpoint alone, queued now.
 pub async fn send_test(
     state: &AppState,
-    caller: AsThemselves<'_>,
+    caller: SuperAdmin<'_>,
     id: &str,
 ) -> AppResult<delivery::Model> {
     let now = state.clock.now();

@@ -1,7 +1,64 @@
 //! The one error type. Every refusal maps to a contract code in `extensions.code`.
 use async_graphql::ErrorExtensions;
 
-use crate::auth::policy::ImpersonationDenial;
+/// Why impersonation is refused. Public contract names.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ImpersonationDenial {
+    /// The admin's own 2FA is off.
+    TwoFactorDisabled,
+    /// The target is the caller.
+    #[graphql(name = "SELF")]
+    SelfTarget,
+    /// Nobody impersonates a super admin.
+    TargetIsSuperAdmin,
+    /// Only a super admin may impersonate an admin.
+    TargetIsAdmin,
+    /// The caller's token is already an impersonation token.
+    AlreadyImpersonating,
+    /// The target switched `impersonationAllowed` off.
+    NotAllowedByUser,
+    /// Impersonation is switched off for everyone (the kill switch).
+    ImpersonationDisabled,
+    /// The target approves each session and no grant covers this one (or not in this mode).
+    ApprovalRequired,
+    /// The account is marked for four-eyes review and no second admin's approved, unused
+    /// review of this admin covers a session in this mode.
+    ReviewRequired,
+}
+
+impl ImpersonationDenial {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImpersonationDenial::TwoFactorDisabled => "TWO_FACTOR_DISABLED",
+            ImpersonationDenial::SelfTarget => "SELF",
+            ImpersonationDenial::TargetIsSuperAdmin => "TARGET_IS_SUPER_ADMIN",
+            ImpersonationDenial::TargetIsAdmin => "TARGET_IS_ADMIN",
+            ImpersonationDenial::AlreadyImpersonating => "ALREADY_IMPERSONATING",
+            ImpersonationDenial::NotAllowedByUser => "NOT_ALLOWED_BY_USER",
+            ImpersonationDenial::ImpersonationDisabled => "IMPERSONATION_DISABLED",
+            ImpersonationDenial::ApprovalRequired => "APPROVAL_REQUIRED",
+            ImpersonationDenial::ReviewRequired => "REVIEW_REQUIRED",
+        }
+    }
+}
+
+/// A kind of fresh proof.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// A passkey assertion (phishing-resistant).
+    Passkey,
+    /// A TOTP code.
+    Totp,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Passkey => "PASSKEY",
+            Method::Totp => "TOTP",
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -28,9 +85,7 @@ pub enum AppError {
     /// The operation needs a fresh proof (`IMPERSONATION_STEP_UP`): code STEP_UP_REQUIRED,
     /// `extensions.methods` the kinds accepted.
     #[error("{}", step_up_words(methods))]
-    StepUpRequired {
-        methods: &'static [crate::auth::step_up::Method],
-    },
+    StepUpRequired { methods: &'static [Method] },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Invalid argument; `field` names the offending input.
@@ -46,12 +101,27 @@ pub enum AppError {
     Internal(String),
 }
 
-fn step_up_words(methods: &[crate::auth::step_up::Method]) -> &'static str {
+fn step_up_words(methods: &[Method]) -> &'static str {
     match methods {
-        [crate::auth::step_up::Method::Passkey] => "confirm it is you with your passkey",
+        [Method::Passkey] => "confirm it is you with your passkey",
         _ => "confirm it is you with your passkey or an authenticator code",
     }
 }
+
+/// Every code an `AppError` is answered with (`AppError::code`): the contract's list, which
+/// the metrics count operations under. A unit test holds it equal to `code`.
+pub const CODES: [&str; 10] = [
+    "UNAUTHENTICATED",
+    "TWO_FACTOR_REQUIRED",
+    "FORBIDDEN",
+    "IMPERSONATION_DENIED",
+    "BLOCKED_WHILE_IMPERSONATING",
+    "STEP_UP_REQUIRED",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "RATE_LIMITED",
+    "INTERNAL",
+];
 
 impl AppError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
@@ -185,6 +255,18 @@ mod tests {
             ),
             (AppError::Internal("secret detail".into()), "INTERNAL"),
         ];
+        // Every variant's code is in the one list the metrics count by, and the list holds
+        // no code nothing answers with.
+        let answered: Vec<&str> = cases.iter().map(|(e, _)| e.code()).collect();
+        for c in &answered {
+            assert!(CODES.contains(c), "{c} is missing from CODES");
+        }
+        for c in CODES.iter() {
+            assert!(
+                answered.contains(c),
+                "{c} in CODES is answered by no variant"
+            );
+        }
         for (e, expected) in cases {
             assert_eq!(code(e), Value::from(expected));
         }
@@ -202,7 +284,7 @@ mod tests {
             retry_after_seconds: 9,
         });
         assert_eq!(x.get("retryAfterSeconds"), Some(&Value::from(9)));
-        use crate::auth::step_up::Method;
+        use Method;
         let (_, x) = ext(AppError::StepUpRequired {
             methods: &[Method::Passkey, Method::Totp],
         });

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod sealed;
 pub mod seed;

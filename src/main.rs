@@ -345,9 +345,7 @@ async fn serve(state: AppState) {
         });
     }
     tracing::info!(config = ?state.config, "serving");
-    crm::services::sweeper::spawn(state.clone());
-    crm::services::notify::outbox::spawn_worker(state.clone());
-    crm::services::webhooks::sender::spawn_worker(state.clone());
+    crm::jobs::spawn_all(&state);
     let app = crm::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     // No Nagle: a socket operation's `next` and `complete` are two small frames, and the
     // second would otherwise wait for the client's delayed ACK (~40 ms).

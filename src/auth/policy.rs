@@ -3,52 +3,13 @@
 //! `Target::of` read them from stored users), used by `impersonate`, by `impersonationCheck`
 //! in the Teams List, by `requestSupportAccess`, and again on every request made with an
 //! impersonation token.
-use async_graphql::Enum;
 
 use super::{AuthContext, Role};
 use crate::entities::impersonation::Mode;
 use crate::entities::user;
 
-/// Why impersonation is refused. Public contract names.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ImpersonationDenial {
-    /// The admin's own 2FA is off.
-    TwoFactorDisabled,
-    /// The target is the caller.
-    #[graphql(name = "SELF")]
-    SelfTarget,
-    /// Nobody impersonates a super admin.
-    TargetIsSuperAdmin,
-    /// Only a super admin may impersonate an admin.
-    TargetIsAdmin,
-    /// The caller's token is already an impersonation token.
-    AlreadyImpersonating,
-    /// The target switched `impersonationAllowed` off.
-    NotAllowedByUser,
-    /// Impersonation is switched off for everyone (the kill switch).
-    ImpersonationDisabled,
-    /// The target approves each session and no grant covers this one (or not in this mode).
-    ApprovalRequired,
-    /// The account is marked for four-eyes review and no second admin's approved, unused
-    /// review of this admin covers a session in this mode.
-    ReviewRequired,
-}
-
-impl ImpersonationDenial {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImpersonationDenial::TwoFactorDisabled => "TWO_FACTOR_DISABLED",
-            ImpersonationDenial::SelfTarget => "SELF",
-            ImpersonationDenial::TargetIsSuperAdmin => "TARGET_IS_SUPER_ADMIN",
-            ImpersonationDenial::TargetIsAdmin => "TARGET_IS_ADMIN",
-            ImpersonationDenial::AlreadyImpersonating => "ALREADY_IMPERSONATING",
-            ImpersonationDenial::NotAllowedByUser => "NOT_ALLOWED_BY_USER",
-            ImpersonationDenial::ImpersonationDisabled => "IMPERSONATION_DISABLED",
-            ImpersonationDenial::ApprovalRequired => "APPROVAL_REQUIRED",
-            ImpersonationDenial::ReviewRequired => "REVIEW_REQUIRED",
-        }
-    }
-}
+/// Why impersonation is refused (the enum lives beside `AppError`, which carries it).
+pub use crate::error::ImpersonationDenial;
 
 /// What the policy needs to know about the admin. `is_impersonating` is whether the request
 /// is already made with an impersonation token.

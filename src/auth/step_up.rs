@@ -2,23 +2,8 @@
 //! `IMPERSONATION_STEP_UP`. The service that checks a proof is `services::accounts::step_up`.
 use crate::config::StepUp;
 
-/// A kind of fresh proof.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// A passkey assertion (phishing-resistant).
-    Passkey,
-    /// A TOTP code.
-    Totp,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Passkey => "PASSKEY",
-            Method::Totp => "TOTP",
-        }
-    }
-}
+/// A kind of fresh proof (beside `AppError`, whose STEP_UP_REQUIRED names them).
+pub use crate::error::Method;
 
 /// The proofs an operation accepts. `always` marks an operation that needs a fresh proof
 /// even without a step-up rule (`elevateImpersonation`, which always took a code). Empty:

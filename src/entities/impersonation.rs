@@ -49,6 +49,65 @@ impl Model {
 }
 
 // The same enum is the GraphQL `ImpersonationMode`.
+/// Why a session ended. Every ended session has exactly one, recorded by whoever noticed the
+/// end first.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ImpersonationEndReason")]
+pub enum EndReason {
+    /// `cancelImpersonation`.
+    Cancelled,
+    /// The absolute lifetime ran out.
+    Expired,
+    /// No request for the idle limit.
+    IdleTimeout,
+    /// The customer withdrew consent.
+    RevokedByUser,
+    /// An admin ended it.
+    EndedByAdmin,
+    /// The impersonator lost the admin role, 2FA or their password, or the target became an
+    /// admin.
+    PolicyChanged,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Cancelled => "CANCELLED",
+            EndReason::Expired => "EXPIRED",
+            EndReason::IdleTimeout => "IDLE_TIMEOUT",
+            EndReason::RevokedByUser => "REVOKED_BY_USER",
+            EndReason::EndedByAdmin => "ENDED_BY_ADMIN",
+            EndReason::PolicyChanged => "POLICY_CHANGED",
+        }
+    }
+
+    /// How the session ended, in words for the customer's notice.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            EndReason::Cancelled => "they signed out of it",
+            EndReason::Expired => "the session's time ran out",
+            EndReason::IdleTimeout => "the session was left idle",
+            EndReason::RevokedByUser => "you withdrew access",
+            EndReason::EndedByAdmin => "a support administrator ended it",
+            EndReason::PolicyChanged => "support's permissions changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EndReason> {
+        use EndReason::*;
+        [
+            Cancelled,
+            Expired,
+            IdleTimeout,
+            RevokedByUser,
+            EndedByAdmin,
+            PolicyChanged,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
 /// What an impersonation session may do: only read, or also write.
 #[derive(
     Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum,

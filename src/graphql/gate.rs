@@ -9,7 +9,7 @@
 //!    nothing else);
 //! 4. attaches the per-operation data (the caller, the client's address, fresh DataLoaders),
 //!    with introspection allowed only where the rules allow it;
-//! 5. runs it acting in its impersonation session (`services::acting_in`), so that every write
+//! 5. runs it acting in its impersonation session (`db::acting_in`), so that every write
 //!    checks inside its own transaction that the session still runs;
 //! 6. records it in the session's activity ledger: refused, failing to parse or naming an
 //!    unknown operation included, and subscriptions too, once they are open or refused.

@@ -134,7 +134,7 @@ impl AuditQuery {
         let db = &state(ctx)?.db;
         let args = page_args(first, after)?;
         let f = filter.unwrap_or_default();
-        let filter = audit::Filter {
+        let filter = crate::services::history::log::Filter {
             action: f.action,
             actor_id: f.actor_id.map(|i| i.0),
             on_behalf_of_id: f.on_behalf_of_id.map(|i| i.0),
@@ -143,7 +143,7 @@ impl AuditQuery {
             entity_id: f.entity_id.map(|i| i.0),
             is_impersonated: f.is_impersonated,
         };
-        let page = audit::list_for(db, c, &filter, &args).await?;
+        let page = crate::services::history::log::list_for(db, c, &filter, &args).await?;
         Ok(connection(page, |r| &r.row.id, AuditLog))
     }
 

@@ -151,12 +151,9 @@ impl Subscription {
             .into());
         }
         super::gate::Opened::note(ctx);
-        let reader = crate::services::impersonation::story::reader_for(
-            &state.db,
-            &me.true_user().id,
-            &record,
-        )
-        .await?;
+        let reader =
+            crate::services::history::story::reader_for(&state.db, &me.true_user().id, &record)
+                .await?;
         let follow = Follow {
             state,
             me: Arc::new(me.clone()),
@@ -208,9 +205,9 @@ struct Follow {
     me: Arc<AuthContext>,
     record: session::Model,
     after: Option<String>,
-    pending: std::collections::VecDeque<crate::services::impersonation::story::Told>,
+    pending: std::collections::VecDeque<crate::services::history::story::Told>,
     /// The watcher reads as staff ("Olivia's profile").
-    reader: crate::services::impersonation::story::Reader,
+    reader: crate::services::history::story::Reader,
     first: bool,
     done: bool,
 }
@@ -221,8 +218,8 @@ const PENDING_FOR_GOOD_SECONDS: i64 = 120;
 
 impl Follow {
     async fn next(mut self) -> Option<(ImpersonationActivity, Follow)> {
-        use crate::services::impersonation::{ledger, story};
         use crate::services::pagination::PageArgs;
+        use crate::services::{history::story, impersonation::ledger};
         loop {
             if let Some(t) = self.pending.pop_front() {
                 // The watcher may still watch (an admin with 2FA, read afresh).

@@ -15,6 +15,7 @@
 //! - `pagination`, `validation`: shared by every room; `sweeper`: the periodic sweep.
 pub mod accounts;
 pub mod audit;
+pub mod history;
 pub mod impersonation;
 pub mod notify;
 pub mod pagination;

@@ -172,18 +172,6 @@ pub fn comment(field: &'static str, value: &str) -> AppResult<String> {
     }
 }
 
-/// Like `text`, but a missing or blank value is `None`.
-pub fn optional_text(
-    field: &'static str,
-    value: Option<&str>,
-    max: usize,
-) -> AppResult<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => text(field, v, max).map(Some),
-    }
-}
-
 /// Normalizes (trim, lowercase) and checks an email address.
 pub fn email(value: &str) -> AppResult<String> {
     let v = value.trim().to_lowercase();

@@ -8,7 +8,7 @@ use crm::auth::proof::MayWrite;
 use crm::services::accounts::throttle::{self, Scope};
 use crm::services::pagination::PageArgs;
 use crm::services::work::comments::{self, CommentTarget, CommentWindow};
-use crm::services::{accounts::bearer, audit, impersonation::ending, work::businesses};
+use crm::services::{accounts::bearer, history, impersonation::ending, work::businesses};
 use serde_json::json;
 
 async fn context(app: &TestApp, token: &str) -> AuthContext {
@@ -141,19 +141,19 @@ async fn the_audit_service_hides_support_details_from_customers() {
     .await
     .unwrap();
     let args = PageArgs::parse(Some(100), None).unwrap();
-    let filter = audit::Filter {
+    let filter = history::log::Filter {
         is_impersonated: Some(true),
         ..Default::default()
     };
     let db = &app.state.db;
     let customer = context(&app, &carl.token).await;
-    let seen = audit::list_for(db, &customer, &filter, &args)
+    let seen = history::log::list_for(db, &customer, &filter, &args)
         .await
         .unwrap();
     assert_eq!(seen.items.len(), 1);
     assert_eq!(seen.items[0].row.ip_address, None);
     let admin_ctx = context(&app, &admin.token).await;
-    let seen = audit::list_for(db, &admin_ctx, &filter, &args)
+    let seen = history::log::list_for(db, &admin_ctx, &filter, &args)
         .await
         .unwrap();
     assert_eq!(

@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{Team, User, load_user, maybe_team, maybe_user};
 use crate::error::AppError;
 use crate::services::audit::attribution::display_name;
-use crate::services::audit::words::Described;
+use crate::services::history::words::Described;
 
-/// An audit row with its sentence (`services::audit::words`).
+/// An audit row with its sentence (`services::history::words`).
 pub struct AuditLog(pub Described);
 
 #[Object]

@@ -11,10 +11,10 @@ use crate::auth::context::AuthContext;
 use crate::entities::impersonation as session;
 use crate::error::AppError;
 use crate::graphql::context::caller;
-use crate::services::impersonation::story;
+use crate::services::history::story;
 use crate::services::pagination::Page;
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, list_complexity};
-use crate::services::{audit, impersonation, impersonation::ledger, support_access};
+use crate::services::{impersonation, impersonation::ledger, support_access};
 use async_graphql::connection::Connection;
 
 /// One impersonation session. Its code is a secret and is never exposed.
@@ -208,7 +208,9 @@ impl Impersonation {
     ) -> Result<Connection<String, AuditLog>> {
         let c = self.readable(ctx)?;
         let args = page_args(first, after)?;
-        let page = audit::for_session(&state(ctx)?.db, c, &self.0.id, &args).await?;
+        let page =
+            crate::services::history::log::for_session(&state(ctx)?.db, c, &self.0.id, &args)
+                .await?;
         Ok(connection(page, |r| &r.row.id, AuditLog))
     }
     /// Neither ended nor expired.

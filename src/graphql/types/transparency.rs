@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::super::state;
 use super::{Impersonation, SupportAccessGrant};
 use crate::entities::notification;
-use crate::services::impersonation::story;
+use crate::services::history::story;
 use crate::services::{impersonation::ledger, support_access};
 
 /// One GraphQL operation made with an impersonation token, and its sentence. Never variable

@@ -10,7 +10,6 @@ pub mod ending;
 pub mod kill_switch;
 pub mod ledger;
 pub mod session;
-pub mod story;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -25,6 +24,7 @@ use crate::auth::proof::{AdminWithTwoFactor, StaffBehind};
 use crate::auth::tokens::{self, AccessGrant, ImpersonationClaims};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::{self, Mode};
+use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::passkeys::Purpose;
 use crate::services::accounts::sign_in::{self, Refresh, Session};
@@ -37,16 +37,6 @@ use crate::services::pagination::{Page, PageArgs};
 use crate::services::webhooks;
 use crate::services::{accounts::users, review, support_access, validation, work::memberships};
 use crate::state::AppState;
-
-pub async fn find_by_code(
-    conn: &impl ConnectionTrait,
-    code: &str,
-) -> AppResult<Option<impersonation::Model>> {
-    Ok(impersonation::Entity::find()
-        .filter(impersonation::Column::Code.eq(code))
-        .one(conn)
-        .await?)
-}
 
 /// What an admin asks for in `impersonate`.
 pub struct StartAsk<'a> {
@@ -105,15 +95,7 @@ pub async fn start(
         ask,
     ) {
         Ok(mode) => mode,
-        Err(reason) => {
-            let by = Attribution::admin_on(admin_id, &target.id);
-            let entry = Entry::new(action::IMPERSONATION_DENIED, by, now)
-                .team(caller.team_id.as_deref())
-                .details(serde_json::json!({ "reason": reason.as_str() }))
-                .meta(meta);
-            audit::record_alone(state, entry).await?;
-            return Err(AppError::ImpersonationDenied(reason));
-        }
+        Err(reason) => return Err(refuse(state, caller, &target, reason, now, meta).await),
     };
     // Allowed: now the fresh proof, if the deployment asks one (after the policy, so that a
     // refusal never costs the admin a touch of their authenticator).
@@ -136,20 +118,7 @@ pub async fn start(
     };
     let admin = caller.true_user().clone();
     let started_at = db_time(now);
-    // The session never outlives the grant it runs under.
-    let lifetime_end = crate::clock::later(now, state.config.impersonation_ttl)?;
-    let mut end = match grant.as_ref().and_then(|g| g.expires_at) {
-        Some(grant_end) => lifetime_end.min(grant_end),
-        None => lifetime_end,
-    };
-    // A reviewed session lasts at most the review's minutes.
-    if let Some(r) = &review {
-        end = end.min(crate::clock::later(
-            now,
-            chrono::Duration::minutes(r.minutes.into()),
-        )?);
-    }
-    let expires_at = db_time(end);
+    let expires_at = db_time(session_end(state, now, grant.as_ref(), review.as_ref())?);
 
     // The write is one unit of work (on SQLite it runs on the writer thread): it owns what
     // it needs.
@@ -221,47 +190,19 @@ pub async fn start(
         )
         .await?;
 
-        let message = format!(
-            "{} entered your account ({}{}): {}{}.",
-            crate::services::audit::attribution::support_person(&admin),
-            mode.in_words(),
-            reviewer
-                .as_ref()
-                .map(|r| format!(", approved by a second admin, {}", r.name))
-                .unwrap_or_default(),
-            reason.as_deref().unwrap_or("no reason given"),
-            crate::services::notify::notices::ticket_clause(ticket.as_deref()),
-        );
-        let notice = Notice {
-            kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
-            message,
-            subject: "Support entered your account",
-            impersonation_id: Some(&record.id),
-            grant_id: record.grant_id.as_deref(),
-        };
-        crate::services::notify::notices::notify(&txn, &state.config, &target, notice, now).await?;
-        let started = webhooks::Happening::Session("impersonation.started", &record.id);
-        webhooks::emit(&txn, started, now).await?;
-
-        let claims = ImpersonationClaims {
-            impersonated_by: admin.id.clone(),
-            impersonated_at: record.started_at.timestamp(),
-            code: record.code.clone(),
-            impersonator_team_id: record.impersonator_team_id.clone(),
-        };
-        let (access_token, token_exp) = tokens::issue_access(
-            &state.config,
+        tell_started(
+            &txn,
+            state,
+            &admin,
+            &target,
+            &record,
+            reviewer.as_ref(),
             now,
-            record.expires_at - now,
-            AccessGrant {
-                user_id: &target.id,
-                team_id: target_team.as_deref(),
-                // The target's own 2FA is skipped by design: the admin passed theirs.
-                two_factor_enabled: false,
-                two_factor_authenticated: false,
-                impersonation: Some(claims.clone()),
-            },
-        )?;
+        )
+        .await?;
+
+        let (access_token, token_exp, claims) =
+            session_token(state, now, &record, &target, target_team.as_deref())?;
         txn.commit().await?;
         crate::metrics::session_started(mode);
         Ok(Session {
@@ -283,6 +224,110 @@ pub async fn start(
         })
     })
     .await
+}
+
+/// A refused start, audited on its own (nothing else is written): `IMPERSONATION_DENIED` with
+/// the policy's reason.
+async fn refuse(
+    state: &AppState,
+    caller: &AuthContext,
+    target: &user::Model,
+    reason: policy::ImpersonationDenial,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> AppError {
+    let by = Attribution::admin_on(&caller.true_user().id, &target.id);
+    let entry = Entry::new(action::IMPERSONATION_DENIED, by, now)
+        .team(caller.team_id.as_deref())
+        .details(serde_json::json!({ "reason": reason.as_str() }))
+        .meta(meta);
+    match audit::record_alone(state, entry).await {
+        Ok(_) => AppError::ImpersonationDenied(reason),
+        Err(e) => e,
+    }
+}
+
+/// When a session started now ends: its lifetime, never past the grant it runs under, and a
+/// reviewed session at most the review's minutes.
+fn session_end(
+    state: &AppState,
+    now: DateTime<Utc>,
+    grant: Option<&crate::entities::support_access_grant::Model>,
+    review: Option<&crate::entities::impersonation_review::Model>,
+) -> AppResult<DateTime<Utc>> {
+    let lifetime_end = crate::clock::later(now, state.config.impersonation_ttl)?;
+    let mut end = match grant.and_then(|g| g.expires_at) {
+        Some(grant_end) => lifetime_end.min(grant_end),
+        None => lifetime_end,
+    };
+    if let Some(r) = review {
+        let minutes = chrono::Duration::minutes(r.minutes.into());
+        end = end.min(crate::clock::later(now, minutes)?);
+    }
+    Ok(end)
+}
+
+/// The customer is told, in the session's own transaction: a notice (and its e-mail), and
+/// the webhook event `impersonation.started`.
+async fn tell_started(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    admin: &user::Model,
+    target: &user::Model,
+    record: &impersonation::Model,
+    reviewer: Option<&user::Model>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let message = format!(
+        "{} entered your account ({}{}): {}{}.",
+        crate::services::audit::attribution::support_person(admin),
+        record.mode.in_words(),
+        reviewer
+            .map(|r| format!(", approved by a second admin, {}", r.name))
+            .unwrap_or_default(),
+        record.reason.as_deref().unwrap_or("no reason given"),
+        crate::services::notify::notices::ticket_clause(record.ticket.as_deref()),
+    );
+    let notice = Notice {
+        kind: crate::services::notify::notices::kind::IMPERSONATION_STARTED,
+        message,
+        subject: "Support entered your account",
+        impersonation_id: Some(&record.id),
+        grant_id: record.grant_id.as_deref(),
+    };
+    crate::services::notify::notices::notify(txn, &state.config, target, notice, now).await?;
+    let started = webhooks::Happening::Session("impersonation.started", &record.id);
+    webhooks::emit(txn, started, now).await
+}
+
+/// The session's access token: it acts as the customer, in `team`, until the session ends,
+/// with no refresh token. The customer's own 2FA is skipped by design: the admin passed theirs.
+fn session_token(
+    state: &AppState,
+    now: DateTime<Utc>,
+    record: &impersonation::Model,
+    target: &user::Model,
+    team: Option<&str>,
+) -> AppResult<(String, DateTime<Utc>, ImpersonationClaims)> {
+    let claims = ImpersonationClaims {
+        impersonated_by: record.impersonator_id.clone(),
+        impersonated_at: record.started_at.timestamp(),
+        code: record.code.clone(),
+        impersonator_team_id: record.impersonator_team_id.clone(),
+    };
+    let (access_token, exp) = tokens::issue_access(
+        &state.config,
+        now,
+        record.expires_at - now,
+        AccessGrant {
+            user_id: &target.id,
+            team_id: team,
+            two_factor_enabled: false,
+            two_factor_authenticated: false,
+            impersonation: Some(claims.clone()),
+        },
+    )?;
+    Ok((access_token, exp, claims))
 }
 
 /// Ends the caller's impersonation and returns the admin's own tokens, back in the team the
@@ -335,7 +380,7 @@ pub async fn cancel(
 /// Who may read a session's details (its activity, its changes): 2FA admins, and the
 /// customer whose account it entered (support inside that account sees what the customer
 /// sees). Everything else about support staff the customer sees is trimmed where it is read
-/// (`audit::for_session`, `may_see_support_team`).
+/// (`history::log::for_session`, `may_see_support_team`).
 pub fn may_read(caller: &AuthContext, record: &impersonation::Model) -> bool {
     caller.is_admin_with_two_factor() || caller.user.id == record.impersonated_user_id
 }

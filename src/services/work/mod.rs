@@ -4,5 +4,4 @@ pub mod businesses;
 pub mod comments;
 pub mod leads;
 pub mod memberships;
-pub mod names;
 pub mod teams;

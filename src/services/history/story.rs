@@ -10,12 +10,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::entities::impersonation::EndReason;
 use crate::entities::impersonation::{self, Mode};
 use crate::entities::{impersonation_activity as activity, user};
 use crate::error::AppResult;
-use crate::services::impersonation::ending::EndReason;
+use crate::services::history::names::{self, Named};
 use crate::services::notify::notices::minutes_in_words;
-use crate::services::work::names::{self, Named};
 
 /// An operation of a session, and its sentence.
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use crate::entities::audit_log;
+use crate::entities::impersonation::EndReason;
 use crate::error::AppResult;
 use crate::services::audit::action as a;
-use crate::services::impersonation::ending::EndReason;
-use crate::services::work::names::{self, Named};
+use crate::services::history::names::{self, Named};
 
 /// An audit row and its sentence.
 #[derive(Debug, Clone)]

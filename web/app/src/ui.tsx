@@ -1,6 +1,6 @@
 // Small shared pieces: error text with the API's code, a ticking clock, a page heading, the
 // pager of a connection.
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { CombinedError } from 'urql';
 import type { ImpersonationDenial } from '../../generated/gql/graphql';
 import { denial, forPeople } from './words';
@@ -94,4 +94,33 @@ export function useReadOnly(startMode: string | null | undefined): boolean {
 /** Said beside every write control of a read-only session, which stays disabled. */
 export function ReadOnlyNote({ id }: { id: string }) {
   return <p id={id} className="hint" role="note" data-testid="read-only-note">Read-only session: Elevate (in the banner) to make changes.</p>;
+}
+
+/** A modal `<dialog>`: the browser keeps focus inside it, and Escape closes it. */
+export function Dialog({ title, children, onClose }: { title: string; children: ReactNode; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    // Focus goes back where it was (the button that opened it) when the dialog closes.
+    const opener = document.activeElement as HTMLElement | null;
+    if (d && !d.open) d.showModal();
+    return () => {
+      d?.close();
+      opener?.focus();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      className="dialog card"
+      aria-labelledby="dialog-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <h2 id="dialog-title">{title}</h2>
+      {children}
+    </dialog>
+  );
 }

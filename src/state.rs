@@ -42,3 +42,14 @@ impl AppState {
         }
     }
 }
+
+/// The handle the database layer's writes take: the connection, the writer and the clock.
+impl<'a> From<&'a AppState> for crate::db::Db<'a> {
+    fn from(state: &'a AppState) -> Self {
+        crate::db::Db {
+            conn: &state.db,
+            writer: state.writer.as_ref(),
+            clock: &state.clock,
+        }
+    }
+}

@@ -5,7 +5,9 @@ pub mod sqlite;
 mod write;
 pub mod writer;
 
-pub use write::{ActingIn, WriteTxn, acting_in, record, record_txn, write, write_probe, write_txn};
+pub use write::{
+    ActingIn, Db, WriteTxn, acting_in, record, record_txn, write, write_probe, write_txn,
+};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};

@@ -5,8 +5,18 @@ use sea_orm::{
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
+use crate::clock::SharedClock;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+
+/// What a write needs of the server: the connection, the SQLite writer thread (if any) and
+/// the clock, and nothing else (not the whole `AppState`, which stands above this layer).
+/// `&AppState` turns into one (`From` in `state.rs`), so callers pass the state as before.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub conn: &'a sea_orm::DatabaseConnection,
+    pub writer: Option<&'a super::writer::Writer>,
+    pub clock: &'a SharedClock,
+}
 
 /// A write: the transaction of a mutation (its change and its audit row commit together or
 /// not at all). On SQLite it is a job on the writer thread (`db::writer`: its own savepoint
@@ -93,15 +103,15 @@ impl<S: futures_util::Stream + Unpin> futures_util::Stream for ActingIn<S> {
 /// a session that ended or expired meanwhile refuses the write (`UNAUTHENTICATED`): an end
 /// committed first (`cancelImpersonation`, a revoke, `endImpersonation`, the kill switch)
 /// always wins, on every server.
-pub async fn write_txn(state: &AppState) -> AppResult<WriteTxn> {
-    checked_txn(state, ACTING_IN.try_with(Clone::clone).ok()).await
+pub async fn write_txn<'a>(db: impl Into<Db<'a>>) -> AppResult<WriteTxn> {
+    checked_txn(db.into(), ACTING_IN.try_with(Clone::clone).ok()).await
 }
 
 /// `record_txn`, then the check that `session` (if any) still runs.
-async fn checked_txn(state: &AppState, session: Option<String>) -> AppResult<WriteTxn> {
-    let txn = record_txn(state).await?;
+async fn checked_txn(db: Db<'_>, session: Option<String>) -> AppResult<WriteTxn> {
+    let txn = record_txn(db).await?;
     if let Some(session) = session {
-        still_running(&txn, state.clock.now(), session).await?;
+        still_running(&txn, db.clock.now(), session).await?;
     }
     Ok(txn)
 }
@@ -131,37 +141,37 @@ async fn still_running(
 /// PostgreSQL it runs here, in a pool transaction. Like `write_txn`, it first checks that the
 /// impersonation session the operation acts in still runs. The work must not start another
 /// write (it would wait for itself: refused).
-pub async fn write<T, F, Fut>(state: &AppState, work: F) -> AppResult<T>
+pub async fn write<'a, T, F, Fut>(db: impl Into<Db<'a>>, work: F) -> AppResult<T>
 where
     F: FnOnce(WriteTxn) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
     T: Send + 'static,
 {
     let session = ACTING_IN.try_with(Clone::clone).ok();
-    run(state, session, work).await
+    run(db.into(), session, work).await
 }
 
 /// `write` for what is recorded whatever the state of the session it happened in (the
 /// ledger): no session check, like `record_txn`.
-pub async fn record<T, F, Fut>(state: &AppState, work: F) -> AppResult<T>
+pub async fn record<'a, T, F, Fut>(db: impl Into<Db<'a>>, work: F) -> AppResult<T>
 where
     F: FnOnce(WriteTxn) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    run(state, None, work).await
+    run(db.into(), None, work).await
 }
 
-async fn run<T, F, Fut>(state: &AppState, session: Option<String>, work: F) -> AppResult<T>
+async fn run<T, F, Fut>(db: Db<'_>, session: Option<String>, work: F) -> AppResult<T>
 where
     F: FnOnce(WriteTxn) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = AppResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let Some(writer) = &state.writer else {
-        return work(checked_txn(state, session).await?).await;
+    let Some(writer) = db.writer else {
+        return work(checked_txn(db, session).await?).await;
     };
-    let clock = state.clock.clone();
+    let clock = db.clock.clone();
     writer
         .run(move |local| async move {
             let keep = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -182,16 +192,17 @@ where
 /// else goes through `write_txn`. On SQLite it is a job on the writer thread (which holds the
 /// write lock for its batch, `BEGIN IMMEDIATE`, so a transaction that reads and then writes
 /// never fails with SQLITE_BUSY halfway); on PostgreSQL a transaction of the pool.
-pub async fn record_txn(state: &AppState) -> Result<WriteTxn, DbErr> {
-    if let Some(writer) = &state.writer {
+pub async fn record_txn<'a>(db: impl Into<Db<'a>>) -> Result<WriteTxn, DbErr> {
+    let db = db.into();
+    if let Some(writer) = db.writer {
         return Ok(WriteTxn(Inner::Writer(writer.begin().await?)));
     }
-    if state.db.get_database_backend() == DbBackend::Sqlite {
+    if db.conn.get_database_backend() == DbBackend::Sqlite {
         // The proxy connection's transactions are not transactions: never write there.
         return Err(DbErr::Custom("SQLite writes need the writer thread".into()));
     }
-    let txn = state
-        .db
+    let txn = db
+        .conn
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
@@ -255,12 +266,13 @@ impl ConnectionTrait for WriteTxn {
 /// The readiness probe's write: this server's row of `readiness_probes` rewritten, through
 /// the same path as every write (the writer thread on SQLite). An error means the database
 /// does not take writes now (a full disk, a read-only database, a broken writer).
-pub async fn write_probe(state: &AppState) -> crate::error::AppResult<()> {
+pub async fn write_probe<'a>(db: impl Into<Db<'a>>) -> crate::error::AppResult<()> {
+    let db = db.into();
     use sea_orm::sea_query::{Alias, OnConflict, Query};
     static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let server = SERVER.get_or_init(super::new_id).clone();
-    let at = super::db_time(state.clock.now());
-    let backend = sea_orm::ConnectionTrait::get_database_backend(&state.db);
+    let at = super::db_time(db.clock.now());
+    let backend = sea_orm::ConnectionTrait::get_database_backend(db.conn);
     let stmt = backend.build(
         Query::insert()
             .into_table(Alias::new("readiness_probes"))
@@ -272,7 +284,7 @@ pub async fn write_probe(state: &AppState) -> crate::error::AppResult<()> {
                     .to_owned(),
             ),
     );
-    record(state, move |txn| async move {
+    record(db, move |txn| async move {
         sea_orm::ConnectionTrait::execute_raw(&txn, stmt).await?;
         txn.commit().await?;
         Ok(())

@@ -93,20 +93,11 @@ pub struct SuperAdmin<'a>(AdminWithTwoFactor<'a>);
 impl<'a> SuperAdmin<'a> {
     /// The rule: `AdminWithTwoFactor`'s, and the role is SUPER_ADMIN (else `FORBIDDEN`).
     pub fn check(caller: &'a AuthContext) -> Result<Self, AppError> {
-        if !caller.is_impersonating() && caller.role != crate::auth::Role::SuperAdmin {
+        AsThemselves::check(caller)?;
+        if caller.role != crate::auth::Role::SuperAdmin {
             return Err(AppError::Forbidden("super admins only"));
         }
         Ok(SuperAdmin(AdminWithTwoFactor::check(caller)?))
-    }
-
-    /// The same caller, as an admin with 2FA.
-    pub fn admin(self) -> AdminWithTwoFactor<'a> {
-        self.0
-    }
-
-    /// The same caller, acting as themselves.
-    pub fn as_themselves(self) -> AsThemselves<'a> {
-        AsThemselves(self.0.0)
     }
 }
 
@@ -153,27 +144,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn person(role: Role, totp: bool) -> user::Model {
-        let at = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
-        user::Model {
-            id: format!("{role:?}"),
-            email: "p@example.com".into(),
-            name: "P".into(),
-            role,
-            password_hash: String::new(),
-            impersonation_allowed: true,
-            impersonation_requires_approval: false,
-            impersonation_review_required: false,
-            totp_secret: None,
-            totp_enabled: totp,
-            totp_last_step: None,
-            has_passkey: false,
-            current_team_id: None,
-            created_at: at,
-            updated_at: at,
-            sessions_valid_after: None,
-            role_changed_at: None,
-            role_changed_by: None,
-        }
+        user::Model::sample(&format!("{role:?}"), "P", role, totp)
     }
 
     fn caller(role: Role, totp: bool, passed: bool) -> AuthContext {

@@ -18,6 +18,14 @@ pub fn accepted(rule: StepUp, always: bool) -> &'static [Method] {
     }
 }
 
+/// `accepted`, as STEP_UP_REQUIRED's `methods` names them (what a client offers).
+pub fn names(rule: StepUp, always: bool) -> Vec<String> {
+    accepted(rule, always)
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect()
+}
+
 /// What a person adds as a second factor.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum NewFactor {

@@ -41,6 +41,32 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
+    /// A user for unit tests: `role`, with TOTP on or off, everything else plain.
+    #[cfg(test)]
+    pub fn sample(id: &str, name: &str, role: crate::entities::role::Role, totp: bool) -> Self {
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_796_000_000, 0).unwrap();
+        Model {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            name: name.into(),
+            role,
+            password_hash: String::new(),
+            impersonation_allowed: true,
+            impersonation_requires_approval: false,
+            impersonation_review_required: false,
+            totp_secret: None,
+            totp_enabled: totp,
+            totp_last_step: None,
+            has_passkey: false,
+            current_team_id: None,
+            created_at: at,
+            updated_at: at,
+            sessions_valid_after: None,
+            role_changed_at: None,
+            role_changed_by: None,
+        }
+    }
+
     /// Two-factor authentication is on: a TOTP authenticator or a passkey.
     pub fn two_factor_on(&self) -> bool {
         self.totp_enabled || self.has_passkey

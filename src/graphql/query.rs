@@ -9,8 +9,8 @@ use crate::graphql::context::caller;
 use crate::graphql::guards::{AdminWithTwoFactor, SignedIn, TwoFactorPassed};
 use crate::services::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs, list_complexity};
 use crate::services::{
-    audit, impersonation, impersonation::kill_switch, support_access, work::businesses,
-    work::leads, work::teams,
+    impersonation, impersonation::kill_switch, support_access, work::businesses, work::leads,
+    work::teams,
 };
 
 #[derive(Default)]
@@ -151,9 +151,7 @@ impl AuditQuery {
     /// those a team's own log holds for everyone else.
     #[graphql(guard = "TwoFactorPassed")]
     async fn audit_actions(&self, ctx: &Context<'_>) -> Result<Vec<AuditActionOption>> {
-        let c = caller(ctx)?;
-        let staff = c.is_admin_with_two_factor() && !c.is_impersonating();
-        Ok(audit::action::for_reader(staff)
+        Ok(crate::services::history::log::actions_for(caller(ctx)?)
             .map(|(action, label)| AuditActionOption {
                 action: action.to_string(),
                 label: label.to_string(),
@@ -274,18 +272,10 @@ impl ImpersonationQuery {
             ttl_minutes: minutes(s.config.impersonation_ttl),
             idle_minutes: s.config.impersonation_idle.map_or(0, minutes),
             require_ticket: s.config.require_ticket,
-            start_proofs: proofs(s.config.step_up, false),
-            elevate_proofs: proofs(s.config.step_up, true),
+            start_proofs: crate::auth::step_up::names(s.config.step_up, false),
+            elevate_proofs: crate::auth::step_up::names(s.config.step_up, true),
         })
     }
-}
-
-/// The proofs an operation accepts, as STEP_UP_REQUIRED's `methods` names them.
-pub(crate) fn proofs(rule: crate::config::StepUp, always: bool) -> Vec<String> {
-    crate::auth::step_up::accepted(rule, always)
-        .iter()
-        .map(|m| m.as_str().to_string())
-        .collect()
 }
 
 #[derive(MergedObject, Default)]

@@ -30,6 +30,14 @@ impl Impersonation {
         Ok(loader.load_one(self.0.id.clone()).await?.unwrap_or(0))
     }
 
+    /// Who reads this session's story: the customer, or staff (`story::Reader::of`). The
+    /// customer's row comes through the batched user loader, so a page of sessions reads it
+    /// in one statement, whatever fields ask.
+    async fn reader(&self, ctx: &Context<'_>) -> Result<story::Reader> {
+        let customer = load_user(ctx, &self.0.impersonated_user_id).await?;
+        Ok(story::Reader::of(&caller(ctx)?.true_user().id, &customer))
+    }
+
     /// The caller, if they may read this session's details.
     fn readable<'a>(&self, ctx: &'a Context<'_>) -> Result<&'a AuthContext> {
         let c = caller(ctx)?;
@@ -89,7 +97,7 @@ impl Impersonation {
     /// The fresh proofs elevating a session takes on this deployment (PASSKEY, TOTP), per
     /// IMPERSONATION_STEP_UP: what the banner offers.
     async fn elevate_proofs(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(crate::graphql::query::proofs(
+        Ok(crate::auth::step_up::names(
             state(ctx)?.config.step_up,
             true,
         ))
@@ -115,8 +123,7 @@ impl Impersonation {
         let args = page_args(first, after)?;
         let db = &state(ctx)?.db;
         let page = ledger::list(db, &self.0.id, &args).await?;
-        let reader = story::reader_for(db, &caller(ctx)?.true_user().id, &self.0).await?;
-        let told = story::tell(db, &self.0, page.items, &reader).await?;
+        let told = story::tell(db, &self.0, page.items, &self.reader(ctx).await?).await?;
         let page = Page {
             items: told,
             has_next_page: page.has_next_page,
@@ -131,8 +138,7 @@ impl Impersonation {
     async fn story(&self, ctx: &Context<'_>) -> Result<Vec<StoryLine>> {
         self.readable(ctx)?;
         let db = &state(ctx)?.db;
-        let reader = story::reader_for(db, &caller(ctx)?.true_user().id, &self.0).await?;
-        let lines = story::story(db, &self.0, &reader).await?;
+        let lines = story::story(db, &self.0, &self.reader(ctx).await?).await?;
         Ok(lines.into_iter().map(StoryLine).collect())
     }
     /// The second admin's review it was started under, in an account marked for review:
@@ -163,7 +169,7 @@ impl Impersonation {
             reviewer: reviewer.as_ref(),
             changes,
         };
-        let reader = story::reader_for(&s.db, &caller(ctx)?.true_user().id, &self.0).await?;
+        let reader = self.reader(ctx).await?;
         Ok(story::session_summary(
             &self.0,
             facts,

@@ -121,21 +121,13 @@ impl User {
             .collect();
         let grant_expires_at = grant.as_ref().and_then(|g| g.expires_at).map(DateTime);
         let approved_review = review.clone().map(super::ImpersonationReview);
-        Ok(match check(None) {
-            Ok(_) => ImpersonationCheck {
-                allowed: true,
-                reason: None,
-                modes,
-                grant_expires_at,
-                approved_review,
-            },
-            Err(r) => ImpersonationCheck {
-                allowed: false,
-                reason: Some(r),
-                modes,
-                grant_expires_at,
-                approved_review,
-            },
+        let reason = check(None).err();
+        Ok(ImpersonationCheck {
+            allowed: reason.is_none(),
+            reason,
+            modes,
+            grant_expires_at,
+            approved_review,
         })
     }
 }

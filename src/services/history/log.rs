@@ -24,13 +24,26 @@ pub struct Filter {
 /// Everyone else (an admin without 2FA included) sees their current team's rows (while
 /// impersonating, the customer's view), without the client addresses and `details`, which
 /// tell about support staff (their address, email, role, 2FA state).
+/// Whether `caller` reads the whole log, in full (every row, addresses and details): admins
+/// with 2FA. The one rule for the listing, what its rows show, and which actions the log's
+/// filter offers.
+pub fn sees_everything(caller: &AuthContext) -> bool {
+    caller.is_admin_with_two_factor()
+}
+
+/// The actions `caller` may filter the log by, with their words: all of them for those who
+/// see everything; the ones a team's own log holds for everyone else.
+pub fn actions_for(caller: &AuthContext) -> impl Iterator<Item = (&'static str, &'static str)> {
+    crate::services::audit::action::for_reader(sees_everything(caller))
+}
+
 pub async fn list_for(
     conn: &impl ConnectionTrait,
     caller: &AuthContext,
     filter: &Filter,
     page: &crate::services::pagination::PageArgs,
 ) -> AppResult<crate::services::pagination::Page<words::Described>> {
-    let team = match caller.is_admin_with_two_factor() {
+    let team = match sees_everything(caller) {
         true => None,
         false => Some(crate::services::work::memberships::current_team(conn, caller).await?),
     };
@@ -61,7 +74,7 @@ async fn described(
     page: crate::services::pagination::Page<audit_log::Model>,
 ) -> AppResult<crate::services::pagination::Page<words::Described>> {
     let mut items = words::describe(conn, page.items).await?;
-    if !caller.is_admin_with_two_factor() {
+    if !sees_everything(caller) {
         for d in &mut items {
             d.row.ip_address = None;
             d.row.details = None;

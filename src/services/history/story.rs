@@ -542,26 +542,7 @@ mod tests {
     }
 
     fn admin_model() -> user::Model {
-        user::Model {
-            id: "a".into(),
-            email: "ada@example.com".into(),
-            name: "Ada Admin".into(),
-            role: crate::auth::Role::Admin,
-            password_hash: String::new(),
-            impersonation_allowed: true,
-            impersonation_requires_approval: false,
-            impersonation_review_required: false,
-            totp_secret: None,
-            totp_enabled: true,
-            totp_last_step: None,
-            has_passkey: false,
-            current_team_id: None,
-            created_at: at(8, 0),
-            updated_at: at(8, 0),
-            sessions_valid_after: None,
-            role_changed_at: None,
-            role_changed_by: None,
-        }
+        user::Model::sample("a", "Ada Admin", crate::auth::Role::Admin, true)
     }
 
     fn lead() -> Named {

@@ -13,8 +13,7 @@ use sea_orm::{
 
 use crate::auth::context::{AuthContext, RequestMeta};
 use crate::auth::policy::{self, Ask, Impersonator, Target};
-use crate::auth::proof::AsThemselves;
-use crate::auth::proof::StaffBehind;
+use crate::auth::proof::{AsThemselves, StaffBehind};
 use crate::db::{db_time, new_id};
 use crate::entities::impersonation::Mode;
 use crate::entities::support_access_grant::{self as grant, Status};

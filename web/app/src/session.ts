@@ -70,53 +70,57 @@ const REFRESH = `mutation Refresh($refreshToken: String!) {
   refreshToken(refreshToken: $refreshToken) { accessToken refreshToken expiresAt }
 }`;
 
-/** Rotates the refresh token; signs out when it is refused. One refresh at a time. */
-let refreshing: Promise<boolean> | null = null;
-export function refresh(): Promise<boolean> {
-  if (refreshing) return refreshing;
-  const s = current;
-  const token = s?.refreshToken;
-  if (!s || !token) return Promise.resolve(false);
-  refreshing = post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: token })
-    .then((d) => {
-      setSession({ ...d.refreshToken, flash: s.flash ?? null });
-      return true;
-    })
-    .catch(() => {
-      setSession(null);
-      return false;
-    })
-    .finally(() => {
-      refreshing = null;
-    });
-  return refreshing;
+/** `work`, one run at a time: a call while a run is in flight shares it. A refresh token is
+ *  good for one use; a second use is taken for a stolen token (its family revoked, the tab
+ *  signed out), so each spending of one goes through here. */
+function oneAtATime<T>(work: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => (running ??= work().finally(() => {
+    running = null;
+  }));
 }
 
-/** The impersonation is over (stopped, revoked, ended, expired): back to the admin's account.
- *  One return at a time: the banner's live event and a refused request often tell at once,
- *  and a second use of the same refresh token would be taken for a stolen one (its family
- *  revoked, the admin signed out). */
-let returning: Promise<void> | null = null;
+/** Rotates the refresh token; signs out when it is refused. */
+export const refresh = oneAtATime(async (): Promise<boolean> => {
+  const s = current;
+  const token = s?.refreshToken;
+  if (!s || !token) return false;
+  try {
+    const d = await post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: token });
+    setSession({ ...d.refreshToken, flash: s.flash ?? null });
+    return true;
+  } catch {
+    setSession(null);
+    return false;
+  }
+});
+
 /** What the admin is told on the way back: the banner's reason ("revoked by the customer")
  *  wins over a refused request's general one, whichever came first. */
 let told: { why: string; specific: boolean } | null = null;
+
+const goBack = oneAtATime(async (): Promise<void> => {
+  const s = current;
+  try {
+    if (!s?.returnRefresh) {
+      setSession(null);
+      return;
+    }
+    const d = await post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: s.returnRefresh });
+    setSession({ ...d.refreshToken, flash: told?.why ?? null });
+  } catch {
+    setSession(null);
+  } finally {
+    told = null;
+  }
+});
+
+/** The impersonation is over (stopped, revoked, ended, expired): back to the admin's account,
+ *  with the admin's own refresh token kept beside the impersonation token. The banner's live
+ *  event and a refused request often tell at once: they share one return. */
 export function returnToOwnAccount(why: string, specific = true): Promise<void> {
   if (!told || (specific && !told.specific)) told = { why, specific };
-  if (returning) return returning;
-  const s = current;
-  if (!s?.returnRefresh) {
-    told = null;
-    setSession(null);
-    return Promise.resolve();
-  }
-  returning = post<{ refreshToken: Tokens }>(REFRESH, { refreshToken: s.returnRefresh })
-    .then((d) => setSession({ ...d.refreshToken, flash: told?.why ?? why }))
-    .catch(() => setSession(null))
-    .finally(() => {
-      returning = null;
-      told = null;
-    });
-  return returning;
+  return goBack();
 }
 
 const LOGOUT = `mutation Logout($refreshToken: String!) { logout(refreshToken: $refreshToken) }`;
